@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# dm-cache-tools: one non-recursive GNU make file.
+#
+# Two builds of the same sources live side by side: build/rel (optimised,
+# what `make`, `make install` and `make bench` use) and build/san (ASan and
+# UBSan, what every test in `make check` runs).  Each build links the library
+# objects into one static archive; tools/ links into one multi-call binary
+# and every tool name is a symlink to it.
+#
+#   make            build build/rel/bin/*
+#   make demo       dump the bundled sample with our cache_dump (and more)
+#   make check      unit tests + functional tests under ASan/UBSan
+#   make bench      time our tools against the reference ones
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make check-kernel   scenarios against a real kernel under QEMU
+#
+# V=1 shows full commands.
+
+VERSION := 1.0.0
+TOOLS := cache_check cache_dump cache_restore cache_repair \
+	cache_metadata_size cache_writeback
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
+CC ?= gcc
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
+# Lazily expanded so that `make deps` can install the packages first.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags expat popt cmocka 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs expat popt 2>/dev/null || echo -lexpat -lpopt) -laio -lpthread
+CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-missing-field-initializers
+BASE_CFLAGS = -std=gnu11 $(WARN) -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+	-DDMCT_VERSION=\"$(VERSION)\" $(PKG_CFLAGS) -MMD -MP
+
+REL_CFLAGS := -O2 -g
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+SAN_CFLAGS := -O1 -g $(SAN_FLAGS)
+
+LIB_SRCS := $(sort $(wildcard base/*.c pdata/*.c cache/*.c xml/*.c engine/*.c))
+TOOL_SRCS := $(sort $(wildcard tools/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/*_t.c))
+# Small programs the functional tests use (corruptors, generators).
+TESTPROG_SRCS := $(sort $(wildcard tests/progs/*.c))
+
+BUILD ?= build
+REL := $(BUILD)/rel
+SAN := $(BUILD)/san
+
+objs = $(patsubst %.c,$(1)/%.o,$(2))
+
+REL_LIB := $(REL)/libdmct.a
+SAN_LIB := $(SAN)/libdmct.a
+REL_BIN := $(REL)/bin/dm-cache-tools
+SAN_BIN := $(SAN)/bin/dm-cache-tools
+REL_LINKS := $(addprefix $(REL)/bin/,$(TOOLS))
+SAN_LINKS := $(addprefix $(SAN)/bin/,$(TOOLS))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(SAN)/tests/%,$(UNIT_SRCS))
+TESTPROG_BINS := $(patsubst tests/progs/%.c,$(SAN)/progs/%,$(TESTPROG_SRCS))
+REL_TESTPROG_BINS := $(patsubst tests/progs/%.c,$(REL)/progs/%,$(TESTPROG_SRCS))
+
+.PHONY: all deps demo check check-unit check-cli check-kernel bench install \
+	clean layering
+.DEFAULT_GOAL := all
+
+all: $(REL_LINKS)
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+$(REL)/%.o: %.c | deps
+	$(call say,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) $(REL_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(SAN)/%.o: %.c | deps
+	$(call say,CC-SAN,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(REL_LIB): $(call objs,$(REL),$(LIB_SRCS))
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(SAN_LIB): $(call objs,$(SAN),$(LIB_SRCS))
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(REL_BIN): $(call objs,$(REL),$(TOOL_SRCS)) $(REL_LIB)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(SAN_BIN): $(call objs,$(SAN),$(TOOL_SRCS)) $(SAN_LIB)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(REL)/bin/cache_%: $(REL_BIN)
+	$(Q)ln -sf dm-cache-tools $@
+
+$(SAN)/bin/cache_%: $(SAN_BIN)
+	$(Q)ln -sf dm-cache-tools $@
+
+$(SAN)/tests/%: $(SAN)/tests/unit/%.o $(SAN_LIB)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS)
+
+$(SAN)/progs/%: $(SAN)/tests/progs/%.o $(SAN_LIB)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(REL)/progs/%: $(REL)/tests/progs/%.o $(REL_LIB)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The layers only point one way: base <- pdata <- cache <- {xml, engine} <- tools.
+layering:
+	$(Q)scripts/check-layering.sh
+
+check-unit: $(UNIT_BINS)
+	$(Q)scripts/run-unit.sh $(UNIT_BINS)
+
+check-cli: $(SAN_LINKS) $(TESTPROG_BINS) $(REL_LINKS)
+	$(Q)BIN=$(CURDIR)/$(SAN)/bin PROGS=$(CURDIR)/$(SAN)/progs \
+		tests/run-cli.sh
+
+check: layering
+	$(Q)$(MAKE) --no-print-directory check-unit
+	$(Q)$(MAKE) --no-print-directory check-cli
+
+demo: $(REL_LINKS)
+	$(Q)BIN=$(CURDIR)/$(REL)/bin scripts/demo.sh
+
+bench: $(REL_LINKS) $(REL_TESTPROG_BINS)
+	$(Q)BIN=$(CURDIR)/$(REL)/bin PROGS=$(CURDIR)/$(REL)/progs bench/run.sh
+
+check-kernel: $(REL_LINKS) $(SAN_LINKS)
+	$(Q)BIN=$(CURDIR)/$(SAN)/bin tests/kernel/run.sh
+
+install: $(REL_LINKS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 $(REL_BIN) $(DESTDIR)$(SBINDIR)/dm-cache-tools
+	for t in $(TOOLS); do \
+		ln -sf dm-cache-tools $(DESTDIR)$(SBINDIR)/$$t; \
+		if [ -f bash-completion/$$t ]; then \
+			install -m 0644 bash-completion/$$t $(DESTDIR)$(BASHCOMPDIR)/$$t; \
+		fi; \
+	done
+	for m in man/*.8; do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+.SECONDARY:

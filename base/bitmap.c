@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * In-core bitmaps: allocation, ranges, searches and counts a word at a time.
+ * Bits past nr_bits in the last word are kept zero so that counts and
+ * searches never see them.
+ */
+#include "base/bitmap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static uint64_t nr_words(uint64_t nr_bits)
+{
+	return nr_bits / 64 + (nr_bits % 64 != 0);
+}
+
+int base_bitmap_init(struct base_bitmap *bm, uint64_t nr_bits)
+{
+	uint64_t n = nr_words(nr_bits);
+
+	bm->nr_bits = nr_bits;
+	bm->words = calloc(n ? n : 1, sizeof(uint64_t));
+	return bm->words ? 0 : -ENOMEM;
+}
+
+void base_bitmap_release(struct base_bitmap *bm)
+{
+	free(bm->words);
+	bm->words = NULL;
+	bm->nr_bits = 0;
+}
+
+/* Mask of bits [lo, hi) within one word, 0 <= lo < hi <= 64. */
+static uint64_t span(unsigned lo, unsigned hi)
+{
+	uint64_t upper = hi == 64 ? ~0ull : (1ull << hi) - 1;
+
+	return upper & ~((1ull << lo) - 1);
+}
+
+static void apply_range(struct base_bitmap *bm, uint64_t begin, uint64_t end,
+			int set)
+{
+	if (end > bm->nr_bits)
+		end = bm->nr_bits;
+	while (begin < end) {
+		uint64_t w = begin / 64;
+		unsigned lo = begin % 64;
+		unsigned hi = (end - w * 64) >= 64 ? 64 : (unsigned)(end - w * 64);
+		uint64_t m = span(lo, hi);
+
+		if (set)
+			bm->words[w] |= m;
+		else
+			bm->words[w] &= ~m;
+		begin = w * 64 + hi;
+	}
+}
+
+void base_bitmap_set_range(struct base_bitmap *bm, uint64_t begin, uint64_t end)
+{
+	apply_range(bm, begin, end, 1);
+}
+
+void base_bitmap_clear_range(struct base_bitmap *bm, uint64_t begin,
+			     uint64_t end)
+{
+	apply_range(bm, begin, end, 0);
+}
+
+static uint64_t next_bit(const struct base_bitmap *bm, uint64_t i, uint64_t flip)
+{
+	uint64_t n = nr_words(bm->nr_bits);
+
+	if (i >= bm->nr_bits)
+		return bm->nr_bits;
+	for (uint64_t w = i / 64; w < n; w++) {
+		uint64_t v = bm->words[w] ^ flip;
+
+		if (w == i / 64)
+			v &= ~0ull << (i % 64);
+		if (v) {
+			uint64_t r = w * 64 + (uint64_t)__builtin_ctzll(v);
+
+			return r < bm->nr_bits ? r : bm->nr_bits;
+		}
+	}
+	return bm->nr_bits;
+}
+
+uint64_t base_bitmap_next_set(const struct base_bitmap *bm, uint64_t i)
+{
+	return next_bit(bm, i, 0);
+}
+
+uint64_t base_bitmap_next_clear(const struct base_bitmap *bm, uint64_t i)
+{
+	return next_bit(bm, i, ~0ull);
+}
+
+uint64_t base_bitmap_count(const struct base_bitmap *bm)
+{
+	uint64_t n = nr_words(bm->nr_bits), c = 0;
+
+	for (uint64_t w = 0; w < n; w++)
+		c += (uint64_t)__builtin_popcountll(bm->words[w]);
+	return c;
+}

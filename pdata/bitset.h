@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * dm-bitset: a dm-array of le64 words, bit i in word i/64 at bit i%64
+ * (FORMAT.md §5.3).  Padding bits past nr_bits mean nothing and are ignored
+ * on read.
+ */
+#ifndef PDATA_BITSET_H
+#define PDATA_BITSET_H
+
+#include <stdint.h>
+
+#include "base/bitmap.h"
+#include "pdata/array.h"
+
+/*
+ * Reads the bitset into bits (initialised here to nr_bits).  Bits in ranges
+ * the array walk reports as damaged are set in lost (also initialised here)
+ * and left clear in bits; each damage is also passed to ops->damage with
+ * word indices.  ops->values is not called; ops may be NULL.  Returns 0 or
+ * -ENOMEM (or a callback's value); on error both bitmaps are released.
+ */
+int pd_bitset_read(struct pd_bm *bm, uint64_t root, uint64_t nr_bits,
+		   unsigned walk_flags, const struct pd_array_walk_ops *ops,
+		   void *ctx, struct base_bitmap *bits, struct base_bitmap *lost);
+
+/* Builds a bitset of bits->nr_bits bits (padding written as 0). */
+struct pd_tm;
+int pd_bitset_build(struct pd_tm *tm, const struct base_bitmap *bits,
+		    uint64_t *root);
+
+#endif

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Single-level persistent-data btrees (u64 keys, fixed-size values), as
+ * FORMAT.md §3 describes them.
+ *
+ * Read side:
+ *   pd_btree_lookup()  one key, the kernel's lookup rule
+ *   pd_btree_walk()    the checking walker: visits every node once, checks
+ *                      every rule of FORMAT.md §3.4, hands sound leaves to
+ *                      the caller in key order and reports damage as lost key
+ *                      ranges, then keeps going.  Its return value is only for
+ *                      -ENOMEM or a callback's own error; damage is not an
+ *                      error.  A cycle or a node reached twice is damage, never
+ *                      a hang; depth is capped at PD_BTREE_MAX_DEPTH.
+ *
+ * Write side (btree_build.c): a bottom-up builder for sorted input, and
+ * insert/remove on top of the transaction manager (tm.h).
+ *
+ * Values are raw little-endian bytes of value_size each.
+ */
+#ifndef PDATA_BTREE_H
+#define PDATA_BTREE_H
+
+#include <stdint.h>
+
+#include "pdata/bm.h"
+
+#define PD_BTREE_MAX_DEPTH 64
+
+/*
+ * Looks key up in the tree at root.  value_size is the leaf value size the
+ * caller expects; a mismatch is -EILSEQ.  -ENODATA when the key is absent.
+ * Errors from the block manager fill f.
+ */
+int pd_btree_lookup(struct pd_bm *bm, uint64_t root, uint32_t value_size,
+		    uint64_t key, void *value, struct pd_fault *f);
+
+/* Which rule a damaged node broke. */
+enum pd_btree_problem {
+	PD_BT_BLOCK,		/* failed its validator: see fault */
+	PD_BT_VALUE_SIZE,	/* not the expected value size */
+	PD_BT_MAX_ENTRIES,	/* not a multiple of 3, or not the formula */
+	PD_BT_UNDERFULL,	/* non-root node below max/3 entries */
+	PD_BT_EMPTY_INTERNAL,	/* internal node without entries */
+	PD_BT_KEY_ORDER,	/* keys not strictly increasing */
+	PD_BT_KEY_LOW,		/* first key below the parent's key */
+	PD_BT_KEY_HIGH,		/* a key at or past the parent's next key */
+	PD_BT_DEPTH,		/* leaves at different depths */
+	PD_BT_TOO_DEEP,		/* deeper than PD_BTREE_MAX_DEPTH */
+	PD_BT_CYCLE,		/* a node that is its own ancestor */
+	PD_BT_SHARED,		/* a node reached from two parents */
+};
+
+const char *pd_btree_problem_name(enum pd_btree_problem p);
+
+struct pd_btree_damage {
+	enum pd_btree_problem problem;
+	/* Keys that cannot be trusted: [key_begin, key_end). */
+	uint64_t key_begin, key_end;
+	/*
+	 * fault.block is the damaged node; for PD_BT_BLOCK the validator's
+	 * record, otherwise what = the field, found / expected the values.
+	 */
+	struct pd_fault fault;
+	unsigned depth;		/* 0 = root */
+};
+
+struct pd_btree_walk_ops {
+	/*
+	 * A sound leaf: nr entries, keys and values as stored (le64 keys,
+	 * value_size bytes per value), in key order across calls.  May be NULL.
+	 */
+	int (*leaf)(void *ctx, uint64_t block, unsigned nr, const void *keys,
+		    const void *values);
+	/* Damage; keys in the range are lost.  May be NULL. */
+	int (*damage)(void *ctx, const struct pd_btree_damage *d);
+	/*
+	 * Every pointer to a node, the root's included, before the node is
+	 * read: once per reference, so a shared node is seen once per parent.
+	 * For reference counting.  May be NULL.
+	 */
+	int (*node_ref)(void *ctx, uint64_t block);
+};
+
+enum pd_btree_walk_flags {
+	/* Thin-style sharing is legal: a second visit is skipped, not damage. */
+	PD_WALK_ALLOW_SHARED = 1 << 0,
+	/* Read each level with pd_bm_prefetch before visiting it. */
+	PD_WALK_PREFETCH = 1 << 1,
+};
+
+/*
+ * Walks the tree.  A callback returning non-zero stops the walk and that
+ * value is returned.  Otherwise 0, or -ENOMEM.
+ */
+int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
+		  unsigned flags, const struct pd_btree_walk_ops *ops,
+		  void *ctx);
+
+/* ---- write side ---- */
+
+struct pd_tm;
+
+/*
+ * Bottom-up builder for keys given in strictly increasing order.  Leaves are
+ * filled evenly (FORMAT.md §3.5) so every non-root node is over a third
+ * full; nodes come from the transaction manager's allocator.
+ *
+ *	struct pd_btree_builder *b;
+ *	pd_btree_builder_create(tm, 8, &b);
+ *	for each (key, value): pd_btree_builder_add(b, key, &value);
+ *	pd_btree_builder_finish(b, &root);
+ *	pd_btree_builder_destroy(b);
+ */
+struct pd_btree_builder;
+
+int pd_btree_builder_create(struct pd_tm *tm, uint32_t value_size,
+			    struct pd_btree_builder **out);
+/* -EINVAL when key is not above the previous key. */
+int pd_btree_builder_add(struct pd_btree_builder *b, uint64_t key,
+			 const void *value);
+/* Writes the remaining nodes; an empty input gives an empty root leaf. */
+int pd_btree_builder_finish(struct pd_btree_builder *b, uint64_t *root);
+void pd_btree_builder_destroy(struct pd_btree_builder *b);
+
+/* An empty tree: one empty leaf. */
+int pd_btree_empty(struct pd_tm *tm, uint32_t value_size, uint64_t *root);
+
+/*
+ * In-place updates in a transaction: shadow the path, insert or overwrite,
+ * split or rebalance as the kernel does.  *root may change.
+ */
+int pd_btree_insert(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
+		    uint64_t key, const void *value);
+/* -ENODATA when absent. */
+int pd_btree_remove(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
+		    uint64_t key);
+
+#endif

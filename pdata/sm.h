@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The metadata space map: the reference count of every metadata block,
+ * kept on disk as an index block, 2-bit bitmaps and an overflow btree for
+ * counts of 3 or more (FORMAT.md §4).
+ *
+ * Read side (sm_read.c): pd_sm_read() decodes the whole map into a flat
+ * array of counts, reporting damage (a bad index or bitmap block, a broken
+ * overflow tree, an overflow entry without a bitmap 3 or a 3 without an
+ * entry) through a callback and marking the blocks whose counts it could
+ * not learn.  Every block the space map itself occupies (index, bitmaps,
+ * overflow nodes) is passed to own_block_ref, so that a checker can count
+ * those references like any other.
+ *
+ * Write side (sm_write.c, used by the transaction manager): see tm.h.
+ */
+#ifndef PDATA_SM_H
+#define PDATA_SM_H
+
+#include <stdint.h>
+
+#include "base/bitmap.h"
+#include "pdata/bm.h"
+#include "pdata/btree.h"
+#include "pdata/ondisk.h"
+
+struct pd_sm_root_cpu {
+	uint64_t nr_blocks;
+	uint64_t nr_allocated;
+	uint64_t bitmap_root;
+	uint64_t ref_count_root;
+};
+
+void pd_sm_root_unpack(const struct pd_sm_root *disk, struct pd_sm_root_cpu *cpu);
+void pd_sm_root_pack(const struct pd_sm_root_cpu *cpu, struct pd_sm_root *disk);
+
+enum pd_sm_problem {
+	PD_SM_NR_BLOCKS,	/* nr_blocks beyond the device or the format */
+	PD_SM_INDEX,		/* the index block failed its validator */
+	PD_SM_INDEX_ENTRY,	/* an entry's bitmap pointer is 0 or out of range */
+	PD_SM_BITMAP,		/* a bitmap block failed its validator */
+	PD_SM_OVERFLOW,		/* the overflow btree is damaged: see btree */
+	PD_SM_OVERFLOW_MISSING,	/* bitmap says 3+, no overflow entry */
+	PD_SM_OVERFLOW_EXTRA,	/* overflow entry, bitmap entry not 3 */
+	PD_SM_OVERFLOW_LOW,	/* overflow entry holds a count below 3 */
+};
+
+const char *pd_sm_problem_name(enum pd_sm_problem p);
+
+struct pd_sm_damage {
+	enum pd_sm_problem problem;
+	/* Blocks whose counts are unknown: [block_begin, block_end). */
+	uint64_t block_begin, block_end;
+	struct pd_fault fault;
+	struct pd_btree_damage btree;	/* for PD_SM_OVERFLOW */
+};
+
+struct pd_sm_read_ops {
+	int (*damage)(void *ctx, const struct pd_sm_damage *d);
+	/* The index block, each bitmap, each overflow-tree node reference. */
+	int (*own_block_ref)(void *ctx, uint64_t block);
+};
+
+/*
+ * counts gets a malloc'd array of root->nr_blocks counts (the caller frees
+ * it); unknown is initialised to nr_blocks bits, set where the count could
+ * not be read (those counts are 0).  nr_blocks is capped at what the device
+ * and the format allow, with a PD_SM_NR_BLOCKS damage report.  Returns 0,
+ * -ENOMEM or a callback's value.
+ */
+int pd_sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+	       const struct pd_sm_read_ops *ops, void *ctx, uint32_t **counts,
+	       uint64_t *nr_counts, struct base_bitmap *unknown);
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * What the tool front ends share: the entry point of each tool, and the
+ * small helpers every one of them needs (version, error lines, opening
+ * output files).  Each tool is a popt table, an options struct, one library
+ * call and an exit code.
+ */
+#ifndef TOOLS_TOOL_H
+#define TOOLS_TOOL_H
+
+#include <stdio.h>
+
+int cmd_cache_check(int argc, const char **argv);
+int cmd_cache_dump(int argc, const char **argv);
+int cmd_cache_restore(int argc, const char **argv);
+int cmd_cache_repair(int argc, const char **argv);
+int cmd_cache_metadata_size(int argc, const char **argv);
+int cmd_cache_writeback(int argc, const char **argv);
+
+/* The name the tool was called by, for messages. */
+extern const char *tool_name;
+
+/* Prints the bare version ("1.0.0\n") on stdout: LVM parses it. */
+void tool_print_version(void);
+
+/* "<tool>: <message>\n" on stderr. */
+void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
