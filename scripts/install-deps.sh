@@ -9,7 +9,7 @@
 set -eu
 
 need_pkgs="build-essential pkg-config libexpat1-dev libaio-dev libpopt-dev \
-libcmocka-dev thin-provisioning-tools"
+libcmocka-dev thin-provisioning-tools time"
 if [ "${1:-}" = "--with-clang" ]; then
 	need_pkgs="$need_pkgs clang"
 fi
