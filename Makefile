@@ -161,11 +161,11 @@ install: $(REL_LINKS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(REL_BIN) $(DESTDIR)$(SBINDIR)/dm-cache-tools
+	install -m 0644 bash-completion/dm-cache-tools \
+		$(DESTDIR)$(BASHCOMPDIR)/dm-cache-tools
 	for t in $(TOOLS); do \
 		ln -sf dm-cache-tools $(DESTDIR)$(SBINDIR)/$$t; \
-		if [ -f bash-completion/$$t ]; then \
-			install -m 0644 bash-completion/$$t $(DESTDIR)$(BASHCOMPDIR)/$$t; \
-		fi; \
+		ln -sf dm-cache-tools $(DESTDIR)$(BASHCOMPDIR)/$$t; \
 	done
 	for m in man/*.8; do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done
 
