@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * The XML writer (see writer.h).  Each event appends one line to a 1 MiB
+ * buffer; a line never straddles a flush because each event first makes
+ * sure the longest line it can produce fits.  Numbers are formatted two
+ * digits at a time from a table, which is what makes a dump of millions of
+ * mappings cost little more than the memory traffic.
+ */
+#include "xml/writer.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WBUF_SIZE (1u << 20)
+/* Room for any fixed-shape line: tags, attribute names, five u64s. */
+#define LINE_RESERVE 256u
+/* An escaped byte is at most 6 characters ("&quot;"). */
+#define ESC_MAX 6u
+
+struct xml_writer {
+	int fd;
+	int err;		/* first write error, sticky */
+	size_t used;
+	unsigned long long written;
+	char *buf;
+};
+
+static const char digits2[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233"
+	"34353637383940414243444546474849505152535455565758596061626364656667"
+	"68697071727374757677787980818283848586878889909192939495969798"
+	"99";
+
+static const char b64_table[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t xml_base64_encode(const void *in, size_t len, char *out)
+{
+	const unsigned char *s = in;
+	char *p = out;
+	size_t i = 0;
+
+	for (; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 |
+			     s[i + 2];
+
+		p[0] = b64_table[v >> 18];
+		p[1] = b64_table[(v >> 12) & 63];
+		p[2] = b64_table[(v >> 6) & 63];
+		p[3] = b64_table[v & 63];
+		p += 4;
+	}
+	if (len - i == 1) {
+		p[0] = b64_table[s[i] >> 2];
+		p[1] = b64_table[(s[i] & 3) << 4];
+		p[2] = '=';
+		p[3] = '=';
+		p += 4;
+	} else if (len - i == 2) {
+		uint32_t v = (uint32_t)s[i] << 8 | s[i + 1];
+
+		p[0] = b64_table[v >> 10];
+		p[1] = b64_table[(v >> 4) & 63];
+		p[2] = b64_table[(v << 2) & 63];
+		p[3] = '=';
+		p += 4;
+	}
+	return (size_t)(p - out);
+}
+
+static char *put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	char *t = tmp + sizeof(tmp);
+	size_t n;
+
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100);
+
+		v /= 100;
+		t -= 2;
+		memcpy(t, digits2 + 2 * d, 2);
+	}
+	if (v >= 10) {
+		t -= 2;
+		memcpy(t, digits2 + 2 * v, 2);
+	} else {
+		*--t = (char)('0' + v);
+	}
+	n = (size_t)(tmp + sizeof(tmp) - t);
+	memcpy(p, t, n);
+	return p + n;
+}
+
+/* Appends a string literal; sizeof includes the NUL, hence the - 1. */
+#define PUT_LIT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) + sizeof(s) - 1)
+
+/*
+ * Up to the first NUL or max bytes, escaped for a double-quoted attribute.
+ * 0.9.0 writes the bytes raw; escaping only differs for names that would
+ * otherwise make the XML unreadable.
+ */
+static char *put_attr_string(char *p, const void *str, size_t max)
+{
+	const unsigned char *s = str;
+
+	for (size_t i = 0; i < max && s[i]; i++) {
+		unsigned char c = s[i];
+
+		switch (c) {
+		case '&':
+			p = PUT_LIT(p, "&amp;");
+			break;
+		case '<':
+			p = PUT_LIT(p, "&lt;");
+			break;
+		case '>':
+			p = PUT_LIT(p, "&gt;");
+			break;
+		case '"':
+			p = PUT_LIT(p, "&quot;");
+			break;
+		case '\t':
+			p = PUT_LIT(p, "&#9;");
+			break;
+		case '\n':
+			p = PUT_LIT(p, "&#10;");
+			break;
+		case '\r':
+			p = PUT_LIT(p, "&#13;");
+			break;
+		default:
+			/* XML 1.0 has no way at all to carry other controls. */
+			*p++ = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+			break;
+		}
+	}
+	return p;
+}
+
+static int write_all(struct xml_writer *w, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t r = write(w->fd, p, n);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EIO;
+		p += r;
+		n -= (size_t)r;
+		w->written += (unsigned long long)r;
+	}
+	return 0;
+}
+
+int xml_writer_flush(struct xml_writer *w)
+{
+	int r;
+
+	if (w->err)
+		return w->err;
+	if (!w->used)
+		return 0;
+	r = write_all(w, w->buf, w->used);
+	w->used = 0;
+	if (r < 0)
+		w->err = r;
+	return r;
+}
+
+/*
+ * Makes room for n bytes and returns where to write them, or NULL with
+ * w->err set.  The caller then advances w->used.
+ */
+static char *reserve(struct xml_writer *w, size_t n)
+{
+	if (w->err)
+		return NULL;
+	if (n > WBUF_SIZE) {
+		w->err = -EINVAL;
+		return NULL;
+	}
+	if (WBUF_SIZE - w->used < n && xml_writer_flush(w) < 0)
+		return NULL;
+	return w->buf + w->used;
+}
+
+static int commit(struct xml_writer *w, const char *end)
+{
+	w->used = (size_t)(end - w->buf);
+	return 0;
+}
+
+static int put_line(struct xml_writer *w, const char *s, size_t n)
+{
+	char *p = reserve(w, n);
+
+	if (!p)
+		return w->err;
+	memcpy(p, s, n);
+	return commit(w, p + n);
+}
+
+#define PUT_LINE(w, s) put_line((w), (s), sizeof(s) - 1)
+
+static int w_begin_superblock(void *ctx, const struct cache_emit_sb *sb)
+{
+	struct xml_writer *w = ctx;
+	char *p = reserve(w, LINE_RESERVE + ESC_MAX * (sizeof(sb->uuid) +
+						       sizeof(sb->policy)));
+
+	if (!p)
+		return w->err;
+	p = PUT_LIT(p, "<superblock uuid=\"");
+	p = put_attr_string(p, sb->uuid, sizeof(sb->uuid));
+	p = PUT_LIT(p, "\" block_size=\"");
+	p = put_u64(p, sb->block_size);
+	p = PUT_LIT(p, "\" nr_cache_blocks=\"");
+	p = put_u64(p, sb->nr_cache_blocks);
+	p = PUT_LIT(p, "\" policy=\"");
+	p = put_attr_string(p, sb->policy, sizeof(sb->policy));
+	p = PUT_LIT(p, "\" hint_width=\"");
+	p = put_u64(p, sb->hint_width);
+	p = PUT_LIT(p, "\">\n");
+	return commit(w, p);
+}
+
+static int w_end_superblock(void *ctx)
+{
+	struct xml_writer *w = ctx;
+	int r = PUT_LINE(w, "</superblock>\n");
+
+	return r ? r : xml_writer_flush(w);
+}
+
+static int w_begin_mappings(void *ctx)
+{
+	return PUT_LINE((struct xml_writer *)ctx, "  <mappings>\n");
+}
+
+static int w_end_mappings(void *ctx)
+{
+	return PUT_LINE((struct xml_writer *)ctx, "  </mappings>\n");
+}
+
+static int w_mapping(void *ctx, uint64_t cblock, uint64_t oblock, int dirty)
+{
+	struct xml_writer *w = ctx;
+	char *p;
+
+	/* Inlined fast path of reserve(): this runs once per mapping. */
+	if (w->err)
+		return w->err;
+	if (WBUF_SIZE - w->used < LINE_RESERVE && xml_writer_flush(w) < 0)
+		return w->err;
+	p = w->buf + w->used;
+	p = PUT_LIT(p, "    <mapping cache_block=\"");
+	p = put_u64(p, cblock);
+	p = PUT_LIT(p, "\" origin_block=\"");
+	p = put_u64(p, oblock);
+	if (dirty)
+		p = PUT_LIT(p, "\" dirty=\"true\"/>\n");
+	else
+		p = PUT_LIT(p, "\" dirty=\"false\"/>\n");
+	w->used = (size_t)(p - w->buf);
+	return 0;
+}
+
+static int w_begin_hints(void *ctx)
+{
+	return PUT_LINE((struct xml_writer *)ctx, "  <hints>\n");
+}
+
+static int w_end_hints(void *ctx)
+{
+	return PUT_LINE((struct xml_writer *)ctx, "  </hints>\n");
+}
+
+static int w_hint(void *ctx, uint64_t cblock, const void *data, uint32_t len)
+{
+	struct xml_writer *w = ctx;
+	char *p = reserve(w, LINE_RESERVE + 4 * (((size_t)len + 2) / 3));
+
+	if (!p)
+		return w->err;
+	p = PUT_LIT(p, "    <hint cache_block=\"");
+	p = put_u64(p, cblock);
+	p = PUT_LIT(p, "\" data=\"");
+	p += xml_base64_encode(data, len, p);
+	p = PUT_LIT(p, "\"/>\n");
+	return commit(w, p);
+}
+
+static int w_begin_discards(void *ctx, const struct cache_emit_discards *d)
+{
+	struct xml_writer *w = ctx;
+	char *p = reserve(w, LINE_RESERVE);
+
+	if (!p)
+		return w->err;
+	p = PUT_LIT(p, "  <discards discard_block_size=\"");
+	p = put_u64(p, d->block_size);
+	p = PUT_LIT(p, "\" discard_nr_blocks=\"");
+	p = put_u64(p, d->nr_blocks);
+	p = PUT_LIT(p, "\">\n");
+	return commit(w, p);
+}
+
+static int w_discard(void *ctx, uint64_t dbegin, uint64_t dend)
+{
+	struct xml_writer *w = ctx;
+	char *p = reserve(w, LINE_RESERVE);
+
+	if (!p)
+		return w->err;
+	p = PUT_LIT(p, "    <discard dbegin=\"");
+	p = put_u64(p, dbegin);
+	p = PUT_LIT(p, "\" dend=\"");
+	p = put_u64(p, dend);
+	p = PUT_LIT(p, "\"/>\n");
+	return commit(w, p);
+}
+
+static int w_end_discards(void *ctx)
+{
+	return PUT_LINE((struct xml_writer *)ctx, "  </discards>\n");
+}
+
+void xml_writer_emitter(struct xml_writer *w, struct cache_emitter *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ctx = w;
+	e->begin_superblock = w_begin_superblock;
+	e->end_superblock = w_end_superblock;
+	e->begin_mappings = w_begin_mappings;
+	e->mapping = w_mapping;
+	e->end_mappings = w_end_mappings;
+	e->begin_hints = w_begin_hints;
+	e->hint = w_hint;
+	e->end_hints = w_end_hints;
+	e->begin_discards = w_begin_discards;
+	e->discard = w_discard;
+	e->end_discards = w_end_discards;
+}
+
+int xml_writer_create(int fd, struct xml_writer **out)
+{
+	struct xml_writer *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	w->buf = malloc(WBUF_SIZE);
+	if (!w->buf) {
+		free(w);
+		return -ENOMEM;
+	}
+	w->fd = fd;
+	*out = w;
+	return 0;
+}
+
+void xml_writer_destroy(struct xml_writer *w)
+{
+	if (!w)
+		return;
+	free(w->buf);
+	free(w);
+}
+
+unsigned long long xml_writer_bytes(const struct xml_writer *w)
+{
+	return w->written;
+}
