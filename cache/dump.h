@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The dump: reads dm-cache metadata from a device and produces the emitter
+ * events (cache/emit.h) that describe it, in order: the superblock, the
+ * valid mappings with their dirty state, the hints of the valid mappings,
+ * and the discard ranges when the superblock has a discard geometry.
+ *
+ * What is read: the superblock (validator, then every rule of
+ * cache_sb_check), the mapping array, the v2 dirty bitset, the hint array
+ * (when hint_root is not 0) and the discard bitset.  Everything is read and
+ * checked before the first event, so without CACHE_DUMP_REPAIR a damaged
+ * image produces no events at all, never a truncated dump.
+ *
+ * With CACHE_DUMP_REPAIR, damage in the arrays and bitsets is skipped:
+ * mappings and hints in lost index ranges are left out, discard bits that
+ * cannot be read count as not discarded, and v2 dirty bits that cannot be
+ * read count as dirty (a wrongly dirty block costs a copy; a wrongly clean
+ * one loses data).  A superblock that fails its validator, or has a
+ * version other than 1 or 2, or claims more cache blocks than the device
+ * could hold, is fatal in both modes: nothing it points to can be trusted.
+ *
+ * Typical use:
+ *
+ *	struct cache_dump_result res;
+ *	struct cache_dump_opts o = { .flags = CACHE_DUMP_REPAIR };
+ *	r = cache_dump(io, &o, &emitter, &res);
+ *	if (r < 0)
+ *		(res.status says why; print it)
+ *
+ * Memory: the mapping and hint arrays are held in memory (8 + hint width
+ * bytes per cache block), bounded by what the device can hold.  Never
+ * prints.
+ */
+#ifndef CACHE_DUMP_H
+#define CACHE_DUMP_H
+
+#include <stdint.h>
+
+#include "cache/emit.h"
+#include "cache/format.h"
+#include "pdata/bm.h"
+#include "pdata/io.h"
+
+enum cache_dump_flags {
+	/* Skip damaged ranges and emit what can be read. */
+	CACHE_DUMP_REPAIR = 1 << 0,
+};
+
+struct cache_dump_opts {
+	unsigned flags;		/* enum cache_dump_flags */
+};
+
+enum cache_dump_status {
+	CACHE_DUMP_OK = 0,
+	CACHE_DUMP_SB_UNREADABLE,	/* block 0 could not be read: res.err */
+	CACHE_DUMP_SB_ZEROED,		/* block 0 is all zeroes */
+	CACHE_DUMP_SB_NOT_CACHE,	/* wrong magic: res.sb.magic */
+	CACHE_DUMP_SB_LOCATION,		/* self block number is not 0 */
+	CACHE_DUMP_SB_CSUM,		/* res.fault has the checksums */
+	CACHE_DUMP_SB_VERSION,		/* res.sb.version not 1 or 2 */
+	CACHE_DUMP_SB_GEOMETRY,		/* cache_blocks cannot fit the device */
+	CACHE_DUMP_SB_INVALID,		/* another rule: res.violation */
+	CACHE_DUMP_DAMAGED,		/* structure damage: res.structure */
+	CACHE_DUMP_ERROR,		/* -ENOMEM, or an emitter's error: res.err */
+};
+
+struct cache_dump_result {
+	enum cache_dump_status status;
+	int err;			/* the errno behind status, negative */
+	int have_sb;			/* sb below was read (may be invalid) */
+	struct cache_sb sb;
+	struct cache_sb_violation violation;	/* first, for SB_INVALID */
+	/* The first damage seen: which structure, and the block fault. */
+	const char *structure;		/* "mapping array", "hint array", ... */
+	struct pd_fault fault;
+	uint64_t nr_damage;		/* damage reports, all structures */
+
+	/* What was emitted. */
+	uint64_t nr_mappings;
+	uint64_t nr_dirty;
+	uint64_t nr_hints;
+	uint64_t nr_discarded;		/* discard blocks set */
+
+	/* What was lost (repair mode). */
+	uint64_t lost_mappings;		/* cache blocks in lost ranges */
+	uint64_t lost_hints;
+	uint64_t lost_dirty;		/* v2 bits unreadable: reported dirty */
+	uint64_t lost_discards;
+};
+
+/*
+ * Dumps the metadata on io (opened read-only is enough: nothing is
+ * written).  Returns 0, or a negative errno with res->status saying why:
+ * -EIO/-ERANGE (superblock unreadable), -EILSEQ (superblock invalid),
+ * -EUCLEAN (damage without CACHE_DUMP_REPAIR), or (status CACHE_DUMP_ERROR)
+ * -ENOMEM or the error an emitter callback returned, e.g. -EPIPE.
+ */
+int cache_dump(struct pd_io *io, const struct cache_dump_opts *opts,
+	       const struct cache_emitter *e, struct cache_dump_result *res);
+
+/* Short text for a status: "superblock checksum is wrong", ... */
+const char *cache_dump_status_name(enum cache_dump_status s);
+
+#endif
