@@ -1,0 +1,1231 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * cache_check: verify dm-cache metadata, as a table of passes.
+ *
+ *  pass  what it checks                           what it leaves for later
+ *  ----  ---------------------------------------  -------------------------
+ *  1     superblock: location, magic, checksum,    a bad location, magic,
+ *        version, flags, policy name, hint size,   checksum or version stops
+ *        metadata block size, compat/incompat      everything: no field of
+ *        flags, roots and sizes inside the device, such a block is trusted
+ *        v2 dirty root; NEEDS_CHECK and a missing
+ *        CLEAN_SHUTDOWN are noted (warnings)
+ *  2     mapping array: every btree node and       which block numbers are
+ *        array block (pd_array_walk), length ==    referenced: counted into
+ *        cache_blocks, flags allowed by the        refs[] for pass 6
+ *        version, unmapped entries zero, no
+ *        origin block mapped twice, origin blocks
+ *        inside the origin when its size is known
+ *  3     dirty bitset (v2): structure, length,     -
+ *        dirty bits only on mapped blocks (a
+ *        warning: 0.9.0's restore sets them all)
+ *  4     hint array: structure and length, width   -
+ *        from the superblock; hint_root 0 = none
+ *  5     discard bitset: structure, length         -
+ *        against discard_nr_blocks
+ *  6     space map: the counts read from disk      -
+ *        (pd_sm_read) against the references
+ *        counted in passes 1-5 plus the space
+ *        map's own blocks.  Referenced more than
+ *        counted is fatal (the kernel would hand
+ *        an in-use block out again and panic on
+ *        it); counted 1 but unreferenced is a
+ *        leak (warning: 0.9.0's v1 restore leaks
+ *        a block in every image); any other
+ *        difference is fatal.  nr_allocated
+ *        against the blocks in use is a warning:
+ *        the kernel only uses it to report free
+ *        space.  nr_free and none_free_before
+ *        are advisory and not checked (the
+ *        kernel and 0.9.0 disagree on them).
+ *
+ * Leaks and over-counts can only be judged when every structure was walked
+ * whole: when a pass was skipped or a structure is damaged (children of an
+ * unreadable node are never counted), pass 6 only looks for blocks that
+ * are referenced but counted too low.
+ *
+ * Writes (only with CACHE_CHECK_AUTO_REPAIR or CLEAR_NEEDS_CHECK, and only
+ * when no fatal problem was found): first the leaked blocks' bitmap
+ * entries are zeroed in place, each affected bitmap block rewritten whole
+ * and re-checksummed; then the index block's nr_free/none_free_before;
+ * a flush; then the superblock (nr_allocated, NEEDS_CHECK cleared) and a
+ * flush.  Crash safety: nothing references a leaked block, so every state
+ * between two of these writes is valid metadata: before the index update
+ * nr_free is merely low (advisory), before the superblock update
+ * nr_allocated is merely high (a warning).  The superblock goes last, so
+ * NEEDS_CHECK is only cleared once everything else is on disk.  A 4 KiB
+ * write torn by a power cut would leave a bitmap with a bad checksum,
+ * which the next check reports; no torn state passes silently.
+ */
+#include "cache/check.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/bitmap.h"
+#include "base/endian.h"
+#include "cache/format.h"
+#include "pdata/array.h"
+#include "pdata/bitset.h"
+#include "pdata/bm.h"
+#include "pdata/btree.h"
+#include "pdata/io.h"
+#include "pdata/ondisk.h"
+#include "pdata/sm.h"
+
+#define DEFAULT_MAX_REPORTS 10u
+#define BM_CACHE_BLOCKS 4096u
+
+/* ---- the problem table ---- */
+
+static const struct {
+	enum cache_severity sev;
+	const char *name;
+	const char *desc;
+} problems[CACHE_NR_PROBLEMS] = {
+#define CACHE_PROBLEM_ROW(id, sev, name, desc) \
+	[CACHE_P_##id] = { CACHE_SEV_##sev, name, desc },
+	CACHE_PROBLEMS(CACHE_PROBLEM_ROW)
+#undef CACHE_PROBLEM_ROW
+};
+
+enum cache_severity cache_problem_severity(enum cache_problem p)
+{
+	return p < CACHE_NR_PROBLEMS ? problems[p].sev : CACHE_SEV_FATAL;
+}
+
+const char *cache_problem_name(enum cache_problem p)
+{
+	return p < CACHE_NR_PROBLEMS ? problems[p].name : "unknown";
+}
+
+const char *cache_problem_desc(enum cache_problem p)
+{
+	return p < CACHE_NR_PROBLEMS ? problems[p].desc : "unknown problem";
+}
+
+/*
+ * Origin blocks seen so far, to find one mapped twice.  Up to limit_bits a
+ * bitmap that grows with the largest origin block seen; past it (a huge or
+ * corrupt origin block) a list sorted at the end.  Both are bounded by
+ * what the metadata holds, never by a number read from disk.
+ */
+struct far_origin {
+	uint64_t oblock;
+	uint64_t cblock;
+};
+
+struct origin_set {
+	uint64_t *words;
+	uint64_t nr_words;
+	uint64_t limit_bits;
+	struct far_origin *far;
+	size_t nr_far, cap_far;
+};
+
+struct checker {
+	struct pd_io *io;
+	struct pd_bm *bm;
+	const struct cache_check_opts *opts;
+	const struct cache_check_sink *sink;
+	struct cache_check_result *res;
+	unsigned max_reports;
+	uint64_t pass_counts[CACHE_NR_PROBLEMS];
+	int err;			/* -ENOMEM from a callback */
+
+	unsigned char sb_raw[PD_BLOCK_SIZE];
+	struct cache_sb sb;
+	int sb_reported_nr_blocks;
+
+	/* Expected reference count per metadata block (pass 6). */
+	uint32_t *refs;
+	uint64_t nr_refs;
+	int refs_incomplete;
+
+	/* Pass 2 results, used by pass 3. */
+	int mappings_walked;
+	struct base_bitmap mapped;	/* valid cblocks */
+	struct base_bitmap map_lost;	/* cblocks whose entry is unknown */
+	struct origin_set origins;
+	uint64_t origin_blocks;		/* 0 = unknown */
+	const char *structure;		/* for messages of the current walk */
+	uint64_t damage_in_walk;
+};
+
+/* ---- reporting ---- */
+
+__attribute__((format(printf, 3, 4)))
+static void report(struct checker *c, enum cache_problem id, const char *fmt,
+		   ...)
+{
+	enum cache_severity sev = problems[id].sev;
+	char msg[512];
+	va_list ap;
+
+	c->res->counts[id]++;
+	if (sev == CACHE_SEV_FATAL)
+		c->res->nr_fatal++;
+	else
+		c->res->nr_warn++;
+	if (sev == CACHE_SEV_WARN &&
+	    (c->opts->flags & CACHE_CHECK_IGNORE_WARNINGS))
+		return;
+	if (c->pass_counts[id]++ >= c->max_reports)
+		return;
+	if (!c->sink->problem)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->sink->problem(c->sink->ctx, id, sev, msg);
+}
+
+static void end_pass(struct checker *c)
+{
+	for (unsigned i = 0; i < CACHE_NR_PROBLEMS; i++) {
+		if (c->pass_counts[i] > c->max_reports && c->sink->more)
+			c->sink->more(c->sink->ctx, (enum cache_problem)i,
+				      problems[i].sev,
+				      c->pass_counts[i] - c->max_reports);
+		c->pass_counts[i] = 0;
+	}
+}
+
+static void pass(struct checker *c, const char *text)
+{
+	if (c->sink->pass)
+		c->sink->pass(c->sink->ctx, text);
+}
+
+static void action(struct checker *c, const char *text)
+{
+	if (c->sink->action)
+		c->sink->action(c->sink->ctx, text);
+}
+
+/* A validator's record, under the structure it belongs to. */
+static void report_fault(struct checker *c, const char *structure,
+			 const struct pd_fault *f)
+{
+	enum cache_problem id;
+	char buf[256];
+
+	switch (f->kind) {
+	case PD_FAULT_RANGE:
+		id = CACHE_P_BLOCK_RANGE;
+		break;
+	case PD_FAULT_LOCATION:
+		id = CACHE_P_BLOCK_LOCATION;
+		break;
+	case PD_FAULT_CHECKSUM:
+		id = CACHE_P_BLOCK_CHECKSUM;
+		break;
+	case PD_FAULT_HEADER:
+		id = CACHE_P_BLOCK_HEADER;
+		break;
+	default:
+		id = CACHE_P_BLOCK_IO;
+		break;
+	}
+	pd_fault_format(f, buf, sizeof(buf));
+	report(c, id, "%s: %s", structure, buf);
+}
+
+/* ---- reference counting (pass 6's expectations) ---- */
+
+static void ref_inc(struct checker *c, uint64_t block)
+{
+	if (!c->refs)
+		return;
+	if (block >= c->nr_refs) {
+		/*
+		 * The walkers report pointers past the device; a block inside
+		 * the device but past what the space map covers is only
+		 * visible here.
+		 */
+		if (block < pd_bm_nr_blocks(c->bm))
+			report(c, CACHE_P_BLOCK_RANGE,
+			       "%s: block %" PRIu64 " is past the %" PRIu64
+			       " blocks the space map covers",
+			       c->structure, block, c->nr_refs);
+		return;
+	}
+	if (c->refs[block] != UINT32_MAX)
+		c->refs[block]++;
+}
+
+static int cb_block_ref(void *ctx, uint64_t block)
+{
+	ref_inc(ctx, block);
+	return 0;
+}
+
+/* ---- damage from the walkers ---- */
+
+static void report_btree_damage(struct checker *c,
+				const struct pd_btree_damage *d,
+				uint64_t begin, uint64_t end, const char *unit)
+{
+	const struct pd_fault *f = &d->fault;
+	enum cache_problem id;
+
+	c->refs_incomplete = 1;
+	switch (d->problem) {
+	case PD_BT_BLOCK:
+		report_fault(c, c->structure, f);
+		return;
+	case PD_BT_VALUE_SIZE:
+		id = CACHE_P_BTREE_VALUE_SIZE;
+		break;
+	case PD_BT_MAX_ENTRIES:
+		id = CACHE_P_BTREE_MAX_ENTRIES;
+		break;
+	case PD_BT_UNDERFULL:
+		id = CACHE_P_BTREE_UNDERFULL;
+		break;
+	case PD_BT_EMPTY_INTERNAL:
+		id = CACHE_P_BTREE_EMPTY_INTERNAL;
+		break;
+	case PD_BT_KEY_ORDER:
+		id = CACHE_P_BTREE_KEY_ORDER;
+		break;
+	case PD_BT_KEY_LOW:
+	case PD_BT_KEY_HIGH:
+		id = CACHE_P_BTREE_KEY_RANGE;
+		break;
+	case PD_BT_DEPTH:
+	case PD_BT_TOO_DEEP:
+		id = CACHE_P_BTREE_DEPTH;
+		break;
+	case PD_BT_CYCLE:
+		id = CACHE_P_BTREE_CYCLE;
+		break;
+	case PD_BT_SHARED:
+		id = CACHE_P_BTREE_SHARED;
+		break;
+	default:
+		id = CACHE_P_BLOCK_HEADER;
+		break;
+	}
+	report(c, id,
+	       "%s: btree node %" PRIu64 " (depth %u): %s: %s %" PRIu64
+	       ", expected %" PRIu64 "; %s [%" PRIu64 ", %" PRIu64 ") lost",
+	       c->structure, f->block, d->depth,
+	       pd_btree_problem_name(d->problem), f->what ? f->what : "value",
+	       f->found, f->expected, unit, begin, end);
+}
+
+static int cb_array_damage(void *ctx, const struct pd_array_damage *d)
+{
+	struct checker *c = ctx;
+	const struct pd_fault *f = &d->fault;
+	const char *unit = "entries";
+
+	c->damage_in_walk++;
+	c->refs_incomplete = 1;
+	switch (d->problem) {
+	case PD_ARR_BTREE:
+		report_btree_damage(c, &d->btree, d->index_begin, d->index_end,
+				    unit);
+		break;
+	case PD_ARR_BLOCK:
+		report_fault(c, c->structure, f);
+		break;
+	case PD_ARR_VALUE_SIZE:
+		report(c, CACHE_P_ARRAY_VALUE_SIZE,
+		       "%s: array block %" PRIu64 ": value size %" PRIu64
+		       ", expected %" PRIu64 "; entries [%" PRIu64 ", %" PRIu64
+		       ") lost", c->structure, f->block, f->found, f->expected,
+		       d->index_begin, d->index_end);
+		break;
+	case PD_ARR_NR_ENTRIES:
+		report(c, CACHE_P_ARRAY_NR_ENTRIES,
+		       "%s: array block %" PRIu64 ": %s %" PRIu64
+		       ", expected %" PRIu64 "; entries [%" PRIu64 ", %" PRIu64
+		       ") lost", c->structure, f->block,
+		       f->what ? f->what : "nr_entries", f->found, f->expected,
+		       d->index_begin, d->index_end);
+		break;
+	case PD_ARR_MISSING:
+		report(c, CACHE_P_ARRAY_MISSING,
+		       "%s: entries [%" PRIu64 ", %" PRIu64
+		       ") are missing (no array block holds them)",
+		       c->structure, d->index_begin, d->index_end);
+		break;
+	case PD_ARR_EXTRA:
+		report(c, CACHE_P_ARRAY_EXTRA,
+		       "%s: array block %" PRIu64 " holds entries [%" PRIu64
+		       ", %" PRIu64 ") past the array's length",
+		       c->structure, f->block, d->index_begin, d->index_end);
+		break;
+	}
+	return 0;
+}
+
+/* ---- pass 1: superblock ---- */
+
+static const enum cache_problem sb_problem_ids[CACHE_SB_NR_PROBLEMS] = {
+	[CACHE_SB_BAD_LOCATION] = CACHE_P_SB_LOCATION,
+	[CACHE_SB_BAD_MAGIC] = CACHE_P_SB_MAGIC,
+	[CACHE_SB_BAD_CSUM] = CACHE_P_SB_CHECKSUM,
+	[CACHE_SB_BAD_VERSION] = CACHE_P_SB_VERSION,
+	[CACHE_SB_BAD_FLAGS] = CACHE_P_SB_FLAGS,
+	[CACHE_SB_POLICY_NAME] = CACHE_P_SB_POLICY_NAME,
+	[CACHE_SB_HINT_SIZE] = CACHE_P_SB_HINT_SIZE,
+	[CACHE_SB_METADATA_BLOCK_SIZE] = CACHE_P_SB_METADATA_BLOCK_SIZE,
+	[CACHE_SB_COMPAT_FLAGS] = CACHE_P_SB_COMPAT_FLAGS,
+	[CACHE_SB_COMPAT_RO_FLAGS] = CACHE_P_SB_COMPAT_RO_FLAGS,
+	[CACHE_SB_INCOMPAT_FLAGS] = CACHE_P_SB_INCOMPAT_FLAGS,
+	[CACHE_SB_ROOT_RANGE] = CACHE_P_SB_ROOT_RANGE,
+	[CACHE_SB_DIRTY_ROOT] = CACHE_P_SB_DIRTY_ROOT,
+	[CACHE_SB_SM_NR_BLOCKS] = CACHE_P_SB_SM_NR_BLOCKS,
+	[CACHE_SB_DATA_BLOCK_SIZE] = CACHE_P_SB_DATA_BLOCK_SIZE,
+	[CACHE_SB_DISCARD_GEOMETRY] = CACHE_P_SB_DISCARD_GEOMETRY,
+};
+
+struct sb_state {
+	struct checker *c;
+	int unusable;			/* nothing past the superblock is trusted */
+	unsigned bad_roots;		/* bit per root, see root_bit() */
+};
+
+enum { ROOT_MAPPING = 1, ROOT_HINT = 2, ROOT_DISCARD = 4, ROOT_SM = 8,
+       ROOT_DIRTY = 16 };
+
+static unsigned root_bit(const char *field)
+{
+	if (!strcmp(field, "mapping_root"))
+		return ROOT_MAPPING;
+	if (!strcmp(field, "hint_root"))
+		return ROOT_HINT;
+	if (!strcmp(field, "discard_root"))
+		return ROOT_DISCARD;
+	if (!strcmp(field, "dirty_root"))
+		return ROOT_DIRTY;
+	return ROOT_SM;
+}
+
+static int sb_violation(void *ctx, const struct cache_sb_violation *v)
+{
+	struct sb_state *s = ctx;
+	struct checker *c = s->c;
+	enum cache_problem id = sb_problem_ids[v->problem];
+
+	switch (v->problem) {
+	case CACHE_SB_BAD_LOCATION:
+		s->unusable = 1;
+		report(c, id, "superblock: blocknr is %" PRIu64 ", expected 0",
+		       v->found);
+		break;
+	case CACHE_SB_BAD_MAGIC:
+		s->unusable = 1;
+		report(c, id, "superblock: magic is %" PRIu64 ", expected %"
+		       PRIu64 " (not dm-cache metadata)", v->found,
+		       v->expected);
+		break;
+	case CACHE_SB_BAD_CSUM:
+		s->unusable = 1;
+		report(c, id, "superblock: bad checksum (found 0x%08" PRIx64
+		       ", expected 0x%08" PRIx64 ")", v->found, v->expected);
+		break;
+	case CACHE_SB_BAD_VERSION:
+		s->unusable = 1;
+		report(c, id, "superblock: version is %" PRIu64
+		       ", expected 1 or 2", v->found);
+		break;
+	case CACHE_SB_BAD_FLAGS:
+		report(c, id, "superblock: flags are 0x%" PRIx64
+		       ", only 0x%" PRIx64 " are defined", v->found,
+		       v->expected);
+		break;
+	case CACHE_SB_POLICY_NAME:
+		report(c, id, "superblock: policy name has no NUL within %u bytes",
+		       CACHE_POLICY_NAME_SIZE);
+		break;
+	case CACHE_SB_HINT_SIZE:
+		report(c, id, "superblock: policy hint size is %" PRIu64
+		       ", expected a multiple of 4 up to %" PRIu64, v->found,
+		       v->expected);
+		break;
+	case CACHE_SB_SM_NR_BLOCKS:
+		c->sb_reported_nr_blocks = 1;
+		report(c, id, "superblock: the space map covers %" PRIu64
+		       " blocks, the device has %" PRIu64 " (truncated?)",
+		       v->found, v->expected);
+		break;
+	case CACHE_SB_ROOT_RANGE:
+		s->bad_roots |= root_bit(v->field);
+		report(c, id, "superblock: %s is %" PRIu64
+		       ", past the end of the metadata (%" PRIu64 " blocks)",
+		       v->field, v->found, v->expected);
+		break;
+	case CACHE_SB_DIRTY_ROOT:
+		s->bad_roots |= ROOT_DIRTY;
+		report(c, id, "superblock: version 2 but dirty_root is 0");
+		break;
+	default:
+		report(c, id, "superblock: %s is %" PRIu64 ", expected %" PRIu64,
+		       v->field, v->found, v->expected);
+		break;
+	}
+	return 0;
+}
+
+static int all_zero(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/* Returns 1 when later passes may run. */
+static int pass_superblock(struct checker *c, struct sb_state *s)
+{
+	struct pd_block *b;
+	struct pd_fault f;
+	int r;
+
+	pass(c, "examining superblock");
+	if (c->io->nr_blocks < 1) {
+		report(c, CACHE_P_SB_UNREADABLE,
+		       "superblock: the device holds %" PRIu64
+		       " bytes, less than one %u-byte block",
+		       c->io->size_bytes, PD_BLOCK_SIZE);
+		return 0;
+	}
+	memset(&f, 0, sizeof(f));
+	r = pd_bm_read_lock(c->bm, CACHE_SB_LOCATION, NULL, &b, &f);
+	if (r < 0) {
+		report(c, CACHE_P_SB_UNREADABLE, "superblock: %s",
+		       pd_strerror(r));
+		return 0;
+	}
+	memcpy(c->sb_raw, pd_block_data(b), PD_BLOCK_SIZE);
+	pd_bm_unlock(b);
+
+	if (all_zero(c->sb_raw, PD_BLOCK_SIZE)) {
+		report(c, CACHE_P_SB_MAGIC,
+		       "superblock: block 0 is all zeros (no metadata, or a "
+		       "restore that failed)");
+		return 0;
+	}
+	cache_sb_unpack(c->sb_raw, &c->sb);
+	cache_sb_check(&c->sb, c->sb_raw, c->io->nr_blocks, sb_violation, s);
+	if (s->unusable)
+		return 0;
+	if (c->sb.flags & CACHE_SB_NEEDS_CHECK)
+		report(c, CACHE_P_SB_NEEDS_CHECK,
+		       "superblock: NEEDS_CHECK is set (the kernel refuses to "
+		       "load it read-write until it is cleared)");
+	if (!(c->sb.flags & CACHE_SB_CLEAN_SHUTDOWN))
+		report(c, CACHE_P_SB_NOT_CLEAN,
+		       "superblock: CLEAN_SHUTDOWN is clear (the kernel will "
+		       "treat every mapping as dirty)");
+	return 1;
+}
+
+/* ---- origin set ---- */
+
+static int origin_set_init(struct origin_set *o, uint64_t cache_blocks)
+{
+	memset(o, 0, sizeof(*o));
+	/* 16 MiB of bitmap at least, 32 bits per cache block at most. */
+	o->limit_bits = 1ull << 27;
+	if (cache_blocks * 32 > o->limit_bits)
+		o->limit_bits = cache_blocks * 32;
+	return 0;
+}
+
+static void origin_set_release(struct origin_set *o)
+{
+	free(o->words);
+	free(o->far);
+	memset(o, 0, sizeof(*o));
+}
+
+/* 1 if oblock was seen before, 0 if not, -ENOMEM. */
+static int origin_set_add(struct origin_set *o, uint64_t oblock,
+			  uint64_t cblock)
+{
+	if (oblock < o->limit_bits) {
+		uint64_t w = oblock / 64, m = 1ull << (oblock % 64);
+
+		if (w >= o->nr_words) {
+			uint64_t n = o->nr_words ? o->nr_words : 1024;
+			uint64_t *p;
+
+			while (n <= w)
+				n *= 2;
+			p = realloc(o->words, n * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			memset(p + o->nr_words, 0,
+			       (n - o->nr_words) * sizeof(*p));
+			o->words = p;
+			o->nr_words = n;
+		}
+		if (o->words[w] & m)
+			return 1;
+		o->words[w] |= m;
+		return 0;
+	}
+	if (o->nr_far == o->cap_far) {
+		size_t n = o->cap_far ? o->cap_far * 2 : 256;
+		struct far_origin *p = realloc(o->far, n * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		o->far = p;
+		o->cap_far = n;
+	}
+	o->far[o->nr_far].oblock = oblock;
+	o->far[o->nr_far].cblock = cblock;
+	o->nr_far++;
+	return 0;
+}
+
+static int cmp_far(const void *a, const void *b)
+{
+	const struct far_origin *x = a, *y = b;
+
+	if (x->oblock != y->oblock)
+		return x->oblock < y->oblock ? -1 : 1;
+	return x->cblock < y->cblock ? -1 : x->cblock > y->cblock;
+}
+
+static void origin_set_finish(struct checker *c)
+{
+	struct origin_set *o = &c->origins;
+
+	if (o->nr_far < 2)
+		return;
+	qsort(o->far, o->nr_far, sizeof(*o->far), cmp_far);
+	for (size_t i = 1; i < o->nr_far; i++)
+		if (o->far[i].oblock == o->far[i - 1].oblock)
+			report(c, CACHE_P_MAP_DUPLICATE,
+			       "mapping array: origin block %" PRIu64
+			       " is mapped by cache blocks %" PRIu64
+			       " and %" PRIu64, o->far[i].oblock,
+			       o->far[i - 1].cblock, o->far[i].cblock);
+}
+
+/* ---- pass 2: mappings ---- */
+
+static int cb_mapping_values(void *ctx, uint64_t index, unsigned nr,
+			     const void *values, uint64_t block)
+{
+	struct checker *c = ctx;
+	const unsigned char *p = values;
+	uint32_t allowed = CACHE_M_VALID |
+			   (c->sb.version < 2 ? CACHE_M_DIRTY : 0);
+
+	for (unsigned i = 0; i < nr; i++, p += 8) {
+		uint64_t v = load_le64(p), cblock = index + i;
+		uint32_t flags = cache_mapping_flags(v);
+		uint64_t oblock = cache_mapping_oblock(v);
+		int r;
+
+		if (flags & ~allowed) {
+			report(c, CACHE_P_MAP_FLAGS,
+			       "mapping array: cache block %" PRIu64
+			       " (array block %" PRIu64 "): flags 0x%x, "
+			       "version %u allows only 0x%x", cblock, block,
+			       flags, c->sb.version, allowed);
+			/* An unknown bit says the entry is garbage: skip it. */
+			continue;
+		}
+		if (!(flags & CACHE_M_VALID)) {
+			if (v)
+				report(c, CACHE_P_MAP_UNMAPPED,
+				       "mapping array: unmapped cache block %"
+				       PRIu64 " holds 0x%016" PRIx64
+				       ", expected 0", cblock, v);
+			continue;
+		}
+		if (cblock < c->mapped.nr_bits)
+			base_bitmap_set(&c->mapped, cblock);
+		if (c->origin_blocks && oblock >= c->origin_blocks)
+			report(c, CACHE_P_MAP_ORIGIN_RANGE,
+			       "mapping array: cache block %" PRIu64
+			       " maps origin block %" PRIu64
+			       ", past the origin's %" PRIu64 " blocks",
+			       cblock, oblock, c->origin_blocks);
+		r = origin_set_add(&c->origins, oblock, cblock);
+		if (r < 0)
+			return r;
+		if (r)
+			report(c, CACHE_P_MAP_DUPLICATE,
+			       "mapping array: origin block %" PRIu64
+			       " is mapped twice (again by cache block %"
+			       PRIu64 ")", oblock, cblock);
+	}
+	return 0;
+}
+
+static int cb_mapping_damage(void *ctx, const struct pd_array_damage *d)
+{
+	struct checker *c = ctx;
+	uint64_t end = d->index_end;
+
+	if (end > c->map_lost.nr_bits)
+		end = c->map_lost.nr_bits;
+	if (d->index_begin < end)
+		base_bitmap_set_range(&c->map_lost, d->index_begin, end);
+	return cb_array_damage(ctx, d);
+}
+
+/*
+ * The most entries of value_size bytes the metadata can hold: a length
+ * past it cannot be right, and sizing memory by it would let one corrupt
+ * field exhaust memory.
+ */
+static uint64_t max_entries(struct checker *c, uint32_t value_size)
+{
+	return c->nr_refs * (uint64_t)pd_array_entries_per_block(value_size);
+}
+
+static int pass_mappings(struct checker *c)
+{
+	static const struct pd_array_walk_ops ops = {
+		.values = cb_mapping_values,
+		.damage = cb_mapping_damage,
+		.block_ref = cb_block_ref,
+	};
+	const struct cache_sb *sb = &c->sb;
+	uint64_t n = sb->cache_blocks;
+	int r;
+
+	pass(c, "examining mapping array");
+	c->structure = "mapping array";
+	if (n > max_entries(c, 8)) {
+		report(c, CACHE_P_ARRAY_MISSING,
+		       "mapping array: cache_blocks is %" PRIu64
+		       ", more than %" PRIu64 " metadata blocks can hold",
+		       n, c->nr_refs);
+		c->refs_incomplete = 1;
+		return 0;
+	}
+	r = base_bitmap_init(&c->mapped, n);
+	if (!r)
+		r = base_bitmap_init(&c->map_lost, n);
+	if (!r)
+		r = origin_set_init(&c->origins, n);
+	if (r)
+		return r;
+	if (sb->discard_block_size && sb->discard_nr_blocks &&
+	    sb->data_block_size && (sb->flags & CACHE_SB_CLEAN_SHUTDOWN) &&
+	    sb->discard_nr_blocks <= UINT64_MAX / sb->discard_block_size) {
+		uint64_t sectors = sb->discard_block_size * sb->discard_nr_blocks;
+
+		/* Rounded up: the discard blocks may overhang the origin. */
+		c->origin_blocks = sectors / sb->data_block_size +
+				   !!(sectors % sb->data_block_size);
+	}
+	r = pd_array_walk(c->bm, sb->mapping_root, n, 8, PD_WALK_PREFETCH, &ops,
+			  c);
+	if (r < 0)
+		return r;
+	origin_set_finish(c);
+	c->mappings_walked = 1;
+	return 0;
+}
+
+/* ---- pass 3: dirty bitset ---- */
+
+static int pass_dirty(struct checker *c)
+{
+	static const struct pd_array_walk_ops ops = {
+		.damage = cb_array_damage,
+		.block_ref = cb_block_ref,
+	};
+	struct base_bitmap bits = { 0 }, lost = { 0 };
+	uint64_t n = c->sb.cache_blocks, count = 0, first = 0;
+	int r;
+
+	pass(c, "examining dirty bitset");
+	c->structure = "dirty bitset";
+	if ((n + 63) / 64 > max_entries(c, 8)) {
+		c->refs_incomplete = 1;
+		return 0;	/* pass 2 reported the impossible length */
+	}
+	r = pd_bitset_read(c->bm, c->sb.dirty_root, n, PD_WALK_PREFETCH, &ops, c,
+			   &bits, &lost);
+	if (r < 0)
+		return r;
+	if (c->mappings_walked) {
+		uint64_t words = (n + 63) / 64;
+
+		for (uint64_t w = 0; w < words; w++) {
+			uint64_t x = bits.words[w] & ~c->mapped.words[w] &
+				     ~c->map_lost.words[w];
+
+			if (w == words - 1 && n % 64)
+				x &= (1ull << (n % 64)) - 1;
+			if (!x)
+				continue;
+			if (!count)
+				first = w * 64 + (uint64_t)__builtin_ctzll(x);
+			count += (uint64_t)__builtin_popcountll(x);
+		}
+	}
+	if (count)
+		report(c, CACHE_P_DIRTY_UNMAPPED,
+		       "dirty bitset: %" PRIu64 " unmapped cache blocks are "
+		       "marked dirty (the first is %" PRIu64 ")", count, first);
+	base_bitmap_release(&bits);
+	base_bitmap_release(&lost);
+	return 0;
+}
+
+/* ---- pass 4: hints ---- */
+
+static int pass_hints(struct checker *c)
+{
+	static const struct pd_array_walk_ops ops = {
+		.damage = cb_array_damage,
+		.block_ref = cb_block_ref,
+	};
+	uint64_t n = c->sb.cache_blocks;
+	uint32_t width = cache_sb_hint_width(&c->sb);
+
+	if (!c->sb.hint_root) {
+		pass(c, "no hint array present");
+		return 0;
+	}
+	pass(c, "examining hint array");
+	c->structure = "hint array";
+	if (!width) {
+		report(c, CACHE_P_HINT_WIDTH,
+		       "hint array: root %" PRIu64
+		       " present but the hint width is 0", c->sb.hint_root);
+		c->refs_incomplete = 1;
+		return 0;
+	}
+	if (width % 4 || width > CACHE_MAX_HINT_SIZE ||
+	    n > max_entries(c, width)) {
+		c->refs_incomplete = 1;	/* pass 1 or 2 said why */
+		return 0;
+	}
+	return pd_array_walk(c->bm, c->sb.hint_root, n, width, PD_WALK_PREFETCH,
+			     &ops, c);
+}
+
+/* ---- pass 5: discards ---- */
+
+static int pass_discards(struct checker *c)
+{
+	static const struct pd_array_walk_ops ops = {
+		.damage = cb_array_damage,
+		.block_ref = cb_block_ref,
+	};
+	uint64_t words = c->sb.discard_nr_blocks / 64 +
+			 !!(c->sb.discard_nr_blocks % 64);
+
+	if (!c->sb.discard_root) {
+		pass(c, "no discard bitset present");
+		return 0;
+	}
+	pass(c, "examining discard bitset");
+	c->structure = "discard bitset";
+	if (words > max_entries(c, 8)) {
+		report(c, CACHE_P_ARRAY_MISSING,
+		       "discard bitset: discard_nr_blocks is %" PRIu64
+		       ", more than %" PRIu64 " metadata blocks can hold",
+		       c->sb.discard_nr_blocks, c->nr_refs);
+		c->refs_incomplete = 1;
+		return 0;
+	}
+	return pd_array_walk(c->bm, c->sb.discard_root, words, 8,
+			     PD_WALK_PREFETCH, &ops, c);
+}
+
+/* ---- pass 6: space map ---- */
+
+static int cb_sm_damage(void *ctx, const struct pd_sm_damage *d)
+{
+	struct checker *c = ctx;
+
+	switch (d->problem) {
+	case PD_SM_NR_BLOCKS:
+		if (!c->sb_reported_nr_blocks)
+			report(c, CACHE_P_SB_SM_NR_BLOCKS,
+			       "space map: nr_blocks is %" PRIu64
+			       ", more than %" PRIu64, d->fault.found,
+			       d->fault.expected);
+		break;
+	case PD_SM_INDEX:
+	case PD_SM_BITMAP:
+		report_fault(c, "space map", &d->fault);
+		break;
+	case PD_SM_INDEX_ENTRY:
+		report(c, CACHE_P_SM_INDEX_ENTRY,
+		       "space map: index entry for blocks [%" PRIu64 ", %"
+		       PRIu64 ") points to block %" PRIu64,
+		       d->block_begin, d->block_end, d->fault.found);
+		break;
+	case PD_SM_OVERFLOW:
+		c->structure = "space map overflow tree";
+		report_btree_damage(c, &d->btree, d->block_begin, d->block_end,
+				    "counts of blocks");
+		break;
+	case PD_SM_OVERFLOW_MISSING:
+		report(c, CACHE_P_SM_OVERFLOW,
+		       "space map: block %" PRIu64 " has bitmap count 3 but "
+		       "no overflow entry", d->block_begin);
+		break;
+	case PD_SM_OVERFLOW_EXTRA:
+		report(c, CACHE_P_SM_OVERFLOW,
+		       "space map: overflow entry for block %" PRIu64
+		       " (count %" PRIu64 ") whose bitmap count is not 3",
+		       d->block_begin, d->fault.found);
+		break;
+	case PD_SM_OVERFLOW_LOW:
+		report(c, CACHE_P_SM_OVERFLOW,
+		       "space map: overflow entry for block %" PRIu64
+		       " holds count %" PRIu64 ", below 3",
+		       d->block_begin, d->fault.found);
+		break;
+	}
+	return 0;
+}
+
+static int cb_sm_own_ref(void *ctx, uint64_t block)
+{
+	struct checker *c = ctx;
+
+	c->structure = "space map";
+	ref_inc(c, block);
+	return 0;
+}
+
+struct sm_result {
+	uint32_t *counts;
+	uint64_t nr_counts;
+	struct base_bitmap unknown;
+	struct base_bitmap leaks;	/* blocks to free */
+	uint64_t nr_leaks;
+	uint64_t in_use;		/* on-disk counts > 0 */
+};
+
+static int pass_space_map(struct checker *c, struct sm_result *s)
+{
+	static const struct pd_sm_read_ops ops = {
+		.damage = cb_sm_damage,
+		.own_block_ref = cb_sm_own_ref,
+	};
+	uint64_t fatal_before = c->res->nr_fatal, n;
+	int r;
+
+	pass(c, "examining space map");
+	c->structure = "space map";
+	r = pd_sm_read(c->bm, &c->sb.sm_root, &ops, c, &s->counts,
+		       &s->nr_counts, &s->unknown);
+	if (r < 0)
+		return r;
+	if (c->res->nr_fatal != fatal_before)
+		c->refs_incomplete = 1;
+	n = s->nr_counts < c->nr_refs ? s->nr_counts : c->nr_refs;
+	r = base_bitmap_init(&s->leaks, n);
+	if (r < 0)
+		return r;
+	for (uint64_t b = 0; b < s->nr_counts; b++)
+		if (s->counts[b])
+			s->in_use++;
+	for (uint64_t b = 0; b < n; b++) {
+		uint32_t want = c->refs[b], have = s->counts[b];
+
+		if (want == have || base_bitmap_test(&s->unknown, b))
+			continue;
+		if (have < want) {
+			report(c, CACHE_P_SM_UNDERCOUNT,
+			       "space map: block %" PRIu64 " is referenced %"
+			       PRIu32 " time%s but its count is %" PRIu32 "%s",
+			       b, want, want == 1 ? "" : "s", have,
+			       have ? "" : " (free: it would be handed out "
+					   "again)");
+			continue;
+		}
+		if (c->refs_incomplete)
+			continue;
+		if (want == 0 && have == 1) {
+			base_bitmap_set(&s->leaks, b);
+			s->nr_leaks++;
+			report(c, CACHE_P_SM_LEAK,
+			       "space map: block %" PRIu64 " is allocated but "
+			       "nothing references it (leaked)", b);
+			continue;
+		}
+		report(c, CACHE_P_SM_OVERCOUNT,
+		       "space map: block %" PRIu64 " is referenced %" PRIu32
+		       " time%s but its count is %" PRIu32, b, want,
+		       want == 1 ? "" : "s", have);
+	}
+	c->res->leaked_blocks = s->nr_leaks;
+	if (c->refs_incomplete) {
+		pass(c, "  (structures damaged or skipped: only checked that "
+			"every referenced block is counted)");
+	} else if (s->in_use != c->sb.sm_root.nr_allocated &&
+		   !c->res->nr_fatal) {
+		report(c, CACHE_P_SM_NR_ALLOCATED,
+		       "space map: nr_allocated is %" PRIu64
+		       ", but %" PRIu64 " blocks are in use",
+		       c->sb.sm_root.nr_allocated, s->in_use);
+	}
+	return 0;
+}
+
+static void sm_result_release(struct sm_result *s)
+{
+	free(s->counts);
+	base_bitmap_release(&s->unknown);
+	base_bitmap_release(&s->leaks);
+}
+
+/* ---- writes: leak repair and NEEDS_CHECK ---- */
+
+static int write_block(struct checker *c, uint64_t block, const void *data)
+{
+	int r = c->io->ops->write(c->io, block, 1, data);
+
+	if (!r)
+		c->res->wrote = 1;
+	pd_bm_forget(c->bm, block);
+	return r;
+}
+
+/* Zeroes the leaked entries, bitmap by bitmap, then the index. */
+static int free_leaks(struct checker *c, struct sm_result *s)
+{
+	unsigned char *buf = NULL, *index = NULL;
+	struct pd_index_block *ib;
+	struct pd_block *b;
+	uint64_t nr_bitmaps;
+	int r;
+
+	buf = malloc(PD_BLOCK_SIZE);
+	index = malloc(PD_BLOCK_SIZE);
+	if (!buf || !index) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = pd_bm_read_lock(c->bm, c->sb.sm_root.bitmap_root,
+			    &pd_index_validator, &b, NULL);
+	if (r < 0)
+		goto out;
+	memcpy(index, pd_block_data(b), PD_BLOCK_SIZE);
+	pd_bm_unlock(b);
+	ib = (struct pd_index_block *)index;
+
+	nr_bitmaps = (s->leaks.nr_bits + PD_SM_ENTRIES_PER_BITMAP - 1) /
+		     PD_SM_ENTRIES_PER_BITMAP;
+	for (uint64_t i = 0; i < nr_bitmaps && i < PD_SM_MAX_INDEX_ENTRIES; i++) {
+		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP, end, bn;
+		uint32_t freed = 0, first = UINT32_MAX;
+
+		end = base + PD_SM_ENTRIES_PER_BITMAP;
+		if (end > s->leaks.nr_bits)
+			end = s->leaks.nr_bits;
+		if (base_bitmap_next_set(&s->leaks, base) >= end)
+			continue;
+		bn = le64_to_cpu(ib->entries[i].blocknr);
+		r = pd_bm_read_lock(c->bm, bn, &pd_bitmap_validator, &b, NULL);
+		if (r < 0)
+			goto out;
+		memcpy(buf, pd_block_data(b), PD_BLOCK_SIZE);
+		pd_bm_unlock(b);
+		for (uint64_t j = base_bitmap_next_set(&s->leaks, base); j < end;
+		     j = base_bitmap_next_set(&s->leaks, j + 1)) {
+			uint32_t e = (uint32_t)(j - base);
+
+			pd_bitmap_set(buf, e, 0);
+			if (e < first)
+				first = e;
+			freed++;
+		}
+		pd_validator_prepare(&pd_bitmap_validator, buf, bn);
+		r = write_block(c, bn, buf);
+		if (r < 0)
+			goto out;
+		ib->entries[i].nr_free = cpu_to_le32(
+			le32_to_cpu(ib->entries[i].nr_free) + freed);
+		if (first < le32_to_cpu(ib->entries[i].none_free_before))
+			ib->entries[i].none_free_before = cpu_to_le32(first);
+		c->res->freed_blocks += freed;
+	}
+	pd_validator_prepare(&pd_index_validator, index,
+			     c->sb.sm_root.bitmap_root);
+	r = write_block(c, c->sb.sm_root.bitmap_root, index);
+	if (!r)
+		r = c->io->ops->flush(c->io);
+out:
+	free(buf);
+	free(index);
+	return r;
+}
+
+static int write_superblock(struct checker *c, uint32_t flags,
+			    uint64_t nr_allocated)
+{
+	struct cache_disk_sb *d = (struct cache_disk_sb *)c->sb_raw;
+	struct pd_sm_root *smr = (struct pd_sm_root *)d->metadata_space_map_root;
+	int r;
+
+	d->flags = cpu_to_le32(flags);
+	smr->nr_allocated = cpu_to_le64(nr_allocated);
+	d->csum = cpu_to_le32(pd_block_csum(c->sb_raw, CACHE_SB_CSUM_XOR));
+	r = write_block(c, CACHE_SB_LOCATION, c->sb_raw);
+	if (!r)
+		r = c->io->ops->flush(c->io);
+	return r;
+}
+
+static int repair(struct checker *c, struct sm_result *s)
+{
+	unsigned f = c->opts->flags;
+	uint32_t flags = c->sb.flags;
+	uint64_t nr_allocated = c->sb.sm_root.nr_allocated;
+	char msg[128];
+	int r;
+
+	if (!(f & (CACHE_CHECK_AUTO_REPAIR | CACHE_CHECK_CLEAR_NEEDS_CHECK)))
+		return 0;
+	if (c->res->nr_fatal) {
+		action(c, "not writing anything: the metadata has errors "
+			  "(cache_repair rebuilds it)");
+		return 0;
+	}
+	if (s && s->nr_leaks) {
+		r = free_leaks(c, s);
+		if (r < 0)
+			return r;
+		nr_allocated = s->in_use - c->res->freed_blocks;
+		snprintf(msg, sizeof(msg), "freed %" PRIu64 " leaked block%s",
+			 c->res->freed_blocks,
+			 c->res->freed_blocks == 1 ? "" : "s");
+		action(c, msg);
+	}
+	if (flags & CACHE_SB_NEEDS_CHECK)
+		flags &= ~CACHE_SB_NEEDS_CHECK;
+	if (flags == c->sb.flags && nr_allocated == c->sb.sm_root.nr_allocated)
+		return 0;
+	r = write_superblock(c, flags, nr_allocated);
+	if (r < 0)
+		return r;
+	if (flags != c->sb.flags) {
+		c->res->cleared_needs_check = 1;
+		action(c, "cleared NEEDS_CHECK");
+	}
+	return 0;
+}
+
+/* ---- the driver ---- */
+
+int cache_check(struct pd_io *io, const struct cache_check_opts *opts,
+		const struct cache_check_sink *sink,
+		struct cache_check_result *res)
+{
+	static const struct cache_check_sink no_sink;
+	struct checker *c;
+	struct sb_state s = { 0 };
+	struct sm_result smr;
+	int have_sm = 0, r;
+
+	memset(res, 0, sizeof(*res));
+	memset(&smr, 0, sizeof(smr));
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->io = io;
+	c->opts = opts;
+	c->sink = sink ? sink : &no_sink;
+	c->res = res;
+	c->max_reports = opts->max_reports ? opts->max_reports
+					   : DEFAULT_MAX_REPORTS;
+	s.c = c;
+	r = pd_bm_create(io, BM_CACHE_BLOCKS, &c->bm);
+	if (r < 0)
+		goto out_free;
+
+	if (!pass_superblock(c, &s) || (opts->flags & CACHE_CHECK_SB_ONLY)) {
+		end_pass(c);
+		if (!(opts->flags & CACHE_CHECK_SB_ONLY) || res->nr_fatal)
+			goto out_bm;
+		r = repair(c, NULL);
+		goto out_bm;
+	}
+	end_pass(c);
+
+	/* What the space map covers and the device holds. */
+	c->nr_refs = c->sb.sm_root.nr_blocks;
+	if (c->nr_refs > io->nr_blocks)
+		c->nr_refs = io->nr_blocks;
+	if (c->nr_refs > PD_SM_MAX_METADATA_BLOCKS)
+		c->nr_refs = PD_SM_MAX_METADATA_BLOCKS;
+	c->refs = calloc(c->nr_refs ? c->nr_refs : 1, sizeof(*c->refs));
+	if (!c->refs) {
+		r = -ENOMEM;
+		goto out_bm;
+	}
+	c->structure = "superblock";
+	ref_inc(c, CACHE_SB_LOCATION);
+
+	if ((opts->flags & CACHE_CHECK_SKIP_MAPPINGS) ||
+	    (s.bad_roots & ROOT_MAPPING)) {
+		c->refs_incomplete = 1;
+	} else {
+		r = pass_mappings(c);
+		end_pass(c);
+		if (r < 0)
+			goto out_bm;
+	}
+	if (c->sb.version >= 2) {
+		if (s.bad_roots & ROOT_DIRTY) {
+			c->refs_incomplete = 1;
+		} else {
+			r = pass_dirty(c);
+			end_pass(c);
+			if (r < 0)
+				goto out_bm;
+		}
+	}
+	if ((opts->flags & CACHE_CHECK_SKIP_HINTS) || (s.bad_roots & ROOT_HINT)) {
+		c->refs_incomplete = 1;
+	} else {
+		r = pass_hints(c);
+		end_pass(c);
+		if (r < 0)
+			goto out_bm;
+	}
+	if ((opts->flags & CACHE_CHECK_SKIP_DISCARDS) ||
+	    (s.bad_roots & ROOT_DISCARD)) {
+		c->refs_incomplete = 1;
+	} else {
+		r = pass_discards(c);
+		end_pass(c);
+		if (r < 0)
+			goto out_bm;
+	}
+	if (!(s.bad_roots & ROOT_SM)) {
+		r = pass_space_map(c, &smr);
+		have_sm = 1;
+		end_pass(c);
+		if (r < 0)
+			goto out_bm;
+	}
+	r = repair(c, have_sm ? &smr : NULL);
+out_bm:
+	sm_result_release(&smr);
+	base_bitmap_release(&c->mapped);
+	base_bitmap_release(&c->map_lost);
+	origin_set_release(&c->origins);
+	free(c->refs);
+	pd_bm_destroy(c->bm);
+out_free:
+	free(c);
+	return r;
+}
