@@ -673,11 +673,11 @@ static void XMLCALL on_text(void *ctx, const XML_Char *s, int len)
 			int n = len - i < 20 ? len - i : 20;
 
 			if (rd->where == W_LEAF)
-				fail(rd, "unexpected text \"%.*s\"%s inside <%s>",
+				fail(rd, "unexpected text \"%.*s%s\" inside <%s>",
 				     n, s + i, len - i > 20 ? "..." : "",
 				     rd->leaf);
 			else
-				fail(rd, "unexpected text \"%.*s\"%s %s", n,
+				fail(rd, "unexpected text \"%.*s%s\" %s", n,
 				     s + i, len - i > 20 ? "..." : "",
 				     where_name[rd->where]);
 			return;
