@@ -97,6 +97,59 @@ int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 		  unsigned flags, const struct pd_btree_walk_ops *ops,
 		  void *ctx);
 
+/*
+ * Pull-style, in-order iteration over the entries of a tree, for callers
+ * that want one (key, value) at a time rather than the walker's callbacks.
+ * It checks the same rules as pd_btree_walk() on every node it reads, but
+ * stops at the first problem instead of skipping it: use the walker to
+ * salvage a damaged tree, the cursor to read a sound one.
+ *
+ *	struct pd_btree_cursor c;
+ *	uint64_t key;
+ *	uint64_t value;
+ *	int r = pd_btree_cursor_init(&c, bm, root, sizeof(value));
+ *	while (r == 0 && (r = pd_btree_cursor_next(&c, &key, &value)) > 0)
+ *		use(key, value);
+ *	pd_btree_cursor_release(&c);
+ *	(r == 0: all entries seen; r < 0: c.damage says what went wrong)
+ *
+ * No block stays locked between calls (internal nodes' child lists and the
+ * current leaf are copied), so the caller may use the block manager freely
+ * in between.  Memory: a few KiB per level of the tree.
+ */
+struct pd_btree_cursor_frame;
+
+struct pd_btree_cursor {
+	struct pd_bm *bm;
+	uint64_t root;
+	uint32_t value_size;
+	int state;		/* internal: not started, running, ended */
+	int err;		/* the error returned once it ended on one */
+	unsigned depth;		/* frames in use */
+	int leaf_depth;		/* -1 until the first leaf */
+	struct pd_btree_cursor_frame *frames;	/* PD_BTREE_MAX_DEPTH */
+	unsigned char *leaf;	/* copy of the current leaf */
+	unsigned leaf_nr, leaf_pos;
+	/* After a negative return: the problem, the node and the field. */
+	struct pd_btree_damage damage;
+};
+
+/* 0 or -ENOMEM.  Reads nothing yet. */
+int pd_btree_cursor_init(struct pd_btree_cursor *c, struct pd_bm *bm,
+			 uint64_t root, uint32_t value_size);
+/*
+ * The next entry in key order: 1 with *key and value (value_size bytes; may
+ * be NULL) filled, 0 after the last one, or a negative errno: -EILSEQ,
+ * -ENOTBLK, -ERANGE or -EIO when a node failed to read (c->damage.problem
+ * is PD_BT_BLOCK), -EILSEQ for a wrong value size or max_entries, -EUCLEAN
+ * for any other broken rule, -ENOMEM, -EBUSY.  Once it has returned 0 or an
+ * error it keeps returning the same.
+ */
+int pd_btree_cursor_next(struct pd_btree_cursor *c, uint64_t *key,
+			 void *value);
+/* Accepts a zeroed or released cursor. */
+void pd_btree_cursor_release(struct pd_btree_cursor *c);
+
 /* ---- write side ---- */
 
 struct pd_tm;
@@ -135,5 +188,19 @@ int pd_btree_insert(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
 /* -ENODATA when absent. */
 int pd_btree_remove(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
 		    uint64_t key);
+
+/*
+ * The same with flags.  PD_BTREE_BLOCK_VALUES: leaf values are le64 block
+ * numbers that each hold a reference (dm-array blocks), so copying a shared
+ * leaf increments every value, and overwriting a value with a different one
+ * or removing it decrements the old one (the kernel's value-type inc/dec).
+ * Without it values are plain data.
+ */
+#define PD_BTREE_BLOCK_VALUES 1u
+int pd_btree_insert_flags(struct pd_tm *tm, uint64_t *root,
+			  uint32_t value_size, uint64_t key, const void *value,
+			  unsigned flags);
+int pd_btree_remove_flags(struct pd_tm *tm, uint64_t *root,
+			  uint32_t value_size, uint64_t key, unsigned flags);
 
 #endif
