@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Shared by tests/kernel/run.sh and tests/kernel/make-fixtures.sh (sourced):
+# paths, booting the kernel on three images, and reading back what the
+# guest printed.  One VM at a time, one vCPU: the machines are small and
+# shared.
+
+KDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$KDIR/../.." && pwd)
+LAB_OUT=${LAB_OUT:-$TOP/build/kernel-lab}
+export LAB_OUT
+RUNK=$KDIR/lab/run-kernel-cache.sh
+INSPECT=(python3 "$KDIR/lab/tools/mdinspect.py")
+BLOCKS=(python3 "$KDIR/lab/tools/blocks.py")
+# Per boot; a boot normally takes 5 to 25 s under TCG.
+KBOOT_TIMEOUT=${KBOOT_TIMEOUT:-240}
+
+# mkimg FILE SIZE: a fresh sparse zero-filled image
+mkimg() { rm -f "$1"; truncate -s "$2" "$1"; }
+
+# kboot NAME [run-kernel-cache.sh options...] META CACHE ORIGIN WORKLOAD
+# Boots the kernel; the wrapper's output goes to $KWORK/NAME.out, the serial
+# log to $KWORK/NAME.log.  Returns the wrapper's status (0 ok, 2 create
+# failed, 124 timeout, 125 panic or oops).
+kboot() {
+	local name=$1
+	shift
+	"$RUNK" -q -c 1 -t "$KBOOT_TIMEOUT" -l "$KWORK/$name.log" "$@" \
+		>"$KWORK/$name.out" 2>&1
+	local rc=$?
+	tr -d '\r' <"$KWORK/$name.log" >"$KWORK/$name.serial" 2>/dev/null
+	return $rc
+}
+
+# klines NAME PATTERN: the guest's LAB lines matching an extended regex
+klines() { grep -E "$2" "$KWORK/$1.serial" 2>/dev/null; }
+
+# kstatus NAME TAG: the raw "dmsetup status" line the guest printed for TAG
+kstatus() { sed -n "s/^LAB-STATUS\[$2\]: //p" "$KWORK/$1.serial" | tail -n1; }
+
+# kfield NAME TAG FIELD: one field of LAB-COUNTS[TAG] (cached is "used/total")
+kfield() {
+	sed -n "s/^LAB-COUNTS\[$2\]: //p" "$KWORK/$1.serial" | tail -n1 |
+		tr ' ' '\n' | sed -n "s/^$3=//p"
+}
+
+# kdmesg NAME: the kernel's device-mapper messages from the guest's dmesg
+kdmesg() {
+	sed -n '/^LAB-DMESG-BEGIN/,/^LAB-DMESG-END/p' "$KWORK/$1.serial" |
+		grep -E 'device-mapper: (cache|persistent|space map|btree|array|bitset|block manager|table)|bufio|BUG|panic' |
+		sed 's/^\[ *[0-9.]*\] //'
+}
+
+# kpanicked NAME: true when the kernel oopsed or panicked
+kpanicked() { grep -qE 'kernel BUG|Oops|Kernel panic|BUG:' "$KWORK/$1.serial" 2>/dev/null; }
