@@ -24,11 +24,12 @@
 #include "pdata/ondisk.h"
 
 /*
- * Blocks the block manager keeps.  A level prefetch may use half of them:
- * 4096 blocks (16 MiB) keep every array block of a million-block cache's
- * mapping array in flight at once.
+ * Blocks the block manager keeps.  The array walk prefetches the array
+ * blocks of one btree leaf at a time (at most 252) and a prefetch may use
+ * half the cache, so 1024 blocks (4 MiB) keep a whole leaf in flight;
+ * more only costs page faults.
  */
-#define DUMP_BM_BLOCKS 4096u
+#define DUMP_BM_BLOCKS 1024u
 
 /* Bytes a hint array block can hold (4096 minus the array header). */
 #define ARRAY_PAYLOAD (PD_BLOCK_SIZE - (uint32_t)sizeof(struct pd_array_header))
@@ -549,6 +550,13 @@ int cache_dump(struct pd_io *io, const struct cache_dump_opts *opts,
 	r = read_hints(&d);
 	if (r < 0)
 		goto out;
+	if (opts && opts->before_emit) {
+		r = opts->before_emit(opts->ctx, res);
+		if (r) {
+			r = fail(&d, CACHE_DUMP_ERROR, r < 0 ? r : -EIO);
+			goto out;
+		}
+	}
 	r = emit_all(&d, e);
 out:
 	base_bitmap_release(&d.discard_lost);

@@ -41,6 +41,8 @@
 #include "pdata/bm.h"
 #include "pdata/io.h"
 
+struct cache_dump_result;
+
 enum cache_dump_flags {
 	/* Skip damaged ranges and emit what can be read. */
 	CACHE_DUMP_REPAIR = 1 << 0,
@@ -48,6 +50,14 @@ enum cache_dump_flags {
 
 struct cache_dump_opts {
 	unsigned flags;		/* enum cache_dump_flags */
+	/*
+	 * Called once, after everything was read and checked and just before
+	 * the first event: a tool creates or truncates its output file here,
+	 * so a dump that fails leaves an existing file untouched.  A non-zero
+	 * return stops the dump (status CACHE_DUMP_ERROR).  May be NULL.
+	 */
+	int (*before_emit)(void *ctx, const struct cache_dump_result *res);
+	void *ctx;
 };
 
 enum cache_dump_status {

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * Shared tool helpers (see common.h): input opening with a message per
+ * failure, XML sniffing, and lazily emptied output files.
+ */
+#include "tools/common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pdata/ondisk.h"
+#include "tools/tool.h"
+
+static const char *open_error_text(int err)
+{
+	switch (err) {
+	case -EISDIR:
+		return "is a directory, not a metadata device or file";
+	case -ENODEV:
+		return "not a regular file or block device";
+	case -EBUSY:
+		return "device is in use (is the cache still active? "
+		       "deactivate it, or dump a copy)";
+	default:
+		return strerror(-err);
+	}
+}
+
+int tool_looks_like_xml(const char *path)
+{
+	unsigned char buf[256];
+	ssize_t n;
+	size_t i = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n <= 0)
+		return 0;
+	if (n >= 3 && buf[0] == 0xef && buf[1] == 0xbb && buf[2] == 0xbf)
+		i = 3;
+	while (i < (size_t)n && (buf[i] == ' ' || buf[i] == '\t' ||
+				 buf[i] == '\n' || buf[i] == '\r'))
+		i++;
+	/* A tag, a declaration or a comment: '<' then a name or ?/!. */
+	return i + 1 < (size_t)n && buf[i] == '<' &&
+	       (buf[i + 1] == '?' || buf[i + 1] == '!' || buf[i + 1] == '_' ||
+		(unsigned)((buf[i + 1] | 0x20) - 'a') < 26u);
+}
+
+void tool_error_xml_input(const char *path)
+{
+	tool_error("%s: This looks like XML.  %s only takes binary metadata "
+		   "(cache_restore turns XML into metadata)", path, tool_name);
+}
+
+int tool_open_metadata(const char *path, unsigned flags, struct pd_io **out)
+{
+	struct pd_io *io = NULL;
+	int r = pd_io_open(path, flags, &io);
+
+	/* libaio unavailable: plain reads are slower but just as correct. */
+	if ((r == -ENOSYS || r == -EAGAIN || r == -EINVAL) &&
+	    (flags & PD_IO_AIO))
+		r = pd_io_open(path, flags & ~(unsigned)PD_IO_AIO, &io);
+	if (r < 0) {
+		tool_error("%s: %s", path, open_error_text(r));
+		return r;
+	}
+	if (io->size_bytes < PD_BLOCK_SIZE) {
+		if (tool_looks_like_xml(path))
+			tool_error_xml_input(path);
+		else
+			tool_error("%s: too small to hold cache metadata "
+				   "(%llu bytes; the superblock alone takes "
+				   "%u)", path,
+				   (unsigned long long)io->size_bytes,
+				   PD_BLOCK_SIZE);
+		pd_io_destroy(io);
+		return -EINVAL;
+	}
+	*out = io;
+	return 0;
+}
+
+int tool_output_open(struct tool_output *o, const char *path,
+		     const char *input)
+{
+	struct stat in_st, out_st;
+
+	memset(o, 0, sizeof(*o));
+	if (!path || !strcmp(path, "-")) {
+		o->path = "standard output";
+		o->fd = STDOUT_FILENO;
+		o->is_stdout = 1;
+		return 0;
+	}
+	o->path = path;
+	/* Writing the dump over its own input would destroy the input. */
+	if (input && !stat(input, &in_st) && !stat(path, &out_st) &&
+	    in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino) {
+		tool_error("%s: is the input; refusing to overwrite it", path);
+		return -EEXIST;
+	}
+	o->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (o->fd >= 0) {
+		o->created = 1;
+		return 0;
+	}
+	if (errno == EEXIST)
+		o->fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (o->fd < 0) {
+		int err = -errno;
+
+		tool_error("%s: cannot open for writing: %s", path,
+			   strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int tool_output_start(struct tool_output *o)
+{
+	struct stat st;
+
+	if (o->started)
+		return 0;
+	o->started = 1;
+	if (o->is_stdout || o->created)
+		return 0;
+	if (!fstat(o->fd, &st) && S_ISREG(st.st_mode) &&
+	    ftruncate(o->fd, 0) < 0) {
+		int err = -errno;
+
+		tool_error("%s: cannot truncate: %s", o->path, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int tool_output_close(struct tool_output *o)
+{
+	int r = 0;
+
+	if (o->is_stdout || o->fd < 0)
+		return 0;
+	if (close(o->fd) < 0) {
+		r = -errno;
+		tool_error("%s: %s", o->path, strerror(-r));
+	}
+	o->fd = -1;
+	return r;
+}
+
+void tool_output_abort(struct tool_output *o)
+{
+	if (o->is_stdout)
+		return;
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+	if (o->created)
+		unlink(o->path);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Helpers the tool front ends share beyond tool.h: opening the metadata
+ * input with one clear message per way it can be wrong, telling an XML file
+ * given as metadata apart from garbage, and an output file that is only
+ * created or truncated once there is something to write into it.
+ *
+ * These print (they are tool code) and return 0 or a negative errno.
+ */
+#ifndef TOOLS_COMMON_H
+#define TOOLS_COMMON_H
+
+#include "pdata/io.h"
+
+/*
+ * Opens a metadata device or file with pd_io_open(flags) and checks that it
+ * holds at least a superblock.  On failure prints one line
+ * ("<tool>: PATH: why") and returns the negative errno.  A file shorter
+ * than one block is -EINVAL, and the message says so, or that it looks like
+ * XML.  With PD_IO_AIO, falls back to plain reads where libaio cannot be
+ * set up (no aio in the kernel, or aio-max-nr reached).
+ */
+int tool_open_metadata(const char *path, unsigned flags, struct pd_io **out);
+
+/* 1 when the file starts (after blanks or a BOM) like an XML document. */
+int tool_looks_like_xml(const char *path);
+
+/* The one line printed for an XML file given where metadata belongs. */
+void tool_error_xml_input(const char *path);
+
+/*
+ * An output file, opened early (so a path that cannot be created fails
+ * before any work) but emptied only by tool_output_start().  A file that
+ * did not exist before is removed by tool_output_abort().  A NULL or "-"
+ * path means standard output.
+ */
+struct tool_output {
+	const char *path;	/* for messages: "standard output" for stdout */
+	int fd;
+	int created;		/* we created it: remove it on failure */
+	int started;
+	int is_stdout;
+};
+
+/*
+ * Refuses (-EEXIST) an output that is the input file itself; input may be
+ * NULL.  Prints on failure.
+ */
+int tool_output_open(struct tool_output *o, const char *path,
+		     const char *input);
+/* Truncates a regular output file; call before writing the first byte. */
+int tool_output_start(struct tool_output *o);
+/* Closes (fsync-free); 0 or the close error, printed. */
+int tool_output_close(struct tool_output *o);
+/* Closes and removes a file this run created; keeps anything else. */
+void tool_output_abort(struct tool_output *o);
+
+#endif
