@@ -82,5 +82,15 @@ void pd_array_builder_destroy(struct pd_array_builder *b);
 /* In a transaction: overwrite one value (shadowing the path). */
 int pd_array_set(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
 		 uint64_t nr_entries, uint64_t index, const void *value);
+/*
+ * In a transaction: read-modify-write of one value in place, after
+ * shadowing its array block and the btree path as pd_array_set does.  fn
+ * gets the value_size bytes of the value.  -EINVAL index >= nr_entries,
+ * -ENODATA its block is not in the btree, -EUCLEAN the block's header does
+ * not hold that index.
+ */
+int pd_array_update(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
+		    uint64_t nr_entries, uint64_t index,
+		    void (*fn)(void *value, void *ctx), void *ctx);
 
 #endif

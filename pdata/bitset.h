@@ -28,4 +28,14 @@ struct pd_tm;
 int pd_bitset_build(struct pd_tm *tm, const struct base_bitmap *bits,
 		    uint64_t *root);
 
+/*
+ * In a transaction: set or clear bit i of a bitset of nr_bits bits (through
+ * pd_array_update, so the word's block and path are shadowed).  -EINVAL
+ * when i >= nr_bits.
+ */
+int pd_bitset_set(struct pd_tm *tm, uint64_t *root, uint64_t nr_bits,
+		  uint64_t i);
+int pd_bitset_clear(struct pd_tm *tm, uint64_t *root, uint64_t nr_bits,
+		    uint64_t i);
+
 #endif

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * The metadata space-map writer: turns the transaction manager's in-core
+ * reference counts into an index block, 2-bit bitmaps and an overflow btree
+ * (FORMAT.md §4), all in newly allocated blocks.
+ *
+ * The space map counts its own blocks, which it allocates out of the map it
+ * is writing.  That needs no iteration to a fixed point here: every block
+ * the space map occupies has count 1, so allocating them cannot change which
+ * blocks have counts of 3 or more, i.e. cannot change the shape of the
+ * overflow tree.  So all of them are allocated first (index, bitmaps, then
+ * the overflow tree built from the counts >= 3), and only then are the
+ * bitmaps filled from the now final counts.
+ *
+ * nr_free follows the kernel: each bitmap, the last partial one included,
+ * has 16320 slots and nr_free = 16320 - slots in use.  none_free_before is
+ * the first free slot (16320 when none is).
+ */
+#include "pdata/tm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "base/endian.h"
+#include "pdata/btree.h"
+#include "pdata/ondisk.h"
+
+/* Fills bitmap block data for counts[0..n); returns the slots in use. */
+static uint32_t fill_bitmap(unsigned char *data, const uint32_t *counts,
+			    uint32_t n, uint32_t *first_free)
+{
+	uint32_t used = 0;
+
+	*first_free = PD_SM_ENTRIES_PER_BITMAP;
+	for (uint32_t w = 0; w * 32 < n; w++) {
+		uint32_t end = n - w * 32 < 32 ? n - w * 32 : 32;
+		uint64_t word = 0;
+
+		for (uint32_t k = 0; k < end; k++) {
+			uint32_t c = counts[w * 32 + k];
+			uint64_t v = c >= 3 ? 3 : c;
+
+			if (!c) {
+				if (*first_free == PD_SM_ENTRIES_PER_BITMAP)
+					*first_free = w * 32 + k;
+				continue;
+			}
+			used++;
+			/* The even bit carries 2, the odd bit carries 1. */
+			word |= ((v >> 1) << (2 * k)) | ((v & 1) << (2 * k + 1));
+		}
+		store_le64(data + sizeof(struct pd_bitmap_header) + 8 * w, word);
+	}
+	if (*first_free == PD_SM_ENTRIES_PER_BITMAP && n < PD_SM_ENTRIES_PER_BITMAP)
+		*first_free = n;	/* slots past the device count as free */
+	return used;
+}
+
+static int build_overflow(struct pd_tm *tm, uint64_t *root)
+{
+	const uint32_t *counts = pd_tm_counts(tm);
+	uint64_t nr = pd_tm_nr_blocks(tm);
+	struct pd_btree_builder *b;
+	int r;
+
+	r = pd_btree_builder_create(tm, 4, &b);
+	if (r < 0)
+		return r;
+	for (uint64_t i = 0; i < nr && r == 0; i++) {
+		if (counts[i] >= 3) {
+			unsigned char v[4];
+
+			store_le32(v, counts[i]);
+			r = pd_btree_builder_add(b, i, v);
+		}
+	}
+	if (r == 0)
+		r = pd_btree_builder_finish(b, root);
+	pd_btree_builder_destroy(b);
+	return r;
+}
+
+int pd_sm_write(struct pd_tm *tm, struct pd_sm_root_cpu *root)
+{
+	struct pd_bm *bm = pd_tm_bm(tm);
+	uint64_t nr = pd_tm_nr_blocks(tm);
+	uint64_t nb = (nr + PD_SM_ENTRIES_PER_BITMAP - 1) / PD_SM_ENTRIES_PER_BITMAP;
+	struct pd_index_entry entries[PD_SM_MAX_INDEX_ENTRIES];
+	uint64_t index_block, ref_root;
+	uint64_t *bitmaps;
+	const uint32_t *counts;
+	struct pd_block *blk;
+	int r;
+
+	if (nb == 0 || nb > PD_SM_MAX_INDEX_ENTRIES)
+		return -EINVAL;
+	bitmaps = malloc(nb * sizeof(*bitmaps));
+	if (!bitmaps)
+		return -ENOMEM;
+	r = pd_tm_alloc(tm, &index_block);
+	for (uint64_t i = 0; i < nb && r == 0; i++)
+		r = pd_tm_alloc(tm, &bitmaps[i]);
+	if (r == 0)
+		r = build_overflow(tm, &ref_root);
+	if (r < 0)
+		goto out;
+
+	/* Every allocation is done: the counts are final. */
+	counts = pd_tm_counts(tm);
+	for (uint64_t i = 0; i < nb; i++) {
+		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP;
+		uint32_t n = nr - base < PD_SM_ENTRIES_PER_BITMAP ?
+			     (uint32_t)(nr - base) : PD_SM_ENTRIES_PER_BITMAP;
+		uint32_t used, first_free;
+
+		r = pd_bm_write_lock_zero(bm, bitmaps[i], &pd_bitmap_validator,
+					  &blk);
+		if (r < 0)
+			goto out;
+		used = fill_bitmap(pd_block_wdata(blk), counts + base, n,
+				   &first_free);
+		pd_bm_unlock(blk);
+		entries[i].blocknr = cpu_to_le64(bitmaps[i]);
+		entries[i].nr_free = cpu_to_le32(PD_SM_ENTRIES_PER_BITMAP - used);
+		entries[i].none_free_before = cpu_to_le32(first_free);
+	}
+
+	r = pd_bm_write_lock_zero(bm, index_block, &pd_index_validator, &blk);
+	if (r < 0)
+		goto out;
+	{
+		struct pd_index_block *ib = pd_block_wdata(blk);
+
+		for (uint64_t i = 0; i < nb; i++)
+			ib->entries[i] = entries[i];
+	}
+	pd_bm_unlock(blk);
+
+	root->nr_blocks = nr;
+	root->nr_allocated = pd_tm_nr_allocated(tm);
+	root->bitmap_root = index_block;
+	root->ref_count_root = ref_root;
+out:
+	free(bitmaps);
+	return r;
+}
