@@ -526,7 +526,15 @@ void pd_bm_unlock(struct pd_block *b)
 
 	if (b->write_locked) {
 		b->write_locked = 0;
-		/* Its bytes changed: whoever reads it next validates again. */
+		/*
+		 * Its bytes changed: whoever reads it next validates again.
+		 * Stamp location and checksum now, not only at write-out, so
+		 * that a block written in this transaction (a shadow copy
+		 * still carries its original's blocknr) reads back valid
+		 * before it reaches the disk.
+		 */
+		if (b->wvalidator)
+			pd_validator_prepare(b->wvalidator, b->data, b->nr);
 		b->validated = NULL;
 	} else {
 		BUG_ON(!b->read_locks);
