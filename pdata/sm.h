@@ -66,7 +66,15 @@ struct pd_sm_read_ops {
  * it); unknown is initialised to nr_blocks bits, set where the count could
  * not be read (those counts are 0).  nr_blocks is capped at what the device
  * and the format allow, with a PD_SM_NR_BLOCKS damage report.  Returns 0,
- * -ENOMEM or a callback's value.
+ * -ENOMEM or a callback's value; on an error *counts is NULL and unknown is
+ * released.
+ *
+ * own_block_ref is called before each read, for every pointer followed: the
+ * index block (unless bitmap_root is 0), each bitmap whose index entry is
+ * neither 0 nor past the device, and every overflow-tree node pointer (as
+ * pd_btree_walk's node_ref: before the range check).  Damage is reported in
+ * this order: nr_blocks, index, bitmaps in block order, overflow tree in key
+ * order, then missing overflow entries.
  */
 int pd_sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	       const struct pd_sm_read_ops *ops, void *ctx, uint32_t **counts,

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * Reading the metadata space map into a flat array of reference counts
+ * (FORMAT.md §4.1-4.5), for the checker to compare with the counts it
+ * rebuilds by walking every structure.
+ *
+ * Order: the index block, then every bitmap it names (prefetched together),
+ * decoded a le64 word (32 entries) at a time, then the overflow btree, which
+ * must hold exactly the blocks whose bitmap entry is 3.  A temporary bitmap
+ * of "bitmap said 3, no overflow entry yet" blocks finds the missing ones at
+ * the end.  Wherever a count cannot be learnt it is left 0 and marked in
+ * `unknown`, so the checker can skip those blocks rather than report
+ * thousands of bogus mismatches behind one bad bitmap.
+ */
+#include "pdata/sm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/endian.h"
+
+const char *pd_sm_problem_name(enum pd_sm_problem p)
+{
+	switch (p) {
+	case PD_SM_NR_BLOCKS:
+		return "space map larger than the device";
+	case PD_SM_INDEX:
+		return "bad space map index block";
+	case PD_SM_INDEX_ENTRY:
+		return "bad space map index entry";
+	case PD_SM_BITMAP:
+		return "bad space map bitmap";
+	case PD_SM_OVERFLOW:
+		return "damaged reference count tree";
+	case PD_SM_OVERFLOW_MISSING:
+		return "reference count missing from the overflow tree";
+	case PD_SM_OVERFLOW_EXTRA:
+		return "overflow entry for a block whose bitmap count is not 3";
+	case PD_SM_OVERFLOW_LOW:
+		return "overflow entry holds a count below 3";
+	}
+	return "unknown space map problem";
+}
+
+struct smread {
+	struct pd_bm *bm;
+	const struct pd_sm_read_ops *ops;
+	void *ctx;
+	uint64_t nr;		/* blocks covered, capped */
+	uint32_t *counts;
+	struct base_bitmap *unknown;
+	struct base_bitmap pending;	/* bitmap 3, overflow entry not seen */
+};
+
+static int report(struct smread *s, struct pd_sm_damage *d)
+{
+	return s->ops && s->ops->damage ? s->ops->damage(s->ctx, d) : 0;
+}
+
+static int own_ref(struct smread *s, uint64_t block)
+{
+	return s->ops && s->ops->own_block_ref ?
+		       s->ops->own_block_ref(s->ctx, block) : 0;
+}
+
+static void init_damage(struct pd_sm_damage *d, enum pd_sm_problem p,
+			uint64_t begin, uint64_t end)
+{
+	memset(d, 0, sizeof(*d));
+	d->problem = p;
+	d->block_begin = begin;
+	d->block_end = end;
+}
+
+static void set_field(struct pd_fault *f, uint64_t block, const char *validator,
+		      const char *what, uint64_t found, uint64_t expected)
+{
+	f->block = block;
+	f->validator = validator;
+	f->kind = PD_FAULT_HEADER;
+	f->what = what;
+	f->found = found;
+	f->expected = expected;
+	f->err = -EUCLEAN;
+}
+
+/* Counts in [b, e) cannot be trusted. */
+static void lose(struct smread *s, uint64_t b, uint64_t e)
+{
+	if (e > s->nr)
+		e = s->nr;
+	if (b >= e)
+		return;
+	base_bitmap_set_range(s->unknown, b, e);
+	base_bitmap_clear_range(&s->pending, b, e);
+	memset(s->counts + b, 0, (e - b) * sizeof(*s->counts));
+}
+
+static void decode_bitmap(struct smread *s, const unsigned char *data,
+			  uint64_t base)
+{
+	uint64_t end = base + PD_SM_ENTRIES_PER_BITMAP;
+
+	if (end > s->nr)
+		end = s->nr;
+	for (unsigned w = 0; base < end; w++, base += 32) {
+		uint64_t x = load_le64(data + sizeof(struct pd_bitmap_header) +
+				       8 * (size_t)w);
+		unsigned n = end - base < 32 ? (unsigned)(end - base) : 32;
+
+		if (!x)
+			continue;	/* 32 free blocks: counts stay 0 */
+		for (unsigned k = 0; k < n; k++, x >>= 2) {
+			/* The even bit carries 2, the odd bit 1. */
+			uint32_t c = (uint32_t)(((x & 1) << 1) | ((x >> 1) & 1));
+
+			s->counts[base + k] = c;
+			if (c == 3)
+				base_bitmap_set(&s->pending, base + k);
+		}
+	}
+}
+
+static int read_bitmaps(struct smread *s, uint64_t index_block)
+{
+	uint64_t nb = s->nr / PD_SM_ENTRIES_PER_BITMAP +
+		      (s->nr % PD_SM_ENTRIES_PER_BITMAP != 0);
+	uint64_t bn[PD_SM_MAX_INDEX_ENTRIES];
+	uint64_t dev = pd_bm_nr_blocks(s->bm);
+	const struct pd_index_block *ix;
+	struct pd_sm_damage d;
+	struct pd_block *blk;
+	int r;
+
+	init_damage(&d, PD_SM_INDEX, 0, s->nr);
+	if (index_block == 0) {
+		/* Block 0 is the superblock: never an index. */
+		set_field(&d.fault, 0, pd_index_validator.name, "bitmap_root",
+			  0, 1);
+		lose(s, 0, s->nr);
+		return report(s, &d);
+	}
+	r = own_ref(s, index_block);
+	if (r)
+		return r;
+	r = pd_bm_read_lock(s->bm, index_block, &pd_index_validator, &blk,
+			    &d.fault);
+	if (r == -ENOMEM || r == -EBUSY)
+		return r;
+	if (r < 0) {
+		lose(s, 0, s->nr);
+		return report(s, &d);
+	}
+	ix = pd_block_data(blk);
+	for (uint64_t i = 0; i < nb; i++)
+		bn[i] = le64_to_cpu(ix->entries[i].blocknr);
+	pd_bm_unlock(blk);
+	pd_bm_prefetch(s->bm, bn, (unsigned)nb);
+
+	for (uint64_t i = 0; i < nb; i++) {
+		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP;
+		uint64_t end = base + PD_SM_ENTRIES_PER_BITMAP;
+
+		if (bn[i] == 0 || bn[i] >= dev) {
+			init_damage(&d, PD_SM_INDEX_ENTRY, base,
+				    end < s->nr ? end : s->nr);
+			set_field(&d.fault, index_block,
+				  pd_index_validator.name, "bitmap blocknr",
+				  bn[i], dev);
+			d.fault.kind = bn[i] ? PD_FAULT_RANGE : PD_FAULT_HEADER;
+			lose(s, base, end);
+			r = report(s, &d);
+			if (r)
+				return r;
+			continue;
+		}
+		r = own_ref(s, bn[i]);
+		if (r)
+			return r;
+		init_damage(&d, PD_SM_BITMAP, base, end < s->nr ? end : s->nr);
+		r = pd_bm_read_lock(s->bm, bn[i], &pd_bitmap_validator, &blk,
+				    &d.fault);
+		if (r == -ENOMEM || r == -EBUSY)
+			return r;
+		if (r < 0) {
+			lose(s, base, end);
+			r = report(s, &d);
+			if (r)
+				return r;
+			continue;
+		}
+		decode_bitmap(s, pd_block_data(blk), base);
+		pd_bm_unlock(blk);
+	}
+	return 0;
+}
+
+/* ---- the overflow tree ---- */
+
+static int ov_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
+		   const void *values)
+{
+	struct smread *s = ctx;
+	const unsigned char *kp = keys, *vp = values;
+	struct pd_sm_damage d;
+	int r;
+
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t k = load_le64(kp + 8 * (size_t)i);
+		uint32_t v = load_le32(vp + 4 * (size_t)i);
+
+		if (k >= s->nr) {
+			init_damage(&d, PD_SM_OVERFLOW_EXTRA, k, k + 1);
+			set_field(&d.fault, block, pd_btree_validator.name,
+				  "key", k, s->nr);
+		} else if (base_bitmap_test(s->unknown, k)) {
+			continue;	/* its bitmap is lost: nothing to check */
+		} else if (!base_bitmap_test(&s->pending, k)) {
+			init_damage(&d, PD_SM_OVERFLOW_EXTRA, k, k + 1);
+			set_field(&d.fault, block, pd_btree_validator.name,
+				  "bitmap count", s->counts[k], 3);
+			lose(s, k, k + 1);
+		} else if (v < 3) {
+			init_damage(&d, PD_SM_OVERFLOW_LOW, k, k + 1);
+			set_field(&d.fault, block, pd_btree_validator.name,
+				  "count", v, 3);
+			lose(s, k, k + 1);
+		} else {
+			s->counts[k] = v;
+			base_bitmap_clear(&s->pending, k);
+			continue;
+		}
+		r = report(s, &d);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int ov_damage(void *ctx, const struct pd_btree_damage *bd)
+{
+	struct smread *s = ctx;
+	struct pd_sm_damage d;
+	uint64_t b = bd->key_begin, e = bd->key_end;
+
+	if (b > s->nr)
+		b = s->nr;
+	if (e > s->nr)
+		e = s->nr;
+	init_damage(&d, PD_SM_OVERFLOW, b, e);
+	d.fault = bd->fault;
+	d.btree = *bd;
+	/* Only the blocks that needed the tree lose their counts. */
+	for (uint64_t k = b < e ? base_bitmap_next_set(&s->pending, b) : e;
+	     k < e; k = base_bitmap_next_set(&s->pending, k + 1)) {
+		base_bitmap_set(s->unknown, k);
+		base_bitmap_clear(&s->pending, k);
+		s->counts[k] = 0;
+	}
+	return report(s, &d);
+}
+
+static int ov_node_ref(void *ctx, uint64_t block)
+{
+	return own_ref(ctx, block);
+}
+
+/* Runs of blocks whose bitmap said 3 and that the tree never mentioned. */
+static int report_missing(struct smread *s)
+{
+	struct pd_sm_damage d;
+	uint64_t b = base_bitmap_next_set(&s->pending, 0);
+	int r;
+
+	while (b < s->nr) {
+		uint64_t e = base_bitmap_next_clear(&s->pending, b);
+
+		init_damage(&d, PD_SM_OVERFLOW_MISSING, b, e);
+		set_field(&d.fault, b, pd_bitmap_validator.name, "count", 3, 3);
+		d.fault.kind = PD_FAULT_NONE;
+		lose(s, b, e);
+		r = report(s, &d);
+		if (r)
+			return r;
+		b = base_bitmap_next_set(&s->pending, e);
+	}
+	return 0;
+}
+
+int pd_sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+	       const struct pd_sm_read_ops *ops, void *ctx, uint32_t **counts,
+	       uint64_t *nr_counts, struct base_bitmap *unknown)
+{
+	static const struct pd_btree_walk_ops bops = {
+		.leaf = ov_leaf,
+		.damage = ov_damage,
+		.node_ref = ov_node_ref,
+	};
+	struct smread s = {
+		.bm = bm,
+		.ops = ops,
+		.ctx = ctx,
+		.unknown = unknown,
+	};
+	uint64_t cap = pd_bm_nr_blocks(bm);
+	int r;
+
+	*counts = NULL;
+	*nr_counts = 0;
+	memset(unknown, 0, sizeof(*unknown));
+	if (cap > PD_SM_MAX_METADATA_BLOCKS)
+		cap = PD_SM_MAX_METADATA_BLOCKS;
+	s.nr = root->nr_blocks;
+	if (s.nr > cap)
+		s.nr = cap;
+
+	s.counts = calloc(s.nr ? s.nr : 1, sizeof(*s.counts));
+	if (!s.counts)
+		return -ENOMEM;
+	r = base_bitmap_init(unknown, s.nr);
+	if (r < 0)
+		goto out_counts;
+	r = base_bitmap_init(&s.pending, s.nr);
+	if (r < 0)
+		goto out_unknown;
+
+	if (root->nr_blocks > s.nr) {
+		struct pd_sm_damage d;
+
+		init_damage(&d, PD_SM_NR_BLOCKS, s.nr, root->nr_blocks);
+		set_field(&d.fault, 0, "space map root", "nr_blocks",
+			  root->nr_blocks, s.nr);
+		r = report(&s, &d);
+		if (r)
+			goto out_pending;
+	}
+	r = read_bitmaps(&s, root->bitmap_root);
+	if (r)
+		goto out_pending;
+	r = pd_btree_walk(bm, root->ref_count_root, 4, PD_WALK_PREFETCH, &bops,
+			  &s);
+	if (r)
+		goto out_pending;
+	r = report_missing(&s);
+	if (r)
+		goto out_pending;
+
+	base_bitmap_release(&s.pending);
+	*counts = s.counts;
+	*nr_counts = s.nr;
+	return 0;
+
+out_pending:
+	base_bitmap_release(&s.pending);
+out_unknown:
+	base_bitmap_release(unknown);
+out_counts:
+	free(s.counts);
+	return r;
+}

@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * Reading the metadata space map: counts 0, 1, 2 and 3+ (through the
+ * overflow tree, one and two levels), two bitmaps, a partial last bitmap,
+ * and one test per damage kind of sm.h, each checking the blocks marked
+ * unknown, the counts left intact and the own-block references.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pdata/sm.h"
+#include "pdbuild.h"
+
+struct srec {
+	struct pd_sm_damage dmg[64];
+	size_t nd;
+	uint64_t *refs;
+	size_t nrefs;
+	int stop;
+};
+
+static int srec_damage(void *ctx, const struct pd_sm_damage *d)
+{
+	struct srec *r = ctx;
+
+	assert_true(r->nd < 64);
+	r->dmg[r->nd++] = *d;
+	return r->stop;
+}
+
+static int srec_ref(void *ctx, uint64_t block)
+{
+	struct srec *r = ctx;
+
+	r->refs = realloc(r->refs, (r->nrefs + 1) * sizeof(uint64_t));
+	assert_non_null(r->refs);
+	r->refs[r->nrefs++] = block;
+	return 0;
+}
+
+static const struct pd_sm_read_ops srec_ops = {
+	.damage = srec_damage,
+	.own_block_ref = srec_ref,
+};
+
+/* An image of nr_dev blocks whose space map covers nr_sm with counts. */
+struct fixture {
+	struct pdb b;
+	struct pdb_sm sm;
+	struct pd_sm_root_cpu root;
+	uint32_t *want;
+};
+
+static void fx_build(struct fixture *fx, uint64_t nr_dev, uint64_t nr_sm,
+		     uint32_t (*count_of)(uint64_t))
+{
+	pdb_init(&fx->b, nr_dev);
+	fx->want = calloc(nr_sm + 1, sizeof(uint32_t));
+	assert_non_null(fx->want);
+	for (uint64_t i = 0; i < nr_sm; i++)
+		fx->want[i] = count_of(i);
+	pdb_sm(&fx->b, nr_sm, fx->want, &fx->sm);
+	fx->root.nr_blocks = nr_sm;
+	fx->root.nr_allocated = 0;
+	fx->root.bitmap_root = fx->sm.index;
+	fx->root.ref_count_root = fx->sm.overflow_root;
+}
+
+static void fx_release(struct fixture *fx)
+{
+	free(fx->want);
+	pdb_release(&fx->b);
+}
+
+struct result {
+	uint32_t *counts;
+	uint64_t nr;
+	struct base_bitmap unknown;
+	struct srec rec;
+	int ret;
+};
+
+static void fx_read(struct fixture *fx, struct result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->ret = pd_sm_read(pdb_bm(&fx->b), &fx->root, &srec_ops, &res->rec,
+			      &res->counts, &res->nr, &res->unknown);
+}
+
+static void res_release(struct result *res)
+{
+	free(res->counts);
+	free(res->rec.refs);
+	base_bitmap_release(&res->unknown);
+}
+
+/* Counts equal want except in [ub, ue), which is exactly the unknown set. */
+static void assert_counts(const struct fixture *fx, const struct result *res,
+			  uint64_t ub, uint64_t ue)
+{
+	for (uint64_t i = 0; i < res->nr; i++) {
+		int lost = i >= ub && i < ue;
+
+		if (base_bitmap_test(&res->unknown, i) != lost)
+			fail_msg("block %lu: unknown %d, expected %d",
+				 (unsigned long)i,
+				 base_bitmap_test(&res->unknown, i), lost);
+		if (res->counts[i] != (lost ? 0 : fx->want[i]))
+			fail_msg("block %lu: count %u, expected %u",
+				 (unsigned long)i, res->counts[i],
+				 lost ? 0 : fx->want[i]);
+	}
+}
+
+static int has_ref(const struct result *res, uint64_t block)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < res->rec.nrefs; i++)
+		n += res->rec.refs[i] == block;
+	return n;
+}
+
+/* 0, 1, 2, 3, then 1000 + i every 97th block: all four encodings. */
+static uint32_t mixed(uint64_t i)
+{
+	if (i % 97 == 0)
+		return 1000 + (uint32_t)i;
+	return (uint32_t)(i % 4);
+}
+
+static void test_counts_two_bitmaps(void **state)
+{
+	struct fixture fx;
+	struct result res;
+	uint64_t nr = PD_SM_ENTRIES_PER_BITMAP + 1000;
+
+	(void)state;
+	fx_build(&fx, nr + 64, nr, mixed);
+	assert_int_equal(fx.sm.nr_bitmaps, 2);
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 0);
+	assert_int_equal(res.nr, nr);
+	assert_counts(&fx, &res, 0, 0);
+	/* The 3s and the 1000+ counts: every 4th block plus every 97th,
+	 * well over 336, so the overflow tree has two levels. */
+	assert_int_equal(le32_to_cpu(pdb_hdr(&fx.b, fx.sm.overflow_root)->flags),
+			 PD_BTREE_INTERNAL);
+	assert_int_equal(has_ref(&res, fx.sm.index), 1);
+	assert_int_equal(has_ref(&res, fx.sm.bitmaps[0]), 1);
+	assert_int_equal(has_ref(&res, fx.sm.bitmaps[1]), 1);
+	for (unsigned i = 0; i < fx.b.nr_nodes; i++)
+		assert_int_equal(has_ref(&res, fx.b.nodes[i]), 1);
+	assert_int_equal(res.rec.nrefs, 3 + fx.b.nr_nodes);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+static uint32_t ones_upto_10(uint64_t i)
+{
+	return i < 10;
+}
+
+/* 0.9.0's image: blocks 0..9 in use, bitmap bytes aa aa 0a. */
+static void test_encoding(void **state)
+{
+	struct fixture fx;
+	struct result res;
+	const unsigned char *bm;
+
+	(void)state;
+	fx_build(&fx, 64, 64, ones_upto_10);
+	bm = pdb_block(&fx.b, fx.sm.bitmaps[0]);
+	assert_int_equal(bm[16], 0xaa);
+	assert_int_equal(bm[17], 0xaa);
+	assert_int_equal(bm[18], 0x0a);
+	assert_int_equal(bm[19], 0x00);
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 0);
+	assert_counts(&fx, &res, 0, 0);
+	/* The empty overflow tree is one leaf, referenced once. */
+	assert_int_equal(has_ref(&res, fx.sm.overflow_root), 1);
+	assert_int_equal(res.rec.nrefs, 3);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+/* Bits past nr_blocks in the last bitmap mean nothing. */
+static void test_tail_ignored(void **state)
+{
+	struct fixture fx;
+	struct result res;
+	unsigned char *bm;
+
+	(void)state;
+	fx_build(&fx, 128, 45, mixed);
+	bm = pdb_block(&fx.b, fx.sm.bitmaps[0]);
+	memset(bm + 16 + 45 / 4 + 1, 0xff, 100);
+	pdb_seal(&fx.b, fx.sm.bitmaps[0], &pd_bitmap_validator);
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 0);
+	assert_int_equal(res.nr, 45);
+	assert_counts(&fx, &res, 0, 0);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+static void test_nr_blocks_capped(void **state)
+{
+	struct fixture fx;
+	struct result res;
+
+	(void)state;
+	fx_build(&fx, 100, 100, mixed);
+	fx.root.nr_blocks = 5000;
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.nr, 100);
+	assert_int_equal(res.rec.nd, 1);
+	assert_int_equal(res.rec.dmg[0].problem, PD_SM_NR_BLOCKS);
+	assert_int_equal(res.rec.dmg[0].block_begin, 100);
+	assert_int_equal(res.rec.dmg[0].block_end, 5000);
+	assert_int_equal(res.rec.dmg[0].fault.found, 5000);
+	assert_int_equal(res.rec.dmg[0].fault.expected, 100);
+	assert_counts(&fx, &res, 0, 0);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+static void test_index_bad(void **state)
+{
+	struct fixture fx;
+	struct result res;
+
+	(void)state;
+	fx_build(&fx, 100, 100, mixed);
+	pdb_block(&fx.b, fx.sm.index)[200] ^= 4;
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 1);
+	assert_int_equal(res.rec.dmg[0].problem, PD_SM_INDEX);
+	assert_int_equal(res.rec.dmg[0].fault.kind, PD_FAULT_CHECKSUM);
+	assert_int_equal(res.rec.dmg[0].fault.block, fx.sm.index);
+	assert_int_equal(res.rec.dmg[0].block_begin, 0);
+	assert_int_equal(res.rec.dmg[0].block_end, 100);
+	assert_counts(&fx, &res, 0, 100);
+	/* The overflow tree is still walked and counted, the bitmaps not. */
+	assert_int_equal(has_ref(&res, fx.sm.index), 1);
+	assert_int_equal(has_ref(&res, fx.sm.bitmaps[0]), 0);
+	assert_int_equal(has_ref(&res, fx.sm.overflow_root), 1);
+	res_release(&res);
+
+	/* bitmap_root 0: no read, no reference. */
+	fx.root.bitmap_root = 0;
+	fx_read(&fx, &res);
+	assert_int_equal(res.rec.nd, 1);
+	assert_int_equal(res.rec.dmg[0].problem, PD_SM_INDEX);
+	assert_string_equal(res.rec.dmg[0].fault.what, "bitmap_root");
+	assert_int_equal(has_ref(&res, 0), 0);
+	assert_counts(&fx, &res, 0, 100);
+	res_release(&res);
+
+	/* Past the device. */
+	fx.root.bitmap_root = 100;
+	fx_read(&fx, &res);
+	assert_int_equal(res.rec.nd, 1);
+	assert_int_equal(res.rec.dmg[0].problem, PD_SM_INDEX);
+	assert_int_equal(res.rec.dmg[0].fault.kind, PD_FAULT_RANGE);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+static void test_index_entry(void **state)
+{
+	uint64_t nr = 2 * PD_SM_ENTRIES_PER_BITMAP + 10;
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		struct fixture fx;
+		struct result res;
+		struct pd_index_block *ix;
+		uint64_t bad = k ? 1000000 : 0;
+
+		fx_build(&fx, nr + 20, nr, mixed);
+		assert_int_equal(fx.sm.nr_bitmaps, 3);
+		ix = (struct pd_index_block *)pdb_block(&fx.b, fx.sm.index);
+		ix->entries[1].blocknr = cpu_to_le64(bad);
+		pdb_seal(&fx.b, fx.sm.index, &pd_index_validator);
+		fx_read(&fx, &res);
+		assert_int_equal(res.ret, 0);
+		assert_int_equal(res.rec.nd, 1);
+		assert_int_equal(res.rec.dmg[0].problem, PD_SM_INDEX_ENTRY);
+		assert_int_equal(res.rec.dmg[0].fault.block, fx.sm.index);
+		assert_int_equal(res.rec.dmg[0].fault.found, bad);
+		assert_int_equal(res.rec.dmg[0].fault.kind,
+				 k ? PD_FAULT_RANGE : PD_FAULT_HEADER);
+		assert_int_equal(res.rec.dmg[0].block_begin,
+				 PD_SM_ENTRIES_PER_BITMAP);
+		assert_int_equal(res.rec.dmg[0].block_end,
+				 2 * PD_SM_ENTRIES_PER_BITMAP);
+		assert_counts(&fx, &res, PD_SM_ENTRIES_PER_BITMAP,
+			      2 * PD_SM_ENTRIES_PER_BITMAP);
+		assert_int_equal(has_ref(&res, bad), 0);
+		assert_int_equal(has_ref(&res, fx.sm.bitmaps[1]), 0);
+		assert_int_equal(has_ref(&res, fx.sm.bitmaps[2]), 1);
+		res_release(&res);
+		fx_release(&fx);
+	}
+}
+
+static void test_bitmap_bad(void **state)
+{
+	uint64_t nr = 2 * PD_SM_ENTRIES_PER_BITMAP + 10;
+	struct fixture fx;
+	struct result res;
+
+	(void)state;
+	fx_build(&fx, nr + 20, nr, mixed);
+	/* The last, partial bitmap: wrong location. */
+	pd_validator_prepare(&pd_bitmap_validator,
+			     pdb_block(&fx.b, fx.sm.bitmaps[2]), 7);
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 1);
+	assert_int_equal(res.rec.dmg[0].problem, PD_SM_BITMAP);
+	assert_int_equal(res.rec.dmg[0].fault.kind, PD_FAULT_LOCATION);
+	assert_int_equal(res.rec.dmg[0].fault.block, fx.sm.bitmaps[2]);
+	assert_int_equal(res.rec.dmg[0].block_begin, 2 * PD_SM_ENTRIES_PER_BITMAP);
+	assert_int_equal(res.rec.dmg[0].block_end, nr);
+	/* Its 3s are unknown, so their overflow entries are not extras. */
+	assert_counts(&fx, &res, 2 * PD_SM_ENTRIES_PER_BITMAP, nr);
+	assert_int_equal(has_ref(&res, fx.sm.bitmaps[2]), 1);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+/*
+ * A damaged overflow leaf loses only the blocks that needed it: those with
+ * bitmap entry 3 in its key range.
+ */
+static void test_overflow_damaged(void **state)
+{
+	struct fixture fx;
+	struct result res;
+	uint64_t nr = PD_SM_ENTRIES_PER_BITMAP, leaf, lo, hi;
+
+	(void)state;
+	fx_build(&fx, nr + 64, nr, mixed);
+	assert_true(fx.b.nr_leaves >= 3);
+	leaf = fx.b.nodes[1];
+	lo = pdb_node_key(&fx.b, fx.sm.overflow_root, 1);
+	hi = pdb_node_key(&fx.b, fx.sm.overflow_root, 2);
+	pdb_block(&fx.b, leaf)[300] ^= 1;
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 1);
+	assert_int_equal(res.rec.dmg[0].problem, PD_SM_OVERFLOW);
+	assert_int_equal(res.rec.dmg[0].btree.problem, PD_BT_BLOCK);
+	assert_int_equal(res.rec.dmg[0].fault.block, leaf);
+	assert_int_equal(res.rec.dmg[0].block_begin, lo);
+	assert_int_equal(res.rec.dmg[0].block_end, hi);
+	for (uint64_t i = 0; i < nr; i++) {
+		int lost = i >= lo && i < hi && fx.want[i] >= 3;
+
+		assert_int_equal(base_bitmap_test(&res.unknown, i), lost);
+		assert_int_equal(res.counts[i], lost ? 0 : fx.want[i]);
+	}
+	assert_int_equal(has_ref(&res, leaf), 1);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+static uint32_t few_high(uint64_t i)
+{
+	return i == 20 ? 7 : i == 40 ? 3 : (uint32_t)(i % 3);
+}
+
+static void set_bitmap_entry(struct fixture *fx, uint64_t block, unsigned c)
+{
+	pd_bitmap_set(pdb_block(&fx->b, fx->sm.bitmaps[0]), (uint32_t)block, c);
+	pdb_seal(&fx->b, fx->sm.bitmaps[0], &pd_bitmap_validator);
+}
+
+static void test_overflow_missing(void **state)
+{
+	struct fixture fx;
+	struct result res;
+
+	(void)state;
+	fx_build(&fx, 100, 100, few_high);
+	/* 50 and 51 say 3+, the tree has neither: one run. */
+	set_bitmap_entry(&fx, 50, 3);
+	set_bitmap_entry(&fx, 51, 3);
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 1);
+	assert_int_equal(res.rec.dmg[0].problem, PD_SM_OVERFLOW_MISSING);
+	assert_int_equal(res.rec.dmg[0].block_begin, 50);
+	assert_int_equal(res.rec.dmg[0].block_end, 52);
+	assert_counts(&fx, &res, 50, 52);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+static void test_overflow_extra(void **state)
+{
+	struct fixture fx;
+	struct result res;
+
+	(void)state;
+	fx_build(&fx, 100, 100, few_high);
+	/* Block 20 has an overflow entry (7) but its bitmap now says 1. */
+	set_bitmap_entry(&fx, 20, 1);
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 1);
+	assert_int_equal(res.rec.dmg[0].problem, PD_SM_OVERFLOW_EXTRA);
+	assert_int_equal(res.rec.dmg[0].block_begin, 20);
+	assert_int_equal(res.rec.dmg[0].block_end, 21);
+	assert_int_equal(res.rec.dmg[0].fault.found, 1);
+	assert_int_equal(res.rec.dmg[0].fault.block, fx.sm.overflow_root);
+	assert_counts(&fx, &res, 20, 21);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+static void test_overflow_key_past_end(void **state)
+{
+	struct fixture fx;
+	struct result res;
+
+	(void)state;
+	fx_build(&fx, 100, 100, few_high);
+	/* The second entry (block 40) becomes block 99 of a 60-block map. */
+	fx.root.nr_blocks = 60;
+	pdb_set_key(&fx.b, fx.sm.overflow_root, 1, 99);
+	pdb_seal_node(&fx.b, fx.sm.overflow_root);
+	set_bitmap_entry(&fx, 40, 2);
+	fx.want[40] = 2;
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 1);
+	assert_int_equal(res.rec.dmg[0].problem, PD_SM_OVERFLOW_EXTRA);
+	assert_int_equal(res.rec.dmg[0].block_begin, 99);
+	assert_int_equal(res.rec.dmg[0].fault.found, 99);
+	assert_int_equal(res.rec.dmg[0].fault.expected, 60);
+	assert_int_equal(res.nr, 60);
+	assert_counts(&fx, &res, 0, 0);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+static void test_overflow_low(void **state)
+{
+	struct fixture fx;
+	struct result res;
+
+	(void)state;
+	fx_build(&fx, 100, 100, few_high);
+	/* Block 40: bitmap 3, tree says 2. */
+	assert_int_equal(pdb_node_key(&fx.b, fx.sm.overflow_root, 1), 40);
+	store_le32(pdb_node_value(&fx.b, fx.sm.overflow_root, 1), 2);
+	pdb_seal_node(&fx.b, fx.sm.overflow_root);
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 1);
+	assert_int_equal(res.rec.dmg[0].problem, PD_SM_OVERFLOW_LOW);
+	assert_int_equal(res.rec.dmg[0].block_begin, 40);
+	assert_int_equal(res.rec.dmg[0].block_end, 41);
+	assert_int_equal(res.rec.dmg[0].fault.found, 2);
+	assert_counts(&fx, &res, 40, 41);
+	/* Exactly 3 in the tree is fine. */
+	store_le32(pdb_node_value(&fx.b, fx.sm.overflow_root, 1), 3);
+	pdb_seal_node(&fx.b, fx.sm.overflow_root);
+	res_release(&res);
+	fx_read(&fx, &res);
+	assert_int_equal(res.rec.nd, 0);
+	assert_counts(&fx, &res, 0, 0);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+static void test_callback_stops(void **state)
+{
+	struct fixture fx;
+	struct result res;
+
+	(void)state;
+	fx_build(&fx, 100, 100, few_high);
+	set_bitmap_entry(&fx, 20, 1);
+	set_bitmap_entry(&fx, 50, 3);
+	memset(&res, 0, sizeof(res));
+	res.rec.stop = 5;
+	res.ret = pd_sm_read(pdb_bm(&fx.b), &fx.root, &srec_ops, &res.rec,
+			     &res.counts, &res.nr, &res.unknown);
+	assert_int_equal(res.ret, 5);
+	assert_int_equal(res.rec.nd, 1);
+	assert_null(res.counts);
+	assert_null(res.unknown.words);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+static void test_no_ops(void **state)
+{
+	struct fixture fx;
+	uint32_t *counts;
+	uint64_t nr;
+	struct base_bitmap unknown;
+
+	(void)state;
+	fx_build(&fx, 100, 100, mixed);
+	set_bitmap_entry(&fx, 50, 3);
+	assert_int_equal(pd_sm_read(pdb_bm(&fx.b), &fx.root, NULL, NULL,
+				    &counts, &nr, &unknown), 0);
+	assert_int_equal(base_bitmap_count(&unknown), 1);
+	assert_true(base_bitmap_test(&unknown, 50));
+	free(counts);
+	base_bitmap_release(&unknown);
+	fx_release(&fx);
+}
+
+static void test_problem_names(void **state)
+{
+	(void)state;
+	for (int p = PD_SM_NR_BLOCKS; p <= PD_SM_OVERFLOW_LOW; p++) {
+		assert_string_not_equal(pd_sm_problem_name(p),
+					"unknown space map problem");
+		for (int q = PD_SM_NR_BLOCKS; q < p; q++)
+			assert_string_not_equal(pd_sm_problem_name(p),
+						pd_sm_problem_name(q));
+	}
+	assert_string_equal(pd_sm_problem_name(99), "unknown space map problem");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_counts_two_bitmaps),
+		cmocka_unit_test(test_encoding),
+		cmocka_unit_test(test_tail_ignored),
+		cmocka_unit_test(test_nr_blocks_capped),
+		cmocka_unit_test(test_index_bad),
+		cmocka_unit_test(test_index_entry),
+		cmocka_unit_test(test_bitmap_bad),
+		cmocka_unit_test(test_overflow_damaged),
+		cmocka_unit_test(test_overflow_missing),
+		cmocka_unit_test(test_overflow_extra),
+		cmocka_unit_test(test_overflow_key_past_end),
+		cmocka_unit_test(test_overflow_low),
+		cmocka_unit_test(test_callback_stops),
+		cmocka_unit_test(test_no_ops),
+		cmocka_unit_test(test_problem_names),
+	};
+
+	return cmocka_run_group_tests_name("sm", tests, NULL, NULL);
+}
