@@ -100,12 +100,6 @@ static int sm_blocks_push(struct pd_tm *tm, uint64_t block)
 	return 0;
 }
 
-/*
- * Until the read side's pd_sm_read lands, a weak reference keeps tm.o
- * linkable; pd_tm_open then reports -ENOSYS.
- */
-#pragma weak pd_sm_read
-
 struct open_ctx {
 	struct pd_tm *tm;
 	int damaged;
@@ -142,8 +136,6 @@ int pd_tm_open(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	    root->nr_blocks > PD_SM_MAX_METADATA_BLOCKS ||
 	    root->nr_blocks <= PD_TM_SB_LOCATION)
 		return -EUCLEAN;
-	if (!pd_sm_read)
-		return -ENOSYS;
 	r = tm_alloc_struct(bm, root->nr_blocks, &tm);
 	if (r < 0)
 		return r;

@@ -289,12 +289,11 @@ static void check_updated_state(const struct vstate *s, uint64_t len)
  * updates and commit 2 with write n (counted from the start of the run)
  * failing.  Afterwards the image is generation 1 or generation 2 exactly.
  */
-static void test_update_crash_loop(void **state)
+static void update_crash_loop(int reopen)
 {
 	const uint64_t nr = 600, len = 20000;
 	uint64_t w1 = 0, n;
 
-	(void)state;
 	for (n = 0;; n++) {
 		struct rig g;
 		struct tsb sb = { 0 };
@@ -312,6 +311,16 @@ static void test_update_crash_loop(void **state)
 			w1 = pd_io_fault_writes(g.io);
 			rig_release(&g);
 			continue;
+		}
+		if (reopen) {
+			/* As a later run would: a new manager from the disk. */
+			pd_tm_destroy(g.tm);
+			g.tm = NULL;
+			pd_bm_destroy(g.bm);
+			assert_int_equal(pd_bm_create(g.io, 16, &g.bm), 0);
+			assert_int_equal(pd_tm_open(g.bm, &sb.sm, &g.tm), 0);
+			assert_int_equal(pd_tm_nr_allocated(g.tm),
+					 sb.sm.nr_allocated);
 		}
 		r = 0;
 		do_updates(g.tm, &sb, &r);
@@ -333,6 +342,55 @@ static void test_update_crash_loop(void **state)
 	assert_true(n > 10);
 }
 
+static void test_update_crash_loop(void **state)
+{
+	(void)state;
+	update_crash_loop(0);
+}
+
+/* The same, the second transaction in a manager opened from the disk. */
+static void test_update_crash_loop_reopen(void **state)
+{
+	(void)state;
+	update_crash_loop(1);
+}
+
+/* pd_tm_open refuses a space map it cannot trust. */
+static void test_open_damaged(void **state)
+{
+	struct rig g;
+	struct tsb sb = { 0 };
+	struct pd_sm_root_cpu bad;
+	struct pd_tm *tm2;
+	unsigned char *img;
+
+	(void)state;
+	rig_init(&g, 128, NULL, 0, 16);
+	assert_int_equal(pd_tm_create(g.bm, &g.tm), 0);
+	assert_int_equal(bulk_build(g.tm, &sb, 600), 0);
+	assert_int_equal(pd_tm_commit(g.tm, tsb_fill, &sb, &tsb_validator), 0);
+	pd_bm_destroy(g.bm);
+	assert_int_equal(pd_bm_create(g.io, 16, &g.bm), 0);
+
+	assert_int_equal(pd_tm_open(g.bm, &sb.sm, &tm2), 0);
+	pd_tm_destroy(tm2);
+	bad = sb.sm;
+	bad.nr_blocks = 129;		/* past the device */
+	assert_int_equal(pd_tm_open(g.bm, &bad, &tm2), -EUCLEAN);
+	bad = sb.sm;
+	bad.nr_allocated++;
+	assert_int_equal(pd_tm_open(g.bm, &bad, &tm2), -EUCLEAN);
+	/* A bitmap byte flipped on disk: its checksum no longer matches. */
+	img = pd_io_mem_data(g.mem);
+	img[load_le64(img + sb.sm.bitmap_root * PD_BLOCK_SIZE + 16) *
+	    PD_BLOCK_SIZE + 100] ^= 1;
+	pd_bm_destroy(g.bm);
+	assert_int_equal(pd_bm_create(g.io, 16, &g.bm), 0);
+	assert_int_equal(pd_tm_open(g.bm, &sb.sm, &tm2), -EUCLEAN);
+	assert_null(tm2);
+	rig_release(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +399,8 @@ int main(void)
 		cmocka_unit_test(test_no_reuse_before_commit),
 		cmocka_unit_test(test_bulk_crash_loop),
 		cmocka_unit_test(test_update_crash_loop),
+		cmocka_unit_test(test_update_crash_loop_reopen),
+		cmocka_unit_test(test_open_damaged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
