@@ -191,22 +191,48 @@ static int is_zero_block(const unsigned char *p)
 }
 
 struct sb_first {
-	struct cache_sb_violation v;
-	int n;
+	struct cache_dump_result *res;
+	struct cache_sb_violation v;	/* the first fatal one */
+	int n;				/* fatal ones */
 };
+
+/*
+ * Rules whose breach does not change how the metadata is read: the dump
+ * goes on and the tool notes them.  0.9.0's dump checks none of them.
+ */
+static int sb_violation_harmless(const struct cache_sb_violation *v)
+{
+	switch (v->problem) {
+	case CACHE_SB_BAD_FLAGS:		/* unknown bits, read anyway */
+	case CACHE_SB_POLICY_NAME:		/* printed, 16 characters */
+	case CACHE_SB_METADATA_BLOCK_SIZE:	/* always 4096 bytes here */
+	case CACHE_SB_COMPAT_FLAGS:		/* safe to ignore by definition */
+	case CACHE_SB_COMPAT_RO_FLAGS:		/* reading is safe by definition */
+	case CACHE_SB_SM_NR_BLOCKS:		/* roots are range-checked */
+	case CACHE_SB_DATA_BLOCK_SIZE:		/* printed as it is */
+		return 1;
+	case CACHE_SB_INCOMPAT_FLAGS:
+		/*
+		 * 0.9.0's variable hint size bit is understood here (the hint
+		 * width comes from the field); the checker, not the dump, says
+		 * the kernel would refuse it.  Other bits are features this
+		 * reader does not know.
+		 */
+		return v->found == CACHE_INCOMPAT_VARIABLE_HINT_SIZE;
+	default:
+		return 0;
+	}
+}
 
 static int sb_violation(void *ctx, const struct cache_sb_violation *v)
 {
 	struct sb_first *s = ctx;
 
-	/*
-	 * 0.9.0's variable hint size bit is understood here (the hint width
-	 * comes from the field); the checker, not the dump, says the kernel
-	 * would refuse it.
-	 */
-	if (v->problem == CACHE_SB_INCOMPAT_FLAGS &&
-	    v->found == CACHE_INCOMPAT_VARIABLE_HINT_SIZE)
+	if (sb_violation_harmless(v)) {
+		if (!s->res->nr_sb_notes++)
+			s->res->sb_note = *v;
 		return 0;
+	}
 	if (!s->n++)
 		s->v = *v;
 	return 0;
@@ -218,7 +244,7 @@ static int read_superblock(struct dump *d, struct cache_sb *sb)
 	unsigned char *raw;
 	struct pd_block *b;
 	struct pd_fault f;
-	struct sb_first first = { .n = 0 };
+	struct sb_first first = { .res = res, .n = 0 };
 	int r;
 
 	memset(&f, 0, sizeof(f));

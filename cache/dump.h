@@ -80,6 +80,13 @@ struct cache_dump_result {
 	int have_sb;			/* sb below was read (may be invalid) */
 	struct cache_sb sb;
 	struct cache_sb_violation violation;	/* first, for SB_INVALID */
+	/*
+	 * Superblock rules broken in ways that do not change how it is read
+	 * (unknown flag bits, compat flags, metadata_block_size ...): the dump
+	 * goes on; cache_check reports them.
+	 */
+	uint64_t nr_sb_notes;
+	struct cache_sb_violation sb_note;	/* the first */
 	/* The first damage seen: which structure, and the block fault. */
 	const char *structure;		/* "mapping array", "hint array", ... */
 	struct pd_fault fault;

@@ -116,6 +116,11 @@ static void report_failure(const char *input, const struct tool_output *out,
 
 static void report_notes(const struct cache_dump_result *res, int repair)
 {
+	if (res->nr_sb_notes)
+		tool_error("note: superblock %s is %" PRIu64 " (%" PRIu64
+			   " rule(s) broken that do not affect the dump; run "
+			   "cache_check)", res->sb_note.field, res->sb_note.found,
+			   res->nr_sb_notes);
 	if (repair && res->nr_damage)
 		tool_error("repair: skipped %" PRIu64 " damaged range(s): "
 			   "%" PRIu64 " mapping(s) and %" PRIu64 " hint(s) "
