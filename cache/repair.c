@@ -13,11 +13,13 @@
 #include "cache/repair.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/bitmap.h"
 #include "base/endian.h"
+#include "cache/restore.h"
 #include "pdata/array.h"
 #include "pdata/bitset.h"
 #include "pdata/io.h"
@@ -1226,12 +1228,32 @@ int cache_salvage_emit(const struct cache_salvage *s,
 }
 
 /*
- * Until the restore's write path is in the tree there is nothing to write
- * with: say so rather than write something half-made.
+ * The restore does the writing: it stages the events, checks them, zeroes
+ * block 0, builds everything and writes the superblock last.  The version
+ * comes from the salvaged superblock (have_binary); the clean-shutdown
+ * flag is left off when the input was not known to be clean.
  */
-int cache_repair_write(const struct cache_salvage *s, struct pd_io *out)
+int cache_repair_write(const struct cache_salvage *s, struct pd_io *out,
+		       char *msg, size_t msg_len)
 {
-	(void)s;
-	(void)out;
-	return -ENOSYS;
+	struct cache_restore_opts o = { .version = s->version };
+	struct cache_restore *rs;
+	struct cache_emitter e;
+	int r;
+
+	if (msg_len)
+		*msg = '\0';
+	if (!(s->rep.sb.flags & CACHE_SB_CLEAN_SHUTDOWN))
+		o.flags |= CACHE_RESTORE_OMIT_CLEAN_SHUTDOWN;
+	r = cache_restore_create(out, &o, &rs);
+	if (r)
+		return r;
+	cache_restore_emitter(rs, &e);
+	r = cache_salvage_emit(s, &e);
+	if (!r)
+		r = cache_restore_commit(rs);
+	if (r && msg_len && cache_restore_message(rs))
+		snprintf(msg, msg_len, "%s", cache_restore_message(rs));
+	cache_restore_destroy(rs);
+	return r;
 }

@@ -56,6 +56,7 @@
 #ifndef CACHE_REPAIR_H
 #define CACHE_REPAIR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cache/emit.h"
@@ -172,9 +173,13 @@ int cache_salvage_emit(const struct cache_salvage *s,
 
 /*
  * Writes the salvaged metadata to out (opened for writing) with the
- * restore's write path: everything first, the superblock last.
+ * restore's write path (cache/restore.h): block 0 zeroed first, then
+ * everything else, the superblock last, so a failure part-way leaves no
+ * valid superblock.  On failure msg gets the restore's one-line reason
+ * (e.g. how big the output must be), or "" when it has none.
  */
-int cache_repair_write(const struct cache_salvage *s, struct pd_io *out);
+int cache_repair_write(const struct cache_salvage *s, struct pd_io *out,
+		       char *msg, size_t msg_len);
 
 /* Accepts NULL. */
 void cache_salvage_destroy(struct cache_salvage *s);

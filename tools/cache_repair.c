@@ -359,10 +359,12 @@ static int run(const struct repair_opts *o)
 			goto out_fail;
 	}
 	if (out) {
-		r = cache_repair_write(s, out);
+		char msg[256];
+
+		r = cache_repair_write(s, out, msg, sizeof(msg));
 		if (r < 0) {
 			tool_error("%s: writing the repaired metadata failed: "
-				   "%s", o->output, pd_strerror(r));
+				   "%s", o->output, *msg ? msg : pd_strerror(r));
 			goto out_fail;
 		}
 	}
