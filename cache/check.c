@@ -207,32 +207,56 @@ static void action(struct checker *c, const char *text)
 		c->sink->action(c->sink->ctx, text);
 }
 
-/* A validator's record, under the structure it belongs to. */
+/*
+ * A validator's record, under the structure it belongs to: "mapping array:
+ * array block 8: bad checksum (found 0x..., expected 0x...)".  lost is
+ * appended as is ("; entries [0, 509) lost").
+ */
 static void report_fault(struct checker *c, const char *structure,
-			 const struct pd_fault *f)
+			 const struct pd_fault *f, const char *lost)
 {
+	const char *v = f->validator ? f->validator : "block";
 	enum cache_problem id;
-	char buf[256];
 
 	switch (f->kind) {
 	case PD_FAULT_RANGE:
-		id = CACHE_P_BLOCK_RANGE;
-		break;
+		report(c, CACHE_P_BLOCK_RANGE,
+		       "%s: %s %" PRIu64 " is past the end of the device (%"
+		       PRIu64 " blocks)%s", structure, v, f->block,
+		       pd_bm_nr_blocks(c->bm), lost);
+		return;
 	case PD_FAULT_LOCATION:
-		id = CACHE_P_BLOCK_LOCATION;
-		break;
+		report(c, CACHE_P_BLOCK_LOCATION,
+		       "%s: %s %" PRIu64 " claims to be block %" PRIu64 "%s",
+		       structure, v, f->block, f->found, lost);
+		return;
 	case PD_FAULT_CHECKSUM:
-		id = CACHE_P_BLOCK_CHECKSUM;
-		break;
+		report(c, CACHE_P_BLOCK_CHECKSUM,
+		       "%s: %s %" PRIu64 ": bad checksum (found 0x%08" PRIx64
+		       ", expected 0x%08" PRIx64 ")%s", structure, v, f->block,
+		       f->found, f->expected, lost);
+		return;
 	case PD_FAULT_HEADER:
 		id = CACHE_P_BLOCK_HEADER;
 		break;
 	default:
-		id = CACHE_P_BLOCK_IO;
-		break;
+		report(c, CACHE_P_BLOCK_IO, "%s: %s %" PRIu64 ": %s%s",
+		       structure, v, f->block, pd_strerror(f->err), lost);
+		return;
 	}
-	pd_fault_format(f, buf, sizeof(buf));
-	report(c, id, "%s: %s", structure, buf);
+	report(c, id, "%s: %s %" PRIu64 ": bad %s (found %" PRIu64
+	       ", expected %" PRIu64 ")%s", structure, v, f->block,
+	       f->what ? f->what : "header", f->found, f->expected, lost);
+}
+
+static const char *lost_range(char *buf, size_t len, const char *unit,
+			      uint64_t begin, uint64_t end)
+{
+	if (begin >= end)
+		return "";
+	snprintf(buf, len, "; %s [%" PRIu64 ", %" PRIu64 ") lost", unit, begin,
+		 end);
+	return buf;
 }
 
 /* ---- reference counting (pass 6's expectations) ---- */
@@ -272,11 +296,14 @@ static void report_btree_damage(struct checker *c,
 {
 	const struct pd_fault *f = &d->fault;
 	enum cache_problem id;
+	char buf[96];
+	const char *lost;
 
 	c->refs_incomplete = 1;
 	switch (d->problem) {
 	case PD_BT_BLOCK:
-		report_fault(c, c->structure, f);
+		report_fault(c, c->structure, f,
+			     lost_range(buf, sizeof(buf), unit, begin, end));
 		return;
 	case PD_BT_VALUE_SIZE:
 		id = CACHE_P_BTREE_VALUE_SIZE;
@@ -302,21 +329,56 @@ static void report_btree_damage(struct checker *c,
 		id = CACHE_P_BTREE_DEPTH;
 		break;
 	case PD_BT_CYCLE:
-		id = CACHE_P_BTREE_CYCLE;
-		break;
 	case PD_BT_SHARED:
-		id = CACHE_P_BTREE_SHARED;
+		/*
+		 * The walker counted the pointer before it saw the node was
+		 * visited already; take it back, so that pass 6 reports the
+		 * bad pointer once, here, and not again as a count mismatch.
+		 */
+		if (c->refs && f->block < c->nr_refs && c->refs[f->block])
+			c->refs[f->block]--;
+		id = d->problem == PD_BT_CYCLE ? CACHE_P_BTREE_CYCLE
+					       : CACHE_P_BTREE_SHARED;
 		break;
 	default:
 		id = CACHE_P_BLOCK_HEADER;
 		break;
 	}
+	lost = lost_range(buf, sizeof(buf), unit, begin, end);
+	switch (d->problem) {
+	case PD_BT_CYCLE:
+		report(c, id, "%s: btree node %" PRIu64 " (depth %u) is its "
+		       "own ancestor: a cycle%s", c->structure, f->block,
+		       d->depth, lost);
+		return;
+	case PD_BT_SHARED:
+		report(c, id, "%s: btree node %" PRIu64 " (depth %u) is "
+		       "reached a second time%s", c->structure, f->block,
+		       d->depth, lost);
+		return;
+	case PD_BT_EMPTY_INTERNAL:
+		report(c, id, "%s: btree node %" PRIu64 " (depth %u) is an "
+		       "internal node without entries%s", c->structure,
+		       f->block, d->depth, lost);
+		return;
+	case PD_BT_KEY_ORDER:
+		/* expected is one past the key before it */
+		report(c, id, "%s: btree node %" PRIu64 " (depth %u): key %"
+		       PRIu64 " follows key %" PRIu64 "%s", c->structure,
+		       f->block, d->depth, f->found, f->expected - 1, lost);
+		return;
+	default:
+		break;
+	}
 	report(c, id,
-	       "%s: btree node %" PRIu64 " (depth %u): %s: %s %" PRIu64
-	       ", expected %" PRIu64 "; %s [%" PRIu64 ", %" PRIu64 ") lost",
-	       c->structure, f->block, d->depth,
-	       pd_btree_problem_name(d->problem), f->what ? f->what : "value",
-	       f->found, f->expected, unit, begin, end);
+	       "%s: btree node %" PRIu64 " (depth %u): %s %" PRIu64
+	       ", expected %s%" PRIu64 "%s",
+	       c->structure, f->block, d->depth, f->what ? f->what : "value",
+	       f->found,
+	       d->problem == PD_BT_UNDERFULL || d->problem == PD_BT_KEY_LOW ?
+		       "at least " :
+	       d->problem == PD_BT_KEY_HIGH ? "at most " : "",
+	       f->expected, lost);
 }
 
 static int cb_array_damage(void *ctx, const struct pd_array_damage *d)
@@ -324,6 +386,7 @@ static int cb_array_damage(void *ctx, const struct pd_array_damage *d)
 	struct checker *c = ctx;
 	const struct pd_fault *f = &d->fault;
 	const char *unit = "entries";
+	char lost[96];
 
 	c->damage_in_walk++;
 	c->refs_incomplete = 1;
@@ -333,7 +396,9 @@ static int cb_array_damage(void *ctx, const struct pd_array_damage *d)
 				    unit);
 		break;
 	case PD_ARR_BLOCK:
-		report_fault(c, c->structure, f);
+		report_fault(c, c->structure, f,
+			     lost_range(lost, sizeof(lost), unit,
+					d->index_begin, d->index_end));
 		break;
 	case PD_ARR_VALUE_SIZE:
 		report(c, CACHE_P_ARRAY_VALUE_SIZE,
@@ -849,6 +914,7 @@ static int pass_discards(struct checker *c)
 static int cb_sm_damage(void *ctx, const struct pd_sm_damage *d)
 {
 	struct checker *c = ctx;
+	char lost[96];
 
 	switch (d->problem) {
 	case PD_SM_NR_BLOCKS:
@@ -860,7 +926,9 @@ static int cb_sm_damage(void *ctx, const struct pd_sm_damage *d)
 		break;
 	case PD_SM_INDEX:
 	case PD_SM_BITMAP:
-		report_fault(c, "space map", &d->fault);
+		report_fault(c, "space map", &d->fault,
+			     lost_range(lost, sizeof(lost), "counts of blocks",
+					d->block_begin, d->block_end));
 		break;
 	case PD_SM_INDEX_ENTRY:
 		report(c, CACHE_P_SM_INDEX_ENTRY,
@@ -939,6 +1007,18 @@ static int pass_space_map(struct checker *c, struct sm_result *s)
 	for (uint64_t b = 0; b < n; b++) {
 		uint32_t want = c->refs[b], have = s->counts[b];
 
+		if (want > 1) {
+			/*
+			 * Nothing in cache metadata is shared, so a second
+			 * pointer to a block is damage whatever the count says
+			 * (the walkers only see sharing inside one tree).
+			 */
+			report(c, CACHE_P_BTREE_SHARED,
+			       "block %" PRIu64 " is referenced %" PRIu32
+			       " times (space map count %" PRIu32 ")", b, want,
+			       have);
+			continue;
+		}
 		if (want == have || base_bitmap_test(&s->unknown, b))
 			continue;
 		if (have < want) {

@@ -194,7 +194,8 @@ int cache_sb_check(const struct cache_sb *sb, const void *raw_block,
 	check_root(&r, "discard_root", sb->discard_root, limit);
 	check_root(&r, "bitmap_root", sb->sm_root.bitmap_root, limit);
 	check_root(&r, "ref_count_root", sb->sm_root.ref_count_root, limit);
-	if (sb->version >= 2) {
+	/* Only a v2 superblock has the field; a bad version says nothing. */
+	if (sb->version == 2) {
 		if (!sb->dirty_root)
 			violation(&r, CACHE_SB_DIRTY_ROOT, "dirty_root", 0, 1);
 		else
