@@ -95,7 +95,7 @@ static int parse(int argc, char **argv, struct args *a)
 		return -1;
 	a->cmd = argv[1];
 	a->file = argv[2];
-	for (int i = 3; i < argc; i++) {
+	for (int i = 3; i < argc; i += 2) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		uint64_t *dst = NULL;
 
@@ -118,7 +118,6 @@ static int parse(int argc, char **argv, struct args *a)
 			return -1;
 		if (dst && parse_u64(v, dst) < 0)
 			return -1;
-		i++;
 	}
 	return a->block_bytes ? 0 : -1;
 }
