@@ -49,6 +49,12 @@ struct cache_restore {
 	unsigned char *hints;	/* hint_width bytes per cache block, or NULL */
 	struct base_bitmap discards;
 
+	/*
+	 * The device is too small for what the input declared so far: the
+	 * rest is still checked, but not kept, and end_superblock fails with
+	 * the size the whole input needs.
+	 */
+	int short_of_space;
 	uint64_t blocks_needed;
 	char msg[200];
 };
@@ -174,14 +180,20 @@ static int st_begin_superblock(void *ctx, const struct cache_emit_sb *sb)
 		rs->discard_block_size = sb->discard_block_size;
 		rs->discard_nr_blocks = sb->discard_nr_blocks;
 	}
+	rs->stage = S_SB;
 	r = check_size(rs);
+	if (r == -ENOSPC) {
+		/* Keep checking; end_superblock fails with the full size. */
+		rs->short_of_space = 1;
+		rs->msg[0] = '\0';
+		return 0;
+	}
 	if (r < 0)
 		return r;
 	rs->mappings = calloc(sb->nr_cache_blocks ? sb->nr_cache_blocks : 1,
 			      sizeof(*rs->mappings));
 	if (!rs->mappings)
 		return -ENOMEM;
-	rs->stage = S_SB;
 	return 0;
 }
 
@@ -211,6 +223,8 @@ static int st_mapping(void *ctx, uint64_t cblock, uint64_t oblock, int dirty)
 	if (oblock > CACHE_MAX_OBLOCK)
 		return failf(rs, -EINVAL, "origin block %llu is out of range",
 			     (unsigned long long)oblock);
+	if (rs->short_of_space)
+		return 0;
 	if (rs->mappings[cblock])
 		return failf(rs, -EINVAL, "cache block %llu is mapped twice",
 			     (unsigned long long)cblock);
@@ -305,14 +319,47 @@ static int check_origins(struct cache_restore *rs)
 	return r;
 }
 
+/*
+ * A discard geometry says how big the origin is (rounded up to whole
+ * discard blocks), and the kernel refuses a cache whose mappings point
+ * past it; so does cache_check.  Same rule as the checker's.
+ */
+static int check_origin_size(struct cache_restore *rs)
+{
+	uint64_t dbs = rs->discard_block_size, dnr = rs->discard_nr_blocks;
+	uint64_t sectors, limit, c;
+
+	if (!dbs || !dnr || !rs->nr_mapped || dnr > UINT64_MAX / dbs)
+		return 0;
+	sectors = dbs * dnr;
+	limit = sectors / rs->sb.block_size + !!(sectors % rs->sb.block_size);
+	if (rs->oblock_max < limit)
+		return 0;
+	for (c = 0; c < rs->sb.nr_cache_blocks; c++)
+		if (rs->mappings[c] &&
+		    cache_mapping_oblock(rs->mappings[c]) >= limit)
+			break;
+	return failf(rs, -EINVAL,
+		     "cache block %llu maps origin block %llu, past the %llu blocks the discard geometry gives the origin",
+		     (unsigned long long)c,
+		     (unsigned long long)cache_mapping_oblock(rs->mappings[c]),
+		     (unsigned long long)limit);
+}
+
 static int st_end_mappings(void *ctx)
 {
 	struct cache_restore *rs = ctx;
+	int r;
 
 	if (rs->stage != S_MAPPINGS)
 		return failf(rs, -EINVAL, "mappings out of order");
 	rs->stage = S_SB;
-	return check_origins(rs);
+	if (rs->short_of_space)
+		return 0;
+	r = check_origins(rs);
+	if (!r)
+		r = check_origin_size(rs);
+	return r;
 }
 
 static int st_begin_hints(void *ctx)
@@ -341,6 +388,8 @@ static int st_hint(void *ctx, uint64_t cblock, const void *data, uint32_t len)
 	if (len != w)
 		return failf(rs, -EINVAL, "a hint of %u bytes, but hint_width is %u",
 			     len, w);
+	if (rs->short_of_space)
+		return 0;
 	/* Allocated on the first hint: a restore without hints needs none. */
 	if (!rs->hints) {
 		rs->hints = calloc(rs->sb.nr_cache_blocks, w);
@@ -375,12 +424,18 @@ static int st_begin_discards(void *ctx, const struct cache_emit_discards *d)
 	rs->containers_seen |= 4;
 	rs->discard_block_size = d->block_size;
 	rs->discard_nr_blocks = d->nr_blocks;
-	r = check_size(rs);
+	rs->stage = S_DISCARDS;
+	if (!rs->short_of_space && check_size(rs) == -ENOSPC) {
+		rs->short_of_space = 1;
+		rs->msg[0] = '\0';
+	}
+	if (rs->short_of_space)
+		return 0;
+	r = check_origin_size(rs);
 	if (r < 0)
 		return r;
 	if (base_bitmap_init(&rs->discards, d->nr_blocks) < 0)
 		return -ENOMEM;
-	rs->stage = S_DISCARDS;
 	return 0;
 }
 
@@ -395,7 +450,8 @@ static int st_discard(void *ctx, uint64_t b, uint64_t e)
 			     "discard range [%llu, %llu) is not within [0, %llu)",
 			     (unsigned long long)b, (unsigned long long)e,
 			     (unsigned long long)rs->discard_nr_blocks);
-	base_bitmap_set_range(&rs->discards, b, e);
+	if (!rs->short_of_space)
+		base_bitmap_set_range(&rs->discards, b, e);
 	return 0;
 }
 
@@ -415,6 +471,8 @@ static int st_end_superblock(void *ctx)
 
 	if (rs->stage != S_SB)
 		return failf(rs, -EINVAL, "the superblock ended out of order");
+	if (rs->short_of_space)
+		return check_size(rs);
 	rs->stage = S_COMPLETE;
 	return 0;
 }

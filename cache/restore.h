@@ -61,8 +61,11 @@
  *
  * Errors: 0 or a negative errno.  From the callbacks: -EINVAL an event that
  * breaks a rule (out of range, a cache block mapped twice, an origin block
- * mapped twice, events out of order), -ENOSPC the device is too small
- * (cache_restore_blocks_needed() says how big it must be), -ENOMEM.  From
+ * mapped twice or past the origin size a discard geometry implies, events
+ * out of order), -ENOSPC the device is too small (cache_restore_blocks_
+ * needed() says how big it must be), -ENOMEM.  -ENOSPC comes from
+ * end_superblock: the rest of the input is still checked (without keeping
+ * it) so that the size covers all of it, <discards> included.  From
  * commit: -EINVAL no complete input was staged, the device's errors (-EIO
  * ...) and the transaction manager's.  cache_restore_message() describes
  * the last -EINVAL or -ENOSPC in one line.  Nothing is printed.
