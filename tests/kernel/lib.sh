@@ -10,8 +10,11 @@ TOP=$(cd "$KDIR/../.." && pwd)
 LAB_OUT=${LAB_OUT:-$TOP/build/kernel-lab}
 export LAB_OUT
 RUNK=$KDIR/lab/run-kernel-cache.sh
-INSPECT=(python3 "$KDIR/lab/tools/mdinspect.py")
-BLOCKS=(python3 "$KDIR/lab/tools/blocks.py")
+# The interpreter itself, not a version-manager shim: the helpers run
+# hundreds of times and a shim costs most of a second each time.
+PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)
+INSPECT=("$PY" "$KDIR/lab/tools/mdinspect.py")
+BLOCKS=("$PY" "$KDIR/lab/tools/blocks.py")
 # Per boot; a boot normally takes 5 to 25 s under TCG.
 KBOOT_TIMEOUT=${KBOOT_TIMEOUT:-240}
 
@@ -41,12 +44,12 @@ kstatus() { sed -n "s/^LAB-STATUS\[$2\]: //p" "$KWORK/$1.serial" | tail -n1; }
 # kfield NAME TAG FIELD: one field of LAB-COUNTS[TAG] (cached is "used/total")
 kfield() {
 	sed -n "s/^LAB-COUNTS\[$2\]: //p" "$KWORK/$1.serial" | tail -n1 |
-		tr ' ' '\n' | sed -n "s/^$3=//p"
+		tr ' ' '\n' | sed -n "s|^$3=||p"
 }
 
 # kdmesg NAME: the kernel's device-mapper messages from the guest's dmesg
 kdmesg() {
-	sed -n '/^LAB-DMESG-BEGIN/,/^LAB-DMESG-END/p' "$KWORK/$1.serial" |
+	sed -n '/^LAB-DMESG-BEGIN/,/^LAB-DMESG-END/p' "$KWORK/$1.serial" 2>/dev/null |
 		grep -E 'device-mapper: (cache|persistent|space map|btree|array|bitset|block manager|table)|bufio|BUG|panic' |
 		sed 's/^\[ *[0-9.]*\] //'
 }

@@ -18,6 +18,8 @@
   mdinspect.py getmap IMG CBLOCK      mapping value of a cache block (hex)
   mdinspect.py setmap IMG CBLOCK VAL  set a mapping value (le64: oblock << 16 |
                                       flags), re-checksum its array block
+  mdinspect.py setcount IMG BLOCK N   set a block's 2-bit count in its space-map
+                                      bitmap (0..3), re-checksum the bitmap
   mdinspect.py xml IMG                the XML our cache_dump must print: 0.9.0's
                                       layout, dirty from M_DIRTY (v1) or the
                                       dirty bitset (v2), and <discards> ranges
@@ -388,6 +390,21 @@ def main(a):
             print(json.dumps(r, indent=1, default=str))
         else:
             print_summary(r)
+    elif cmd == 'setcount':
+        b, n = int(a[2], 0), int(a[3], 0)
+        img = Image(path)
+        idx = img.blk(superblock(img)['sm_root']['bitmap_root'])
+        bm = struct.unpack_from('<Q', idx, 16 + 16 * (b // 16320))[0]
+        j = b % 16320
+
+        def sc(blk):
+            # count 1 is the odd bit of the pair, count 2 the even one
+            s2 = 2 * (j % 4)
+            v = blk[16 + j // 4] & ~(3 << s2) & 0xFF
+            v |= ((n & 1) << (s2 + 1)) | (((n >> 1) & 1) << s2)
+            blk[16 + j // 4] = v
+            struct.pack_into('<I', blk, 0, csum(bytes(blk), 'bitmap'))
+        patch_block(path, bm, sc)
     elif cmd == 'xml':
         sys.stdout.write(expected_xml(path))
     elif cmd == 'layout':

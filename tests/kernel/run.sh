@@ -1,0 +1,587 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# make check-kernel: our tools against the real dm-cache kernel target
+# (Debian's 6.1 cloud kernel under QEMU, one VM at a time, one vCPU), for
+# metadata versions 1 and 2:
+#
+#   s1  the kernel formats zeroed metadata, runs a workload with a known
+#       dirty set, shuts down cleanly: our check passes, our dump shows
+#       exactly the kernel's mappings, dirty blocks and discards
+#   s2  the kernel powers off mid-workload: our check passes (the kernel
+#       accepts such metadata), our dump shows what is on disk and notes that
+#       every mapping counts as dirty; a reload proves the kernel agrees
+#   s3  our cache_restore writes metadata from XML: the kernel loads it with
+#       the same counts, keeps our hints, reads through it return the cached
+#       data, the cleaner writes back exactly the dirty blocks, and a smaller
+#       cache device shrinks it
+#   s4  our cache_repair's output for damaged metadata loads in the kernel,
+#       which then allocates and commits on it
+#   s5  the lab's experiment-c damages: every one the kernel refuses or
+#       panics on, our cache_check fails; the kernel's own output passes
+#
+# Prints PASS/FAIL/SKIP per scenario (SKIP: a tool it needs still says "not
+# implemented yet"), ends with "kernel: N passed, N failed, N skipped" and
+# exits 1 on any failure (77 when the kernel cannot be set up at all and
+# KERNEL_REQUIRED is not set).  An unexpected panic, oops or timeout fails
+# the scenario and shows the end of the serial log.
+#
+#   BIN=DIR      our tools (make check-kernel passes the sanitizer build)
+#   KTESTS=GLOB  only scenarios whose name matches (e.g. 's3-*', '*-v2*')
+#   LAB_OUT, KERNEL_CACHE, KBOOT_TIMEOUT: see setup.sh and lib.sh
+set -u
+: "${BIN:?BIN must name the folder holding our tools}"
+BIN=$(cd "$BIN" && pwd)
+. "$(dirname "$0")/lib.sh"
+WL=$KDIR/workloads
+ONLY=${KTESTS:-*}
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+t_start=$(date +%s)
+if ! "$KDIR/setup.sh"; then
+	echo "kernel: cannot set up the kernel lab"
+	[ -n "${KERNEL_REQUIRED:-}" ] && exit 1
+	exit 77
+fi
+KWORK=$LAB_OUT/run
+rm -rf "$KWORK"
+mkdir -p "$KWORK"
+MT0="migration_threshold 0"
+
+# ---------------------------------------------------------------- results
+
+npass=0 nfail=0 nskip=0 failed=""
+S= S_FAILS=0 S_MISSING= S_NOTES= S_DETAIL=
+
+# sc_begin NAME: start a scenario; false when KTESTS filters it out
+sc_begin() {
+	[[ $1 == $ONLY ]] || return 1
+	S=$1 S_FAILS=0 S_MISSING= S_NOTES= S_DETAIL=
+	return 0
+}
+sc_fail() { S_FAILS=$((S_FAILS + 1)); S_DETAIL+="    - $*"$'\n'; }
+sc_note() { S_NOTES+="${S_NOTES:+; }$*"; }
+# sc_detail TEXT: lines shown under a failed scenario (serial log, diffs)
+sc_detail() { S_DETAIL+=$(sed 's/^/      | /' <<<"$1")$'\n'; }
+sc_end() {
+	if [ $S_FAILS -gt 0 ]; then
+		nfail=$((nfail + 1)); failed+=" $S"
+		echo "FAIL $S${S_NOTES:+: $S_NOTES}"
+		printf '%s' "$S_DETAIL"
+	elif [ -n "$S_MISSING" ]; then
+		nskip=$((nskip + 1))
+		echo "SKIP $S: not implemented yet:$S_MISSING${S_NOTES:+ (what ran passed: $S_NOTES)}"
+	else
+		npass=$((npass + 1))
+		echo "PASS $S${S_NOTES:+: $S_NOTES}"
+	fi
+}
+
+# ------------------------------------------------------------ our tools
+
+declare -A IMPL=()
+for t in cache_check cache_dump cache_restore cache_repair; do
+	if "$BIN/$t" --version 2>&1 | grep -q 'not implemented yet'; then IMPL[$t]=0; else IMPL[$t]=1; fi
+done
+
+# have TOOL...: true when all are implemented; otherwise the scenario
+# records them as missing (it becomes SKIP unless something failed)
+have() {
+	local t ok=0
+	for t in "$@"; do
+		if [ "${IMPL[$t]}" = 0 ]; then
+			[[ " $S_MISSING " == *" $t "* ]] || S_MISSING+=" $t"
+			ok=1
+		fi
+	done
+	return $ok
+}
+
+# tool OUT TOOL ARGS...: run one of our tools, stdout to OUT, stderr to
+# OUT.err; returns its exit status.  A sanitizer report fails the scenario
+# whatever the status.
+tool() {
+	local out=$1 t=$2
+	shift 2
+	"$BIN/$t" "$@" >"$out" 2>"$out.err"
+	local rc=$?
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$out.err"; then
+		sc_fail "$t $*: sanitizer report"
+		sc_detail "$(head -n 15 "$out.err")"
+	fi
+	return $rc
+}
+
+# check_passes IMG WHAT: our cache_check must accept IMG
+check_passes() {
+	have cache_check || return 0
+	tool "$KWORK/$S.check" cache_check "$1"
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		sc_fail "cache_check on $2: exit $rc, want 0"
+		sc_detail "$(head -n 12 "$KWORK/$S.check.err")"
+	fi
+}
+
+# dump_of IMG OUT: our cache_dump of IMG into OUT; false on failure
+dump_of() {
+	have cache_dump || return 1
+	tool "$2" cache_dump "$1"
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		sc_fail "cache_dump $(basename "$1"): exit $rc"
+		sc_detail "$(head -n 5 "$2.err")"
+		return 1
+	fi
+}
+
+# XML helpers: "cblock oblock dirty" per mapping; hints "cblock data"
+xmaps() { sed -n 's/.*<mapping cache_block="\([0-9]*\)" origin_block="\([0-9]*\)" dirty="\([a-z]*\)".*/\1 \2 \3/p' "$1"; }
+xhints() { sed -n 's/.*<hint cache_block="\([0-9]*\)" data="\([^"]*\)".*/\1 \2/p' "$1"; }
+nmaps() { xmaps "$1" | wc -l; }
+ndirty() { xmaps "$1" | grep -c ' true$'; }
+xattr() { head -n1 "$1" | sed -n "s/.* $2=\"\([^\"]*\)\".*/\1/p"; }
+
+# kernel NAME ARGS...: boot (see kboot); an unexpected failure of the run
+# fails the scenario with the end of the serial log; returns the run status
+kernel() {
+	local name=$1
+	shift
+	kboot "$name" "$@"
+	local rc=$?
+	if [ $rc -ne 0 ] || kpanicked "$name"; then
+		sc_fail "kernel run $name: status $rc ($(case $rc in 2) echo 'dmsetup create failed';; 124) echo timeout;; 125) echo 'no result: panic or oops';; *) echo 'workload or removal failed';; esac))"
+		sc_detail "$(kdmesg "$name" | tail -n 8)"
+		sc_detail "$(tail -n 25 "$KWORK/$name.serial" 2>/dev/null)"
+	fi
+	return $rc
+}
+
+# expect_eq WHAT GOT WANT
+expect_eq() { [ "$2" = "$3" ] || sc_fail "$1: got '$2', want '$3'"; }
+
+# the kernel's counts for a status tag: sets K_CACHED (used), K_TOTAL, K_DIRTY
+kcounts() {
+	local c
+	c=$(kfield "$1" "$2" cached)
+	K_CACHED=${c%/*} K_TOTAL=${c#*/} K_DIRTY=$(kfield "$1" "$2" dirty)
+}
+
+# ------------------------------------------------------------- scenario 1
+
+# s1_boot V: the kernel formats fresh metadata and runs workloads/s1.sh;
+# leaves $KWORK/s1-vV.{meta,cache,origin} (the base of s4 and s5)
+s1_boot() {
+	local v=$1 p=$KWORK/s1-v$1
+	mkimg "$p.meta" 8M
+	mkimg "$p.cache" 32M
+	mkimg "$p.origin" 256M
+	kernel "s1-v$v" -b 64 -m "$v" -a "$MT0" "$p.meta" "$p.cache" "$p.origin" "$WL/s1.sh" &&
+		"${INSPECT[@]}" xml "$p.meta" >"$p.expected.xml" && touch "$p.done"
+}
+
+s1() {
+	local v=$1 p=$KWORK/s1-v$1
+	sc_begin "s1-v$v-format-workload-clean" || return 0
+	if s1_boot "$v"; then
+		kcounts "s1-v$v" final
+		expect_eq "kernel dirty count (workload writes 302 blocks)" "$K_DIRTY" 302
+		sc_note "kernel: $K_CACHED/$K_TOTAL cached, $K_DIRTY dirty"
+		check_passes "$p.meta" "the kernel's image"
+		if dump_of "$p.meta" "$p.xml"; then
+			expect_eq "dump mappings vs kernel cached" "$(nmaps "$p.xml")" "$K_CACHED"
+			expect_eq "dump dirty vs kernel dirty" "$(ndirty "$p.xml")" "$K_DIRTY"
+			expect_eq "dirty origin blocks" \
+				"$(xmaps "$p.xml" | awk '$3 == "true" {print $2}' | sort -n | tr '\n' ' ')" \
+				"$({ seq 0 299; echo 1000; echo 1001; } | tr '\n' ' ')"
+			local stray
+			stray=$(xmaps "$p.xml" | awk '!($2 <= 299 || ($2 >= 1000 && $2 <= 1099)) {print $2}' | head -n 3)
+			[ -z "$stray" ] || sc_fail "mappings of origin blocks the workload never touched: $stray"
+			expect_eq "discards" "$(grep -E '^  <discards |^    <discard ' "$p.xml" | tr '\n' '|')" \
+				'  <discards discard_block_size="64" discard_nr_blocks="8192">|    <discard dbegin="5000" dend="5100"/>|'
+			if ! cmp -s "$p.expected.xml" "$p.xml"; then
+				sc_fail "dump differs from the independent decoder's (lab/tools/mdinspect.py xml)"
+				sc_detail "$(diff "$p.expected.xml" "$p.xml" | head -n 10)"
+			fi
+			[ -s "$p.xml.err" ] && sc_fail "dump of a clean image prints on stderr: $(head -n 1 "$p.xml.err")"
+			sc_note "dump: $(nmaps "$p.xml") mappings, $(ndirty "$p.xml") dirty"
+		fi
+	fi
+	sc_end
+}
+
+# ------------------------------------------------------------- scenario 2
+
+s2() {
+	local v=$1 p=$KWORK/s2-v$1
+	sc_begin "s2-v$v-crash" || return 0
+	mkimg "$p.meta" 8M
+	mkimg "$p.cache" 32M
+	mkimg "$p.origin" 256M
+	if kernel "s2-v$v" -b 64 -m "$v" -a "$MT0" "$p.meta" "$p.cache" "$p.origin" "$WL/s2-crash.sh"; then
+		klines "s2-v$v" '^LAB-CRASH' >/dev/null || sc_fail "the guest did not crash as planned"
+		kcounts "s2-v$v" committed
+		local committed=$K_CACHED
+		kcounts "s2-v$v" mid-write
+		sc_note "kernel before the power-off: $committed then $K_CACHED cached, $K_DIRTY dirty"
+		local flags
+		flags=$("${INSPECT[@]}" summary "$p.meta" | sed -n 's/^superblock: .* flags=\([0-9]*\) .*/\1/p')
+		expect_eq "superblock flags after the crash (no CLEAN_SHUTDOWN)" "$flags" 0
+		check_passes "$p.meta" "the crashed image"
+		local m=
+		if dump_of "$p.meta" "$p.xml"; then
+			m=$(nmaps "$p.xml")
+			[ "$m" -ge "$committed" ] ||
+				sc_fail "dump has $m mappings, fewer than the $committed committed before the crash"
+			"${INSPECT[@]}" xml "$p.meta" >"$p.expected.xml"
+			cmp -s "$p.expected.xml" "$p.xml" ||
+				sc_fail "dump differs from the independent decoder's: $(diff "$p.expected.xml" "$p.xml" | head -n 4 | tr '\n' ' ')"
+			grep -qi 'dirty' "$p.xml.err" ||
+				sc_fail "cache_dump does not note that every mapping counts as dirty (stderr: $(head -c 200 "$p.xml.err"))"
+			sc_note "dump: $m mappings"
+		fi
+		# The kernel's own reading of the crashed image: every valid
+		# mapping is dirty.  It must be exactly the mappings we dumped.
+		if kernel "s2-v$v-reload" -b 64 -m "$v" -a "$MT0" "$p.meta" "$p.cache" "$p.origin" "$WL/look.sh"; then
+			kcounts "s2-v$v-reload" loaded
+			sc_note "reload: $K_CACHED cached, $K_DIRTY dirty"
+			expect_eq "reload: kernel dirty == kernel cached" "$K_DIRTY" "$K_CACHED"
+			if [ -n "$m" ]; then
+				expect_eq "reload: kernel cached vs our dump" "$K_CACHED" "$m"
+				# after that clean shutdown the dirty state is on disk
+				if dump_of "$p.meta" "$p.after.xml"; then
+					expect_eq "mappings after the reload" \
+						"$(xmaps "$p.after.xml" | cut -d' ' -f1,2 | md5sum)" \
+						"$(xmaps "$p.xml" | cut -d' ' -f1,2 | md5sum)"
+					expect_eq "dirty after the reload" "$(ndirty "$p.after.xml")" "$m"
+				fi
+			fi
+			check_passes "$p.meta" "the image after the reload"
+		fi
+	fi
+	sc_end
+}
+
+# ------------------------------------------------------------- scenario 3
+
+# 256 cache blocks of 64 KiB, 20 mappings: cblock 2i -> oblock 37i+5, dirty
+# unless i % 3 == 0 (13 dirty).  smq keeps clean and dirty blocks in two
+# queues and, when it saves hints, renumbers each queue's levels 0, 1, 2...
+# in queue order; hints that already are such a numbering survive a load
+# and a save unchanged only if the kernel used them.  They number each queue
+# from the highest cblock down, an order the kernel's own choice for
+# hint-less mappings does not produce.
+S3_NRC=256 S3_BS=128
+s3_xml() {
+	awk -v nrc=$S3_NRC -v bs=$S3_BS 'BEGIN {
+		printf "<superblock uuid=\"\" block_size=\"%d\" nr_cache_blocks=\"%d\" policy=\"smq\" hint_width=\"4\">\n", bs, nrc
+		print "  <mappings>"
+		for (i = 0; i < 20; i++)
+			printf "    <mapping cache_block=\"%d\" origin_block=\"%d\" dirty=\"%s\"/>\n", 2 * i, 37 * i + 5, (i % 3) ? "true" : "false"
+		print "  </mappings>"
+		print "  <hints>"
+		nc = 0; nd = 0
+		for (i = 19; i >= 0; i--) lvl[i] = (i % 3) ? nd++ : nc++
+		b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+		for (i = 0; i < 20; i++) {
+			# base64 of the le32 lvl[i] (< 64): bytes lvl 0 0 0
+			h = substr(b64, int(lvl[i] / 4) + 1, 1) substr(b64, (lvl[i] % 4) * 16 + 1, 1) "AAAA=="
+			printf "    <hint cache_block=\"%d\" data=\"%s\"/>\n", 2 * i, h
+		}
+		print "  </hints>"
+		print "</superblock>"
+	}'
+}
+
+# s3_images P CACHE_SIZE: fresh metadata restored by us, cache block c
+# holding "cache-c<c>" data, every origin block holding "origin"
+s3_images() {
+	local p=$1
+	mkimg "$p.meta" 8M
+	mkimg "$p.cache" "$2"
+	mkimg "$p.origin" 64M
+	"${BLOCKS[@]}" fill "$p.origin" $S3_BS origin 0 1024
+	xmaps "$KWORK/s3.xml" | while read -r c o _; do
+		"${BLOCKS[@]}" put "$p.cache" $S3_BS "$c" "cache-c$c" "$o"
+	done
+}
+
+# s3_restore P V: our cache_restore of s3.xml into P.meta
+s3_restore() {
+	tool "$1.restore" cache_restore -i "$KWORK/s3.xml" -o "$1.meta" --metadata-version "$2"
+	local rc=$?
+	[ $rc -eq 0 ] || { sc_fail "cache_restore exit $rc: $(head -n 2 "$1.restore.err")"; return 1; }
+}
+
+s3() {
+	local v=$1 p
+	[ -s "$KWORK/s3.xml" ] || s3_xml >"$KWORK/s3.xml"
+
+	# a: load, no I/O, clean shutdown: counts and hints are ours
+	sc_begin "s3-v$v-restore-load-hints" && {
+		p=$KWORK/s3a-v$v
+		if have cache_restore; then
+			s3_images "$p" 16M
+			if s3_restore "$p" "$v"; then
+				check_passes "$p.meta" "our restored image"
+				sc_note "restored: $("${INSPECT[@]}" summary "$p.meta" | sed -n 's/^  policy=\([^ ]*\) version=\([^ ]*\) hint_size=\([0-9]*\) .*/policy \1 \2, hint size \3/p')"
+				if kernel "s3a-v$v" -b $S3_BS -m "$v" -a "$MT0" "$p.meta" "$p.cache" "$p.origin" "$WL/look.sh"; then
+					kcounts "s3a-v$v" loaded
+					sc_note "kernel: $K_CACHED/$K_TOTAL cached, $K_DIRTY dirty"
+					expect_eq "kernel cached" "$K_CACHED/$K_TOTAL" "20/$S3_NRC"
+					expect_eq "kernel dirty" "$K_DIRTY" 13
+					check_passes "$p.meta" "the image after the kernel's clean shutdown"
+					if dump_of "$p.meta" "$p.xml"; then
+						expect_eq "mappings after the kernel (cblock oblock dirty)" \
+							"$(xmaps "$p.xml" | md5sum)" "$(xmaps "$KWORK/s3.xml" | md5sum)"
+						if [ "$(xhints "$p.xml" | md5sum)" != "$(xhints "$KWORK/s3.xml" | md5sum)" ]; then
+							sc_fail "the kernel did not keep our hints"
+							sc_detail "$(diff <(xhints "$KWORK/s3.xml") <(xhints "$p.xml") | head -n 8)"
+						fi
+					fi
+				fi
+			fi
+		fi
+		sc_end
+	}
+
+	# b: read through, then the cleaner writes back exactly the dirty blocks
+	sc_begin "s3-v$v-restore-read-cleaner" && {
+		p=$KWORK/s3b-v$v
+		if have cache_restore; then
+			s3_images "$p" 16M
+			if s3_restore "$p" "$v" &&
+				kernel "s3b-v$v" -b $S3_BS -m "$v" -a "$MT0" "$p.meta" "$p.cache" "$p.origin" "$WL/s3-clean.sh"; then
+				kcounts "s3b-v$v" loaded
+				expect_eq "kernel at load (cached dirty)" "$K_CACHED $K_DIRTY" "20 13"
+				local show
+				show() { sed -n "s/^LAB-SHOW\[$1\]: LAB \([^ ]*\) .*/\1/p" "$KWORK/s3b-v$v.serial"; }
+				expect_eq "read of oblock 5 (cblock 0, clean)" "$(show 5)" cache-c0
+				expect_eq "read of oblock 42 (cblock 2, dirty)" "$(show 42)" cache-c2
+				expect_eq "read of oblock 6 (unmapped)" "$(show 6)" origin
+				klines "s3b-v$v" '^LAB-CLEAN: dirty=0' >/dev/null ||
+					sc_fail "the cleaner did not finish: $(klines "s3b-v$v" '^LAB-CLEAN')"
+				# the origin now: dirty mappings' blocks hold cache data,
+				# everything else is untouched
+				local want got
+				want=$(xmaps "$KWORK/s3.xml" | awk '$3 == "true" {print $2 " cache-c" $1} $3 == "false" {print $2 " origin"}' | sort -n)
+				got=$(xmaps "$KWORK/s3.xml" | while read -r c o _; do
+					echo "$o $("${BLOCKS[@]}" get "$p.origin" $S3_BS "$o" | awk '{print $1}')"; done | sort -n)
+				expect_eq "origin blocks of the mappings after the cleaner" "$(echo "$got" | md5sum)" "$(echo "$want" | md5sum)"
+				[ "$got" = "$want" ] || sc_detail "$(diff <(echo "$want") <(echo "$got") | head -n 8)"
+				# scan prints runs "A..B TAG ob=..": count the blocks of
+				# every run that is not the origin's own data
+				expect_eq "origin blocks changed in all" \
+					"$("${BLOCKS[@]}" scan "$p.origin" $S3_BS | awk '$2 != "origin" {split($1, r, /\.\./); n += r[2] - r[1] + 1} END {print n + 0}')" 13
+				check_passes "$p.meta" "the image after the cleaner"
+				if dump_of "$p.meta" "$p.xml"; then
+					expect_eq "dump after the cleaner (mappings dirty policy)" \
+						"$(nmaps "$p.xml") $(ndirty "$p.xml") $(xattr "$p.xml" policy)" "20 0 cleaner"
+				fi
+				sc_note "kernel: 20 cached, 13 dirty, cleaner: $(klines "s3b-v$v" '^LAB-CLEAN' | sed 's/^LAB-CLEAN: //')"
+			fi
+		fi
+		sc_end
+	}
+
+	# c: a cache device of 128 blocks: the kernel must shrink our metadata
+	sc_begin "s3-v$v-restore-shrink" && {
+		p=$KWORK/s3c-v$v
+		if have cache_restore; then
+			s3_images "$p" 8M
+			if ! s3_restore "$p" "$v"; then
+				:
+			elif kernel "s3c-v$v" -b $S3_BS -m "$v" -a "$MT0" "$p.meta" "$p.cache" "$p.origin" "$WL/look.sh"; then
+				kcounts "s3c-v$v" loaded
+				expect_eq "kernel after the shrink (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/128 13"
+				sc_note "kernel: $K_CACHED/$K_TOTAL cached, $K_DIRTY dirty"
+				check_passes "$p.meta" "the shrunk image"
+				if dump_of "$p.meta" "$p.xml"; then
+					expect_eq "dump after the shrink (nr_cache_blocks mappings dirty)" \
+						"$(xattr "$p.xml" nr_cache_blocks) $(nmaps "$p.xml") $(ndirty "$p.xml")" "128 20 13"
+				fi
+			elif kdmesg "s3c-v$v" | grep -q 'is dirty'; then
+				sc_fail "the kernel refuses to shrink: dirty bits on unmapped blocks? $(kdmesg "s3c-v$v" | grep -m1 'dirty')"
+			fi
+		fi
+		sc_end
+	}
+}
+
+# ------------------------------------------------------------- scenario 4
+
+# base_image V: s1's kernel-written image and its data (made if s1 was not run)
+base_image() {
+	[ -e "$KWORK/s1-v$1.done" ] && return 0
+	s1_boot "$1" || { sc_fail "no base image: the kernel run s1-v$1 failed"; return 1; }
+}
+
+# damage IMG WHAT: one of the lab's experiment-c damages, on a copy
+damage() {
+	local m=$1 what=$2 m0
+	case $what in
+	c00-none) ;;
+	c01-sb-csum) "${INSPECT[@]}" flip "$m" 0 300 ;;
+	c02-sb-incompat) "${INSPECT[@]}" setsb "$m" incompat_flags 1 ;;
+	c03-sb-version3) "${INSPECT[@]}" setsb "$m" version 3 ;;
+	c04-sb-needs-check) "${INSPECT[@]}" setsb "$m" flags 3 ;;
+	c05-sb-blocksize) "${INSPECT[@]}" setsb "$m" data_block_size 128 ;;
+	c06-sm-index-csum) "${INSPECT[@]}" flip "$m" "$("${INSPECT[@]}" where "$m" index)" 4000 ;;
+	c07-sm-bitmap-csum) "${INSPECT[@]}" flip "$m" "$("${INSPECT[@]}" where "$m" bitmap0)" 4000 ;;
+	c08-sm-refcount-csum) "${INSPECT[@]}" flip "$m" "$("${INSPECT[@]}" where "$m" refcount)" 4000 ;;
+	c09-mapping-root-csum) "${INSPECT[@]}" flip "$m" "$("${INSPECT[@]}" where "$m" mapping-root)" 4000 ;;
+	c10-mapping-ablock-csum) "${INSPECT[@]}" flip "$m" "$("${INSPECT[@]}" where "$m" mapping-ablock0)" 4000 ;;
+	c11-hint-ablock-csum) "${INSPECT[@]}" flip "$m" "$("${INSPECT[@]}" where "$m" hint-ablock0)" 4000 ;;
+	c12-discard-ablock-csum) "${INSPECT[@]}" flip "$m" "$("${INSPECT[@]}" where "$m" discard-ablock0)" 4000 ;;
+	c13-dirty-ablock-csum) "${INSPECT[@]}" flip "$m" "$("${INSPECT[@]}" where "$m" dirty-ablock0)" 4000 ;;
+	c14-dup-oblock)
+		m0=$("${INSPECT[@]}" getmap "$m" 0)
+		"${INSPECT[@]}" setmap "$m" 1 "$m0" ;;
+	c15-unknown-flag)
+		m0=$("${INSPECT[@]}" getmap "$m" 0)
+		"${INSPECT[@]}" setmap "$m" 0 $((m0 | 4)) ;;
+	c16-oblock-beyond-origin) "${INSPECT[@]}" setmap "$m" 0 $(((1000000 << 16) | 1)) ;;
+	c17-sm-count-zero) "${INSPECT[@]}" setcount "$m" "$("${INSPECT[@]}" where "$m" mapping-root)" 0 ;;
+	*) echo "unknown damage $what" >&2; return 1 ;;
+	esac
+}
+
+s4() {
+	local v=$1 d p
+	local damages="c11-hint-ablock-csum c10-mapping-ablock-csum c07-sm-bitmap-csum"
+	[ "$v" = 2 ] && damages+=" c13-dirty-ablock-csum"
+	for d in $damages; do
+		sc_begin "s4-v$v-repair-${d#*-}" || continue
+		p=$KWORK/s4-v$v-$d
+		if have cache_repair && base_image "$v"; then
+			cp "$KWORK/s1-v$v.meta" "$p.damaged"
+			cp "$KWORK/s1-v$v.cache" "$p.cache"
+			cp "$KWORK/s1-v$v.origin" "$p.origin"
+			damage "$p.damaged" "$d"
+			mkimg "$p.meta" 8M
+			tool "$p.repair" cache_repair -i "$p.damaged" -o "$p.meta"
+			local rc=$?
+			if [ $rc -ne 0 ]; then
+				sc_fail "cache_repair exit $rc: $(head -n 2 "$p.repair.err")"
+			else
+				local ver
+				ver=$("${INSPECT[@]}" summary "$p.meta" | sed -n 's/^superblock: .* version=\([0-9]*\)$/\1/p')
+				expect_eq "metadata version of the repaired image" "$ver" "$v"
+				check_passes "$p.meta" "the repaired image"
+				local m= dn=
+				if dump_of "$p.meta" "$p.xml"; then
+					m=$(nmaps "$p.xml") dn=$(ndirty "$p.xml")
+					sc_note "repaired: $m mappings, $dn dirty"
+					case $d in
+					c11-*|c07-*)	# nothing but hints or the space map lost
+						expect_eq "mappings kept by the repair" "$(xmaps "$p.xml" | md5sum)" "$(xmaps "$KWORK/s1-v$v.expected.xml" | md5sum)" ;;
+					c10-*)		# array block 0 (cblocks 0..508) lost at most
+						local lost
+						lost=$(comm -13 <(xmaps "$p.xml" | sort) <(xmaps "$KWORK/s1-v$v.expected.xml" | sort) | awk '$1 >= 509' | wc -l)
+						expect_eq "mappings past the damaged array block lost" "$lost" 0
+						[ -z "$(comm -23 <(xmaps "$p.xml" | sort) <(xmaps "$KWORK/s1-v$v.expected.xml" | sort))" ] ||
+							sc_fail "the repair invented mappings" ;;
+					c13-*)		# dirty state unknown: resolved toward dirty
+						expect_eq "mappings kept by the repair" "$(xmaps "$p.xml" | cut -d' ' -f1,2 | md5sum)" \
+							"$(xmaps "$KWORK/s1-v$v.expected.xml" | cut -d' ' -f1,2 | md5sum)"
+						expect_eq "dirty after losing the dirty bitset (all)" "$dn" "$m" ;;
+					esac
+				fi
+				if kernel "s4-v$v-$d" -b 64 -m "$v" -a "$MT0" "$p.meta" "$p.cache" "$p.origin" "$WL/s4-io.sh"; then
+					kcounts "s4-v$v-$d" loaded
+					sc_note "kernel: $K_CACHED cached, $K_DIRTY dirty"
+					[ -z "$m" ] || expect_eq "kernel (cached dirty) vs our dump of the repair" "$K_CACHED $K_DIRTY" "$m $dn"
+					klines "s4-v$v-$d" '^LAB-ERROR' >/dev/null &&
+						sc_fail "I/O failed on the repaired metadata: $(klines "s4-v$v-$d" '^LAB-ERROR' | head -n 2)"
+					[ "$(kfield "s4-v$v-$d" after-io mode/needs_check)" = "rw/-" ] ||
+						sc_fail "kernel mode after I/O: $(kfield "s4-v$v-$d" after-io mode/needs_check)"
+					check_passes "$p.meta" "the repaired image after the kernel's I/O"
+				fi
+			fi
+		fi
+		sc_end
+	done
+}
+
+# ------------------------------------------------------------- scenario 5
+
+s5() {
+	local v=$1 d p rc kv
+	local cases="c00-none c01-sb-csum c02-sb-incompat c03-sb-version3 c04-sb-needs-check
+		c05-sb-blocksize c06-sm-index-csum c07-sm-bitmap-csum c08-sm-refcount-csum
+		c09-mapping-root-csum c10-mapping-ablock-csum c11-hint-ablock-csum
+		c12-discard-ablock-csum c14-dup-oblock c15-unknown-flag
+		c16-oblock-beyond-origin c17-sm-count-zero"
+	[ "$v" = 2 ] && cases+=" c13-dirty-ablock-csum"
+	for d in $cases; do
+		sc_begin "s5-v$v-$d" || continue
+		p=$KWORK/s5-v$v-$d
+		if base_image "$v"; then
+			cp "$KWORK/s1-v$v.meta" "$p.meta"
+			cp "$KWORK/s1-v$v.cache" "$p.cache"
+			cp "$KWORK/s1-v$v.origin" "$p.origin"
+			damage "$p.meta" "$d"
+			local crc=
+			if have cache_check; then
+				tool "$p.check" cache_check "$p.meta"
+				crc=$?
+			fi
+			# the kernel's verdict (a panic is a verdict here, not a failure)
+			kboot "s5-v$v-$d" -t 120 -b 64 -m "$v" -a "$MT0" "$p.meta" "$p.cache" "$p.origin" "$WL/probe.sh"
+			rc=$?
+			if [ $rc -eq 124 ]; then
+				kv=timeout
+				sc_fail "kernel run timed out"
+				sc_detail "$(tail -n 25 "$KWORK/s5-v$v-$d.serial")"
+			elif [ $rc -eq 125 ] || kpanicked "s5-v$v-$d"; then
+				kv=panics
+			elif [ $rc -eq 2 ]; then
+				kv="refuses at load"
+			elif klines "s5-v$v-$d" '^LAB-ERROR' >/dev/null ||
+				[ "$(kfield "s5-v$v-$d" after-io mode/needs_check)" != "rw/-" ] || [ $rc -ne 0 ]; then
+				kv="fails at run time"
+			else
+				kv=accepts
+			fi
+			local why
+			why=$(kdmesg "s5-v$v-$d" | grep -vE 'uevent|ioctl|IMA' | grep -m1 -E 'failed|unable|unsupported|refus|error|BUG|not supported|found' | cut -c1-90)
+			sc_note "kernel $kv${why:+ ($why)}; our check: ${crc:-n/a}"
+			if [ -n "$crc" ]; then
+				case $d in
+				c00-none)
+					expect_eq "kernel verdict on its own image" "$kv" accepts
+					[ "$crc" = 0 ] || { sc_fail "cache_check fails the kernel's own image (exit $crc)"; sc_detail "$(head -n 8 "$p.check.err")"; } ;;
+				c05-sb-blocksize)
+					# the kernel compares with its table, which the
+					# metadata alone cannot show: not held against us
+					sc_note "table-dependent, not asserted" ;;
+				*)
+					if [ "$kv" != accepts ] && [ "$crc" = 0 ]; then
+						sc_fail "the kernel $kv, but our cache_check passes"
+					elif [ "$kv" = accepts ] && [ "$crc" = 0 ]; then
+						sc_note "both accept"
+					fi
+					[ "$crc" = 0 ] || [ "$crc" = 1 ] || sc_fail "cache_check exit $crc (documented: 0 or 1)" ;;
+				esac
+			fi
+		fi
+		sc_end
+	done
+}
+
+# ------------------------------------------------------------------ main
+
+echo "kernel: $(cat "$LAB_OUT/kver"), tools in $BIN; implemented:$(for t in "${!IMPL[@]}"; do [ "${IMPL[$t]}" = 1 ] && printf ' %s' "$t"; done)"
+for v in 1 2; do
+	s1 "$v"
+	s2 "$v"
+	s3 "$v"
+	s4 "$v"
+	s5 "$v"
+done
+
+echo "kernel: time $(( $(date +%s) - t_start )) s; logs and images in $KWORK"
+[ -n "$failed" ] && echo "failed:$failed"
+echo "kernel: $npass passed, $nfail failed, $nskip skipped"
+[ $nfail -eq 0 ]
