@@ -1,0 +1,112 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# The only writes cache_check makes: --clear-needs-check-flag clears
+# NEEDS_CHECK when the check passes (and frees leaked blocks, as LVM runs
+# it on every activation), --auto-repair frees leaks and clears NEEDS_CHECK.
+# Each is checked byte for byte: the superblock changes only in flags,
+# nr_allocated and checksum; a leak repair changes only the bitmap and index
+# blocks; a failing check writes nothing at all.
+set -u
+: "${BIN:?}" "${PROGS:?}" "${TOP:?}"
+[ -x /usr/sbin/cache_restore ] || { echo "no reference cache_restore"; exit 77; }
+CHECK=$BIN/cache_check
+C=$PROGS/corrupt
+fails=0
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# changed_blocks A B: the 4 KiB blocks that differ, space separated
+changed_blocks() {
+	cmp -l "$1" "$2" | awk '{ b = int(($1 - 1) / 4096); if (b != last) { printf "%s%d", sep, b; sep = " "; last = b } }
+		BEGIN { last = -1 }'
+}
+# changed_bytes A B BLOCK: byte offsets (0-based) that differ in BLOCK
+changed_bytes() {
+	cmp -l "$1" "$2" | awk -v blk="$3" '{ o = $1 - 1; if (int(o / 4096) == blk) { printf "%s%d", sep, o % 4096; sep = " " } }'
+}
+le32_at() { od -A n -t u4 -j "$2" -N 4 "$1" | tr -d ' '; }
+le64_at() { od -A n -t u8 -j "$2" -N 8 "$1" | tr -d ' '; }
+
+"$PROGS/gen_xml" --nr-cache-blocks 3000 --mapped 70 >a.xml
+truncate -s 8M v2.img
+/usr/sbin/cache_restore --metadata-version 2 -i a.xml -o v2.img
+truncate -s 8M v1.img
+/usr/sbin/cache_restore -i a.xml -o v1.img
+
+# 1. v2, no leak, NEEDS_CHECK set: only the flags and the checksum change
+cp v2.img nc.img
+"$C" nc.img set-sb flags 3
+cp nc.img nc.before
+"$CHECK" --clear-needs-check-flag nc.img >nc.out 2>&1 || bad "clear on v2 failed: $(cat nc.out)"
+grep -q '^  cleared NEEDS_CHECK$' nc.out || bad "no 'cleared NEEDS_CHECK' line"
+[ "$(changed_blocks nc.before nc.img)" = "0" ] || bad "clear changed blocks $(changed_blocks nc.before nc.img)"
+for o in $(changed_bytes nc.before nc.img 0); do
+	[ "$o" -lt 8 ] || bad "clear changed superblock byte $o"
+done
+[ "$(le32_at nc.img 4)" = 1 ] || bad "flags now $(le32_at nc.img 4), expected 1"
+"$CHECK" nc.img >nc2.out 2>&1 || bad "image no longer checks"
+grep -q needs-check nc2.out && bad "NEEDS_CHECK still reported"
+/usr/sbin/cache_check -q nc.img || bad "the reference rejects the result"
+# nothing left to do: a second run writes nothing
+cp nc.img nc.after
+"$CHECK" --clear-needs-check-flag nc.img >/dev/null 2>&1 || bad "second clear failed"
+cmp -s nc.img nc.after || bad "second clear wrote"
+
+# 2. damaged, NEEDS_CHECK set: the check fails and writes nothing
+cp v2.img dm.img
+"$C" dm.img set-sb flags 3
+"$C" dm.img flip "$("$C" dm.img where mapping-block 1)" 200
+cp dm.img dm.before
+"$CHECK" --clear-needs-check-flag dm.img >dm.out 2>&1 && bad "clear on a damaged image passed"
+cmp -s dm.img dm.before || bad "clear on a damaged image wrote"
+"$CHECK" --auto-repair dm.img >dm2.out 2>&1 && bad "auto-repair on a damaged image passed"
+cmp -s dm.img dm.before || bad "auto-repair on a damaged image wrote"
+grep -q "not writing anything" dm2.out || bad "auto-repair did not say why it wrote nothing"
+
+# 3. v1 (0.9.0 leaks block 6) with NEEDS_CHECK: --clear-needs-check-flag
+#    frees the leak and clears the flag; only sb, index and bitmap change
+cp v1.img lk.img
+"$C" lk.img set-sb flags 3
+cp lk.img lk.before
+index=$("$C" lk.img where index)
+bitmap=$("$C" lk.img where bitmap 0)
+alloc=$(le64_at lk.img 72)
+"$CHECK" --clear-needs-check-flag lk.img >lk.out 2>&1 || bad "clear on v1 failed: $(cat lk.out)"
+grep -q '^  freed 1 leaked block$' lk.out || bad "no 'freed 1 leaked block' line: $(cat lk.out)"
+[ "$(changed_blocks lk.before lk.img)" = "0 $index $bitmap" ] ||
+	bad "leak repair changed blocks '$(changed_blocks lk.before lk.img)', expected '0 $index $bitmap'"
+for o in $(changed_bytes lk.before lk.img 0); do
+	case $o in [0-7] | 7[2-9]) ;; *) bad "superblock byte $o changed" ;; esac
+done
+[ "$(le64_at lk.img 72)" = $((alloc - 1)) ] || bad "nr_allocated $(le64_at lk.img 72), expected $((alloc - 1))"
+# in the bitmap only block 6's entry (byte 16 + 6/4, bits 4-5) changed
+# (and the checksum, bytes 0-3, most of which change)
+[ "$(changed_bytes lk.before lk.img "$bitmap" | sed 's/^\([0-3] \)*//')" = "17" ] ||
+	bad "bitmap bytes changed: $(changed_bytes lk.before lk.img "$bitmap")"
+"$CHECK" lk.img >lk2.out 2>&1 || bad "repaired image fails"
+grep -q warning lk2.out && bad "warnings after the repair: $(grep warning lk2.out)"
+/usr/sbin/cache_check -q lk.img || bad "the reference rejects the repaired image"
+/usr/sbin/cache_dump lk.before >d1.xml 2>/dev/null
+/usr/sbin/cache_dump lk.img >d2.xml 2>/dev/null
+cmp -s d1.xml d2.xml || bad "the repaired image dumps differently"
+
+# 4. --auto-repair without NEEDS_CHECK: the leak goes, the flags stay
+cp v1.img ar.img
+"$C" ar.img set-bitmap-count 40 1
+cp ar.img ar.before
+"$CHECK" --auto-repair ar.img >ar.out 2>&1 || bad "auto-repair failed: $(cat ar.out)"
+grep -q '^  freed 2 leaked blocks$' ar.out || bad "no 'freed 2 leaked blocks': $(cat ar.out)"
+grep -q 'cleared' ar.out && bad "auto-repair claims to clear a flag that was clear"
+[ "$(le32_at ar.img 4)" = 1 ] || bad "flags changed to $(le32_at ar.img 4)"
+"$CHECK" ar.img >ar2.out 2>&1 || bad "auto-repaired image fails"
+grep -q warning ar2.out && bad "warnings after auto-repair: $(grep warning ar2.out)"
+cp ar.img ar.after
+"$CHECK" --auto-repair ar.img >/dev/null 2>&1 || bad "second auto-repair failed"
+cmp -s ar.img ar.after || bad "second auto-repair wrote"
+
+# 5. warnings that are not leaks are left alone: the v2 dirty-unmapped bits
+cp v2.img du.img
+"$CHECK" --auto-repair du.img >/dev/null 2>&1 || bad "auto-repair on v2 failed"
+cmp -s du.img v2.img || bad "auto-repair touched the dirty bitset"
+
+[ $fails -eq 0 ]
