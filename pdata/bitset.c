@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/endian.h"
+#include "pdata/ondisk.h"
 
 struct bsread {
 	uint64_t nr_bits;
@@ -75,9 +76,15 @@ int pd_bitset_read(struct pd_bm *bm, uint64_t root, uint64_t nr_bits,
 		.ops = ops,
 		.ctx = ctx,
 	};
+	uint32_t per;
 	int r;
 
+	memset(bits, 0, sizeof(*bits));
 	memset(lost, 0, sizeof(*lost));
+	/* A bitset the device cannot hold is not worth allocating for. */
+	per = pd_array_entries_per_block(8);
+	if (s.nr_words / per + (s.nr_words % per != 0) > pd_bm_nr_blocks(bm))
+		return -EINVAL;
 	r = base_bitmap_init(bits, nr_bits);
 	if (r < 0)
 		return r;

@@ -16,8 +16,10 @@
  * Reads the bitset into bits (initialised here to nr_bits).  Bits in ranges
  * the array walk reports as damaged are set in lost (also initialised here)
  * and left clear in bits; each damage is also passed to ops->damage with
- * word indices.  ops->values is not called; ops may be NULL.  Returns 0 or
- * -ENOMEM (or a callback's value); on error both bitmaps are released.
+ * word indices.  ops->values is not called; ops may be NULL.  Returns 0,
+ * -ENOMEM, -EINVAL when nr_bits is more than the whole device could hold
+ * (nr_bits comes from disk: memory stays bounded by the device's size), or
+ * a callback's value; on error both bitmaps are released (zeroed).
  */
 int pd_bitset_read(struct pd_bm *bm, uint64_t root, uint64_t nr_bits,
 		   unsigned walk_flags, const struct pd_array_walk_ops *ops,

@@ -55,7 +55,11 @@ const char *pd_btree_problem_name(enum pd_btree_problem p);
 
 struct pd_btree_damage {
 	enum pd_btree_problem problem;
-	/* Keys that cannot be trusted: [key_begin, key_end). */
+	/*
+	 * Keys that cannot be trusted: [key_begin, key_end), the range the
+	 * parent allots to the node; key_end is UINT64_MAX when the node is
+	 * on the tree's right edge (no upper bound).
+	 */
 	uint64_t key_begin, key_end;
 	/*
 	 * fault.block is the damaged node; for PD_BT_BLOCK the validator's
@@ -68,7 +72,9 @@ struct pd_btree_damage {
 struct pd_btree_walk_ops {
 	/*
 	 * A sound leaf: nr entries, keys and values as stored (le64 keys,
-	 * value_size bytes per value), in key order across calls.  May be NULL.
+	 * value_size bytes per value), in key order across calls.  Empty
+	 * leaves (an empty tree) are not passed on.  The pointers are into
+	 * the locked block and valid only during the call.  May be NULL.
 	 */
 	int (*leaf)(void *ctx, uint64_t block, unsigned nr, const void *keys,
 		    const void *values);
@@ -91,7 +97,11 @@ enum pd_btree_walk_flags {
 
 /*
  * Walks the tree.  A callback returning non-zero stops the walk and that
- * value is returned.  Otherwise 0, or -ENOMEM.
+ * value is returned.  Otherwise 0, -ENOMEM, or -EBUSY when the block
+ * manager has no block to evict (the walk itself holds one lock at a time).
+ * Memory: one bit per device block (the visited set) and 4 KiB per level.
+ * With PD_WALK_PREFETCH the block manager should hold at least 512 blocks:
+ * each internal node's children are prefetched together, up to 252.
  */
 int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 		  unsigned flags, const struct pd_btree_walk_ops *ops,
@@ -115,7 +125,7 @@ int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
  *
  * No block stays locked between calls (internal nodes' child lists and the
  * current leaf are copied), so the caller may use the block manager freely
- * in between.  Memory: a few KiB per level of the tree.
+ * in between.  Memory: about 260 KiB per cursor, allocated at init.
  */
 struct pd_btree_cursor_frame;
 

@@ -265,6 +265,37 @@ static void test_callback_error_releases(void **state)
 	pdb_release(&b);
 }
 
+/* nr_bits comes from disk: more than the device can hold is refused. */
+static void test_impossible_size(void **state)
+{
+	struct pdb b;
+	struct pdb_array a;
+	struct base_bitmap bits, lost;
+
+	(void)state;
+	build(&b, &a, 100, 0, 16);
+	assert_int_equal(pd_bitset_read(pdb_bm(&b), a.root,
+					16 * WORDS_PER_BLOCK * 64 + 1, 0, NULL,
+					NULL, &bits, &lost), -EINVAL);
+	assert_null(bits.words);
+	assert_null(lost.words);
+	assert_int_equal(pd_bitset_read(pdb_bm(&b), a.root, UINT64_MAX, 0,
+					NULL, NULL, &bits, &lost), -EINVAL);
+	/*
+	 * Just within reach: read.  The one stored block holds 2 words, not
+	 * 509, and 15 blocks are missing: every bit is lost.
+	 */
+	assert_int_equal(pd_bitset_read(pdb_bm(&b), a.root,
+					16 * WORDS_PER_BLOCK * 64, 0, NULL,
+					NULL, &bits, &lost), 0);
+	assert_int_equal(base_bitmap_count(&lost), 16 * WORDS_PER_BLOCK * 64);
+	assert_int_equal(base_bitmap_count(&bits), 0);
+	base_bitmap_release(&bits);
+	base_bitmap_release(&lost);
+	pdb_array_release(&a);
+	pdb_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_many_blocks),
 		cmocka_unit_test(test_damaged_block),
 		cmocka_unit_test(test_callback_error_releases),
+		cmocka_unit_test(test_impossible_size),
 	};
 
 	return cmocka_run_group_tests_name("bitset", tests, NULL, NULL);
