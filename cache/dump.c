@@ -333,15 +333,16 @@ static int read_discards(struct dump *d)
 	const struct cache_sb *sb = d->sb;
 	struct pd_array_walk_ops ops = { .damage = bitset_damage };
 	uint64_t n = sb->discard_nr_blocks;
-	/* 64 bits per word, 509 words per array block. */
-	uint64_t fit = pd_bm_nr_blocks(d->bm) *
-		       pd_array_entries_per_block(sizeof(uint64_t)) * 64;
+	/* 509 words per array block; compared in words, so nothing overflows. */
+	uint64_t fit_words = pd_bm_nr_blocks(d->bm) *
+			     pd_array_entries_per_block(sizeof(uint64_t));
 	int r;
 
 	d->have_discards = n > 0;
 	if (!sb->discard_root && !n)
 		return 0;
-	if (!sb->discard_root || n > fit || (n && !sb->discard_block_size)) {
+	if (!sb->discard_root || n / 64 + (n % 64 != 0) > fit_words ||
+	    (n && !sb->discard_block_size)) {
 		d->have_discards = 0;
 		r = whole_loss(d, "discard bitset", n, &d->res->lost_discards);
 		return walk_result(d, r);
