@@ -114,10 +114,14 @@ static void set_block_damage(struct pd_btree_damage *d, const struct pd_fault *f
 	d->fault = *f;
 }
 
+/*
+ * A failed read is damage to report and walk past, whatever the device
+ * said, except when the block manager itself ran out of memory or of
+ * evictable blocks: then nothing can be read and the walk must stop.
+ */
 static int is_read_damage(int r)
 {
-	return r == -EILSEQ || r == -ENOTBLK || r == -ERANGE || r == -EIO ||
-	       r == -ENODATA;
+	return r != -ENOMEM && r != -EBUSY;
 }
 
 /*

@@ -89,7 +89,11 @@ struct pd_btree_walk_ops {
 };
 
 enum pd_btree_walk_flags {
-	/* Thin-style sharing is legal: a second visit is skipped, not damage. */
+	/*
+	 * Thin-style sharing is legal: a second visit is skipped, not damage
+	 * (nor re-reported if the node was damaged: that was said once).
+	 * Cycles are still damage.
+	 */
 	PD_WALK_ALLOW_SHARED = 1 << 0,
 	/* Read each level with pd_bm_prefetch before visiting it. */
 	PD_WALK_PREFETCH = 1 << 1,
@@ -149,9 +153,9 @@ int pd_btree_cursor_init(struct pd_btree_cursor *c, struct pd_bm *bm,
 			 uint64_t root, uint32_t value_size);
 /*
  * The next entry in key order: 1 with *key and value (value_size bytes; may
- * be NULL) filled, 0 after the last one, or a negative errno: -EILSEQ,
- * -ENOTBLK, -ERANGE or -EIO when a node failed to read (c->damage.problem
- * is PD_BT_BLOCK), -EILSEQ for a wrong value size or max_entries, -EUCLEAN
+ * be NULL) filled, 0 after the last one, or a negative errno: what the
+ * block manager returned when a node failed to read (-EILSEQ, -ENOTBLK,
+ * -ERANGE, -EIO...; c->damage.problem is PD_BT_BLOCK), -EILSEQ for a wrong value size or max_entries, -EUCLEAN
  * for any other broken rule, -ENOMEM, -EBUSY.  Once it has returned 0 or an
  * error it keeps returning the same.
  */
