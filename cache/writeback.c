@@ -46,6 +46,8 @@ typedef unsigned __int128 u128;
 #define MAX_IOV 256u
 #define DEFAULT_DEPTH 64u
 #define MIN_BUFFER (8u << 10)
+/* Batch size through the page cache: two of them fit in a CPU cache. */
+#define BUFFERED_BATCH (2u << 20)
 
 const char *cache_wb_stage_name(enum cache_wb_stage s)
 {
@@ -518,6 +520,8 @@ int cache_wb_copy(struct cache_wb_engine *e, const struct cache_wb_copy_opts *o,
 		goto out_fail;
 	}
 	half = o->buffer_bytes / 2;
+	if (o->batch_bytes && o->batch_bytes < half)
+		half = o->batch_bytes < 4096 ? 4096 : o->batch_bytes;
 	r = copier_init(&c, half);
 	if (r < 0)
 		goto out_release;
@@ -1021,6 +1025,8 @@ int cache_writeback(struct pd_io *meta, const struct cache_writeback_opts *o,
 		.fast_size = res->fast_size,
 		.origin_size = res->origin_size,
 		.buffer_bytes = o->buffer_bytes,
+		.batch_bytes = res->fast_direct && res->origin_direct ? 0 :
+			       BUFFERED_BATCH,
 		.retries = o->retries,
 		.progress = o->progress,
 		.ctx = o->ctx,

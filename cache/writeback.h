@@ -174,6 +174,13 @@ struct cache_wb_copy_opts {
 	uint64_t fast_size;		/* bytes; 0 = do not check */
 	uint64_t origin_size;
 	uint64_t buffer_bytes;		/* the copy buffer, at least 8 KiB */
+	/*
+	 * Bytes per batch, at most half the buffer (0: half the buffer).
+	 * Through the page cache, small batches that stay in the CPU cache
+	 * copy faster, and the kernel sorts the writes anyway; with O_DIRECT
+	 * big batches give the copier's own sort a wider window.
+	 */
+	uint64_t batch_bytes;
 	unsigned retries;		/* extra tries per block */
 	/* Jobs finished so far (copied or failed), after each batch. */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);

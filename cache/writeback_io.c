@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cache/writeback.h"
@@ -527,6 +529,15 @@ void cache_wb_engine_destroy(struct cache_wb_engine *e)
 
 /* ---- opening data devices ---- */
 
+static int in_memory_fs(const char *path)
+{
+	struct statfs fs;
+
+	if (statfs(path, &fs) < 0)
+		return 0;
+	return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+}
+
 int cache_wb_open_data(const char *path, int write, uint64_t align,
 		       int *fd, uint64_t *size_bytes, int *direct)
 {
@@ -568,9 +579,11 @@ int cache_wb_open_data(const char *path, int write, uint64_t align,
 
 	/*
 	 * Files: O_DIRECT only for page-aligned transfers, since the file
-	 * system's own alignment rule is not known here.
+	 * system's own alignment rule is not known here, and never on a file
+	 * system in memory, where there is no cache to bypass (and the copier
+	 * sizes its batches by whether the page cache is in the way).
 	 */
-	*direct = align % 4096 == 0;
+	*direct = align % 4096 == 0 && !in_memory_fs(path);
 	f = open(path, mode | O_CLOEXEC | (*direct ? O_DIRECT : 0));
 	if (f < 0 && errno == EINVAL && *direct) {
 		/* tmpfs and some others have no O_DIRECT. */
