@@ -613,27 +613,36 @@ static void origin_set_release(struct origin_set *o)
 	memset(o, 0, sizeof(*o));
 }
 
+/* Grows the bitmap to hold oblock (below limit_bits).  0 or -ENOMEM. */
+static int origin_set_reserve(struct origin_set *o, uint64_t oblock)
+{
+	uint64_t w = oblock / 64, n;
+	uint64_t *p;
+
+	if (w < o->nr_words)
+		return 0;
+	n = o->nr_words ? o->nr_words : 1024;
+	while (n <= w)
+		n *= 2;
+	p = realloc(o->words, n * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memset(p + o->nr_words, 0, (n - o->nr_words) * sizeof(*p));
+	o->words = p;
+	o->nr_words = n;
+	return 0;
+}
+
 /* 1 if oblock was seen before, 0 if not, -ENOMEM. */
 static int origin_set_add(struct origin_set *o, uint64_t oblock,
 			  uint64_t cblock)
 {
 	if (oblock < o->limit_bits) {
 		uint64_t w = oblock / 64, m = 1ull << (oblock % 64);
+		int r = origin_set_reserve(o, oblock);
 
-		if (w >= o->nr_words) {
-			uint64_t n = o->nr_words ? o->nr_words : 1024;
-			uint64_t *p;
-
-			while (n <= w)
-				n *= 2;
-			p = realloc(o->words, n * sizeof(*p));
-			if (!p)
-				return -ENOMEM;
-			memset(p + o->nr_words, 0,
-			       (n - o->nr_words) * sizeof(*p));
-			o->words = p;
-			o->nr_words = n;
-		}
+		if (r < 0)
+			return r;
 		if (o->words[w] & m)
 			return 1;
 		o->words[w] |= m;
@@ -688,12 +697,36 @@ static int cb_mapping_values(void *ctx, uint64_t index, unsigned nr,
 	const unsigned char *p = values;
 	uint32_t allowed = CACHE_M_VALID |
 			   (c->sb.version < 2 ? CACHE_M_DIRTY : 0);
+	uint64_t top = 0;
+	int r;
 
+	/*
+	 * Origin blocks are scattered over a bitmap of up to hundreds of MiB,
+	 * so nearly every test is a cache miss: grow the bitmap once for the
+	 * whole array block, then start all its loads before using any, so
+	 * that the misses overlap instead of queueing.
+	 */
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t v = load_le64(p + 8 * (size_t)i);
+		uint64_t ob = cache_mapping_oblock(v);
+
+		if ((v & CACHE_M_VALID) && ob < c->origins.limit_bits && ob > top)
+			top = ob;
+	}
+	r = origin_set_reserve(&c->origins, top);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t v = load_le64(p + 8 * (size_t)i);
+		uint64_t ob = cache_mapping_oblock(v);
+
+		if ((v & CACHE_M_VALID) && ob < c->origins.limit_bits)
+			__builtin_prefetch(&c->origins.words[ob / 64], 1);
+	}
 	for (unsigned i = 0; i < nr; i++, p += 8) {
 		uint64_t v = load_le64(p), cblock = index + i;
 		uint32_t flags = cache_mapping_flags(v);
 		uint64_t oblock = cache_mapping_oblock(v);
-		int r;
 
 		if (flags & ~allowed) {
 			report(c, CACHE_P_MAP_FLAGS,
