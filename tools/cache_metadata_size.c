@@ -150,7 +150,7 @@ static int run(const struct msize_opts *o)
 	const uint64_t max_sectors =
 		PD_SM_MAX_METADATA_BLOCKS * PD_SECTORS_PER_BLOCK;
 	const struct cache_size_unit *unit;
-	uint64_t nr = 0, width = 4, version = 1, sectors;
+	uint64_t nr = 0, width = 4, version = 2, sectors;
 	struct cache_msize_exact ex;
 	struct cache_msize_layout l;
 	int r;
@@ -234,7 +234,8 @@ int cmd_cache_metadata_size(int argc, const char **argv)
 		{ "exact", 0, POPT_ARG_NONE, &o.exact, 0,
 		  "also print what a fresh restore allocates", NULL },
 		{ "metadata-version", 0, POPT_ARG_STRING, NULL, 6,
-		  "metadata version for --exact (1 or 2, default 1)", "V" },
+		  "metadata version for --exact (1 or 2, default 2, as "
+		  "cache_restore)", "V" },
 		{ "help", 'h', POPT_ARG_NONE, &o.help, 0, "show this help",
 		  NULL },
 		{ "version", 'V', POPT_ARG_NONE, &o.show_version, 0,

@@ -87,10 +87,10 @@ expect "" "Invalid unit for --unit: 'q' (one of b, s, k, m, g, t, p, e, K, M, G,
 
 # --exact: the conservative line unchanged, then the restore's count.
 expect "8192 sectors
-72 sectors exact (9 metadata blocks, v1 restore)" "" 0 --nr-blocks 16 --exact
+72 sectors exact (9 metadata blocks, v1 restore)" "" 0 --nr-blocks 16 --exact \
+	--metadata-version 1
 expect "8192 sectors
-88 sectors exact (11 metadata blocks, v2 restore)" "" 0 \
-	--nr-blocks 16 --exact --metadata-version 2
+88 sectors exact (11 metadata blocks, v2 restore)" "" 0 --nr-blocks 16 --exact
 expect "8192
 88" "" 0 --nr-blocks 16 --exact --metadata-version 2 -n
 expect "" "--metadata-version must be 1 or 2: 0" 1 \
