@@ -27,7 +27,7 @@
 #include "pdata/scan.h"
 
 #define MAP_PER_BLOCK 509u	/* pd_array_entries_per_block(8) */
-#define BM_CACHE_BLOCKS 4096u
+#define BM_CACHE_BLOCKS 1024u
 #define DEFAULT_POLICY "smq"
 #define DEFAULT_VERSION 2u
 #define MAX_DATA_BLOCK_SIZE 2097152u	/* sectors, the kernel's limit */
@@ -895,6 +895,33 @@ static int cmp_origin(const void *a, const void *b)
 }
 
 /*
+ * The common case has no duplicate at all, and a bitmap over the origin
+ * blocks finds that in one pass.  It is used only while it costs at most
+ * about 8 bytes per mapping (origin numbers are usually dense); sparse
+ * origins go straight to the sort.  Returns 1 when there may be one.
+ */
+static int has_duplicates(const struct cache_salvage *s, uint64_t nr_valid)
+{
+	struct base_bitmap seen;
+	uint64_t max = 0;
+	int dup = 0;
+
+	for (uint64_t c = 0; c < s->nr; c++)
+		if ((s->map[c] & CACHE_M_VALID) &&
+		    cache_mapping_oblock(s->map[c]) > max)
+			max = cache_mapping_oblock(s->map[c]);
+	if (max / 64 > nr_valid + (1u << 20) ||
+	    base_bitmap_init(&seen, max + 1))
+		return 1;
+	for (uint64_t c = 0; c < s->nr && !dup; c++)
+		if (s->map[c] & CACHE_M_VALID)
+			dup = base_bitmap_test_and_set(
+				&seen, cache_mapping_oblock(s->map[c]));
+	base_bitmap_release(&seen);
+	return dup;
+}
+
+/*
  * One cache block per origin block.  The walked mapping beats a scanned
  * one (the scan may have found a stale copy), a dirty one beats a clean
  * one (dropping it would lose data), then the lower cache block.
@@ -904,7 +931,7 @@ static int drop_duplicates(struct cache_salvage *s, uint64_t nr_valid)
 	struct origin *o;
 	uint64_t n = 0;
 
-	if (nr_valid < 2)
+	if (nr_valid < 2 || !has_duplicates(s, nr_valid))
 		return 0;
 	o = malloc(nr_valid * sizeof(*o));
 	if (!o)
@@ -928,6 +955,37 @@ static int drop_duplicates(struct cache_salvage *s, uint64_t nr_valid)
 	}
 	free(o);
 	return 0;
+}
+
+/*
+ * The discard geometry gives the origin's size (rounded up to whole discard
+ * blocks), the same rule as the restore's and the checker's, and the kernel
+ * refuses a cache with a mapping past it.  Which one is wrong cannot be
+ * known, and a mapping may be dirty while discard bits are only a hint: so
+ * the geometry and its bits are dropped (the kernel sets a new geometry
+ * from the real origin at the next load), never the mappings.
+ */
+static void check_origin_size(struct cache_salvage *s)
+{
+	uint64_t dbs = s->rep.sb.discard_block_size;
+	uint64_t dnr = s->rep.sb.discard_nr_blocks;
+	uint64_t bs = s->rep.sb.block_size, sectors, limit;
+
+	if (!dbs || !dnr || !bs || dnr > UINT64_MAX / dbs)
+		return;
+	sectors = dbs * dnr;
+	limit = sectors / bs + (sectors % bs != 0);
+	for (uint64_t c = 0; c < s->nr; c++)
+		if ((s->map[c] & CACHE_M_VALID) &&
+		    cache_mapping_oblock(s->map[c]) >= limit)
+			s->rep.past_origin++;
+	if (!s->rep.past_origin)
+		return;
+	s->rep.discards_dropped = dnr;
+	s->rep.sb.discard_block_size = 0;
+	s->rep.sb.discard_nr_blocks = 0;
+	s->rep.lost_discards = 0;
+	base_bitmap_release(&s->discards);
 }
 
 static int finish(struct cache_salvage *s)
@@ -973,6 +1031,7 @@ static int finish(struct cache_salvage *s)
 	r = drop_duplicates(s, nr_valid);
 	if (r)
 		return r;
+	check_origin_size(s);
 
 	for (uint64_t c = 0; c < s->nr; c++) {
 		if (!base_bitmap_test(&s->known, c)) {

@@ -38,7 +38,9 @@
  * output is written without CLEAN_SHUTDOWN, as the kernel would see the
  * input, and every mapping is reported dirty.  Two cache blocks mapping
  * one origin block are never both written: the walked one beats a scanned
- * one, a dirty one a clean one, then the lower cache block wins.
+ * one, a dirty one a clean one, then the lower cache block wins.  When a
+ * mapping lies past the end of the origin as the discard geometry gives
+ * it, the geometry (a hint) is dropped, never the mapping.
  *
  * Typical use:
  *
@@ -132,6 +134,8 @@ struct cache_repair_report {
 	uint64_t dirty_assumed;		/* dirty because the state was lost */
 	uint64_t duplicates_dropped;	/* second mappings of an origin */
 	uint64_t bad_flags;		/* mappings with unknown flag bits */
+	uint64_t past_origin;		/* origin past the discard geometry */
+	uint64_t discards_dropped;	/* ... so its discard blocks went */
 
 	/* Cache-block indices whose mapping / hint could not be recovered. */
 	uint64_t lost_mappings;

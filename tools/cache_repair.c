@@ -231,6 +231,10 @@ static void print_report(const struct cache_salvage *s)
 	if (r->duplicates_dropped)
 		printf("dropped %" PRIu64 " mapping(s) of an origin block "
 		       "mapped twice\n", r->duplicates_dropped);
+	if (r->past_origin)
+		printf("discard geometry dropped (%" PRIu64 " blocks): %" PRIu64
+		       " mapping(s) lie past the origin size it gives\n",
+		       r->discards_dropped, r->past_origin);
 	if (r->bad_flags)
 		printf("%" PRIu64 " mapping(s) had unknown flags: kept, "
 		       "marked dirty\n", r->bad_flags);
