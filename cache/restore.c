@@ -225,15 +225,34 @@ static int st_mapping(void *ctx, uint64_t cblock, uint64_t oblock, int dirty)
 			     (unsigned long long)oblock);
 	if (rs->short_of_space)
 		return 0;
-	if (rs->mappings[cblock])
-		return failf(rs, -EINVAL, "cache block %llu is mapped twice",
-			     (unsigned long long)cblock);
-	rs->mappings[cblock] = cache_mapping_pack(oblock, flags);
-	if (!rs->nr_mapped++ || oblock < rs->oblock_min)
-		rs->oblock_min = oblock;
-	if (oblock > rs->oblock_max)
-		rs->oblock_max = oblock;
+	/*
+	 * Relaxed atomic: two reader threads may stage at once (restore.h);
+	 * for different cache blocks that is no race at all, and a cache
+	 * block given twice fails the input anyway.
+	 */
+	__atomic_store_n(&rs->mappings[cblock],
+			 cache_mapping_pack(oblock, flags), __ATOMIC_RELAXED);
 	return 0;
+}
+
+/* How many mappings, and their origin range: one pass once all are in. */
+static void count_mappings(struct cache_restore *rs)
+{
+	rs->nr_mapped = 0;
+	rs->oblock_min = UINT64_MAX;
+	rs->oblock_max = 0;
+	for (uint64_t c = 0; c < rs->sb.nr_cache_blocks; c++) {
+		uint64_t o;
+
+		if (!rs->mappings[c])
+			continue;
+		o = cache_mapping_oblock(rs->mappings[c]);
+		rs->nr_mapped++;
+		if (o < rs->oblock_min)
+			rs->oblock_min = o;
+		if (o > rs->oblock_max)
+			rs->oblock_max = o;
+	}
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -356,6 +375,7 @@ static int st_end_mappings(void *ctx)
 	rs->stage = S_SB;
 	if (rs->short_of_space)
 		return 0;
+	count_mappings(rs);
 	r = check_origins(rs);
 	if (!r)
 		r = check_origin_size(rs);
@@ -370,6 +390,15 @@ static int st_begin_hints(void *ctx)
 		return failf(rs, -EINVAL, "hints out of order");
 	rs->containers_seen |= 2;
 	rs->stage = S_HINTS;
+	/*
+	 * Here rather than at the first hint, so that two threads can stage
+	 * hints at once.  calloc'd pages cost nothing until a hint lands.
+	 */
+	if (rs->sb.hint_width && rs->sb.nr_cache_blocks && !rs->short_of_space) {
+		rs->hints = calloc(rs->sb.nr_cache_blocks, rs->sb.hint_width);
+		if (!rs->hints)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -390,13 +419,14 @@ static int st_hint(void *ctx, uint64_t cblock, const void *data, uint32_t len)
 			     len, w);
 	if (rs->short_of_space)
 		return 0;
-	/* Allocated on the first hint: a restore without hints needs none. */
-	if (!rs->hints) {
-		rs->hints = calloc(rs->sb.nr_cache_blocks, w);
-		if (!rs->hints)
-			return -ENOMEM;
+	/* 4 bytes at a time, relaxed atomic: see st_mapping. */
+	for (uint32_t i = 0; i < w; i += 4) {
+		uint32_t v;
+
+		memcpy(&v, (const unsigned char *)data + i, 4);
+		__atomic_store_n((uint32_t *)(rs->hints + cblock * w + i), v,
+				 __ATOMIC_RELAXED);
 	}
-	memcpy(rs->hints + cblock * w, data, w);
 	return 0;
 }
 

@@ -16,6 +16,13 @@
  *     sorted input.  end_mappings checks that no origin block is mapped
  *     twice.  Nothing touches the device.
  *
+ *     Concurrency: mapping() may be called from two threads at once
+ *     between begin_mappings and end_mappings, and hint() likewise
+ *     between begin_hints and end_hints, as long as the threads give
+ *     different cache blocks (the XML reader's parallel mode does this).
+ *     A cache block given twice is the producer's to refuse (the XML
+ *     reader does); the restore keeps the last.
+ *
  *  2. cache_restore_commit().  Zeroes block 0 and flushes (so a crash from
  *     here on leaves "unformatted", never the old superblock over
  *     half-overwritten blocks), bulk-builds the mapping array, the v2 dirty
@@ -60,8 +67,8 @@
  *	cache_restore_destroy(rs);
  *
  * Errors: 0 or a negative errno.  From the callbacks: -EINVAL an event that
- * breaks a rule (out of range, a cache block mapped twice, an origin block
- * mapped twice or past the origin size a discard geometry implies, events
+ * breaks a rule (out of range, an origin block mapped twice or past the
+ * origin size a discard geometry implies, events
  * out of order), -ENOSPC the device is too small (cache_restore_blocks_
  * needed() says how big it must be), -ENOMEM.  -ENOSPC comes from
  * end_superblock: the rest of the input is still checked (without keeping
