@@ -219,6 +219,8 @@ static int run(const struct restore_opts *o)
 		goto out_io;
 	}
 	cache_restore_emitter(rs, &e);
+	/* The restore's staging takes mappings and hints from two threads. */
+	xo.parallel = 1;
 	if (!o->quiet && S_ISREG(st.st_mode) &&
 	    (uint64_t)st.st_size >= PROGRESS_MIN_BYTES && isatty(STDERR_FILENO)) {
 		bar.total = (uint64_t)st.st_size;

@@ -8,10 +8,12 @@
  * reported: after it, positions and state mean nothing.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <expat.h>
@@ -20,7 +22,7 @@
 #include "cache/format.h"
 #include "xml/reader.h"
 
-#define READ_CHUNK (1u << 20)
+#define READ_CHUNK (256u << 10)
 
 enum where {
 	W_TOP,		/* before <superblock> */
@@ -56,6 +58,18 @@ struct reader {
 	struct base_bitmap mapped;	/* cache blocks seen in <mapping> */
 	struct base_bitmap hinted;	/* cache blocks seen in <hint> */
 	unsigned char hint[CACHE_MAX_HINT_SIZE];
+
+	/* ---- parallel mode (see "Parallel parsing" below) ---- */
+	enum role { R_MAIN, R_HELPER } role;
+	int track;			/* main: keep last_end */
+	uint64_t last_end;		/* stream offset after the last tag */
+	uint64_t err_stream;		/* stream offset of the error's event */
+	/* helper: file offset = stream offset + stream_to_file */
+	int64_t stream_to_file;
+	int skip_starts;		/* helper: synthetic tags to ignore */
+	int stopped;			/* helper: at a structural event */
+	uint64_t stop_at;		/* helper: its file offset */
+	int borrowed;			/* bitmaps belong to another reader */
 };
 
 static const char *const where_name[] = {
@@ -73,6 +87,30 @@ static void set_place(struct reader *rd)
 {
 	rd->err->line = (unsigned long)XML_GetCurrentLineNumber(rd->p);
 	rd->err->column = (unsigned long)XML_GetCurrentColumnNumber(rd->p) + 1;
+	rd->err_stream = (uint64_t)XML_GetCurrentByteIndex(rd->p);
+}
+
+/*
+ * A helper stops (without an error) at the first event that is not a leaf
+ * of its container: from there on the main parser takes over.
+ */
+static void helper_stop(struct reader *rd)
+{
+	rd->stopped = 1;
+	rd->stop_at = (uint64_t)((int64_t)XML_GetCurrentByteIndex(rd->p) +
+				 rd->stream_to_file);
+	rd->failed = 1;
+	XML_StopParser(rd->p, XML_FALSE);
+}
+
+/* The main parser: where the last start or end tag ended. */
+static void track_end(struct reader *rd)
+{
+	uint64_t end = (uint64_t)XML_GetCurrentByteIndex(rd->p) +
+		       (uint64_t)XML_GetCurrentByteCount(rd->p);
+
+	if (end > rd->last_end)
+		rd->last_end = end;
 }
 
 static void fail_stop(struct reader *rd)
@@ -592,11 +630,21 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 
 	if (rd->failed)
 		return;
+	if (rd->skip_starts) {
+		rd->skip_starts--;
+		return;
+	}
+	if (rd->track)
+		track_end(rd);
 	for (size_t i = 0; i < sizeof(elements) / sizeof(elements[0]); i++) {
 		if (!strcmp(name, elements[i].name)) {
 			el = &elements[i];
 			break;
 		}
+	}
+	if (rd->role == R_HELPER && !(el && el->leaf && el->parent == rd->where)) {
+		helper_stop(rd);
+		return;
 	}
 	if (!el) {
 		fail(rd, "unknown element <%s>", quote(name).s);
@@ -627,6 +675,12 @@ static void XMLCALL on_end(void *ctx, const XML_Char *name)
 	(void)name;	/* expat matched it with the start tag */
 	if (rd->failed)
 		return;
+	if (rd->track)
+		track_end(rd);
+	if (rd->role == R_HELPER && rd->where != W_LEAF) {
+		helper_stop(rd);
+		return;
+	}
 	switch (rd->where) {
 	case W_LEAF:
 		rd->where = rd->leaf_parent;
@@ -724,86 +778,603 @@ static void XMLCALL on_entity(void *ctx, const XML_Char *name, int is_param,
 
 /* ---- the parse loop ---- */
 
-static int parse_fd(struct reader *rd, int fd, const struct xml_reader_opts *o)
+static int read_error(struct reader *rd, int r)
 {
-	uint64_t total = 0;
+	rd->err->line = rd->err->column = 0;
+	rd->err->err = r;
+	rd->err->in_callback = 0;
+	snprintf(rd->err->msg, sizeof(rd->err->msg), "read failed: %s",
+		 strerror(-r));
+	rd->failed = 1;
+	return r;
+}
 
-	for (;;) {
-		void *buf = XML_GetBuffer(rd->p, READ_CHUNK);
-		ssize_t n;
+/* expat refused the input (or we stopped it: then the error is set). */
+static int parse_error(struct reader *rd)
+{
+	if (!rd->failed) {
+		set_place(rd);
+		rd->err->err = -EINVAL;
+		rd->err->in_callback = 0;
+		snprintf(rd->err->msg, sizeof(rd->err->msg), "malformed XML: %s",
+			 XML_ErrorString(XML_GetErrorCode(rd->p)));
+		rd->failed = 1;
+	}
+	return rd->err->err;
+}
+
+/* pread() or read() (off < 0) of up to len bytes; 0 at the end. */
+static ssize_t read_at(int fd, void *buf, size_t len, int64_t off)
+{
+	ssize_t n;
+
+	do
+		n = off < 0 ? read(fd, buf, len) : pread(fd, buf, len, off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* Feeds len bytes (at file offset off, or the next ones) to the parser. */
+static int feed(struct reader *rd, int fd, int64_t off, size_t len,
+		ssize_t *got)
+{
+	enum XML_Status st;
+	ssize_t n = 0;
+
+	if (len) {
+		void *buf = XML_GetBuffer(rd->p, (int)len);
 
 		if (!buf) {
 			fail_errno(rd, -ENOMEM, "out of memory");
-			return rd->err->err;
+			return -ENOMEM;
 		}
-		do
-			n = read(fd, buf, READ_CHUNK);
-		while (n < 0 && errno == EINTR);
-		if (n < 0) {
-			int r = -errno;
-
-			rd->err->line = rd->err->column = 0;
-			rd->err->err = r;
-			snprintf(rd->err->msg, sizeof(rd->err->msg),
-				 "read failed: %s", strerror(-r));
-			return r;
-		}
-		total += (uint64_t)n;
-		if (XML_ParseBuffer(rd->p, (int)n, n == 0) != XML_STATUS_OK) {
-			if (!rd->failed) {
-				set_place(rd);
-				rd->err->err = -EINVAL;
-				snprintf(rd->err->msg, sizeof(rd->err->msg),
-					 "malformed XML: %s",
-					 XML_ErrorString(XML_GetErrorCode(rd->p)));
-				rd->failed = 1;
-			}
-			return rd->err->err;
-		}
-		if (rd->failed)	/* stopped in the very last callback */
-			return rd->err->err;
-		if (o && o->progress)
-			o->progress(o->ctx, total);
-		if (n == 0)
-			return 0;
+		n = read_at(fd, buf, len, off);
+		if (n < 0)
+			return read_error(rd, (int)n);
 	}
+	*got = n;
+	if (n)
+		st = XML_ParseBuffer(rd->p, (int)n, 0);
+	else
+		st = XML_Parse(rd->p, "", 0, 1);
+	if (st != XML_STATUS_OK)
+		return rd->stopped ? 0 : parse_error(rd);
+	return rd->failed && !rd->stopped ? rd->err->err : 0;
+}
+
+/*
+ * Parallel parsing.
+ *
+ * expat is the ceiling of a one-thread reader, so a big regular file is
+ * read by two parsers at once.  When the main parser is inside <mappings>
+ * (or <hints>) with much of that container still ahead, a helper thread
+ * starts a second parser at a line S about half-way through the rest of
+ * the container, fed with "<superblock><mappings>" first so that it is in
+ * the same place, and the main parser reads on up to S only.  The helper
+ * emits the leaves it reads (mapping() and hint() may be called from two
+ * threads: restore.h) and stops, without emitting it, at the first event
+ * that is not a leaf of its container, at file offset T.
+ *
+ * That is only right if S really is between two leaves of the same
+ * container.  Two checks make sure:
+ *   - before emitting anything, the helper scans the bytes from the main
+ *     parser's last tag to S: every '<' there must open or close a leaf
+ *     of the container.  No comment, CDATA, PI or other element can hide
+ *     S, and the main parser emits no container event until S.
+ *   - at S the main parser must be in that container, with only white
+ *     space after its last tag.
+ * When the scan fails the helper emits nothing and the main parser just
+ * reads on.  When the second check fails, S was inside a tag, which makes
+ * the document invalid: the main parser reads on from S and finds the
+ * error there.  (If the check ever failed on valid input, re-reading
+ * [S, T) would stage the same leaves again, which is harmless.)
+ *
+ * When both hold, [S, T) is leaves and white space only, so the main
+ * parser can skip it: it reads on from T, in the same state.  Cache blocks
+ * that both parsers saw are a "mapped twice" error; the exact place is
+ * found by reading [S, T) once more against the main parser's bitmaps.
+ * An error in the helper's part counts when the main part had none.
+ * Errors after a skip have their line and column counted from the file,
+ * since expat never saw the skipped lines.
+ */
+
+#define PAR_MIN_BYTES (8ull << 20)	/* do not split less than this */
+#define MAX_JUMPS 4
+
+struct split {
+	pthread_t thread;
+	int fd;
+	uint64_t scan_from, S, size;
+	enum where kind;
+	struct reader h;
+	struct xml_reader_error err;
+	int scan_failed;
+	int ran;		/* the helper parsed (and maybe emitted) */
+};
+
+struct jump {
+	uint64_t stream_at;	/* main stream offset where it happened */
+	uint64_t skipped;	/* bytes skipped there */
+};
+
+struct main_state {
+	int fd;
+	uint64_t size;		/* 0: not a regular file, no splits */
+	unsigned tried;		/* C_MAPPINGS / C_HINTS split already */
+	uint64_t fed;		/* main stream bytes so far */
+	struct jump jumps[MAX_JUMPS];
+	unsigned nr_jumps;
+	int err_in_file;	/* err_file below holds the error's place */
+	uint64_t err_file;
+	unsigned *nr_splits;
+	uint64_t min;		/* PAR_MIN_BYTES or the test's value */
+};
+
+static uint64_t file_off(const struct main_state *ms, uint64_t stream)
+{
+	uint64_t off = stream;
+
+	for (unsigned i = 0; i < ms->nr_jumps; i++)
+		if (ms->jumps[i].stream_at <= stream)
+			off += ms->jumps[i].skipped;
+	return off;
+}
+
+static const char *kind_tag(enum where kind)
+{
+	return kind == W_MAPPINGS ? "mapping" : "hint";
+}
+
+/*
+ * Does the first line starting after x open a leaf of kind?  *line gets
+ * that line's offset.
+ */
+static int probe(int fd, uint64_t x, enum where kind, uint64_t *line)
+{
+	char buf[512];
+	const char *tag = kind_tag(kind);
+	size_t tl = strlen(tag);
+	ssize_t n = read_at(fd, buf, sizeof(buf), (int64_t)x);
+	char *nl;
+	ssize_t i;
+
+	if (n <= 0)
+		return 0;
+	nl = memchr(buf, '\n', (size_t)n);
+	if (!nl)
+		return 0;
+	i = nl - buf + 1;
+	*line = x + (uint64_t)i;
+	while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
+		i++;
+	return i + 1 + (ssize_t)tl < n && buf[i] == '<' &&
+	       !memcmp(buf + i + 1, tag, tl) && buf[i + 1 + tl] == ' ';
+}
+
+/*
+ * Every '<' in [from, to) opens ("<tag ") or closes ("</tag>") a leaf of
+ * kind; nothing else is markup there.
+ */
+static int scan_leaves_only(int fd, uint64_t from, uint64_t to,
+			    enum where kind)
+{
+	enum { BUF = 256 * 1024, LOOK = 16 };
+	const char *tag = kind_tag(kind);
+	size_t tl = strlen(tag);
+	char *buf = malloc(BUF + LOOK);
+	int ok = buf != NULL;
+
+	while (ok && from < to) {
+		size_t want = to - from < BUF ? to - from : BUF;
+		ssize_t n = read_at(fd, buf, want + LOOK, (int64_t)from);
+		char *p, *end;
+
+		if (n < (ssize_t)want) {
+			ok = 0;
+			break;
+		}
+		end = buf + want;
+		for (p = buf; ok && (p = memchr(p, '<', (size_t)(end - p)));
+		     p++) {
+			const char *q = p + 1;
+
+			if (q + tl + 2 > buf + n) {
+				ok = 0;
+			} else if (*q == '/') {
+				ok = !memcmp(q + 1, tag, tl) && q[1 + tl] == '>';
+			} else {
+				ok = !memcmp(q, tag, tl) && q[tl] == ' ';
+			}
+		}
+		from += want;
+	}
+	free(buf);
+	return ok;
+}
+
+static void *helper_main(void *arg)
+{
+	struct split *sp = arg;
+	struct reader *h = &sp->h;
+	char prefix[40];
+	int64_t off = (int64_t)sp->S;
+	int len;
+
+	if (!scan_leaves_only(sp->fd, sp->scan_from, sp->S, sp->kind)) {
+		sp->scan_failed = 1;
+		return NULL;
+	}
+	sp->ran = 1;
+	len = snprintf(prefix, sizeof(prefix), "<superblock><%ss>",
+		       kind_tag(sp->kind));
+	h->stream_to_file = (int64_t)sp->S - len;
+	if (XML_Parse(h->p, prefix, len, 0) != XML_STATUS_OK) {
+		parse_error(h);
+		return NULL;
+	}
+	for (;;) {
+		size_t want = READ_CHUNK;
+		ssize_t n = 0;
+
+		if ((uint64_t)off < sp->size && sp->size - (uint64_t)off < want)
+			want = sp->size - (uint64_t)off;
+		if ((uint64_t)off >= sp->size)
+			want = 0;
+		if (feed(h, sp->fd, off, want, &n) < 0 || h->stopped || !n)
+			break;
+		off += n;
+	}
+	return NULL;
+}
+
+static int reader_init(struct reader *rd, const struct cache_emitter *e,
+		       struct xml_reader_error *err)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->e = e;
+	rd->err = err;
+	rd->where = W_TOP;
+	rd->p = XML_ParserCreate(NULL);
+	if (!rd->p)
+		return -ENOMEM;
+	XML_SetUserData(rd->p, rd);
+	XML_SetElementHandler(rd->p, on_start, on_end);
+	XML_SetCharacterDataHandler(rd->p, on_text);
+	XML_SetStartDoctypeDeclHandler(rd->p, on_doctype);
+	XML_SetProcessingInstructionHandler(rd->p, on_pi);
+	XML_SetEntityDeclHandler(rd->p, on_entity);
+	XML_SetParamEntityParsing(rd->p, XML_PARAM_ENTITY_PARSING_NEVER);
+	return 0;
+}
+
+static void reader_release(struct reader *rd)
+{
+	if (rd->p)
+		XML_ParserFree(rd->p);
+	if (!rd->borrowed) {
+		base_bitmap_release(&rd->mapped);
+		base_bitmap_release(&rd->hinted);
+	}
+}
+
+/* A helper reader in the main reader's container, on its own bitmaps. */
+static int helper_init(struct reader *h, const struct reader *rd,
+		       const struct cache_emitter *e,
+		       struct xml_reader_error *err)
+{
+	if (reader_init(h, e, err) < 0)
+		return -ENOMEM;
+	h->role = R_HELPER;
+	h->where = rd->where;
+	h->in_xml = h->emitted = C_MAPPINGS | C_HINTS | C_DISCARDS;
+	h->skip_starts = 2;
+	h->nr_cache_blocks = rd->nr_cache_blocks;
+	h->hint_width = rd->hint_width;
+	h->discard_nr_blocks = rd->discard_nr_blocks;
+	if (base_bitmap_init(&h->mapped, rd->nr_cache_blocks) < 0 ||
+	    base_bitmap_init(&h->hinted, rd->nr_cache_blocks) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * Between chunks: start a helper when the main parser is in a leaf
+ * container with at least 2 * PAR_MIN_BYTES of it ahead.  The container's
+ * end is found by bisection over lines.  Returns the split or NULL.
+ */
+static struct split *try_split(struct reader *rd, struct main_state *ms,
+			       uint64_t off)
+{
+	enum where kind = rd->where;
+	unsigned c = kind == W_MAPPINGS ? C_MAPPINGS : C_HINTS;
+	uint64_t lo = off, hi = ms->size, line, S;
+	struct split *sp;
+
+	if (!ms->size || (kind != W_MAPPINGS && kind != W_HINTS) ||
+	    (ms->tried & c) || ms->nr_jumps == MAX_JUMPS ||
+	    ms->size - off < 2 * ms->min)
+		return NULL;
+	ms->tried |= c;
+	while (hi - lo > 4096) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (probe(ms->fd, mid, kind, &line))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (lo - off < 2 * ms->min ||
+	    !probe(ms->fd, off + (lo - off) / 2, kind, &S))
+		return NULL;
+	sp = calloc(1, sizeof(*sp));
+	if (!sp)
+		return NULL;
+	sp->fd = ms->fd;
+	sp->scan_from = file_off(ms, rd->last_end);
+	sp->S = S;
+	sp->size = ms->size;
+	sp->kind = kind;
+	if (sp->scan_from > off || helper_init(&sp->h, rd, rd->e, &sp->err) ||
+	    pthread_create(&sp->thread, NULL, helper_main, sp)) {
+		reader_release(&sp->h);
+		free(sp);
+		return NULL;
+	}
+	return sp;
+}
+
+static void split_free(struct split *sp)
+{
+	reader_release(&sp->h);
+	free(sp);
+}
+
+/* [from, to) of the file is white space only. */
+static int blank_between(int fd, uint64_t from, uint64_t to)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (from > to || to - from > sizeof(buf))
+		return 0;
+	n = read_at(fd, buf, (size_t)(to - from), (int64_t)from);
+	if (n != (ssize_t)(to - from))
+		return 0;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' &&
+		    buf[i] != '\r')
+			return 0;
+	return 1;
+}
+
+static int bitmaps_meet(const struct base_bitmap *a,
+			const struct base_bitmap *b)
+{
+	for (uint64_t i = 0; i < (a->nr_bits + 63) / 64; i++)
+		if (a->words[i] & b->words[i])
+			return 1;
+	return 0;
+}
+
+static void bitmap_merge(struct base_bitmap *into,
+			 const struct base_bitmap *from)
+{
+	for (uint64_t i = 0; i < (into->nr_bits + 63) / 64; i++)
+		into->words[i] |= from->words[i];
+}
+
+/*
+ * A cache block both parsers saw: read the helper's part again, emitting
+ * nothing, against the main parser's bitmaps, for the first error there
+ * in document order.
+ */
+static void locate_twice(struct reader *rd, struct split *sp,
+			 struct xml_reader_error *out, uint64_t *at)
+{
+	static const struct cache_emitter none;
+	struct split l;
+
+	memset(&l, 0, sizeof(l));
+	l.fd = sp->fd;
+	l.S = l.scan_from = sp->S;
+	l.size = sp->size;
+	l.kind = sp->kind;
+	if (reader_init(&l.h, &none, &l.err) < 0) {
+		out->err = -ENOMEM;
+		snprintf(out->msg, sizeof(out->msg), "out of memory");
+		return;
+	}
+	l.h.role = R_HELPER;
+	l.h.where = sp->kind;
+	l.h.in_xml = l.h.emitted = C_MAPPINGS | C_HINTS | C_DISCARDS;
+	l.h.skip_starts = 2;
+	l.h.nr_cache_blocks = rd->nr_cache_blocks;
+	l.h.hint_width = rd->hint_width;
+	l.h.discard_nr_blocks = rd->discard_nr_blocks;
+	l.h.mapped = rd->mapped;
+	l.h.hinted = rd->hinted;
+	l.h.borrowed = 1;
+	helper_main(&l);
+	*out = l.err;
+	*at = (uint64_t)((int64_t)l.h.err_stream + l.h.stream_to_file);
+	if (!l.err.err) {
+		/* cannot happen: both saw a block, so this reading fails */
+		out->err = -EINVAL;
+		snprintf(out->msg, sizeof(out->msg), "a cache block given twice");
+	}
+	reader_release(&l.h);
+}
+
+/*
+ * The main parser has read up to S and the helper has finished: take the
+ * helper's part, or not.  Returns 0 to read on from *off, or the error.
+ */
+static int join(struct reader *rd, struct main_state *ms, struct split *sp,
+		uint64_t *off)
+{
+	pthread_join(sp->thread, NULL);
+	if (sp->scan_failed || rd->where != sp->kind ||
+	    !blank_between(ms->fd, file_off(ms, rd->last_end), sp->S))
+		return 0;	/* read on from S */
+	if (bitmaps_meet(&rd->mapped, &sp->h.mapped) ||
+	    bitmaps_meet(&rd->hinted, &sp->h.hinted)) {
+		struct xml_reader_error e;
+		uint64_t at = 0;
+
+		locate_twice(rd, sp, &e, &at);
+		*rd->err = e;
+		ms->err_in_file = e.line != 0;
+		ms->err_file = at;
+		rd->failed = 1;
+		return e.err;
+	}
+	if (sp->h.failed && !sp->h.stopped) {
+		*rd->err = sp->err;
+		if (sp->err.line) {
+			ms->err_in_file = 1;
+			ms->err_file = (uint64_t)((int64_t)sp->h.err_stream +
+						  sp->h.stream_to_file);
+		}
+		rd->failed = 1;
+		return sp->err.err;
+	}
+	bitmap_merge(&rd->mapped, &sp->h.mapped);
+	bitmap_merge(&rd->hinted, &sp->h.hinted);
+	if (!sp->h.stopped)
+		sp->h.stop_at = ms->size;
+	ms->jumps[ms->nr_jumps].stream_at = ms->fed;
+	ms->jumps[ms->nr_jumps].skipped = sp->h.stop_at - sp->S;
+	ms->nr_jumps++;
+	*off = sp->h.stop_at;
+	if (ms->nr_splits)
+		(*ms->nr_splits)++;
+	return 0;
+}
+
+static int parse_main(struct reader *rd, struct main_state *ms,
+		      const struct xml_reader_opts *o)
+{
+	struct split *sp = NULL;
+	uint64_t off = 0;
+	int r = 0;
+
+	for (;;) {
+		uint64_t limit = sp ? sp->S : UINT64_MAX;
+		size_t want = READ_CHUNK;
+		ssize_t n;
+
+		if (limit - off < want)
+			want = (size_t)(limit - off);
+		if (sp && !want) {
+			r = join(rd, ms, sp, &off);
+			split_free(sp);
+			sp = NULL;
+			if (r < 0)
+				break;
+			continue;
+		}
+		r = feed(rd, ms->fd, ms->size ? (int64_t)off : -1, want, &n);
+		if (r < 0)
+			break;
+		off += (uint64_t)n;
+		ms->fed += (uint64_t)n;
+		if (o && o->progress)
+			o->progress(o->ctx, off);
+		if (n == 0)
+			break;
+		if (!sp && ms->size)
+			sp = try_split(rd, ms, off);
+	}
+	if (sp) {
+		pthread_join(sp->thread, NULL);
+		split_free(sp);
+	}
+	return r;
+}
+
+/*
+ * Line and column of a file offset, counted as expat counts them: a line
+ * ends at LF, CR LF or CR; a column is a character (UTF-8 continuation
+ * bytes do not count).
+ */
+static void place_of(int fd, uint64_t target, unsigned long *line,
+		     unsigned long *column)
+{
+	char buf[65536];
+	uint64_t off = 0;
+	unsigned long l = 1, c = 0;
+	int cr = 0;
+
+	while (off < target) {
+		size_t want = target - off < sizeof(buf) ? target - off
+							 : sizeof(buf);
+		ssize_t n = read_at(fd, buf, want, (int64_t)off);
+
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			unsigned char ch = (unsigned char)buf[i];
+
+			if (ch == '\n') {
+				if (!cr)
+					l++;
+				c = 0;
+			} else if (ch == '\r') {
+				l++;
+				c = 0;
+			} else if ((ch & 0xc0) != 0x80) {
+				c++;
+			}
+			cr = ch == '\r';
+		}
+		off += (uint64_t)n;
+	}
+	*line = l;
+	*column = c + 1;
 }
 
 int xml_read_cache(int fd, const struct cache_emitter *e,
 		   const struct xml_reader_opts *o,
 		   struct xml_reader_error *err)
 {
+	struct main_state ms;
 	struct reader rd;
+	struct stat st;
 	int r;
 
 	memset(err, 0, sizeof(*err));
-	memset(&rd, 0, sizeof(rd));
-	rd.e = e;
-	rd.err = err;
-	rd.where = W_TOP;
-	rd.p = XML_ParserCreate(NULL);
-	if (!rd.p) {
+	memset(&ms, 0, sizeof(ms));
+	ms.fd = fd;
+	ms.nr_splits = o ? o->nr_splits : NULL;
+	ms.min = o && o->split_min ? o->split_min : PAR_MIN_BYTES;
+	if (o && o->parallel && !fstat(fd, &st) && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size >= 4 * ms.min &&
+	    lseek(fd, 0, SEEK_CUR) == 0)
+		ms.size = (uint64_t)st.st_size;
+	if (reader_init(&rd, e, err) < 0) {
+		reader_release(&rd);
 		err->err = -ENOMEM;
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
 		return -ENOMEM;
 	}
-	XML_SetUserData(rd.p, &rd);
-	XML_SetElementHandler(rd.p, on_start, on_end);
-	XML_SetCharacterDataHandler(rd.p, on_text);
-	XML_SetStartDoctypeDeclHandler(rd.p, on_doctype);
-	XML_SetProcessingInstructionHandler(rd.p, on_pi);
-	XML_SetEntityDeclHandler(rd.p, on_entity);
-	XML_SetParamEntityParsing(rd.p, XML_PARAM_ENTITY_PARSING_NEVER);
+	rd.track = ms.size != 0;
 
-	r = parse_fd(&rd, fd, o);
+	r = parse_main(&rd, &ms, o);
 	if (!r && rd.where != W_END) {
 		/* expat reports an unfinished document itself; belt and braces */
 		set_place(&rd);
 		err->err = r = -EINVAL;
 		snprintf(err->msg, sizeof(err->msg), "no <superblock> element");
 	}
-	XML_ParserFree(rd.p);
-	base_bitmap_release(&rd.mapped);
-	base_bitmap_release(&rd.hinted);
+	if (r < 0 && err->line && ms.nr_jumps) {
+		/* expat's count missed the skipped lines */
+		if (!ms.err_in_file) {
+			ms.err_in_file = 1;
+			ms.err_file = file_off(&ms, rd.err_stream);
+		}
+	}
+	if (r < 0 && err->line && ms.err_in_file)
+		place_of(fd, ms.err_file, &err->line, &err->column);
+	reader_release(&rd);
 	return r;
 }

@@ -75,6 +75,23 @@ struct xml_reader_opts {
 	/* After each chunk: bytes consumed so far.  May be NULL. */
 	void (*progress)(void *ctx, uint64_t bytes);
 	void *ctx;
+	/*
+	 * Read a big regular file (32 MiB and more, read from its start) with
+	 * two parsers in two threads.  Only for an emitter whose mapping()
+	 * and hint() may be called from two threads at once for different
+	 * cache blocks, between begin and end of their container (the
+	 * restore's: cache/restore.h).  Events and errors are the same as
+	 * without it, except that mappings and hints arrive in another order.
+	 */
+	int parallel;
+	/* Where to count the parts the second parser took (may be NULL). */
+	unsigned *nr_splits;
+	/*
+	 * For tests: the smallest part worth a second parser, in bytes (0:
+	 * 8 MiB).  A file is split when it is 4 times that, and a container
+	 * when 4 times that of it is ahead.
+	 */
+	uint64_t split_min;
 };
 
 /*

@@ -621,6 +621,310 @@ static void test_read_error(void **state)
 	close(fd);
 }
 
+
+/* ---- parallel mode: the same events and errors as one parser ---- */
+
+/*
+ * A thread-safe emitter: leaves land in arrays by cache block (two
+ * threads never give the same block in valid input), container events are
+ * logged in order.  A cache block equal to fail_cblock fails the callback.
+ */
+struct arr {
+	uint64_t n;
+	uint64_t *map;		/* oblock * 4 + dirty * 2 + 1, 0 = none */
+	uint32_t *hint;		/* first 4 bytes + 1 set flag in a side array */
+	unsigned char *hinted;
+	char log[256];
+	uint64_t fail_cblock;
+};
+
+static void arr_log(struct arr *a, const char *what)
+{
+	strncat(a->log, what, sizeof(a->log) - strlen(a->log) - 1);
+}
+
+static int arr_begin_sb(void *ctx, const struct cache_emit_sb *sb)
+{
+	struct arr *a = ctx;
+
+	a->n = sb->nr_cache_blocks;
+	a->map = calloc(a->n, sizeof(*a->map));
+	a->hint = calloc(a->n, sizeof(*a->hint));
+	a->hinted = calloc(a->n, 1);
+	assert_non_null(a->map);
+	assert_non_null(a->hint);
+	assert_non_null(a->hinted);
+	arr_log(a, "S");
+	return 0;
+}
+
+static int arr_end_sb(void *ctx)
+{
+	arr_log(ctx, "s");
+	return 0;
+}
+
+static int arr_bm(void *ctx)
+{
+	arr_log(ctx, "M");
+	return 0;
+}
+
+static int arr_em(void *ctx)
+{
+	arr_log(ctx, "m");
+	return 0;
+}
+
+static int arr_bh(void *ctx)
+{
+	arr_log(ctx, "H");
+	return 0;
+}
+
+static int arr_eh(void *ctx)
+{
+	arr_log(ctx, "h");
+	return 0;
+}
+
+static int arr_mapping(void *ctx, uint64_t c, uint64_t o, int dirty)
+{
+	struct arr *a = ctx;
+
+	if (c == a->fail_cblock)
+		return -EDOM;
+	__atomic_store_n(&a->map[c], o * 4 + (uint64_t)dirty * 2 + 1,
+			 __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int arr_hint(void *ctx, uint64_t c, const void *data, uint32_t len)
+{
+	struct arr *a = ctx;
+	uint32_t v;
+
+	(void)len;
+	if (c == a->fail_cblock)
+		return -EDOM;
+	memcpy(&v, data, 4);
+	__atomic_store_n(&a->hint[c], v, __ATOMIC_RELAXED);
+	__atomic_store_n(&a->hinted[c], 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void arr_free(struct arr *a)
+{
+	free(a->map);
+	free(a->hint);
+	free(a->hinted);
+}
+
+static int parse_arr(const char *xml, size_t len, int parallel,
+		     uint64_t fail_cblock, struct arr *a,
+		     struct xml_reader_error *err, unsigned *splits)
+{
+	struct cache_emitter e = {
+		.ctx = a,
+		.begin_superblock = arr_begin_sb,
+		.end_superblock = arr_end_sb,
+		.begin_mappings = arr_bm,
+		.mapping = arr_mapping,
+		.end_mappings = arr_em,
+		.begin_hints = arr_bh,
+		.hint = arr_hint,
+		.end_hints = arr_eh,
+	};
+	struct xml_reader_opts o = {
+		.parallel = parallel,
+		.nr_splits = splits,
+		.split_min = 64 * 1024,
+	};
+	int fd = fd_of(xml, len), r;
+
+	memset(a, 0, sizeof(*a));
+	a->fail_cblock = fail_cblock;
+	*splits = 0;
+	r = xml_read_cache(fd, &e, &o, err);
+	close(fd);
+	return r;
+}
+
+/* N mappings and hints, cache block order reversed or not. */
+static char *big_xml(unsigned n, int reverse, size_t *len)
+{
+	size_t cap = 140 * (size_t)n + 1000, l = 0;
+	char *x = malloc(cap);
+
+	assert_non_null(x);
+	l += (size_t)sprintf(x + l,
+		"<superblock uuid=\"\" block_size=\"128\" nr_cache_blocks=\"%u\" "
+		"policy=\"smq\" hint_width=\"4\">\n  <mappings>\n", n);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned c = reverse ? n - 1 - i : i;
+
+		l += (size_t)sprintf(x + l,
+			"    <mapping cache_block=\"%u\" origin_block=\"%u\" dirty=\"%s\"/>\n",
+			c, 7 * c + 3, c % 3 ? "true" : "false");
+	}
+	l += (size_t)sprintf(x + l, "  </mappings>\n  <hints>\n");
+	for (unsigned i = 0; i < n; i++) {
+		unsigned c = reverse ? n - 1 - i : i;
+
+		l += (size_t)sprintf(x + l,
+			"    <hint cache_block=\"%u\" data=\"%s\"/>\n", c,
+			c % 2 ? "AQIDBA==" : "BAMCAQ==");
+	}
+	l += (size_t)sprintf(x + l, "  </hints>\n</superblock>\n");
+	*len = l;
+	return x;
+}
+
+/* Replaces the first occurrence of what (after from) by with, in place. */
+static void patch(char *x, size_t *len, size_t from, const char *what,
+		  const char *with)
+{
+	char *p = strstr(x + from, what);
+	size_t wl = strlen(what), nl = strlen(with);
+
+	assert_non_null(p);
+	memmove(p + nl, p + wl, *len - (size_t)(p - x) - wl + 1);
+	memcpy(p, with, nl);
+	*len = *len - wl + nl;
+}
+
+#define ANY_SPLITS 99u
+
+/* Both modes on xml: the same result, error and events. */
+static void same_both_ways(const char *xml, size_t len, uint64_t fail_cblock,
+			   unsigned want_splits)
+{
+	struct xml_reader_error e1, e2;
+	struct arr a1, a2;
+	unsigned s1, s2;
+	int r1 = parse_arr(xml, len, 0, fail_cblock, &a1, &e1, &s1);
+	int r2 = parse_arr(xml, len, 1, fail_cblock, &a2, &e2, &s2);
+
+	assert_int_equal(s1, 0);
+	if (want_splits != ANY_SPLITS && s2 != want_splits)
+		fail_msg("%u splits, not %u", s2, want_splits);
+	assert_int_equal(r1, r2);
+	if (r1 < 0) {
+		if (e1.line != e2.line || e1.column != e2.column ||
+		    strcmp(e1.msg, e2.msg) || e1.in_callback != e2.in_callback)
+			fail_msg("serial %lu:%lu '%s' (cb %d), parallel "
+				 "%lu:%lu '%s' (cb %d)", e1.line, e1.column,
+				 e1.msg, e1.in_callback, e2.line, e2.column,
+				 e2.msg, e2.in_callback);
+	} else {
+		assert_string_equal(a1.log, a2.log);
+		assert_int_equal(a1.n, a2.n);
+		assert_memory_equal(a1.map, a2.map, a1.n * sizeof(*a1.map));
+		assert_memory_equal(a1.hint, a2.hint, a1.n * sizeof(*a1.hint));
+		assert_memory_equal(a1.hinted, a2.hinted, a1.n);
+	}
+	arr_free(&a1);
+	arr_free(&a2);
+}
+
+enum { PN = 40000 };	/* about 2.8 MiB of mappings, 2 MiB of hints */
+
+static void test_parallel_valid(void **state)
+{
+	size_t len;
+	char *x;
+
+	(void)state;
+	x = big_xml(PN, 0, &len);
+	same_both_ways(x, len, UINT64_MAX, 2);
+	free(x);
+	x = big_xml(PN, 1, &len);
+	same_both_ways(x, len, UINT64_MAX, 2);
+	/* a comment in the first half of the mappings: no split there */
+	patch(x, &len, 0, "\n    <mapping cache_block=\"25000\"",
+	      "\n<!-- <mapping cache_block=\"1\" origin_block=\"5\" dirty=\"true\"/>\n"
+	      "    <mapping cache_block=\"0\" origin_block=\"5\" dirty=\"true\"/> -->"
+	      "\n    <mapping cache_block=\"25000\"");
+	same_both_ways(x, len, UINT64_MAX, 1);
+	free(x);
+}
+
+static void test_parallel_errors(void **state)
+{
+	static const struct {
+		size_t at_permille;	/* where to patch: 0..1000 of the file */
+		const char *what, *with;
+	} cases[] = {
+		/* in the main parser's part */
+		{ 100, "dirty=\"true\"", "dirty=\"yes\"" },
+		/* in the helper's part of the mappings, and of the hints */
+		{ 450, "dirty=\"false\"", "dirty=\"nope\"" },
+		{ 900, "data=\"AQIDBA==\"", "data=\"AQID\"" },
+		/* a tag split over the line the helper starts at */
+		{ 300, "\" dirty=\"true\"/>\n", "\"\n dirty=\"true\"/>\n" },
+		/* after the helper's part: counted across the skip */
+		{ 997, "</hints>", "<bad/></hints>" },
+		{ 560, "</mappings>", "<bad/></mappings>" },
+		{ 450, "<mapping ", "<mappingx " },
+		{ 450, "\n    <mapping", "\n    text <mapping" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len;
+		char *x = big_xml(PN, i % 2, &len);
+
+		patch(x, &len, len * cases[i].at_permille / 1000, cases[i].what,
+		      cases[i].with);
+		same_both_ways(x, len, UINT64_MAX, ANY_SPLITS);
+		free(x);
+	}
+}
+
+/* A cache block in both parts, or twice in the helper's. */
+static void test_parallel_twice(void **state)
+{
+	size_t len;
+	char *x;
+
+	(void)state;
+	x = big_xml(PN, 0, &len);
+	patch(x, &len, len * 400 / 1000, "cache_block=\"",
+	      "cache_block=\"17\" origin_block=\"1\" dirty=\"true\"/>\n"
+	      "    <mapping cache_block=\"");
+	patch(x, &len, len * 400 / 1000, "cache_block=\"17\"",
+	      "cache_block=\"30017\"");
+	/* now 30017 is mapped twice, both in the helper's half */
+	same_both_ways(x, len, UINT64_MAX, ANY_SPLITS);
+	free(x);
+
+	x = big_xml(PN, 0, &len);
+	patch(x, &len, len * 400 / 1000, "cache_block=\"",
+	      "cache_block=\"5\" origin_block=\"1\" dirty=\"true\"/>\n"
+	      "    <mapping cache_block=\"");
+	same_both_ways(x, len, UINT64_MAX, ANY_SPLITS);
+	free(x);
+
+	x = big_xml(PN, 1, &len);
+	patch(x, &len, len * 930 / 1000, "cache_block=\"",
+	      "cache_block=\"39990\" data=\"AAAAAA==\"/>\n"
+	      "    <hint cache_block=\"");
+	same_both_ways(x, len, UINT64_MAX, ANY_SPLITS);
+	free(x);
+}
+
+/* A callback failing in either part. */
+static void test_parallel_callback(void **state)
+{
+	size_t len;
+	char *x = big_xml(PN, 0, &len);
+
+	(void)state;
+	same_both_ways(x, len, 1000, ANY_SPLITS);
+	same_both_ways(x, len, 35000, ANY_SPLITS);
+	free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +937,10 @@ int main(void)
 		cmocka_unit_test(test_billion_laughs),
 		cmocka_unit_test(test_many_chunks),
 		cmocka_unit_test(test_read_error),
+		cmocka_unit_test(test_parallel_valid),
+		cmocka_unit_test(test_parallel_errors),
+		cmocka_unit_test(test_parallel_twice),
+		cmocka_unit_test(test_parallel_callback),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
