@@ -524,10 +524,18 @@ s5() {
 			cp "$KWORK/s1-v$v.cache" "$p.cache"
 			cp "$KWORK/s1-v$v.origin" "$p.origin"
 			damage "$p.meta" "$d"
-			local crc=
+			local crc= ccrc=
 			if have cache_check; then
 				tool "$p.check" cache_check "$p.meta"
 				crc=$?
+				# NEEDS_CHECK is a request to run the check, which LVM
+				# does with --clear-needs-check-flag before every
+				# activation: a copy goes that way (booted below)
+				if [ "$d" = c04-sb-needs-check ] && [ "$crc" = 0 ]; then
+					cp "$p.meta" "$p.cleared.meta"
+					tool "$p.clear" cache_check --clear-needs-check-flag "$p.cleared.meta"
+					ccrc=$?
+				fi
 			fi
 			# the kernel's verdict (a panic is a verdict here, not a failure)
 			kboot "s5-v$v-$d" -t 120 -b 64 -m "$v" -a "$MT0" "$p.meta" "$p.cache" "$p.origin" "$WL/probe.sh"
@@ -554,6 +562,18 @@ s5() {
 				c00-none)
 					expect_eq "kernel verdict on its own image" "$kv" accepts
 					[ "$crc" = 0 ] || { sc_fail "cache_check fails the kernel's own image (exit $crc)"; sc_detail "$(head -n 8 "$p.check.err")"; } ;;
+				c04-sb-needs-check)
+					grep -qi 'needs.check' "$p.check.err" "$p.check" ||
+						sc_fail "cache_check does not mention NEEDS_CHECK"
+					if [ "$crc" = 0 ]; then
+						expect_eq "cache_check --clear-needs-check-flag exit" "$ccrc" 0
+						expect_eq "flags after --clear-needs-check-flag" \
+							"$("${INSPECT[@]}" summary "$p.cleared.meta" | sed -n 's/^superblock: .* flags=\([0-9]*\) .*/\1/p')" 1
+						cp "$KWORK/s1-v$v.cache" "$p.cache"
+						cp "$KWORK/s1-v$v.origin" "$p.origin"
+						kernel "s5-v$v-$d-cleared" -b 64 -m "$v" -a "$MT0" "$p.cleared.meta" "$p.cache" "$p.origin" "$WL/probe.sh" &&
+							sc_note "after --clear-needs-check-flag the kernel accepts it"
+					fi ;;
 				c05-sb-blocksize)
 					# the kernel compares with its table, which the
 					# metadata alone cannot show: not held against us
