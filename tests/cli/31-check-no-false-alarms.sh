@@ -32,7 +32,7 @@ judge() {
 	done
 	# the reference agrees the image is good (except an empty cache, which
 	# 0.9.0 cannot check: FORMAT.md §7.3)
-	case $name in *" nr=0 "*) return ;; esac
+	case "$name " in *" nr=0 "*) return ;; esac
 	/usr/sbin/cache_check -q image || bad "$name: the reference cache_check rejects it"
 }
 
