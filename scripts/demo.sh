@@ -67,7 +67,58 @@ demo_dump() {
 	fi
 }
 
+demo_check() {
+	say cache_check sample.meta
+	"$BIN/cache_check" "$meta" 2>&1 | sed 's/^/   /' || return 1
+	echo "   exit 0: the kernel-written metadata is clean"
+}
+
+demo_restore() {
+	restored=$work/restored.meta
+	truncate -s 8M "$restored"
+	say cache_restore -i sample.xml -o restored.meta
+	"$BIN/cache_restore" -i "$work/sample.xml" -o "$restored" || return 1
+	say cache_check -q restored.meta
+	"$BIN/cache_check" -q "$restored" || return 1
+	say cache_dump restored.meta
+	"$BIN/cache_dump" -o "$work/restored.xml" "$restored" || return 1
+	cmp -s "$work/sample.xml" "$work/restored.xml" || {
+		echo "   the dump of the restored metadata differs"
+		return 1
+	}
+	echo "   restore -> check -> dump gives back sample.xml byte for byte"
+}
+
+demo_repair() {
+	damaged=$work/damaged.meta
+	repaired=$work/repaired.meta
+	cp "$meta" "$damaged"
+	truncate -s 8M "$repaired"
+	# Zero the superblock: 0.9.0's cache_repair recovers nothing from this.
+	say "dd if=/dev/zero of=damaged.meta bs=4096 count=1 conv=notrunc"
+	dd if=/dev/zero of="$damaged" bs=4096 count=1 conv=notrunc 2>/dev/null
+	say cache_check -q damaged.meta
+	if "$BIN/cache_check" -q "$damaged"; then
+		echo "   the damage went unnoticed"
+		return 1
+	fi
+	echo "   exit 1: damage found"
+	say cache_repair --block-size 64 -i damaged.meta -o repaired.meta
+	"$BIN/cache_repair" --block-size 64 -i "$damaged" -o "$repaired" 2>&1 |
+		sed 's/^/   /'
+	say cache_check -q repaired.meta
+	"$BIN/cache_check" -q "$repaired" || return 1
+	"$BIN/cache_dump" -q -o "$work/repaired.xml" "$repaired" || return 1
+	echo "   $(count '<mapping ' "$work/repaired.xml") of" \
+		"$(count '<mapping ' "$work/sample.xml") mappings recovered," \
+		"$(count 'dirty="true"' "$work/repaired.xml") dirty (a scanned" \
+		"mapping's dirty state is unknown, so it is kept dirty)"
+}
+
 step dump cache_dump
+step check cache_check
+step restore cache_restore
+step repair cache_repair
 
 echo
 if [ "$failed" -ne 0 ]; then
