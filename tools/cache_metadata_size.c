@@ -19,6 +19,7 @@
 
 #include "cache/metadata_size.h"
 #include "pdata/ondisk.h"
+#include "tools/common.h"
 #include "tools/tool.h"
 
 struct msize_opts {
@@ -209,6 +210,13 @@ static int run(const struct msize_opts *o)
 	return 0;
 }
 
+/* 0.9.0's help ends with this reminder. */
+static void print_more_help(void)
+{
+	printf("\nThese all relate to the size of the fast device "
+	       "(eg, SSD), rather\nthan the whole cached device.\n");
+}
+
 int cmd_cache_metadata_size(int argc, const char **argv)
 {
 	struct msize_opts o = { 0 };
@@ -242,37 +250,23 @@ int cmd_cache_metadata_size(int argc, const char **argv)
 		  "print the version", NULL },
 		POPT_TABLEEND
 	};
+	const struct tool_parse_spec spec = {
+		.slots = slots,
+		.nr_slots = sizeof(slots) / sizeof(slots[0]),
+		.help = &o.help,
+		.version = &o.show_version,
+		.more_help = print_more_help,
+		.bare = 1,
+	};
 	poptContext pc;
-	int rc, r;
+	int r;
 
 	pc = poptGetContext(tool_name, argc, argv, table, 0);
 	poptSetOtherOptionHelp(pc, "[OPTIONS] {--device-size SIZE "
 			       "--block-size SIZE | --nr-blocks N}");
-	while ((rc = poptGetNextOpt(pc)) > 0) {
-		if (rc < (int)(sizeof(slots) / sizeof(slots[0])) && slots[rc]) {
-			free(*slots[rc]);
-			*slots[rc] = poptGetOptArg(pc);
-		}
-	}
-	if (rc < -1) {
-		msg("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
-		    poptStrerror(rc));
-		poptPrintUsage(pc, stderr, 0);
-		r = 1;
+	r = tool_parse(pc, &spec);
+	if (r != TOOL_PARSE_RUN)
 		goto out;
-	}
-	if (o.help) {
-		poptPrintHelp(pc, stdout, 0);
-		printf("\nThese all relate to the size of the fast device "
-		       "(eg, SSD), rather\nthan the whole cached device.\n");
-		r = 0;
-		goto out;
-	}
-	if (o.show_version) {
-		tool_print_version();
-		r = 0;
-		goto out;
-	}
 	if (poptPeekArg(pc)) {
 		msg("Unexpected argument: %s", poptPeekArg(pc));
 		r = 1;
@@ -281,7 +275,6 @@ int cmd_cache_metadata_size(int argc, const char **argv)
 	r = run(&o);
 out:
 	poptFreeContext(pc);
-	for (size_t i = 1; i < sizeof(slots) / sizeof(slots[0]); i++)
-		free(*slots[i]);
+	tool_free_slots(&spec);
 	return r;
 }

@@ -317,35 +317,21 @@ int cmd_cache_writeback(int argc, const char **argv)
 		  "print the version", NULL },
 		POPT_TABLEEND
 	};
+	const struct tool_parse_spec spec = {
+		.slots = slots,
+		.nr_slots = sizeof(slots) / sizeof(slots[0]),
+		.help = &o.help,
+		.version = &o.version,
+	};
 	poptContext pc;
-	int rc, r;
+	int r;
 
 	pc = poptGetContext(tool_name, argc, argv, table, 0);
 	poptSetOtherOptionHelp(pc, "--metadata-device DEV --origin-device DEV "
 			       "--fast-device DEV [OPTIONS]");
-	while ((rc = poptGetNextOpt(pc)) > 0) {
-		if (rc < (int)(sizeof(slots) / sizeof(slots[0])) && slots[rc]) {
-			free(*slots[rc]);
-			*slots[rc] = poptGetOptArg(pc);
-		}
-	}
-	if (rc < -1) {
-		tool_error("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
-			   poptStrerror(rc));
-		poptPrintUsage(pc, stderr, 0);
-		r = 1;
+	r = tool_parse(pc, &spec);
+	if (r != TOOL_PARSE_RUN)
 		goto out;
-	}
-	if (o.help) {
-		poptPrintHelp(pc, stdout, 0);
-		r = 0;
-		goto out;
-	}
-	if (o.version) {
-		tool_print_version();
-		r = 0;
-		goto out;
-	}
 	if (poptPeekArg(pc)) {
 		tool_error("unexpected argument: %s", poptPeekArg(pc));
 		r = 1;
@@ -354,7 +340,6 @@ int cmd_cache_writeback(int argc, const char **argv)
 	r = run(&o);
 out:
 	poptFreeContext(pc);
-	for (size_t i = 1; i < sizeof(slots) / sizeof(slots[0]); i++)
-		free(*slots[i]);
+	tool_free_slots(&spec);
 	return r;
 }

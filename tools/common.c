@@ -6,6 +6,9 @@
 #include "tools/common.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -166,4 +169,58 @@ void tool_output_abort(struct tool_output *o)
 	o->fd = -1;
 	if (o->created)
 		unlink(o->path);
+}
+
+static void parse_error(int bare, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void parse_error(int bare, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!bare)
+		fprintf(stderr, "%s: ", tool_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int tool_parse(poptContext pc, const struct tool_parse_spec *spec)
+{
+	int rc;
+
+	while ((rc = poptGetNextOpt(pc)) > 0) {
+		if ((size_t)rc < spec->nr_slots && spec->slots[rc]) {
+			free(*spec->slots[rc]);
+			*spec->slots[rc] = poptGetOptArg(pc);
+		}
+	}
+	if (rc < -1) {
+		parse_error(spec->bare, "%s: %s",
+			    poptBadOption(pc, POPT_BADOPTION_NOALIAS),
+			    poptStrerror(rc));
+		poptPrintUsage(pc, stderr, 0);
+		return 1;
+	}
+	if (*spec->help) {
+		poptPrintHelp(pc, stdout, 0);
+		if (spec->more_help)
+			spec->more_help();
+		return 0;
+	}
+	if (*spec->version) {
+		tool_print_version();
+		return 0;
+	}
+	return TOOL_PARSE_RUN;
+}
+
+void tool_free_slots(const struct tool_parse_spec *spec)
+{
+	for (size_t i = 1; i < spec->nr_slots; i++)
+		if (spec->slots[i]) {
+			free(*spec->slots[i]);
+			*spec->slots[i] = NULL;
+		}
 }

@@ -10,6 +10,9 @@
 #ifndef TOOLS_COMMON_H
 #define TOOLS_COMMON_H
 
+#include <popt.h>
+#include <stddef.h>
+
 #include "pdata/io.h"
 
 /*
@@ -54,5 +57,28 @@ int tool_output_start(struct tool_output *o);
 int tool_output_close(struct tool_output *o);
 /* Closes and removes a file this run created; keeps anything else. */
 void tool_output_abort(struct tool_output *o);
+
+/*
+ * The option loop the tools share.  Options whose popt val is an index into
+ * slots (1..nr_slots-1) store their string argument there, the last one
+ * given winning; popt's own errors, -h and -V are handled here.  Messages
+ * go through tool_error, or bare (no "<tool>: " prefix) with bare set, as
+ * 0.9.0's cache_metadata_size prints them.  Returns TOOL_PARSE_RUN when the
+ * tool should go on, otherwise the exit code to return.
+ */
+#define TOOL_PARSE_RUN (-1)
+
+struct tool_parse_spec {
+	char **const *slots;
+	size_t nr_slots;
+	const int *help;
+	const int *version;
+	void (*more_help)(void);	/* printed after popt's help; may be NULL */
+	int bare;
+};
+
+int tool_parse(poptContext pc, const struct tool_parse_spec *spec);
+/* Frees what tool_parse stored in the slots. */
+void tool_free_slots(const struct tool_parse_spec *spec);
 
 #endif
