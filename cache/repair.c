@@ -1020,8 +1020,10 @@ static int finish(struct cache_salvage *s)
 				s->rep.dirty_assumed++;
 			dirty = 1;
 		}
+		/* The restore's packing: the dirty bit rides in the value. */
 		s->map[c] = cache_mapping_pack(cache_mapping_oblock(v),
-					       CACHE_M_VALID);
+					       CACHE_M_VALID |
+						       (dirty ? CACHE_M_DIRTY : 0));
 		if (dirty)
 			base_bitmap_set(&s->dirty, c);
 		else
@@ -1034,6 +1036,13 @@ static int finish(struct cache_salvage *s)
 	check_origin_size(s);
 
 	for (uint64_t c = 0; c < s->nr; c++) {
+		/*
+		 * The restore takes the hint array as it is: what is not
+		 * written as a hint (unmapped, or lost) must be 0.
+		 */
+		if (s->width && (!(s->map[c] & CACHE_M_VALID) ||
+				 !base_bitmap_test(&s->hint_known, c)))
+			memset(s->hints + c * s->width, 0, s->width);
 		if (!base_bitmap_test(&s->known, c)) {
 			s->rep.lost_mappings++;
 			continue;
@@ -1287,17 +1296,19 @@ int cache_salvage_emit(const struct cache_salvage *s,
 }
 
 /*
- * The restore does the writing: it stages the events, checks them, zeroes
- * block 0, builds everything and writes the superblock last.  The version
- * comes from the salvaged superblock (have_binary); the clean-shutdown
- * flag is left off when the input was not known to be clean.
+ * The restore does the writing: it checks what was salvaged, zeroes block
+ * 0, builds everything and writes the superblock last.  The salvage's
+ * arrays are already in the restore's layout (finish() made them so), so
+ * they are handed over as they are rather than replayed as events and
+ * staged a second time.  The version comes from the salvaged superblock
+ * (have_binary); the clean-shutdown flag is left off when the input was
+ * not known to be clean.
  */
 int cache_repair_write(const struct cache_salvage *s, struct pd_io *out,
 		       char *msg, size_t msg_len)
 {
 	struct cache_restore_opts o = { .version = s->version };
 	struct cache_restore *rs;
-	struct cache_emitter e;
 	int r;
 
 	if (msg_len)
@@ -1307,8 +1318,12 @@ int cache_repair_write(const struct cache_salvage *s, struct pd_io *out,
 	r = cache_restore_create(out, &o, &rs);
 	if (r)
 		return r;
-	cache_restore_emitter(rs, &e);
-	r = cache_salvage_emit(s, &e);
+	r = cache_restore_stage_arrays(rs, &s->rep.sb, s->map,
+				       s->width ? s->hints : NULL,
+				       s->rep.sb.discard_nr_blocks &&
+						       s->discards.words ?
+					       &s->discards :
+					       NULL);
 	if (!r)
 		r = cache_restore_commit(rs);
 	if (r && msg_len && cache_restore_message(rs))

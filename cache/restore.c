@@ -44,6 +44,7 @@ struct cache_restore {
 	uint64_t discard_block_size, discard_nr_blocks;
 
 	uint64_t *mappings;	/* packed values by cache block; 0 unmapped */
+	int borrowed;		/* mappings and hints are the caller's */
 	uint64_t nr_mapped;
 	uint64_t oblock_min, oblock_max;
 	unsigned char *hints;	/* hint_width bytes per cache block, or NULL */
@@ -91,8 +92,10 @@ void cache_restore_destroy(struct cache_restore *rs)
 {
 	if (!rs)
 		return;
-	free(rs->mappings);
-	free(rs->hints);
+	if (!rs->borrowed) {
+		free(rs->mappings);
+		free(rs->hints);
+	}
 	base_bitmap_release(&rs->discards);
 	free(rs);
 }
@@ -151,9 +154,9 @@ static int check_size(struct cache_restore *rs)
 	return 0;
 }
 
-static int st_begin_superblock(void *ctx, const struct cache_emit_sb *sb)
+/* begin_superblock's checks, without the staging array. */
+static int begin_sb(struct cache_restore *rs, const struct cache_emit_sb *sb)
 {
-	struct cache_restore *rs = ctx;
 	uint32_t w = sb->hint_width;
 	int r;
 
@@ -188,7 +191,16 @@ static int st_begin_superblock(void *ctx, const struct cache_emit_sb *sb)
 		rs->msg[0] = '\0';
 		return 0;
 	}
-	if (r < 0)
+	return r;
+}
+
+static int st_begin_superblock(void *ctx, const struct cache_emit_sb *sb)
+{
+	struct cache_restore *rs = ctx;
+	int r;
+
+	r = begin_sb(rs, sb);
+	if (r < 0 || rs->short_of_space)
 		return r;
 	rs->mappings = calloc(sb->nr_cache_blocks ? sb->nr_cache_blocks : 1,
 			      sizeof(*rs->mappings));
@@ -524,6 +536,79 @@ void cache_restore_emitter(struct cache_restore *rs, struct cache_emitter *e)
 	e->end_discards = st_end_discards;
 }
 
+/*
+ * The arrays' checks are the events': each mapping value as st_mapping
+ * would have packed it, then what end_mappings checks.  Counting is done
+ * in the same pass as the checks, so the mappings are read twice in all
+ * (here and in check_origins), never copied.
+ */
+int cache_restore_stage_arrays(struct cache_restore *rs,
+			       const struct cache_emit_sb *sb,
+			       const uint64_t *mappings,
+			       const unsigned char *hints,
+			       const struct base_bitmap *discards)
+{
+	uint64_t n = 0, lo = UINT64_MAX, hi = 0, c;
+	int r;
+
+	if (rs->containers_seen)
+		return failf(rs, -EINVAL, "the input was staged twice");
+	r = begin_sb(rs, sb);
+	if (r < 0)
+		return r;
+	rs->containers_seen = 7;
+	if (rs->short_of_space)
+		return check_size(rs);
+	for (c = 0; c < sb->nr_cache_blocks; c++) {
+		uint64_t v = mappings[c], o;
+		uint32_t flags = cache_mapping_flags(v);
+
+		if (!v)
+			continue;
+		if (!(flags & CACHE_M_VALID) ||
+		    (flags & ~(uint32_t)(CACHE_M_VALID | CACHE_M_DIRTY)))
+			return failf(rs, -EINVAL,
+				     "cache block %llu has mapping flags %#x",
+				     (unsigned long long)c, flags);
+		o = cache_mapping_oblock(v);
+		if (o > CACHE_MAX_OBLOCK)
+			return failf(rs, -EINVAL,
+				     "origin block %llu is out of range",
+				     (unsigned long long)o);
+		n++;
+		if (o < lo)
+			lo = o;
+		if (o > hi)
+			hi = o;
+	}
+	rs->mappings = (uint64_t *)mappings;
+	rs->hints = (unsigned char *)hints;
+	rs->borrowed = 1;
+	rs->nr_mapped = n;
+	rs->oblock_min = lo;
+	rs->oblock_max = hi;
+	r = check_origins(rs);
+	if (!r)
+		r = check_origin_size(rs);
+	if (r)
+		return r;
+	if (discards) {
+		if (discards->nr_bits != rs->discard_nr_blocks)
+			return failf(rs, -EINVAL,
+				     "%llu discard bits for %llu discard blocks",
+				     (unsigned long long)discards->nr_bits,
+				     (unsigned long long)rs->discard_nr_blocks);
+		if (base_bitmap_init(&rs->discards, discards->nr_bits) < 0)
+			return -ENOMEM;
+		if (discards->nr_bits)
+			memcpy(rs->discards.words, discards->words,
+			       (discards->nr_bits + 63) / 64 *
+				       sizeof(*discards->words));
+	}
+	rs->stage = S_COMPLETE;
+	return 0;
+}
+
 /* ---- commit ---- */
 
 struct roots {
@@ -541,11 +626,15 @@ static int build_mappings(struct cache_restore *rs, struct pd_tm *tm,
 	r = pd_array_builder_create(tm, sizeof(uint64_t), &ab);
 	if (r < 0)
 		return r;
-	for (uint64_t c = 0; c < nr && !r; c++) {
-		unsigned char v[8];
+	/* A block's worth at a time: one builder call per array block. */
+	for (uint64_t c = 0; c < nr && !r;) {
+		unsigned char v[8 * 512];
+		uint64_t k = nr - c < 512 ? nr - c : 512;
 
-		store_le64(v, rs->mappings[c] & keep);
-		r = pd_array_builder_add(ab, v);
+		for (uint64_t i = 0; i < k; i++)
+			store_le64(v + 8 * i, rs->mappings[c + i] & keep);
+		r = pd_array_builder_add_many(ab, v, k);
+		c += k;
 	}
 	if (!r)
 		r = pd_array_builder_finish(ab, root);
@@ -585,8 +674,8 @@ static int build_hints(struct cache_restore *rs, struct pd_tm *tm,
 		return r;
 	if (!rs->hints)
 		r = pd_array_builder_add_fill(ab, zero, nr);
-	for (uint64_t c = 0; rs->hints && c < nr && !r; c++)
-		r = pd_array_builder_add(ab, rs->hints + c * w);
+	else
+		r = pd_array_builder_add_many(ab, rs->hints, nr);
 	if (!r)
 		r = pd_array_builder_finish(ab, root);
 	pd_array_builder_destroy(ab);
@@ -689,8 +778,10 @@ int cache_restore_commit(struct cache_restore *rs)
 	if (!r && rs->version >= 2)
 		r = build_dirty(rs, tm, &roots.dirty);
 	/* Done with the mappings: give the memory back before the hints. */
-	free(rs->mappings);
-	rs->mappings = NULL;
+	if (!rs->borrowed) {
+		free(rs->mappings);
+		rs->mappings = NULL;
+	}
 	if (!r && rs->sb.hint_width)
 		r = build_hints(rs, tm, &roots.hint);
 	if (!r)

@@ -108,6 +108,27 @@ void cache_restore_destroy(struct cache_restore *rs);
 /* Fills e with the staging callbacks; e->ctx is rs. */
 void cache_restore_emitter(struct cache_restore *rs, struct cache_emitter *e);
 
+/*
+ * Stages a whole input at once, in place of the emitter events, for a
+ * producer that already holds it in arrays (the repair's salvage): no
+ * value is copied.  sb is what begin_superblock takes (have_binary set
+ * keeps its discard geometry).  mappings: nr_cache_blocks values, each
+ * cache_mapping_pack(oblock, CACHE_M_VALID, plus CACHE_M_DIRTY when
+ * dirty), or 0 for an unmapped block.  hints: hint_width bytes per cache
+ * block, those of unmapped blocks 0, or NULL for all 0.  discards:
+ * sb->discard_nr_blocks bits, or NULL for all clear (copied).  The arrays
+ * are borrowed: they must stay unchanged until cache_restore_destroy().
+ * Every check of the events is made, with the same errors and messages;
+ * then cache_restore_commit() as usual.  Call instead of the emitter,
+ * once.
+ */
+struct base_bitmap;
+int cache_restore_stage_arrays(struct cache_restore *rs,
+			       const struct cache_emit_sb *sb,
+			       const uint64_t *mappings,
+			       const unsigned char *hints,
+			       const struct base_bitmap *discards);
+
 /* Writes what was staged (see above).  Call once. */
 int cache_restore_commit(struct cache_restore *rs);
 

@@ -76,6 +76,9 @@ int pd_array_builder_add(struct pd_array_builder *b, const void *value);
 /* Adds n copies of value (bulk zeroes for unmapped ranges). */
 int pd_array_builder_add_fill(struct pd_array_builder *b, const void *value,
 			      uint64_t n);
+/* Adds n values laid out as on disk (value_size bytes each, little endian). */
+int pd_array_builder_add_many(struct pd_array_builder *b, const void *values,
+			      uint64_t n);
 int pd_array_builder_finish(struct pd_array_builder *b, uint64_t *root);
 void pd_array_builder_destroy(struct pd_array_builder *b);
 

@@ -181,6 +181,43 @@ fail:
 	return r;
 }
 
+/* A block's worth of values per memcpy. */
+int pd_array_builder_add_many(struct pd_array_builder *b, const void *values,
+			      uint64_t n)
+{
+	const unsigned char *p = values;
+	int r = 0;
+
+	if (b->err)
+		return b->err;
+	while (n) {
+		uint32_t k;
+
+		if (!b->cur) {
+			r = open_block(b);
+			if (r < 0)
+				break;
+		}
+		k = b->per_block - b->cur_nr;
+		if (k > n)
+			k = (uint32_t)n;
+		memcpy(ablock_value(pd_block_wdata(b->cur), b->value_size,
+				    b->cur_nr),
+		       p, (size_t)k * b->value_size);
+		b->cur_nr += k;
+		p += (size_t)k * b->value_size;
+		n -= k;
+		if (b->cur_nr == b->per_block) {
+			r = close_block(b);
+			if (r < 0)
+				break;
+		}
+	}
+	if (r < 0)
+		b->err = r;
+	return r;
+}
+
 int pd_array_builder_finish(struct pd_array_builder *b, uint64_t *root)
 {
 	int r = b->err;
