@@ -10,6 +10,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 export BIN PROGS TOP="$top"
 export BENCH_DIR="${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/dmct-bench.XXXXXX")}"
+mkdir -p "$BENCH_DIR"
 only="${BENCH:-*}"
 for b in "$top"/bench/$only.bench.sh; do
 	[ -e "$b" ] || continue
