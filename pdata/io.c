@@ -66,6 +66,18 @@ static int full_pwrite(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+int pd_io_fd_read(int fd, uint64_t block, unsigned nr, void *buf)
+{
+	return full_pread(fd, buf, (size_t)nr * PD_BLOCK_SIZE,
+			  (off_t)(block * PD_BLOCK_SIZE));
+}
+
+int pd_io_fd_write(int fd, uint64_t block, unsigned nr, const void *buf)
+{
+	return full_pwrite(fd, buf, (size_t)nr * PD_BLOCK_SIZE,
+			   (off_t)(block * PD_BLOCK_SIZE));
+}
+
 static int check_range(const struct pd_io *io, uint64_t block, unsigned nr)
 {
 	if (block >= io->nr_blocks || nr > io->nr_blocks - block)
@@ -80,8 +92,7 @@ static int sync_read(struct pd_io *io, uint64_t block, unsigned nr, void *buf)
 
 	if (r < 0)
 		return r;
-	return full_pread(s->fd, buf, (size_t)nr * PD_BLOCK_SIZE,
-			  (off_t)(block * PD_BLOCK_SIZE));
+	return pd_io_fd_read(s->fd, block, nr, buf);
 }
 
 static int sync_read_batch(struct pd_io *io, unsigned n, const uint64_t *blocks,
@@ -104,8 +115,7 @@ static int sync_write(struct pd_io *io, uint64_t block, unsigned nr,
 
 	if (r < 0)
 		return r;
-	return full_pwrite(s->fd, buf, (size_t)nr * PD_BLOCK_SIZE,
-			   (off_t)(block * PD_BLOCK_SIZE));
+	return pd_io_fd_write(s->fd, block, nr, buf);
 }
 
 static int sync_flush(struct pd_io *io)

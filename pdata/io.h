@@ -101,6 +101,13 @@ uint64_t pd_io_fault_reads(const struct pd_io *io);
 
 void pd_io_destroy(struct pd_io *io);
 
+/*
+ * Internal to pdata: whole-block pread/pwrite on a descriptor, retried
+ * until done (-EIO at end of file), shared by the sync and aio engines.
+ */
+int pd_io_fd_read(int fd, uint64_t block, unsigned nr, void *buf);
+int pd_io_fd_write(int fd, uint64_t block, unsigned nr, const void *buf);
+
 /* Internal to pdata: the libaio engine on an open descriptor. */
 int pd_io_aio_create(int fd, uint64_t size_bytes, int is_blockdev,
 		     struct pd_io **out);

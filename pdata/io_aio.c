@@ -32,53 +32,17 @@ static int in_range(const struct pd_io *io, uint64_t block, unsigned nr)
 
 static int aio_read(struct pd_io *io, uint64_t block, unsigned nr, void *buf)
 {
-	struct aio_io *a = (struct aio_io *)io;
-	unsigned char *p = buf;
-	size_t len = (size_t)nr * PD_BLOCK_SIZE;
-	off_t off = (off_t)(block * PD_BLOCK_SIZE);
-
 	if (!in_range(io, block, nr))
 		return -ERANGE;
-	while (len) {
-		ssize_t n = pread(a->fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
+	return pd_io_fd_read(((struct aio_io *)io)->fd, block, nr, buf);
 }
 
 static int aio_write(struct pd_io *io, uint64_t block, unsigned nr,
 		     const void *buf)
 {
-	struct aio_io *a = (struct aio_io *)io;
-	const unsigned char *p = buf;
-	size_t len = (size_t)nr * PD_BLOCK_SIZE;
-	off_t off = (off_t)(block * PD_BLOCK_SIZE);
-
 	if (!in_range(io, block, nr))
 		return -ERANGE;
-	while (len) {
-		ssize_t n = pwrite(a->fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
+	return pd_io_fd_write(((struct aio_io *)io)->fd, block, nr, buf);
 }
 
 /* Submits one chunk of at most AIO_DEPTH reads and reaps all of them. */
