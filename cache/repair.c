@@ -877,6 +877,12 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 
 /* ---- the final pass ---- */
 
+static uint64_t count_unknown(const struct base_bitmap *known)
+{
+	return known->nr_bits - base_bitmap_count(known);
+}
+
+
 struct origin {
 	uint64_t oblock;
 	uint64_t cblock;
@@ -900,16 +906,12 @@ static int cmp_origin(const void *a, const void *b)
  * about 8 bytes per mapping (origin numbers are usually dense); sparse
  * origins go straight to the sort.  Returns 1 when there may be one.
  */
-static int has_duplicates(const struct cache_salvage *s, uint64_t nr_valid)
+static int has_duplicates(const struct cache_salvage *s, uint64_t nr_valid,
+			  uint64_t max)
 {
 	struct base_bitmap seen;
-	uint64_t max = 0;
 	int dup = 0;
 
-	for (uint64_t c = 0; c < s->nr; c++)
-		if ((s->map[c] & CACHE_M_VALID) &&
-		    cache_mapping_oblock(s->map[c]) > max)
-			max = cache_mapping_oblock(s->map[c]);
 	if (max / 64 > nr_valid + (1u << 20) ||
 	    base_bitmap_init(&seen, max + 1))
 		return 1;
@@ -926,12 +928,13 @@ static int has_duplicates(const struct cache_salvage *s, uint64_t nr_valid)
  * one (the scan may have found a stale copy), a dirty one beats a clean
  * one (dropping it would lose data), then the lower cache block.
  */
-static int drop_duplicates(struct cache_salvage *s, uint64_t nr_valid)
+static int drop_duplicates(struct cache_salvage *s, uint64_t nr_valid,
+			   uint64_t max_oblock)
 {
 	struct origin *o;
 	uint64_t n = 0;
 
-	if (nr_valid < 2 || !has_duplicates(s, nr_valid))
+	if (nr_valid < 2 || !has_duplicates(s, nr_valid, max_oblock))
 		return 0;
 	o = malloc(nr_valid * sizeof(*o));
 	if (!o)
@@ -988,81 +991,120 @@ static void check_origin_size(struct cache_salvage *s)
 	base_bitmap_release(&s->discards);
 }
 
-static int finish(struct cache_salvage *s)
+/*
+ * The first half of finish() for the 64 cache blocks of bitmap word w:
+ * raw values become what is written, dirty decided.  Returns the word's
+ * valid-mapping bits; *max_oblock grows to the largest origin seen.
+ */
+static uint64_t finish_word(struct cache_salvage *s, uint64_t w, int clean,
+			    uint64_t *max_oblock)
 {
-	int clean = s->rep.source[CACHE_FIELD_FLAGS] == CACHE_FROM_SB &&
-		    (s->rep.input_flags & CACHE_SB_CLEAN_SHUTDOWN);
-	uint64_t nr_valid = 0;
-	int r;
+	uint64_t kn = s->known.words[w], sc = s->scanned.words[w];
+	uint64_t fd = s->force_dirty.words[w], db = s->dirty.words[w];
+	uint64_t valid = 0, dirty_out = 0;
+	uint64_t first = w * 64;
+	unsigned n = s->nr - first < 64 ? (unsigned)(s->nr - first) : 64;
 
-	for (uint64_t c = 0; c < s->nr; c++) {
-		uint64_t v = s->map[c];
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t c = first + i, v = s->map[c], o;
 		uint32_t flags = cache_mapping_flags(v);
 		int dirty;
 
-		if (!base_bitmap_test(&s->known, c) || !(flags & CACHE_M_VALID)) {
+		if (!((kn >> i) & 1) || !(flags & CACHE_M_VALID)) {
 			s->map[c] = 0;
-			base_bitmap_clear(&s->dirty, c);
 			continue;
 		}
 		if (s->version < 2)
 			dirty = (flags & CACHE_M_DIRTY) != 0;
 		else
-			dirty = base_bitmap_test(&s->dirty, c) ||
-				(flags & CACHE_M_DIRTY);
+			dirty = ((db >> i) & 1) || (flags & CACHE_M_DIRTY);
 		if (flags & ~(CACHE_M_VALID | CACHE_M_DIRTY)) {
 			s->rep.bad_flags++;
 			dirty = 1;
 		}
-		if (base_bitmap_test(&s->scanned, c) ||
-		    base_bitmap_test(&s->force_dirty, c) || !clean) {
+		if (((sc | fd) >> i) & 1 || !clean) {
 			if (!dirty)
 				s->rep.dirty_assumed++;
 			dirty = 1;
 		}
+		o = cache_mapping_oblock(v);
+		if (o > *max_oblock)
+			*max_oblock = o;
 		/* The restore's packing: the dirty bit rides in the value. */
-		s->map[c] = cache_mapping_pack(cache_mapping_oblock(v),
-					       CACHE_M_VALID |
-						       (dirty ? CACHE_M_DIRTY : 0));
-		if (dirty)
-			base_bitmap_set(&s->dirty, c);
-		else
-			base_bitmap_clear(&s->dirty, c);
-		nr_valid++;
+		s->map[c] = cache_mapping_pack(o, CACHE_M_VALID |
+						  (dirty ? CACHE_M_DIRTY : 0));
+		valid |= 1ull << i;
+		dirty_out |= (uint64_t)dirty << i;
 	}
-	r = drop_duplicates(s, nr_valid);
+	s->dirty.words[w] = dirty_out;
+	return valid;
+}
+
+/*
+ * The restore takes the hint array as it is: what is not written as a
+ * hint (unmapped, or lost) must be 0.
+ */
+static void zero_unwritten_hints(struct cache_salvage *s, uint64_t w,
+				 uint64_t valid)
+{
+	uint64_t keep = valid & s->hint_known.words[w];
+	uint64_t first = w * 64;
+	unsigned n = s->nr - first < 64 ? (unsigned)(s->nr - first) : 64;
+
+	if (!s->width || (n == 64 && keep == ~0ull))
+		return;
+	for (unsigned i = 0; i < n; i++)
+		if (!((keep >> i) & 1))
+			memset(s->hints + (first + i) * s->width, 0, s->width);
+}
+
+static uint64_t valid_word(const struct cache_salvage *s, uint64_t w)
+{
+	uint64_t first = w * 64, valid = 0;
+	unsigned n = s->nr - first < 64 ? (unsigned)(s->nr - first) : 64;
+
+	for (unsigned i = 0; i < n; i++)
+		if (s->map[first + i] & CACHE_M_VALID)
+			valid |= 1ull << i;
+	return valid;
+}
+
+/*
+ * Works a bitmap word (64 cache blocks) at a time: the counts are
+ * popcounts of the words, so the per-block work is only the values.
+ */
+static int finish(struct cache_salvage *s)
+{
+	int clean = s->rep.source[CACHE_FIELD_FLAGS] == CACHE_FROM_SB &&
+		    (s->rep.input_flags & CACHE_SB_CLEAN_SHUTDOWN);
+	uint64_t nr_valid = 0, max_oblock = 0, words = div_up(s->nr, 64);
+	int r;
+
+	for (uint64_t w = 0; w < words; w++)
+		nr_valid += (uint64_t)__builtin_popcountll(
+			finish_word(s, w, clean, &max_oblock));
+	r = drop_duplicates(s, nr_valid, max_oblock);
 	if (r)
 		return r;
 	check_origin_size(s);
 
-	for (uint64_t c = 0; c < s->nr; c++) {
-		/*
-		 * The restore takes the hint array as it is: what is not
-		 * written as a hint (unmapped, or lost) must be 0.
-		 */
-		if (s->width && (!(s->map[c] & CACHE_M_VALID) ||
-				 !base_bitmap_test(&s->hint_known, c)))
-			memset(s->hints + c * s->width, 0, s->width);
-		if (!base_bitmap_test(&s->known, c)) {
-			s->rep.lost_mappings++;
-			continue;
-		}
-		if (!(s->map[c] & CACHE_M_VALID))
-			continue;
-		s->rep.nr_mappings++;
-		if (base_bitmap_test(&s->scanned, c))
-			s->rep.mappings_scanned++;
-		else
-			s->rep.mappings_walked++;
-		if (base_bitmap_test(&s->dirty, c))
-			s->rep.nr_dirty++;
-		if (s->width) {
-			if (base_bitmap_test(&s->hint_known, c))
-				s->rep.nr_hints++;
-			else
-				s->rep.lost_hints++;
-		}
+	s->rep.lost_mappings = count_unknown(&s->known);
+	for (uint64_t w = 0; w < words; w++) {
+		uint64_t valid = valid_word(s, w);
+
+		zero_unwritten_hints(s, w, valid);
+		s->rep.nr_mappings += (uint64_t)__builtin_popcountll(valid);
+		s->rep.mappings_scanned += (uint64_t)__builtin_popcountll(
+			valid & s->scanned.words[w]);
+		s->rep.nr_dirty += (uint64_t)__builtin_popcountll(
+			valid & s->dirty.words[w]);
+		if (s->width)
+			s->rep.nr_hints += (uint64_t)__builtin_popcountll(
+				valid & s->hint_known.words[w]);
 	}
+	s->rep.mappings_walked = s->rep.nr_mappings - s->rep.mappings_scanned;
+	if (s->width)
+		s->rep.lost_hints = s->rep.nr_mappings - s->rep.nr_hints;
 	if (s->discards.words)
 		s->rep.nr_discarded = base_bitmap_count(&s->discards);
 
@@ -1076,11 +1118,6 @@ static int finish(struct cache_salvage *s)
 	 */
 	s->rep.sb.flags = clean ? CACHE_SB_CLEAN_SHUTDOWN : 0;
 	return 0;
-}
-
-static uint64_t count_unknown(const struct base_bitmap *known)
-{
-	return known->nr_bits - base_bitmap_count(known);
 }
 
 int cache_repair_salvage(struct pd_io *io, const struct cache_repair_opts *o,
