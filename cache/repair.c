@@ -28,7 +28,7 @@
 #include "pdata/scan.h"
 
 #define MAP_PER_BLOCK 509u	/* pd_array_entries_per_block(8) */
-#define BM_CACHE_BLOCKS 1024u
+#define BM_CACHE_BLOCKS 512u
 #define DEFAULT_POLICY "smq"
 #define DEFAULT_VERSION 2u
 #define MAX_DATA_BLOCK_SIZE 2097152u	/* sectors, the kernel's limit */
