@@ -78,7 +78,12 @@
 #include "pdata/sm.h"
 
 #define DEFAULT_MAX_REPORTS 10u
-#define BM_CACHE_BLOCKS 4096u
+/*
+ * 2 MiB of block cache: the walk streams, and a bigger pool only costs a
+ * page fault per fresh buffer (512 blocks: 30 ms of CPU at 1M cache blocks
+ * against 76 ms with 4096, and 0.55 s against 0.68 s at 40M).
+ */
+#define BM_CACHE_BLOCKS 512u
 
 /* ---- the problem table ---- */
 

@@ -19,6 +19,7 @@
 #include "cache/check.h"
 #include "pdata/bm.h"
 #include "pdata/io.h"
+#include "tools/common.h"
 #include "tools/tool.h"
 
 struct check_cli {
@@ -111,7 +112,7 @@ static int run(const struct check_cli *o, const char *path)
 	if (o->clear_needs_check || o->auto_repair)
 		oflags |= PD_IO_WRITE;
 
-	r = pd_io_open(path, oflags, &io);
+	r = pd_io_open(path, tool_io_engine(path, oflags), &io);
 	if (r < 0) {
 		tool_error("%s: %s", path, open_error(r));
 		return 1;

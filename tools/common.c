@@ -62,10 +62,22 @@ void tool_error_xml_input(const char *path)
 		   "(cache_restore turns XML into metadata)", path, tool_name);
 }
 
+unsigned tool_io_engine(const char *path, unsigned flags)
+{
+	struct stat st;
+
+	if ((flags & PD_IO_AIO) && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		flags &= ~(unsigned)PD_IO_AIO;
+	return flags;
+}
+
 int tool_open_metadata(const char *path, unsigned flags, struct pd_io **out)
 {
 	struct pd_io *io = NULL;
-	int r = pd_io_open(path, flags, &io);
+	int r;
+
+	flags = tool_io_engine(path, flags);
+	r = pd_io_open(path, flags, &io);
 
 	/* libaio unavailable: plain reads are slower but just as correct. */
 	if ((r == -ENOSYS || r == -EAGAIN || r == -EINVAL) &&
