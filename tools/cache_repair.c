@@ -322,12 +322,23 @@ static int run(const struct repair_opts *o)
 	struct cache_repair_opts ro;
 	struct cache_salvage *s = NULL;
 	struct pd_io *in = NULL, *out = NULL;
+	unsigned in_flags = PD_IO_AIO;
+	struct stat st;
 	int r;
 
+	/*
+	 * The aio engine only for a block device: a regular file is read
+	 * through the page cache, where Linux aio does each read inside
+	 * io_submit anyway, and tearing its context down (io_destroy) cost
+	 * 30 ms of wall time, a quarter of a 1M-block repair.  The sync
+	 * engine reads a contiguous batch with one preadv.
+	 */
+	if (!stat(o->input, &st) && S_ISREG(st.st_mode))
+		in_flags = 0;
 	r = parse_opts(o, &ro);
 	if (r)
 		return 1;
-	r = tool_open_metadata(o->input, PD_IO_RDONLY | PD_IO_EXCL | PD_IO_AIO,
+	r = tool_open_metadata(o->input, PD_IO_RDONLY | PD_IO_EXCL | in_flags,
 			       &in);
 	if (r < 0)
 		return 1;
