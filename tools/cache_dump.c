@@ -217,30 +217,18 @@ int cmd_cache_dump(int argc, const char **argv)
 		POPT_TABLEEND
 	};
 	const char *input;
+	const struct tool_parse_spec spec = {
+		.help = &o.help,
+		.version = &o.version,
+	};
 	poptContext pc;
-	int rc, r;
+	int r;
 
 	pc = poptGetContext(tool_name, argc, argv, table, 0);
 	poptSetOtherOptionHelp(pc, "[OPTIONS] {device|file}");
-	while ((rc = poptGetNextOpt(pc)) > 0)
-		;
-	if (rc < -1) {
-		tool_error("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
-			   poptStrerror(rc));
-		poptPrintUsage(pc, stderr, 0);
-		r = 1;
+	r = tool_parse(pc, &spec);
+	if (r != TOOL_PARSE_RUN)
 		goto out;
-	}
-	if (o.help) {
-		poptPrintHelp(pc, stdout, 0);
-		r = 0;
-		goto out;
-	}
-	if (o.version) {
-		tool_print_version();
-		r = 0;
-		goto out;
-	}
 	input = poptGetArg(pc);
 	if (!input) {
 		tool_error("No input file provided.");

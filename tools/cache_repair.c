@@ -428,31 +428,19 @@ int cmd_cache_repair(int argc, const char **argv)
 		POPT_TABLEEND
 	};
 	const char *extra;
+	const struct tool_parse_spec spec = {
+		.help = &o.help,
+		.version = &o.show_version,
+	};
 	poptContext pc;
-	int rc, r;
+	int r;
 
 	pc = poptGetContext(tool_name, argc, argv, table, 0);
 	poptSetOtherOptionHelp(pc, "-i INPUT {-o OUTPUT | --xml FILE} "
 				   "[OPTIONS]");
-	while ((rc = poptGetNextOpt(pc)) > 0)
-		;
-	if (rc < -1) {
-		tool_error("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
-			   poptStrerror(rc));
-		poptPrintUsage(pc, stderr, 0);
-		r = 1;
+	r = tool_parse(pc, &spec);
+	if (r != TOOL_PARSE_RUN)
 		goto out;
-	}
-	if (o.help) {
-		poptPrintHelp(pc, stdout, 0);
-		r = 0;
-		goto out;
-	}
-	if (o.show_version) {
-		tool_print_version();
-		r = 0;
-		goto out;
-	}
 	/* LVM's empty cache_repair_options arrives as one "" argument. */
 	extra = poptGetArg(pc);
 	if (extra && *extra) {
