@@ -254,6 +254,7 @@ int cmd_cache_metadata_size(int argc, const char **argv)
 		.slots = slots,
 		.nr_slots = sizeof(slots) / sizeof(slots[0]),
 		.help = &o.help,
+		.no_args = 1,
 		.version = &o.show_version,
 		.more_help = print_more_help,
 		.bare = 1,
@@ -267,11 +268,6 @@ int cmd_cache_metadata_size(int argc, const char **argv)
 	r = tool_parse(pc, &spec);
 	if (r != TOOL_PARSE_RUN)
 		goto out;
-	if (poptPeekArg(pc)) {
-		msg("Unexpected argument: %s", poptPeekArg(pc));
-		r = 1;
-		goto out;
-	}
 	r = run(&o);
 out:
 	poptFreeContext(pc);

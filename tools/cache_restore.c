@@ -286,6 +286,7 @@ int cmd_cache_restore(int argc, const char **argv)
 		.slots = slots,
 		.nr_slots = sizeof(slots) / sizeof(slots[0]),
 		.help = &o.help,
+		.no_args = 1,
 		.version = &o.show_version,
 	};
 	poptContext pc;
@@ -296,11 +297,6 @@ int cmd_cache_restore(int argc, const char **argv)
 	r = tool_parse(pc, &spec);
 	if (r != TOOL_PARSE_RUN)
 		goto out;
-	if (poptPeekArg(pc)) {
-		tool_error("unexpected argument '%s'", poptPeekArg(pc));
-		r = 1;
-		goto out;
-	}
 	r = run(&o);
 out:
 	poptFreeContext(pc);

@@ -321,6 +321,7 @@ int cmd_cache_writeback(int argc, const char **argv)
 		.slots = slots,
 		.nr_slots = sizeof(slots) / sizeof(slots[0]),
 		.help = &o.help,
+		.no_args = 1,
 		.version = &o.version,
 	};
 	poptContext pc;
@@ -332,11 +333,6 @@ int cmd_cache_writeback(int argc, const char **argv)
 	r = tool_parse(pc, &spec);
 	if (r != TOOL_PARSE_RUN)
 		goto out;
-	if (poptPeekArg(pc)) {
-		tool_error("unexpected argument: %s", poptPeekArg(pc));
-		r = 1;
-		goto out;
-	}
 	r = run(&o);
 out:
 	poptFreeContext(pc);

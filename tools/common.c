@@ -225,6 +225,11 @@ int tool_parse(poptContext pc, const struct tool_parse_spec *spec)
 		tool_print_version();
 		return 0;
 	}
+	if (spec->no_args && poptPeekArg(pc)) {
+		parse_error(spec->bare, "unexpected argument: %s",
+			    poptPeekArg(pc));
+		return 1;
+	}
 	return TOOL_PARSE_RUN;
 }
 

@@ -72,7 +72,8 @@ void tool_output_abort(struct tool_output *o);
  * slots (1..nr_slots-1) store their string argument there, the last one
  * given winning; popt's own errors, -h and -V are handled here.  Messages
  * go through tool_error, or bare (no "<tool>: " prefix) with bare set, as
- * 0.9.0's cache_metadata_size prints them.  Returns TOOL_PARSE_RUN when the
+ * 0.9.0's cache_metadata_size prints them.  With no_args, a stray
+ * argument is refused ("unexpected argument: X", exit 1).  Returns TOOL_PARSE_RUN when the
  * tool should go on, otherwise the exit code to return.
  */
 #define TOOL_PARSE_RUN (-1)
@@ -84,6 +85,8 @@ struct tool_parse_spec {
 	const int *version;
 	void (*more_help)(void);	/* printed after popt's help; may be NULL */
 	int bare;
+	/* Refuse any argument that is not an option. */
+	int no_args;
 };
 
 int tool_parse(poptContext pc, const struct tool_parse_spec *spec);

@@ -50,7 +50,7 @@ expect noout 1 "cache_restore: no output given (-o DEVICE or FILE)" "$R" -i in.x
 [ $? -eq 1 ] || bad "--bogus: exit not 1"
 [ "$(head -n 1 bogus.err)" = "cache_restore: --bogus: unknown option" ] ||
 	bad "--bogus: '$(head -n 1 bogus.err)'"
-expect extra 1 "cache_restore: unexpected argument 'extra'" "$R" -i in.xml -o out.img extra
+expect extra 1 "cache_restore: unexpected argument: extra" "$R" -i in.xml -o out.img extra
 expect v3 1 "cache_restore: --metadata-version must be 1 or 2, not '3'" \
 	"$R" -i in.xml -o out.img --metadata-version 3
 expect override7 1 "cache_restore: --debug-override-metadata-version must be 1 or 2, not '7'" \
