@@ -47,6 +47,13 @@ struct cache_emit_sb {
 struct cache_emit_discards {
 	uint64_t block_size;		/* sectors */
 	uint64_t nr_blocks;
+	/*
+	 * The input gave ranges but no geometry (0.9.0's and the newer
+	 * tools' <discards> has no attributes): block_size and nr_blocks are
+	 * 0, the ranges may go anywhere, and the consumer chooses the
+	 * geometry once it has seen them all (the restore: restore.h).
+	 */
+	int no_geometry;
 };
 
 struct cache_emitter {

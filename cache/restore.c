@@ -49,6 +49,9 @@ struct cache_restore {
 	uint64_t oblock_min, oblock_max;
 	unsigned char *hints;	/* hint_width bytes per cache block, or NULL */
 	struct base_bitmap discards;
+	/* <discards> without a geometry: chosen at its end (choose_geometry) */
+	int discard_pending;
+	uint64_t discard_max_end;
 
 	/*
 	 * The device is too small for what the input declared so far: the
@@ -452,6 +455,78 @@ static int st_end_hints(void *ctx)
 	return 0;
 }
 
+/*
+ * The kernel's discard geometry (dm-cache-target.c): the cache block size,
+ * doubled until the origin holds at most 2^14 discard blocks, and as many
+ * discard blocks as cover the origin.  The origin size is not in the XML,
+ * so it is taken as the smallest one the input fits: every mapped origin
+ * block and every discard range.  Ranges count in discard blocks of the
+ * size being chosen, so the first doubling k at which both fit in 2^14
+ * blocks is the answer; ranges past 2^14 blocks (no kernel writes those)
+ * keep the cache block size and as many blocks as they need.  No mapping
+ * and no range: no geometry (0/0), as 0.9.0 and a fresh kernel write.
+ */
+#define KERNEL_MAX_DISCARD_BLOCKS (1u << 14)
+
+static void choose_geometry(struct cache_restore *rs)
+{
+	uint64_t bs = rs->sb.block_size, omax1 = 0, n = 0;
+	unsigned k, best = 0;
+	int found = 0;
+
+	if (rs->nr_mapped)
+		omax1 = rs->oblock_max + 1;	/* <= 2^48: no overflow below */
+	for (k = 0; k < 64 && (bs << k) >> k == bs; k++) {
+		uint64_t by_map = k >= 49 ? !!omax1
+					  : (omax1 + (1ull << k) - 1) >> k;
+
+		n = by_map > rs->discard_max_end ? by_map : rs->discard_max_end;
+		if (n <= KERNEL_MAX_DISCARD_BLOCKS) {
+			best = k;
+			found = 1;
+			break;
+		}
+	}
+	if (!found)
+		n = omax1 > rs->discard_max_end ? omax1 : rs->discard_max_end;
+	if (!n) {
+		rs->discard_block_size = rs->discard_nr_blocks = 0;
+		return;
+	}
+	rs->discard_block_size = bs << best;
+	rs->discard_nr_blocks = n;
+}
+
+/* Makes bm nr bits long, keeping its bits; new bits are clear. */
+static int bits_resize(struct base_bitmap *bm, uint64_t nr)
+{
+	uint64_t have = (bm->nr_bits + 63) / 64, want = (nr + 63) / 64;
+
+	if (want > have) {
+		uint64_t *w = realloc(bm->words, (size_t)want * sizeof(*w));
+
+		if (!w)
+			return -ENOMEM;
+		memset(w + have, 0, (size_t)(want - have) * sizeof(*w));
+		bm->words = w;
+	}
+	bm->nr_bits = nr;
+	return 0;
+}
+
+/*
+ * The most discard bits the output could hold (509 words per array
+ * block): a range past it is refused before any memory is given to it.
+ */
+static uint64_t discard_bits_limit(const struct cache_restore *rs)
+{
+	uint64_t blocks = rs->io->nr_blocks;
+
+	if (blocks > PD_SM_MAX_METADATA_BLOCKS)
+		blocks = PD_SM_MAX_METADATA_BLOCKS;
+	return blocks * pd_array_entries_per_block(sizeof(uint64_t)) * 64;
+}
+
 static int st_begin_discards(void *ctx, const struct cache_emit_discards *d)
 {
 	struct cache_restore *rs = ctx;
@@ -459,6 +534,17 @@ static int st_begin_discards(void *ctx, const struct cache_emit_discards *d)
 
 	if (rs->stage != S_SB || rs->containers_seen & 4u)
 		return failf(rs, -EINVAL, "discards out of order");
+	if (d->no_geometry) {
+		rs->containers_seen |= 4;
+		rs->stage = S_DISCARDS;
+		rs->discard_pending = 1;
+		rs->discard_max_end = 0;
+		rs->discard_block_size = rs->discard_nr_blocks = 0;
+		base_bitmap_release(&rs->discards);
+		if (rs->short_of_space)
+			return 0;
+		return base_bitmap_init(&rs->discards, 0) < 0 ? -ENOMEM : 0;
+	}
 	if (d->nr_blocks && !d->block_size)
 		return failf(rs, -EINVAL,
 			     "%llu discard blocks of size 0",
@@ -487,6 +573,31 @@ static int st_discard(void *ctx, uint64_t b, uint64_t e)
 
 	if (rs->stage != S_DISCARDS)
 		return failf(rs, -EINVAL, "a discard outside the discards");
+	if (rs->discard_pending) {
+		uint64_t limit = discard_bits_limit(rs), want;
+
+		if (b >= e || e > limit)
+			return failf(rs, -EINVAL,
+				     "discard range [%llu, %llu) is not within the [0, %llu) the output can hold",
+				     (unsigned long long)b, (unsigned long long)e,
+				     (unsigned long long)limit);
+		if (e > rs->discard_max_end)
+			rs->discard_max_end = e;
+		if (rs->short_of_space)
+			return 0;
+		if (e > rs->discards.nr_bits) {
+			/* Doubling: many ranges cost a few reallocations. */
+			want = rs->discards.nr_bits * 2;
+			if (want < e)
+				want = e;
+			if (want > limit)
+				want = limit;
+			if (bits_resize(&rs->discards, want) < 0)
+				return -ENOMEM;
+		}
+		base_bitmap_set_range(&rs->discards, b, e);
+		return 0;
+	}
 	if (b >= e || e > rs->discard_nr_blocks)
 		return failf(rs, -EINVAL,
 			     "discard range [%llu, %llu) is not within [0, %llu)",
@@ -504,7 +615,20 @@ static int st_end_discards(void *ctx)
 	if (rs->stage != S_DISCARDS)
 		return failf(rs, -EINVAL, "discards out of order");
 	rs->stage = S_SB;
-	return 0;
+	if (!rs->discard_pending)
+		return 0;
+	rs->discard_pending = 0;
+	choose_geometry(rs);
+	if (!rs->short_of_space && check_size(rs) == -ENOSPC) {
+		rs->short_of_space = 1;
+		rs->msg[0] = '\0';
+	}
+	if (rs->short_of_space)
+		return 0;
+	/* Every bit set is below discard_max_end <= discard_nr_blocks. */
+	if (bits_resize(&rs->discards, rs->discard_nr_blocks) < 0)
+		return -ENOMEM;
+	return check_origin_size(rs);
 }
 
 static int st_end_superblock(void *ctx)

@@ -51,6 +51,13 @@
  *     leaves them before its first clean shutdown.
  *   - uuid from the input (0.9.0 ignores it), discard geometry from
  *     <discards> (0/0 and an empty bitset without one), statistics 0.
+ *     Discards without a geometry (no_geometry: 0.9.0's form) get the
+ *     kernel's: the cache block size doubled until the origin holds at
+ *     most 2^14 discard blocks, for the smallest origin that holds every
+ *     mapped origin block and every range (ranges count in the blocks
+ *     being chosen); ranges past 2^14 keep the cache block size; nothing
+ *     to size by gives 0/0.  The ranges are staged in a bitmap that grows
+ *     with the highest one, bounded by what the device can hold.
  *
  * Typical use:
  *

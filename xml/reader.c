@@ -51,10 +51,18 @@ struct reader {
 	enum where leaf_parent;		/* where to return after a leaf */
 	const char *leaf;		/* the leaf's name, for messages */
 	unsigned in_xml, emitted;	/* C_* */
+	/*
+	 * A run of bare leaves (<mapping> straight under <superblock>, as
+	 * 0.9.0 reads and its test fixtures write) is an implicit container:
+	 * the C_* of the one open, or 0.  It ends at the next thing at the
+	 * superblock level that is not a leaf of its kind.
+	 */
+	unsigned implicit;
 
 	uint64_t nr_cache_blocks;
 	uint32_t hint_width;
 	uint64_t discard_nr_blocks;
+	int discard_geometry;		/* <discards> gave discard_nr_blocks */
 	struct base_bitmap mapped;	/* cache blocks seen in <mapping> */
 	struct base_bitmap hinted;	/* cache blocks seen in <hint> */
 	unsigned char hint[CACHE_MAX_HINT_SIZE];
@@ -234,13 +242,19 @@ static int get_attrs(struct reader *rd, const struct attr_spec *spec,
 	return 0;
 }
 
-/* Plain decimal digits, at least one, at most max. */
+/*
+ * Decimal digits, at least one, at most max; leading zeros and one leading
+ * '+' are taken, as both references take them.
+ */
 static int get_u64(struct reader *rd, const char *elem, const char *name,
 		   const char *s, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 	const char *c = s;
 
+	/* 0.9.0 (boost::lexical_cast) and the newer tools (Rust) take a '+'. */
+	if (*c == '+')
+		c++;
 	if (!*c)
 		goto bad;
 	for (; *c; c++) {
@@ -432,21 +446,97 @@ static void start_superblock(struct reader *rd, const XML_Char **atts)
 	rd->where = W_SB;
 }
 
-/* <mappings>, <hints>, <discards>: at most once each, in that order. */
-static int container_order(struct reader *rd, unsigned c, const char *name)
+/*
+ * <mappings>, <hints>, <discards>: at most once each, in that order, each
+ * either an element or a run of bare leaves (leaf is then the leaf's name).
+ */
+static int container_order(struct reader *rd, unsigned c, const char *name,
+			   const char *leaf)
 {
 	if (rd->in_xml & c) {
-		fail(rd, "a second <%s> element", name);
+		if (leaf)
+			fail(rd, "<%s> after the %s ended (they must all be together)",
+			     leaf, name);
+		else
+			fail(rd, "a second <%s> element", name);
 		return -1;
 	}
 	if (rd->emitted & ~(c | (c - 1))) {
-		fail(rd, "<%s> must come before %s", name,
-		     c == C_MAPPINGS ? "<hints> and <discards>" : "<discards>");
+		if (leaf)
+			fail(rd, "<%s> must come before the %s", leaf,
+			     c == C_MAPPINGS ? "hints and discards" : "discards");
+		else
+			fail(rd, "<%s> must come before %s", name,
+			     c == C_MAPPINGS ? "<hints> and <discards>"
+					     : "<discards>");
 		return -1;
 	}
 	rd->in_xml |= c;
 	rd->emitted |= c;
 	return 0;
+}
+
+/* Ends a run of bare leaves, if one is open. */
+static int close_implicit(struct reader *rd)
+{
+	const struct cache_emitter *e = rd->e;
+	unsigned c = rd->implicit;
+
+	rd->implicit = 0;
+	if (c == C_MAPPINGS && e->end_mappings)
+		return called(rd, e->end_mappings(e->ctx)) ? -1 : 0;
+	if (c == C_HINTS && e->end_hints)
+		return called(rd, e->end_hints(e->ctx)) ? -1 : 0;
+	if (c == C_DISCARDS && e->end_discards)
+		return called(rd, e->end_discards(e->ctx)) ? -1 : 0;
+	return 0;
+}
+
+static int begin_discards(struct reader *rd,
+			  const struct cache_emit_discards *d)
+{
+	const struct cache_emitter *e = rd->e;
+
+	if (emit_mappings_if_missing(rd) < 0 || emit_hints_if_missing(rd) < 0)
+		return -1;
+	if (e->begin_discards && called(rd, e->begin_discards(e->ctx, d)))
+		return -1;
+	rd->discard_nr_blocks = d->nr_blocks;
+	rd->discard_geometry = !d->no_geometry;
+	return 0;
+}
+
+/*
+ * A bare <mapping>, <hint> or <discard> right under <superblock>: opens
+ * its implicit container unless one of its kind is open.  A bare run of
+ * discards has no geometry, like an attribute-less <discards>.
+ */
+static int open_implicit(struct reader *rd, const char *leaf)
+{
+	const struct cache_emitter *e = rd->e;
+	static const struct cache_emit_discards none = { .no_geometry = 1 };
+	unsigned c;
+
+	c = !strcmp(leaf, "mapping") ? C_MAPPINGS :
+	    !strcmp(leaf, "hint") ? C_HINTS : C_DISCARDS;
+	if (rd->implicit == c)
+		return 0;
+	if (close_implicit(rd) < 0)
+		return -1;
+	if (container_order(rd, c, c == C_MAPPINGS ? "mappings" :
+				   c == C_HINTS ? "hints" : "discards", leaf) < 0)
+		return -1;
+	rd->implicit = c;
+	if (c == C_MAPPINGS)
+		return e->begin_mappings &&
+		       called(rd, e->begin_mappings(e->ctx)) ? -1 : 0;
+	if (c == C_HINTS) {
+		if (emit_mappings_if_missing(rd) < 0)
+			return -1;
+		return e->begin_hints &&
+		       called(rd, e->begin_hints(e->ctx)) ? -1 : 0;
+	}
+	return begin_discards(rd, &none);
 }
 
 static void start_mappings(struct reader *rd, const XML_Char **atts)
@@ -457,7 +547,8 @@ static void start_mappings(struct reader *rd, const XML_Char **atts)
 		fail(rd, "<mappings>: unknown attribute %s", quote(atts[0]).s);
 		return;
 	}
-	if (container_order(rd, C_MAPPINGS, "mappings") < 0)
+	if (close_implicit(rd) < 0 ||
+	    container_order(rd, C_MAPPINGS, "mappings", NULL) < 0)
 		return;
 	if (e->begin_mappings && called(rd, e->begin_mappings(e->ctx)))
 		return;
@@ -472,7 +563,8 @@ static void start_hints(struct reader *rd, const XML_Char **atts)
 		fail(rd, "<hints>: unknown attribute %s", quote(atts[0]).s);
 		return;
 	}
-	if (container_order(rd, C_HINTS, "hints") < 0)
+	if (close_implicit(rd) < 0 ||
+	    container_order(rd, C_HINTS, "hints", NULL) < 0)
 		return;
 	if (emit_mappings_if_missing(rd) < 0)
 		return;
@@ -483,29 +575,32 @@ static void start_hints(struct reader *rd, const XML_Char **atts)
 
 static void start_discards(struct reader *rd, const XML_Char **atts)
 {
-	const struct cache_emitter *e = rd->e;
 	struct cache_emit_discards d;
 	const char *v[2];
 
-	if (get_attrs(rd, &discards_attrs, atts, v) < 0)
-		return;
-	if (get_u64(rd, "discards", "discard_block_size", v[0], UINT64_MAX,
-		    &d.block_size) < 0 ||
-	    get_u64(rd, "discards", "discard_nr_blocks", v[1], UINT64_MAX,
-		    &d.nr_blocks) < 0)
-		return;
-	if (d.nr_blocks && !d.block_size) {
-		fail(rd, "<discards>: discard_nr_blocks is %llu but discard_block_size is 0",
-		     (unsigned long long)d.nr_blocks);
-		return;
+	memset(&d, 0, sizeof(d));
+	if (!*atts) {
+		/* 0.9.0's and the newer tools' form: ranges, no geometry. */
+		d.no_geometry = 1;
+	} else {
+		if (get_attrs(rd, &discards_attrs, atts, v) < 0)
+			return;
+		if (get_u64(rd, "discards", "discard_block_size", v[0],
+			    UINT64_MAX, &d.block_size) < 0 ||
+		    get_u64(rd, "discards", "discard_nr_blocks", v[1],
+			    UINT64_MAX, &d.nr_blocks) < 0)
+			return;
+		if (d.nr_blocks && !d.block_size) {
+			fail(rd, "<discards>: discard_nr_blocks is %llu but discard_block_size is 0",
+			     (unsigned long long)d.nr_blocks);
+			return;
+		}
 	}
-	if (container_order(rd, C_DISCARDS, "discards") < 0)
+	if (close_implicit(rd) < 0 ||
+	    container_order(rd, C_DISCARDS, "discards", NULL) < 0)
 		return;
-	if (emit_mappings_if_missing(rd) < 0 || emit_hints_if_missing(rd) < 0)
+	if (begin_discards(rd, &d) < 0)
 		return;
-	if (e->begin_discards && called(rd, e->begin_discards(e->ctx, &d)))
-		return;
-	rd->discard_nr_blocks = d.nr_blocks;
 	rd->where = W_DISCARDS;
 }
 
@@ -593,7 +688,7 @@ static void start_discard(struct reader *rd, const XML_Char **atts)
 		     (unsigned long long)b, (unsigned long long)end);
 		return;
 	}
-	if (end > rd->discard_nr_blocks) {
+	if (rd->discard_geometry && end > rd->discard_nr_blocks) {
 		fail(rd, "<discard>: dend %llu is past discard_nr_blocks %llu",
 		     (unsigned long long)end,
 		     (unsigned long long)rd->discard_nr_blocks);
@@ -650,7 +745,9 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 		fail(rd, "unknown element <%s>", quote(name).s);
 		return;
 	}
-	if (rd->where != el->parent) {
+	if (rd->where == W_SB && el->leaf && open_implicit(rd, el->name) < 0)
+		return;
+	if (rd->where != el->parent && !(rd->where == W_SB && el->leaf)) {
 		if (rd->where == W_LEAF)
 			fail(rd, "<%s> is not allowed inside <%s>", name,
 			     rd->leaf);
@@ -702,7 +799,8 @@ static void XMLCALL on_end(void *ctx, const XML_Char *name)
 		break;
 	case W_SB:
 		rd->where = W_END;
-		if (emit_mappings_if_missing(rd) < 0 ||
+		if (close_implicit(rd) < 0 ||
+		    emit_mappings_if_missing(rd) < 0 ||
 		    emit_hints_if_missing(rd) < 0)
 			return;
 		if (e->end_superblock)

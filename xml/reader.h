@@ -12,19 +12,30 @@
  *	  <mappings>  <mapping cache_block="C" origin_block="O"
  *				dirty="true|false"/>*  </mappings>
  *	  <hints>     <hint cache_block="C" data="BASE64"/>*  </hints>
- *	  <discards discard_block_size="S" discard_nr_blocks="D">
+ *	  <discards [discard_block_size="S" discard_nr_blocks="D"]>
  *	    <discard dbegin="X" dend="Y"/>*
  *	  </discards>
  *	</superblock>
  *
  * Each of the three containers may be left out (the emitter still sees an
- * empty <mappings> and <hints>), but they must come in this order, at most
- * once each; mappings and hints may come in any cache-block order.  Every
- * attribute is required, none other is allowed, and numbers are plain
- * decimal digits.  The checks:
+ * empty <mappings> and <hints>), or replaced by a run of its leaves right
+ * under <superblock> (0.9.0 reads that, and its test suite writes it); the
+ * emitter sees the container either way.  They must come in this order,
+ * at most once each (a run counts as one); mappings and hints may come in
+ * any cache-block order.  <discards> without attributes (0.9.0's and the
+ * newer tools' form), and a bare run of <discard>, have no geometry: the
+ * emitter gets no_geometry and ranges anywhere.  Attributes may come in
+ * any order; every one shown is required (the discards pair: both or
+ * neither) and none other is allowed (0.9.0 ignores unknown ones, the
+ * newer tools refuse them: a misspelt name must not pass silently).
+ * Numbers are decimal digits, leading zeros and one leading '+' allowed
+ * (both references take them; neither takes white space or hex).  The
+ * checks:
  *   - block_size 1..2^32-1, nr_cache_blocks 0..2^32-1 (both are le32 on
  *     disk); hint_width 0 (no hints) or 4..128 in steps of 4; policy at
- *     most 15 bytes; uuid at most 16 bytes.
+ *     most 15 bytes; uuid at most 16 bytes.  uuid and policy are read
+ *     back from the writer's escapes (writer.h): U+F700..U+F7FF is the
+ *     raw byte 0x00..0xFF.
  *   - cache_block < nr_cache_blocks; no cache block mapped twice, no hint
  *     given twice; origin_block < 2^48 (the mapping value keeps 48 bits).
  *     An origin block mapped by two cache blocks is the consumer's to find
@@ -33,7 +44,7 @@
  *     bytes (0.9.0 accepts longer data and ignores the rest; a length that
  *     differs from the width is a sign the XML is not what it claims).
  *   - discard_nr_blocks > 0 needs discard_block_size > 0;
- *     dbegin < dend <= discard_nr_blocks.
+ *     dbegin < dend <= discard_nr_blocks (when there is a geometry).
  *   - no DOCTYPE (so no entities: "billion laughs" cannot start), no
  *     processing instructions, no text but white space.  The grammar's
  *     depth is 3, and anything deeper is an element in the wrong place, so

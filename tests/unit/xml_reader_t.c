@@ -108,8 +108,8 @@ static int rec_end_hints(void *ctx)
 
 static int rec_begin_discards(void *ctx, const struct cache_emit_discards *d)
 {
-	return add(ctx, "discards %" PRIu64 " %" PRIu64 "\n", d->block_size,
-		   d->nr_blocks);
+	return add(ctx, "discards %" PRIu64 " %" PRIu64 "%s\n", d->block_size,
+		   d->nr_blocks, d->no_geometry ? " no-geometry" : "");
 }
 
 static int rec_discard(void *ctx, uint64_t b, uint64_t e)
@@ -262,6 +262,77 @@ static void test_missing_containers(void **state)
 	}
 }
 
+/*
+ * The forms the references write or read that are not ours: leaves
+ * straight under <superblock> (0.9.0 reads them; its test suite writes
+ * them), <discards> without a geometry (0.9.0 and the newer tools), the
+ * newer tools' layout (no newline at the end, &apos;), attributes in any
+ * order, '+' and leading zeros in numbers, any white space, single
+ * quotes, CR LF, and <mapping ...></mapping>.
+ */
+static void test_reference_forms(void **state)
+{
+	static const struct {
+		const char *xml, *want;
+	} cases[] = {
+		{ SB "  <mapping cache_block=\"0\" origin_block=\"5\" dirty=\"false\"/>\n"
+		     "  <mapping cache_block=\"1\" origin_block=\"6\" dirty=\"true\"/>\n"
+		     "  <hint cache_block=\"0\" data=\"AQIDBA==\"/>\n"
+		     "  <discard dbegin=\"2\" dend=\"4\"/>\n"
+		     "  <discard dbegin=\"7\" dend=\"9\"/>\n"
+		     "</superblock>\n",
+		  "mappings\nm 0 5 0\nm 1 6 1\n/mappings\nhints\nh 0 01020304\n"
+		  "/hints\ndiscards 0 0 no-geometry\nd 2 4\nd 7 9\n/discards\n"
+		  "/sb\n" },
+		{ SB "<mapping cache_block=\"3\" origin_block=\"5\" dirty=\"false\"/>"
+		     "<hints><hint cache_block=\"3\" data=\"AQIDBA==\"/></hints>"
+		     "</superblock>",
+		  "mappings\nm 3 5 0\n/mappings\nhints\nh 3 01020304\n"
+		  "/hints\n/sb\n" },
+		{ SB "<hint cache_block=\"3\" data=\"AQIDBA==\"/></superblock>",
+		  "mappings\n/mappings\nhints\nh 3 01020304\n/hints\n/sb\n" },
+		{ SB "<mappings><mapping cache_block=\"3\" origin_block=\"5\" "
+		     "dirty=\"false\"/></mappings>"
+		     "<discard dbegin=\"0\" dend=\"100000\"/></superblock>",
+		  "mappings\nm 3 5 0\n/mappings\nhints\n/hints\n"
+		  "discards 0 0 no-geometry\nd 0 100000\n/discards\n/sb\n" },
+		{ SB "<mappings>\n  </mappings>\n  <hints>\n  </hints>\n"
+		     "  <discards>\n    <discard dbegin=\"1\" dend=\"2\"/>\n"
+		     "  </discards>\n</superblock>",
+		  "mappings\n/mappings\nhints\n/hints\n"
+		  "discards 0 0 no-geometry\nd 1 2\n/discards\n/sb\n" },
+		{ SB "<discards></discards></superblock>",
+		  "mappings\n/mappings\nhints\n/hints\n"
+		  "discards 0 0 no-geometry\n/discards\n/sb\n" },
+		{ "<superblock hint_width='4' policy='smq' nr_cache_blocks=\"+016\"\r\n"
+		  "\tblock_size = \"0128\" uuid=\"\">\r\n"
+		  "<mappings><mapping dirty=\"true\" origin_block=\"+7\"\n"
+		  "  cache_block=\"015\"></mapping></mappings>\r\n"
+		  "<hints><hint data=\"AQIDBA==\" cache_block=\"15\" /></hints>"
+		  "</superblock>",
+		  "mappings\nm 15 7 1\n/mappings\nhints\nh 15 01020304\n"
+		  "/hints\n/sb\n" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rec r = { 0 };
+		struct xml_reader_error err;
+		const char *body;
+		int ret = parse(cases[i].xml, strlen(cases[i].xml), &r, &err);
+
+		if (ret)
+			fail_msg("case %zu: %d %lu:%lu %s", i, ret, err.line,
+				 err.column, err.msg);
+		assert_memory_equal(r.buf,
+				    "sb uuid= bs=128 nr=16 policy=smq hw=4 bin=0\n",
+				    44);
+		body = strchr(r.buf, '\n') + 1;
+		assert_string_equal(body, cases[i].want);
+		free(r.buf);
+	}
+}
+
 static void test_superblock_values(void **state)
 {
 	static const char xml[] =
@@ -339,8 +410,28 @@ static const struct bad bad_cases[] = {
 	/* structure */
 	{ "<mappings/>", 1, 1, "<mappings> is not allowed at the top level" },
 	{ "<foo/>", 1, 1, "unknown element <foo>" },
-	{ SB "<mapping cache_block=\"0\" origin_block=\"0\" dirty=\"true\"/>",
-	  2, 1, "<mapping> is not allowed inside <superblock>" },
+	/* bare leaves: each kind in one run, in the containers' order */
+	{ SB "<hints/><mapping cache_block=\"0\" origin_block=\"0\" "
+	  "dirty=\"true\"/>", 2, 9,
+	  "<mapping> must come before the hints and discards" },
+	{ SB "<discard dbegin=\"0\" dend=\"1\"/>\n"
+	  "<hint cache_block=\"0\" data=\"AAAAAA==\"/>", 3, 1,
+	  "<hint> must come before the discards" },
+	{ SB "<mappings/><mapping cache_block=\"0\" origin_block=\"0\" "
+	  "dirty=\"true\"/>", 2, 12,
+	  "<mapping> after the mappings ended (they must all be together)" },
+	{ SB "<mapping cache_block=\"0\" origin_block=\"0\" dirty=\"true\"/>"
+	  "<hint cache_block=\"0\" data=\"AAAAAA==\"/>"
+	  "<mapping cache_block=\"1\" origin_block=\"1\" dirty=\"true\"/>",
+	  2, 96,
+	  "<mapping> after the mappings ended (they must all be together)" },
+	{ SB "<mapping cache_block=\"0\" origin_block=\"0\" dirty=\"true\"/>"
+	  "<mappings/>", 2, 57, "a second <mappings> element" },
+	{ SB "<mapping cache_block=\"0\" origin_block=\"0\" dirty=\"true\"/>"
+	  "<mapping cache_block=\"0\" origin_block=\"1\" dirty=\"true\"/>",
+	  2, 57, "<mapping>: cache block 0 is mapped twice" },
+	{ SB "<mapping cache_block=\"0\" origin_block=\"0\"/>", 2, 1,
+	  "<mapping>: missing attribute dirty" },
 	{ SB "<hints><mapping cache_block=\"0\" origin_block=\"0\" "
 	  "dirty=\"true\"/></hints></superblock>",
 	  2, 8, "<mapping> is not allowed inside <hints>" },
@@ -395,6 +486,12 @@ static const struct bad bad_cases[] = {
 	{ "<superblock uuid=\"\" block_size=\"128\" nr_cache_blocks=\" 16\" "
 	  "policy=\"smq\" hint_width=\"4\"/>", 1, 1,
 	  "<superblock>: nr_cache_blocks \" 16\" is not a decimal number" },
+	{ "<superblock uuid=\"\" block_size=\"+\" nr_cache_blocks=\"16\" "
+	  "policy=\"smq\" hint_width=\"4\"/>", 1, 1,
+	  "<superblock>: block_size \"+\" is not a decimal number" },
+	{ "<superblock uuid=\"\" block_size=\"++1\" nr_cache_blocks=\"16\" "
+	  "policy=\"smq\" hint_width=\"4\"/>", 1, 1,
+	  "<superblock>: block_size \"++1\" is not a decimal number" },
 	{ "<superblock uuid=\"\" block_size=\"128\" nr_cache_blocks=\"0x10\" "
 	  "policy=\"smq\" hint_width=\"4\"/>", 1, 1,
 	  "<superblock>: nr_cache_blocks \"0x10\" is not a decimal number" },
@@ -930,6 +1027,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_document),
 		cmocka_unit_test(test_missing_containers),
+		cmocka_unit_test(test_reference_forms),
 		cmocka_unit_test(test_superblock_values),
 		cmocka_unit_test(test_hint_widths),
 		cmocka_unit_test(test_bad_input),
