@@ -7,7 +7,9 @@
 #include "base/bitmap.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static uint64_t nr_words(uint64_t nr_bits)
 {
@@ -21,6 +23,31 @@ int base_bitmap_init(struct base_bitmap *bm, uint64_t nr_bits)
 	bm->nr_bits = nr_bits;
 	bm->words = calloc(n ? n : 1, sizeof(uint64_t));
 	return bm->words ? 0 : -ENOMEM;
+}
+
+int base_bitmap_resize(struct base_bitmap *bm, uint64_t nr_bits)
+{
+	uint64_t have = nr_words(bm->nr_bits), want = nr_words(nr_bits);
+
+	if (want > SIZE_MAX / sizeof(uint64_t))
+		return -ENOMEM;
+	if (want > have) {
+		uint64_t *w = realloc(bm->words, (size_t)want * sizeof(*w));
+
+		if (!w)
+			return -ENOMEM;
+		memset(w + have, 0, (size_t)(want - have) * sizeof(*w));
+		bm->words = w;
+	}
+	/* Shrinking: the bits past the new end are cleared (see the top). */
+	if (nr_bits < bm->nr_bits) {
+		if (nr_bits % 64)
+			bm->words[nr_bits / 64] &= (1ull << (nr_bits % 64)) - 1;
+		for (uint64_t i = want; i < have; i++)
+			bm->words[i] = 0;
+	}
+	bm->nr_bits = nr_bits;
+	return 0;
 }
 
 void base_bitmap_release(struct base_bitmap *bm)

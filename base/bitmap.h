@@ -4,7 +4,8 @@
  * at position i%64.  Used for "seen" sets (cycle guards, duplicate origin
  * blocks), bitsets read from disk and dirty sets.
  *
- * base_bitmap_init() returns 0 or -ENOMEM; everything else cannot fail.
+ * base_bitmap_init() and base_bitmap_resize() return 0 or -ENOMEM;
+ * everything else cannot fail.
  * base_bitmap_release() accepts a zeroed or released bitmap.
  */
 #ifndef BASE_BITMAP_H
@@ -18,6 +19,11 @@ struct base_bitmap {
 };
 
 int base_bitmap_init(struct base_bitmap *bm, uint64_t nr_bits);
+/*
+ * Makes bm nr_bits long, keeping the bits below both lengths; bits gained
+ * are clear.  Returns 0 or -ENOMEM (bm unchanged).
+ */
+int base_bitmap_resize(struct base_bitmap *bm, uint64_t nr_bits);
 void base_bitmap_release(struct base_bitmap *bm);
 
 static inline int base_bitmap_test(const struct base_bitmap *bm, uint64_t i)

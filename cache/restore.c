@@ -468,50 +468,31 @@ static int st_end_hints(void *ctx)
  */
 #define KERNEL_MAX_DISCARD_BLOCKS (1u << 14)
 
-static void choose_geometry(struct cache_restore *rs)
+/* n discard blocks of size sectors; no blocks is no geometry (0/0). */
+static void set_geometry(struct cache_restore *rs, uint64_t size, uint64_t n)
 {
-	uint64_t bs = rs->sb.block_size, omax1 = 0, n = 0;
-	unsigned k, best = 0;
-	int found = 0;
-
-	if (rs->nr_mapped)
-		omax1 = rs->oblock_max + 1;	/* <= 2^48: no overflow below */
-	for (k = 0; k < 64 && (bs << k) >> k == bs; k++) {
-		uint64_t by_map = k >= 49 ? !!omax1
-					  : (omax1 + (1ull << k) - 1) >> k;
-
-		n = by_map > rs->discard_max_end ? by_map : rs->discard_max_end;
-		if (n <= KERNEL_MAX_DISCARD_BLOCKS) {
-			best = k;
-			found = 1;
-			break;
-		}
-	}
-	if (!found)
-		n = omax1 > rs->discard_max_end ? omax1 : rs->discard_max_end;
-	if (!n) {
-		rs->discard_block_size = rs->discard_nr_blocks = 0;
-		return;
-	}
-	rs->discard_block_size = bs << best;
+	rs->discard_block_size = n ? size : 0;
 	rs->discard_nr_blocks = n;
 }
 
-/* Makes bm nr bits long, keeping its bits; new bits are clear. */
-static int bits_resize(struct base_bitmap *bm, uint64_t nr)
+static void choose_geometry(struct cache_restore *rs)
 {
-	uint64_t have = (bm->nr_bits + 63) / 64, want = (nr + 63) / 64;
+	uint64_t bs = rs->sb.block_size, ranges = rs->discard_max_end;
+	/* <= 2^48: no overflow below */
+	uint64_t omax1 = rs->nr_mapped ? rs->oblock_max + 1 : 0;
+	unsigned k;
 
-	if (want > have) {
-		uint64_t *w = realloc(bm->words, (size_t)want * sizeof(*w));
+	for (k = 0; k < 64 && (bs << k) >> k == bs; k++) {
+		uint64_t by_map = k >= 49 ? !!omax1
+					  : (omax1 + (1ull << k) - 1) >> k;
+		uint64_t n = by_map > ranges ? by_map : ranges;
 
-		if (!w)
-			return -ENOMEM;
-		memset(w + have, 0, (size_t)(want - have) * sizeof(*w));
-		bm->words = w;
+		if (n <= KERNEL_MAX_DISCARD_BLOCKS) {
+			set_geometry(rs, bs << k, n);
+			return;
+		}
 	}
-	bm->nr_bits = nr;
-	return 0;
+	set_geometry(rs, bs, omax1 > ranges ? omax1 : ranges);
 }
 
 /*
@@ -592,7 +573,7 @@ static int st_discard(void *ctx, uint64_t b, uint64_t e)
 				want = e;
 			if (want > limit)
 				want = limit;
-			if (bits_resize(&rs->discards, want) < 0)
+			if (base_bitmap_resize(&rs->discards, want) < 0)
 				return -ENOMEM;
 		}
 		base_bitmap_set_range(&rs->discards, b, e);
@@ -626,7 +607,7 @@ static int st_end_discards(void *ctx)
 	if (rs->short_of_space)
 		return 0;
 	/* Every bit set is below discard_max_end <= discard_nr_blocks. */
-	if (bits_resize(&rs->discards, rs->discard_nr_blocks) < 0)
+	if (base_bitmap_resize(&rs->discards, rs->discard_nr_blocks) < 0)
 		return -ENOMEM;
 	return check_origin_size(rs);
 }

@@ -178,6 +178,34 @@ static void test_full(void **state)
 	model_release(&x);
 }
 
+/*
+ * Resizing keeps the bits below both lengths, gains clear bits, and a
+ * shrink clears what it drops: growing again must not bring them back,
+ * and a count must not see them.
+ */
+static void test_resize(void **state)
+{
+	struct base_bitmap bm;
+
+	(void)state;
+	assert_int_equal(base_bitmap_init(&bm, 0), 0);
+	assert_int_equal(base_bitmap_resize(&bm, 100), 0);
+	assert_int_equal(bm.nr_bits, 100);
+	assert_int_equal(base_bitmap_count(&bm), 0);
+	base_bitmap_set_range(&bm, 3, 100);
+	assert_int_equal(base_bitmap_resize(&bm, 1000), 0);
+	assert_int_equal(base_bitmap_count(&bm), 97);
+	assert_int_equal(base_bitmap_next_set(&bm, 100), 1000);
+	base_bitmap_set_range(&bm, 900, 1000);
+	assert_int_equal(base_bitmap_resize(&bm, 70), 0);
+	assert_int_equal(base_bitmap_count(&bm), 67);
+	assert_int_equal(base_bitmap_resize(&bm, 1000), 0);
+	assert_int_equal(base_bitmap_count(&bm), 67);
+	assert_int_equal(base_bitmap_next_set(&bm, 70), 1000);
+	assert_int_equal(base_bitmap_next_clear(&bm, 3), 70);
+	base_bitmap_release(&bm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_resize),
 	};
 
 	return cmocka_run_group_tests_name("bitmap", tests, NULL, NULL);
