@@ -33,9 +33,7 @@
  * checks:
  *   - block_size 1..2^32-1, nr_cache_blocks 0..2^32-1 (both are le32 on
  *     disk); hint_width 0 (no hints) or 4..128 in steps of 4; policy at
- *     most 15 bytes; uuid at most 16 bytes.  uuid and policy are read
- *     back from the writer's escapes (writer.h): U+F700..U+F7FF is the
- *     raw byte 0x00..0xFF.
+ *     most 15 bytes; uuid at most 16 bytes.
  *   - cache_block < nr_cache_blocks; no cache block mapped twice, no hint
  *     given twice; origin_block < 2^48 (the mapping value keeps 48 bits).
  *     An origin block mapped by two cache blocks is the consumer's to find
