@@ -19,7 +19,7 @@
 
 VERSION := 1.0.0
 TOOLS := cache_check cache_dump cache_restore cache_repair \
-	cache_metadata_size cache_writeback
+	cache_metadata_size cache_writeback cache_replay
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -40,7 +40,7 @@ endif
 
 # Lazily expanded so that `make deps` can install the packages first.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags expat popt cmocka 2>/dev/null)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs expat popt 2>/dev/null || echo -lexpat -lpopt) -laio -lpthread
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs expat popt zlib 2>/dev/null || echo -lexpat -lpopt -lz) -laio -lpthread
 CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -24,6 +24,8 @@ static const struct {
 	{ "cache_metadata_size", cmd_cache_metadata_size,
 	  "estimate the size of cache metadata" },
 	{ "cache_repair", cmd_cache_repair, "repair cache metadata" },
+	{ "cache_replay", cmd_cache_replay,
+	  "replay, simulate and convert block I/O traces" },
 	{ "cache_restore", cmd_cache_restore,
 	  "write cache metadata from XML" },
 	{ "cache_writeback", cmd_cache_writeback,

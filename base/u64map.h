@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * A map from 64-bit keys to 64-bit values: open addressing with linear
+ * probing in a power-of-two table, kept at most half full.  For the
+ * engine's per-block tables (next-access times, simulated caches), where
+ * the keys are block numbers and there are millions of them: 16 bytes a
+ * key, no allocation per key, no pointer chasing.
+ *
+ * Any key may be stored, UINT64_MAX included (its slot is kept apart).
+ * Nothing is ever removed except by u64map_clear.
+ */
+#ifndef BASE_U64MAP_H
+#define BASE_U64MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct u64map {
+	uint64_t *keys;		/* UINT64_MAX marks an empty slot */
+	uint64_t *vals;
+	size_t mask;		/* capacity - 1 */
+	unsigned shift;		/* 64 - log2(capacity) */
+	size_t count;		/* keys stored, the UINT64_MAX key included */
+	int have_max;		/* the key UINT64_MAX is stored ... */
+	uint64_t max_val;	/* ... with this value */
+};
+
+/* An empty map sized for about `expect` keys; 0 or -ENOMEM. */
+int u64map_init(struct u64map *m, size_t expect);
+void u64map_destroy(struct u64map *m);
+void u64map_clear(struct u64map *m);
+
+/* 1 and *val when key is stored, else 0. */
+int u64map_get(const struct u64map *m, uint64_t key, uint64_t *val);
+
+/* Stores or replaces key's value; 0 or -ENOMEM (the map is unchanged). */
+int u64map_put(struct u64map *m, uint64_t key, uint64_t val);
+
+static inline size_t u64map_count(const struct u64map *m)
+{
+	return m->count;
+}
+
+#endif
