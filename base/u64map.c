@@ -137,3 +137,42 @@ int u64map_put(struct u64map *m, uint64_t key, uint64_t val)
 	m->count++;
 	return 0;
 }
+
+int u64map_remove(struct u64map *m, uint64_t key)
+{
+	size_t i, j;
+
+	if (key == EMPTY) {
+		int had = m->have_max;
+
+		m->count -= (size_t)had;
+		m->have_max = 0;
+		return had;
+	}
+	for (i = slot_of(m, key);; i = (i + 1) & m->mask) {
+		if (m->keys[i] == EMPTY)
+			return 0;
+		if (m->keys[i] == key)
+			break;
+	}
+	/*
+	 * Backward shift: move up every later entry of the run whose home
+	 * slot is not in (i, j], so no probe sequence crosses the hole.
+	 */
+	for (j = i;;) {
+		size_t home;
+
+		j = (j + 1) & m->mask;
+		if (m->keys[j] == EMPTY)
+			break;
+		home = slot_of(m, m->keys[j]);
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		m->keys[i] = m->keys[j];
+		m->vals[i] = m->vals[j];
+		i = j;
+	}
+	m->keys[i] = EMPTY;
+	m->count--;
+	return 1;
+}

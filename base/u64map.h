@@ -7,7 +7,8 @@
  * key, no allocation per key, no pointer chasing.
  *
  * Any key may be stored, UINT64_MAX included (its slot is kept apart).
- * Nothing is ever removed except by u64map_clear.
+ * Removal shifts the entries after the hole back (no tombstones), so a
+ * table that sees many inserts and removes never slows down.
  */
 #ifndef BASE_U64MAP_H
 #define BASE_U64MAP_H
@@ -35,6 +36,9 @@ int u64map_get(const struct u64map *m, uint64_t key, uint64_t *val);
 
 /* Stores or replaces key's value; 0 or -ENOMEM (the map is unchanged). */
 int u64map_put(struct u64map *m, uint64_t key, uint64_t val);
+
+/* Removes key; 1 if it was stored, else 0. */
+int u64map_remove(struct u64map *m, uint64_t key);
 
 static inline size_t u64map_count(const struct u64map *m)
 {
