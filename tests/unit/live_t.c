@@ -684,11 +684,260 @@ static void test_ops(void **state)
 	ops_for(2);
 }
 
+/* ---- crash safety ---- */
+
+struct crash_rig {
+	uint32_t version;
+	unsigned cache;			/* block-manager blocks */
+	uint64_t nb;
+	unsigned char *base;		/* the committed image before */
+	struct model *m0;		/* and its state */
+	unsigned char *snap1;		/* right after the first commit */
+	struct model *m1;
+	uint64_t w1;			/* writes up to that commit's superblock */
+	struct pd_io *fio;		/* the run's fault engine */
+	unsigned char *inner;		/* its device's bytes */
+};
+
+static void after_first_commit(struct crash_rig *g, const struct model *m)
+{
+	g->w1 = pd_io_fault_writes(g->fio);
+	memcpy(g->snap1, g->inner, g->nb * PD_BLOCK_SIZE);
+	*g->m1 = *m;
+}
+
+/*
+ * Open, grow, churn, commit; churn, dirty bits, hints, clean commit.
+ * Returns the first error; *stage says how many commits got through.
+ */
+static int crash_txn(struct crash_rig *g, struct model *m, int record,
+		     struct cache_live **clp, int *stage)
+{
+	struct cache_live_opts o = { DBS, 0, 0, g->cache };
+	struct cache_live *cl;
+	uint64_t s = 4242;
+	int r;
+
+	*stage = 0;
+	*clp = NULL;
+	r = cache_live_open(g->fio, &o, clp);
+	if (r)
+		return r;
+	cl = *clp;
+	r = op_resize(cl, m, m->nr + 700);
+	if (!r)
+		r = op_dresize(cl, m, m->dbs, m->dnr + 1000);
+	if (!r)
+		r = churn(cl, m, &s, 400);
+	if (!r) {
+		op_stats(cl, m, 50);
+		r = cache_live_commit(cl, 0);
+	}
+	if (r)
+		return r;
+	*stage = 1;
+	if (record)
+		after_first_commit(g, m);
+	r = churn(cl, m, &s, 300);
+	if (!r)
+		r = op_dirty_bits(cl, m, &s);
+	if (!r)
+		r = op_hints(cl, m, &smq);
+	if (!r) {
+		op_stats(cl, m, 60);
+		r = cache_live_commit(cl, 1);
+	}
+	if (!r)
+		*stage = 2;
+	return r;
+}
+
+/* Blocks the commit in img holds, by its own space map. */
+static uint32_t *used_blocks(const unsigned char *img, uint64_t nb)
+{
+	struct pd_io *io = mem_copy(img, nb);
+	uint32_t *used = calloc(nb, sizeof(*used));
+	struct pd_bm *bm;
+	struct pd_tm *tm;
+	struct cache_sb sb;
+
+	assert_non_null(used);
+	unpack_sb(img, &sb);
+	assert_int_equal(pd_bm_create(io, 64, &bm), 0);
+	assert_int_equal(pd_tm_open(bm, &sb.sm_root, &tm), 0);
+	for (uint64_t b = 0; b < nb; b++)
+		used[b] = pd_tm_ref_count(tm, b);
+	pd_tm_destroy(tm);
+	pd_bm_destroy(bm);
+	pd_io_destroy(io);
+	return used;
+}
+
+/*
+ * img holds exactly the commit in want: its blocks unchanged (block 0 but
+ * for flags and checksum), the checker silent, the state the model's.
+ */
+static void check_is(const struct crash_rig *g, const unsigned char *img,
+		     const unsigned char *want, const uint32_t *used,
+		     const struct model *m, uint64_t n)
+{
+	struct cache_live_opts o = { DBS, 0, 0, 0 };
+	struct cache_live *cl;
+	struct pd_io *io;
+	char what[80];
+
+	if (memcmp(img + 8, want + 8, PD_BLOCK_SIZE - 8))
+		fail_msg("v%u write %llu failed: the superblock changed",
+			 g->version, (unsigned long long)n);
+	for (uint64_t b = 1; b < g->nb; b++)
+		if (used[b] && memcmp(img + b * PD_BLOCK_SIZE,
+				      want + b * PD_BLOCK_SIZE, PD_BLOCK_SIZE))
+			fail_msg("v%u write %llu failed: committed block %llu "
+				 "changed", g->version, (unsigned long long)n,
+				 (unsigned long long)b);
+	snprintf(what, sizeof(what), "v%u cache %u after write %llu failed",
+		 g->version, g->cache, (unsigned long long)n);
+	check_clean(img, g->nb, what);
+	io = mem_copy(img, g->nb);
+	assert_int_equal(cache_live_open(io, &o, &cl), 0);
+	check_stored(cl, m);
+	cache_live_close(cl);
+	pd_io_destroy(io);
+}
+
+static void crash_rig_init(struct crash_rig *g, uint32_t version,
+			   unsigned cache)
+{
+	struct cache_live *cl;
+	struct pd_io *io;
+	uint64_t s = 7;
+
+	memset(g, 0, sizeof(*g));
+	g->version = version;
+	g->cache = cache;
+	g->nb = dev_blocks(3500);
+	g->m0 = model_new(version);
+	g->m1 = model_new(version);
+	g->base = malloc(g->nb * PD_BLOCK_SIZE);
+	g->snap1 = malloc(g->nb * PD_BLOCK_SIZE);
+	assert_true(g->base && g->snap1);
+	assert_int_equal(pd_io_mem_create(g->nb, &io), 0);
+	cl = open_io(io, version, CACHE_LIVE_MAY_FORMAT);
+	assert_int_equal(op_resize(cl, g->m0, 2500), 0);
+	assert_int_equal(op_dresize(cl, g->m0, DBS * 2, 4000), 0);
+	assert_int_equal(churn(cl, g->m0, &s, 1500), 0);
+	assert_int_equal(op_dirty_bits(cl, g->m0, &s), 0);
+	assert_int_equal(op_hints(cl, g->m0, &smq), 0);
+	op_stats(cl, g->m0, 10);
+	assert_int_equal(cache_live_commit(cl, 1), 0);
+	cache_live_close(cl);
+	memcpy(g->base, pd_io_mem_data(io), g->nb * PD_BLOCK_SIZE);
+	pd_io_destroy(io);
+}
+
+static void crash_rig_release(struct crash_rig *g)
+{
+	free(g->base);
+	free(g->snap1);
+	free(g->m0);
+	free(g->m1);
+}
+
+/* A run over a copy of the base image whose write fail_at fails. */
+static struct pd_io *crash_io(struct crash_rig *g, uint64_t fail_at,
+			      int sticky)
+{
+	struct pd_io_fault_plan plan = { fail_at, 0, UINT64_MAX, sticky };
+	struct pd_io *inner = mem_copy(g->base, g->nb);
+
+	g->inner = pd_io_mem_data(inner);
+	assert_int_equal(pd_io_fault_create(inner, &plan, &g->fio), 0);
+	return g->fio;
+}
+
+static void crash_loop(uint32_t version, unsigned cache)
+{
+	struct crash_rig g;
+	struct model *m = model_new(version);
+	struct cache_live *cl;
+	uint32_t *used0, *used1;
+	uint64_t total, n;
+	int stage, r;
+
+	crash_rig_init(&g, version, cache);
+	/* The reference run: count the writes, keep the first commit. */
+	crash_io(&g, 0, 1);
+	*m = *g.m0;
+	assert_int_equal(crash_txn(&g, m, 1, &cl, &stage), 0);
+	assert_int_equal(stage, 2);
+	total = pd_io_fault_writes(g.fio);
+	cache_live_close(cl);
+	check_clean(g.inner, g.nb, "reference run");
+	pd_io_destroy(g.fio);
+	assert_true(g.w1 > 2 && total > g.w1 + 2);
+	used0 = used_blocks(g.base, g.nb);
+	used1 = used_blocks(g.snap1, g.nb);
+
+	for (int sticky = 1; sticky >= 0; sticky--) {
+		for (n = 1; n <= total + 1; n++) {
+			int early = n <= g.w1;
+
+			crash_io(&g, n, sticky);
+			*m = *g.m0;
+			r = crash_txn(&g, m, 0, &cl, &stage);
+			if (n > total) {
+				/* Past the last write: it all got through. */
+				assert_int_equal(r, 0);
+				cache_live_close(cl);
+				pd_io_destroy(g.fio);
+				break;
+			}
+			if (r != -EIO)
+				fail_msg("v%u write %llu of %llu failed: %d",
+					 version, (unsigned long long)n,
+					 (unsigned long long)total, r);
+			assert_int_equal(stage, early ? 0 : 1);
+			check_is(&g, g.inner, early ? g.base : g.snap1,
+				 early ? used0 : used1, early ? g.m0 : g.m1, n);
+			if (cl) {
+				/* Dead until aborted. */
+				assert_int_equal(cache_live_insert(cl, 0, 1),
+						 -ESTALE);
+				assert_int_equal(cache_live_commit(cl, 0),
+						 -ESTALE);
+			}
+			if (cl && !sticky) {
+				/* One write lost: abort, and carry on. */
+				assert_int_equal(cache_live_abort(cl), 0);
+				check_stored(cl, early ? g.m0 : g.m1);
+				assert_int_equal(cache_live_commit(cl, 0), 0);
+				check_clean(g.inner, g.nb, "after abort");
+			}
+			cache_live_close(cl);
+			pd_io_destroy(g.fio);
+		}
+		assert_int_equal(n, total + 1);
+	}
+	free(used0);
+	free(used1);
+	free(m);
+	crash_rig_release(&g);
+}
+
+static void test_crash(void **state)
+{
+	(void)state;
+	crash_loop(1, 16);	/* evictions write in the middle of operations */
+	crash_loop(2, 16);
+	crash_loop(2, 0);	/* everything written by the commits */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_ops),
+		cmocka_unit_test(test_crash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
