@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * live_meta: writes metadata through the live metadata API (cache/live.h)
+ * the way the kernel's target would for a fixed little scenario, so the
+ * functional tests can hold the result against the kernel's own images and
+ * the reference tools.
+ *
+ *   live_meta FILE VERSION BLOCK_SIZE CACHE_BLOCKS DISCARD_BLOCK_SIZE
+ *             DISCARD_BLOCKS MAPPED [clean]
+ *
+ * Opens FILE (formatting it when block 0 is zeroed), sizes the cache and
+ * the discard bitset, maps cache block k to origin block 2k + 1 for every
+ * k < MAPPED, marks every third of them dirty (the kernel's wholesale
+ * dirty write), saves smq hints (k % 64 for mapped blocks, 0 for the rest)
+ * and, when MAPPED > 0, discards blocks 5..9 and sets the counters to
+ * 1 2 3 4 (0 otherwise: MAPPED 0 is the kernel's format and first clean
+ * shutdown with no I/O), and commits, with CLEAN_SHUTDOWN when "clean" is
+ * given.
+ * Exit 0 done, 1 a library error (one line on stderr), 2 bad usage.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/live.h"
+#include "pdata/bm.h"
+#include "pdata/io.h"
+
+static uint64_t mapped;
+
+static uint32_t hint(void *ctx, uint64_t cb)
+{
+	(void)ctx;
+	return cb < mapped ? (uint32_t)(cb % 64) : 0;
+}
+
+static int num(const char *s, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno || end == s || *end ? -1 : 0;
+}
+
+static int run(struct cache_live *cl, uint64_t nr, uint64_t dbs, uint64_t dnr,
+	       int clean)
+{
+	static const struct cache_live_policy smq = { "smq", { 2, 0, 0 }, 4 };
+	struct cache_live_stats st = { 0 };
+	struct base_bitmap dirty;
+	int r;
+
+	r = cache_live_resize(cl, nr);
+	if (r == 0)
+		r = cache_live_discard_resize(cl, dbs, dnr);
+	for (uint64_t k = 0; r == 0 && k < mapped; k++)
+		r = cache_live_insert(cl, k, 2 * k + 1);
+	for (uint64_t b = 5; r == 0 && mapped && b < 10 && b < dnr; b++)
+		r = cache_live_set_discard(cl, b, 1);
+	if (r)
+		return r;
+	r = base_bitmap_init(&dirty, nr);
+	if (r)
+		return r;
+	for (uint64_t k = 0; k < mapped; k += 3)
+		base_bitmap_set(&dirty, k);
+	r = cache_live_set_dirty_bits(cl, &dirty);
+	base_bitmap_release(&dirty);
+	if (r == 0)
+		r = cache_live_save_hints(cl, &smq, hint, NULL);
+	if (mapped)
+		st = (struct cache_live_stats){ 1, 2, 3, 4 };
+	cache_live_set_stats(cl, &st);
+	if (r == 0)
+		r = cache_live_commit(cl, clean);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t v[6];
+	struct cache_live_opts o = { 0 };
+	struct cache_live *cl;
+	struct pd_io *io;
+	int clean, r;
+
+	if (argc < 8 || argc > 9 || (argc == 9 && strcmp(argv[8], "clean"))) {
+		fprintf(stderr, "usage: live_meta FILE VERSION BLOCK_SIZE "
+				"CACHE_BLOCKS DISCARD_BLOCK_SIZE DISCARD_BLOCKS "
+				"MAPPED [clean]\n");
+		return 2;
+	}
+	for (int i = 0; i < 6; i++) {
+		if (num(argv[i + 2], &v[i])) {
+			fprintf(stderr, "live_meta: not a number: %s\n",
+				argv[i + 2]);
+			return 2;
+		}
+	}
+	if (num(argv[7], &mapped) || mapped > v[2] || v[0] > 2 ||
+	    v[1] > UINT32_MAX) {
+		fprintf(stderr, "live_meta: bad arguments\n");
+		return 2;
+	}
+	clean = argc == 9;
+	o.version = (uint32_t)v[0];
+	o.data_block_size = (uint32_t)v[1];
+	o.flags = CACHE_LIVE_MAY_FORMAT;
+	r = pd_io_open(argv[1], PD_IO_WRITE, &io);
+	if (r) {
+		fprintf(stderr, "live_meta: %s: %s\n", argv[1], pd_strerror(r));
+		return 1;
+	}
+	r = cache_live_open(io, &o, &cl);
+	if (r == 0) {
+		r = run(cl, v[2], v[3], v[4], clean);
+		cache_live_close(cl);
+	}
+	pd_io_destroy(io);
+	if (r) {
+		fprintf(stderr, "live_meta: %s: %s\n", argv[1], pd_strerror(r));
+		return 1;
+	}
+	return 0;
+}
