@@ -730,6 +730,12 @@ int cache_live_set_needs_check(struct cache_live *cl, int on)
 
 	if (!cl->bm)
 		return -ESTALE;
+	/*
+	 * After a failed commit the cached block 0 may hold the superblock
+	 * that was not written: start again from the one on disk.
+	 */
+	if (cl->dead)
+		pd_bm_forget(cl->bm, CACHE_SB_LOCATION);
 	/* The committed superblock keeps its other flags on disk. */
 	r = update_disk_flags(cl, CACHE_SB_NEEDS_CHECK,
 			      on ? CACHE_SB_NEEDS_CHECK : 0);

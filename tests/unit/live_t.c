@@ -907,6 +907,21 @@ static void crash_loop(uint32_t version, unsigned cache)
 						 -ESTALE);
 			}
 			if (cl && !sticky) {
+				/*
+				 * The kernel marks NEEDS_CHECK after a failure:
+				 * in place, on the commit the device holds.
+				 */
+				struct cache_sb sb;
+
+				assert_int_equal(cache_live_set_needs_check(cl, 1),
+						 0);
+				unpack_sb(g.inner, &sb);
+				assert_true(sb.flags & CACHE_SB_NEEDS_CHECK);
+				assert_int_equal(cache_live_set_needs_check(cl, 0),
+						 0);
+				check_is(&g, g.inner, early ? g.base : g.snap1,
+					 early ? used0 : used1,
+					 early ? g.m0 : g.m1, n);
 				/* One write lost: abort, and carry on. */
 				assert_int_equal(cache_live_abort(cl), 0);
 				check_stored(cl, early ? g.m0 : g.m1);
