@@ -16,6 +16,17 @@
  * 1 2 3 4 (0 otherwise: MAPPED 0 is the kernel's format and first clean
  * shutdown with no I/O), and commits, with CLEAN_SHUTDOWN when "clean" is
  * given.
+ *
+ *   live_meta load FILE BLOCK_SIZE [shutdown]
+ *
+ * Opens existing metadata and prints what the kernel's load would hand
+ * the smq policy: "mapping CB OB true|false" per valid mapping, then, when
+ * the hints are valid, "hint CB DATA" (the 4 bytes in base64, as in the
+ * XML), then "discard BEGIN END" per run of set discard bits.  With
+ * "shutdown", then does what the kernel does at a clean shutdown: writes
+ * the loaded dirty bits and hints (0 where there was none) back and
+ * commits with CLEAN_SHUTDOWN.
+ *
  * Exit 0 done, 1 a library error (one line on stderr), 2 bad usage.
  */
 #include <errno.h>
@@ -79,6 +90,142 @@ static int run(struct cache_live *cl, uint64_t nr, uint64_t dbs, uint64_t dnr,
 	return r;
 }
 
+/* ---- load ---- */
+
+struct loaded {
+	uint32_t *hints;
+	struct base_bitmap dirty;
+	int any_hints;
+	uint64_t run_begin, run_end;	/* discards: the open run */
+};
+
+static void b64_4(uint32_t v, char out[9])
+{
+	static const char a[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char b[4] = { v, v >> 8, v >> 16, v >> 24 };
+
+	out[0] = a[b[0] >> 2];
+	out[1] = a[((b[0] & 3) << 4) | (b[1] >> 4)];
+	out[2] = a[((b[1] & 15) << 2) | (b[2] >> 6)];
+	out[3] = a[b[2] & 63];
+	out[4] = a[b[3] >> 2];
+	out[5] = a[(b[3] & 3) << 4];
+	out[6] = '=';
+	out[7] = '=';
+	out[8] = 0;
+}
+
+static int on_mapping(void *ctx, uint64_t cb, uint64_t ob, int dirty,
+		      uint32_t hint, int hint_valid)
+{
+	struct loaded *l = ctx;
+
+	printf("mapping %" PRIu64 " %" PRIu64 " %s\n", cb, ob,
+	       dirty ? "true" : "false");
+	if (dirty)
+		base_bitmap_set(&l->dirty, cb);
+	l->hints[cb] = hint;
+	l->any_hints |= hint_valid;
+	return 0;
+}
+
+static int on_discard(void *ctx, uint64_t dbs, uint64_t b, int d)
+{
+	struct loaded *l = ctx;
+
+	(void)dbs;
+	if (d && l->run_end == b) {
+		l->run_end = b + 1;
+		return 0;
+	}
+	if (l->run_end > l->run_begin)
+		printf("discard %" PRIu64 " %" PRIu64 "\n", l->run_begin,
+		       l->run_end);
+	l->run_begin = b;
+	l->run_end = d ? b + 1 : b;
+	return 0;
+}
+
+static uint32_t loaded_hint(void *ctx, uint64_t cb)
+{
+	return ((const struct loaded *)ctx)->hints[cb];
+}
+
+static int load(struct cache_live *cl, int shutdown)
+{
+	static const struct cache_live_policy smq = { "smq", { 2, 0, 0 }, 4 };
+	uint64_t nr = cache_live_nr_cache_blocks(cl);
+	struct loaded l = { 0 };
+	int r;
+
+	l.hints = calloc(nr ? nr : 1, sizeof(*l.hints));
+	if (!l.hints)
+		return -ENOMEM;
+	r = base_bitmap_init(&l.dirty, nr);
+	if (r == 0) {
+		struct loaded *lp = &l;
+		char data[9];
+
+		r = cache_live_load_mappings(cl, &smq, on_mapping, lp);
+		for (uint64_t cb = 0; r == 0 && l.any_hints && cb < nr; cb++) {
+			int valid;
+
+			r = cache_live_lookup(cl, cb, &valid, NULL, NULL);
+			if (r == 0 && valid) {
+				b64_4(l.hints[cb], data);
+				printf("hint %" PRIu64 " %s\n", cb, data);
+			}
+		}
+	}
+	if (r == 0)
+		r = cache_live_load_discards(cl, on_discard, &l);
+	if (r == 0 && l.run_end > l.run_begin)
+		printf("discard %" PRIu64 " %" PRIu64 "\n", l.run_begin,
+		       l.run_end);
+	if (r == 0 && shutdown) {
+		r = cache_live_set_dirty_bits(cl, &l.dirty);
+		if (r == 0)
+			r = cache_live_save_hints(cl, &smq, loaded_hint, &l);
+		if (r == 0)
+			r = cache_live_commit(cl, 1);
+	}
+	base_bitmap_release(&l.dirty);
+	free(l.hints);
+	return r;
+}
+
+static int load_main(int argc, char **argv)
+{
+	struct cache_live_opts o = { 0 };
+	struct cache_live *cl;
+	struct pd_io *io;
+	uint64_t bs;
+	int r;
+
+	if (argc < 4 || argc > 5 || num(argv[3], &bs) || bs > UINT32_MAX ||
+	    (argc == 5 && strcmp(argv[4], "shutdown"))) {
+		fprintf(stderr, "usage: live_meta load FILE BLOCK_SIZE "
+				"[shutdown]\n");
+		return 2;
+	}
+	o.data_block_size = (uint32_t)bs;
+	r = pd_io_open(argv[2], PD_IO_WRITE, &io);
+	if (r == 0) {
+		r = cache_live_open(io, &o, &cl);
+		if (r == 0) {
+			r = load(cl, argc == 5);
+			cache_live_close(cl);
+		}
+		pd_io_destroy(io);
+	}
+	if (r) {
+		fprintf(stderr, "live_meta: %s: %s\n", argv[2], pd_strerror(r));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t v[6];
@@ -87,6 +234,8 @@ int main(int argc, char **argv)
 	struct pd_io *io;
 	int clean, r;
 
+	if (argc > 1 && !strcmp(argv[1], "load"))
+		return load_main(argc, argv);
 	if (argc < 8 || argc > 9 || (argc == 9 && strcmp(argv[8], "clean"))) {
 		fprintf(stderr, "usage: live_meta FILE VERSION BLOCK_SIZE "
 				"CACHE_BLOCKS DISCARD_BLOCK_SIZE DISCARD_BLOCKS "
