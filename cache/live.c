@@ -116,6 +116,13 @@ static int sb_usable(const struct cache_sb *sb, uint32_t data_block_size,
 	    sb->hint_root >= nr_dev_blocks ||
 	    (sb->discard_nr_blocks && !sb->discard_root))
 		return -EUCLEAN;
+	/*
+	 * Loading holds memory per cache block and per discard block: no more
+	 * than the device could store (509 mappings, 64 * 509 bits a block).
+	 */
+	if (sb->cache_blocks / 509 >= nr_dev_blocks ||
+	    sb->discard_nr_blocks / 64 / 509 >= nr_dev_blocks)
+		return -EUCLEAN;
 	return 0;
 }
 

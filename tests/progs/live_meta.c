@@ -27,6 +27,13 @@
  * the loaded dirty bits and hints (0 where there was none) back and
  * commits with CLEAN_SHUTDOWN.
  *
+ *   live_meta churn FILE VERSION CACHE_BLOCKS OPS COMMIT_EVERY
+ *
+ * For make bench: formats FILE (zeroed), and makes OPS random changes (an
+ * insert into a free cache block, else a remove or a dirty toggle of a
+ * mapped one), committing every COMMIT_EVERY of them, then saves hints and
+ * shuts down cleanly.  Prints "ops N commits N used N/N".
+ *
  * Exit 0 done, 1 a library error (one line on stderr), 2 bad usage.
  */
 #include <errno.h>
@@ -226,6 +233,108 @@ static int load_main(int argc, char **argv)
 	return 0;
 }
 
+/* ---- churn ---- */
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return *s >> 33;
+}
+
+static uint32_t zero_hint(void *ctx, uint64_t cb)
+{
+	(void)ctx;
+	return (uint32_t)(cb % 64);
+}
+
+static int churn(struct cache_live *cl, uint64_t nr, uint64_t ops,
+		 uint64_t every, uint64_t *commits)
+{
+	static const struct cache_live_policy smq = { "smq", { 2, 0, 0 }, 4 };
+	struct base_bitmap in_use, dirty;
+	uint64_t s = 1, next_ob = 0;
+	int r;
+
+	r = cache_live_resize(cl, nr);
+	if (r)
+		return r;
+	r = base_bitmap_init(&in_use, nr);
+	if (r)
+		return r;
+	r = base_bitmap_init(&dirty, nr);
+	for (uint64_t i = 0; r == 0 && i < ops; i++) {
+		uint64_t cb = rnd(&s) % nr;
+
+		if (!base_bitmap_test(&in_use, cb)) {
+			r = cache_live_insert(cl, cb, next_ob++);
+			base_bitmap_set(&in_use, cb);
+		} else if (rnd(&s) % 3 == 0 && !base_bitmap_test(&dirty, cb)) {
+			r = cache_live_remove(cl, cb);
+			base_bitmap_clear(&in_use, cb);
+		} else {
+			int d = !base_bitmap_test(&dirty, cb);
+
+			r = cache_live_set_dirty(cl, cb, d);
+			if (d)
+				base_bitmap_set(&dirty, cb);
+			else
+				base_bitmap_clear(&dirty, cb);
+		}
+		if (r == 0 && every && (i + 1) % every == 0) {
+			r = cache_live_commit(cl, 0);
+			++*commits;
+		}
+	}
+	if (r == 0)
+		r = cache_live_set_dirty_bits(cl, &dirty);
+	if (r == 0)
+		r = cache_live_save_hints(cl, &smq, zero_hint, NULL);
+	if (r == 0) {
+		r = cache_live_commit(cl, 1);
+		++*commits;
+	}
+	base_bitmap_release(&in_use);
+	base_bitmap_release(&dirty);
+	return r;
+}
+
+static int churn_main(int argc, char **argv)
+{
+	struct cache_live_opts o = { 0 };
+	struct cache_live *cl;
+	struct pd_io *io;
+	uint64_t v, nr, ops, every, commits = 0, used = 0, total = 0;
+	int r;
+
+	if (argc != 7 || num(argv[3], &v) || v < 1 || v > 2 ||
+	    num(argv[4], &nr) || num(argv[5], &ops) || num(argv[6], &every) ||
+	    !nr) {
+		fprintf(stderr, "usage: live_meta churn FILE VERSION "
+				"CACHE_BLOCKS OPS COMMIT_EVERY\n");
+		return 2;
+	}
+	o.version = (uint32_t)v;
+	o.data_block_size = 128;
+	o.flags = CACHE_LIVE_MAY_FORMAT;
+	r = pd_io_open(argv[2], PD_IO_WRITE, &io);
+	if (r == 0) {
+		r = cache_live_open(io, &o, &cl);
+		if (r == 0) {
+			r = churn(cl, nr, ops, every, &commits);
+			cache_live_metadata_usage(cl, &used, &total);
+			cache_live_close(cl);
+		}
+		pd_io_destroy(io);
+	}
+	if (r) {
+		fprintf(stderr, "live_meta: %s: %s\n", argv[2], pd_strerror(r));
+		return 1;
+	}
+	printf("ops %" PRIu64 " commits %" PRIu64 " used %" PRIu64 "/%" PRIu64
+	       "\n", ops, commits, used, total);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t v[6];
@@ -236,6 +345,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "load"))
 		return load_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "churn"))
+		return churn_main(argc, argv);
 	if (argc < 8 || argc > 9 || (argc == 9 && strcmp(argv[8], "clean"))) {
 		fprintf(stderr, "usage: live_meta FILE VERSION BLOCK_SIZE "
 				"CACHE_BLOCKS DISCARD_BLOCK_SIZE DISCARD_BLOCKS "

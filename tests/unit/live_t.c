@@ -487,6 +487,20 @@ static void test_format(void **state)
 			pd_validator_prepare(&cache_sb_validator,
 					     pd_io_mem_data(io), 0);
 			assert_int_equal(cache_live_open(io, &o, &cl), -EINVAL);
+			/* Sizes no device of this size could hold. */
+			bad = sb;
+			bad.cache_blocks = (uint32_t)(nb * 509);
+			cache_sb_pack(&bad, pd_io_mem_data(io));
+			pd_validator_prepare(&cache_sb_validator,
+					     pd_io_mem_data(io), 0);
+			assert_int_equal(cache_live_open(io, &o, &cl), -EUCLEAN);
+			bad = sb;
+			bad.discard_nr_blocks = nb * 509 * 64;
+			bad.discard_block_size = 1;
+			cache_sb_pack(&bad, pd_io_mem_data(io));
+			pd_validator_prepare(&cache_sb_validator,
+					     pd_io_mem_data(io), 0);
+			assert_int_equal(cache_live_open(io, &o, &cl), -EUCLEAN);
 			pd_io_mem_data(io)[100] ^= 1;	/* checksum */
 			assert_int_equal(cache_live_open(io, &o, &cl), -EILSEQ);
 			memcpy(pd_io_mem_data(io), keep, PD_BLOCK_SIZE);
