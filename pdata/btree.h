@@ -217,4 +217,16 @@ int pd_btree_insert_flags(struct pd_tm *tm, uint64_t *root,
 int pd_btree_remove_flags(struct pd_tm *tm, uint64_t *root,
 			  uint32_t value_size, uint64_t key, unsigned flags);
 
+/*
+ * Drops one reference to the tree at root, as the kernel's dm_btree_del:
+ * a node whose count falls to 0 is released and drops a reference to each
+ * child (and, with PD_BTREE_BLOCK_VALUES, each value block); a node still
+ * shared elsewhere only loses the one count.  Iterative: no recursion,
+ * memory bounded by the nodes visited.  -EUCLEAN for a cycle or a node
+ * with the wrong value size, -EILSEQ and the like for a block that fails
+ * its validator (the transaction is then dead, as after any count error).
+ */
+int pd_btree_del(struct pd_tm *tm, uint64_t root, uint32_t value_size,
+		 unsigned flags);
+
 #endif
