@@ -61,6 +61,9 @@ struct policy_ops {
 	/* 0, or -ENODATA when cblock is not mapped. */
 	int (*invalidate_mapping)(struct policy *p, uint32_t cblock);
 	uint32_t (*get_hint)(struct policy *p, uint32_t cblock);
+	/* The engine's own look-up: *cblock of a mapped block, 0, or
+	 * -ENOENT; no statistics, no requeueing (not a kernel call). */
+	int (*peek)(struct policy *p, uint64_t oblock, uint32_t *cblock);
 	uint32_t (*residency)(struct policy *p);
 	void (*tick)(struct policy *p, bool can_block);
 	void (*allow_migrations)(struct policy *p, bool allow);

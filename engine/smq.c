@@ -986,6 +986,17 @@ static uint32_t smq_get_hint(struct policy *p, uint32_t cblock)
 	return e->flags & E_ALLOCATED ? e->level : 0;
 }
 
+static int smq_peek(struct policy *p, uint64_t oblock, uint32_t *cblock)
+{
+	struct smq *mq = to_smq(p);
+	struct entry *e = h_lookup(mq, &mq->table, oblock);
+
+	if (!e)
+		return -ENOENT;
+	*cblock = cblock_of(mq, e);
+	return 0;
+}
+
 static uint32_t smq_residency(struct policy *p)
 {
 	return to_smq(p)->cache_alloc.nr_allocated;
@@ -1031,6 +1042,7 @@ static const struct policy_ops smq_ops = {
 	.load_mapping = smq_load_mapping,
 	.invalidate_mapping = smq_invalidate_mapping,
 	.get_hint = smq_get_hint,
+	.peek = smq_peek,
 	.residency = smq_residency,
 	.tick = smq_tick,
 	.allow_migrations = smq_allow_migrations,

@@ -151,7 +151,7 @@ static int data(struct target *t, enum target_data_op op, uint32_t cblock,
 		uint64_t io_index)
 {
 	struct target_data_io d = { op, cblock, oblock, offset, len,
-				    io_index };
+				    io_index, 0 };
 
 	return t->hooks.data ? t->hooks.data(t->hooks.ctx, &d) : 0;
 }
@@ -346,7 +346,8 @@ static int map_bio(struct target *t, bool write, uint64_t oblock,
 					     &w);
 		if (r == -ENOENT && w) {
 			/* The bio is the promotion's data; not counted. */
-			r = data(t, write ? TD_WRITE_CACHE : TD_READ_CACHE,
+			r = data(t, write ? TD_NEW_WRITE_CACHE
+					  : TD_NEW_READ_CACHE,
 				 w->cblock, oblock, offset, len, io_index);
 			if (r == 0)
 				r = migrate(t, w, true, io_index);
@@ -415,16 +416,44 @@ static int map_bio(struct target *t, bool write, uint64_t oblock,
 	return r;
 }
 
-static int discard(struct target *t, const struct trace_io *io)
+static int discard(struct target *t, const struct trace_io *io,
+		   uint64_t io_index)
 {
 	uint64_t sb = io->offset / 512, se = (io->offset + io->len) / 512;
 	uint64_t b = (sb + t->discard_sectors - 1) / t->discard_sectors, e;
+	uint64_t per = t->discard_sectors / t->cfg.block_sectors;
+	int r = 0;
 
 	/* Only discard blocks the bio covers whole. */
 	e = se - sb < t->discard_sectors ? b : se / t->discard_sectors;
-	for (; b < e && b < t->nr_dblocks; b++)
-		set_bit(t->discarded, b);
-	return 0;
+	if (e > t->nr_dblocks)
+		e = t->nr_dblocks;
+	for (uint64_t d = b; r == 0 && d < e; d++) {
+		uint64_t first = d * per, n = per;
+
+		set_bit(t->discarded, d);
+		if (!t->hooks.data)
+			continue;
+		if (first + n > t->origin_blocks)
+			n = t->origin_blocks - first;
+		/* Cached copies go undefined too (the kernel keeps them
+		 * mapped; their data is as undefined as the origin's). */
+		for (uint64_t o = first; r == 0 && o < first + n; o++) {
+			uint32_t cb;
+
+			if (t->policy->ops->peek(t->policy, o, &cb) == 0)
+				r = data(t, TD_DISCARD_CACHE, cb, o, 0,
+					 (uint32_t)t->block_bytes, io_index);
+		}
+		if (r == 0) {
+			struct target_data_io x = {
+				TD_DISCARD_ORIGIN, 0, first, 0, 0, io_index, n
+			};
+
+			r = t->hooks.data(t->hooks.ctx, &x);
+		}
+	}
+	return r;
 }
 
 int target_io(struct target *t, const struct trace_io *io, uint64_t io_index)
@@ -450,7 +479,7 @@ int target_io(struct target *t, const struct trace_io *io, uint64_t io_index)
 	}
 	if (r == 0 && io->op == TRACE_OP_DISCARD) {
 		t->c.discards++;
-		return discard(t, io);
+		return discard(t, io, io_index);
 	}
 	if (write)
 		t->c.writes++;

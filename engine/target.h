@@ -17,7 +17,9 @@
  *    discard bit);
  *  - discards set the bits of the discard blocks they cover fully (the
  *    kernel's geometry: the cache block size doubled until at most 16384
- *    discard blocks cover the origin) and unmap nothing;
+ *    discard blocks cover the origin) and unmap nothing; the data of
+ *    those blocks becomes undefined, which the hooks are told (the replay
+ *    makes it zeroes everywhere, so reads stay verifiable);
  *  - a flush (or FUA) forces a commit.
  * Background work the policy queues is done at once (the "instant"
  * model): the worker runs after a bio that queued work and on every
@@ -69,6 +71,17 @@ enum target_data_op {
 	TD_WRITE_BOTH,		/* writethrough */
 	TD_PROMOTE_COPY,	/* whole block, origin -> cache */
 	TD_WRITEBACK_COPY,	/* whole block, cache -> origin */
+	/*
+	 * A copy-free promotion's bio: the block is newly the oblock's, and
+	 * bytes of it outside the bio are undefined (a full-block write, or a
+	 * block in a discarded region, whose data is undefined anyway).
+	 */
+	TD_NEW_WRITE_CACHE,
+	TD_NEW_READ_CACHE,
+	/* A discard made nr_blocks blocks from oblock undefined (on the
+	 * origin), or one cached copy (cblock). */
+	TD_DISCARD_ORIGIN,
+	TD_DISCARD_CACHE,
 };
 
 struct target_data_io {
@@ -78,6 +91,7 @@ struct target_data_io {
 	uint32_t offset;	/* bytes into the block (bios) */
 	uint32_t len;		/* bytes */
 	uint64_t io_index;	/* the trace I/O this bio belongs to */
+	uint64_t nr_blocks;	/* TD_DISCARD_ORIGIN */
 };
 
 struct target_hooks {

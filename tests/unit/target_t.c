@@ -48,13 +48,19 @@ static void say(struct rec *r, const char *fmt, ...)
 
 static int h_data(void *ctx, const struct target_data_io *d)
 {
-	static const char *const names[] = { "read-cache", "read-origin",
-					     "write-cache", "write-origin",
-					     "write-both", "promote-copy",
-					     "writeback-copy" };
+	static const char *const names[] = {
+		"read-cache", "read-origin", "write-cache", "write-origin",
+		"write-both", "promote-copy", "writeback-copy", "new-write-cache",
+		"new-read-cache", "discard-origin", "discard-cache",
+	};
 
-	say(ctx, "%s c%u o%llu +%u/%u\n", names[d->op], d->cblock,
-	    (unsigned long long)d->oblock, d->offset, d->len);
+	if (d->op == TD_DISCARD_ORIGIN)
+		say(ctx, "%s o%llu x%llu\n", names[d->op],
+		    (unsigned long long)d->oblock,
+		    (unsigned long long)d->nr_blocks);
+	else
+		say(ctx, "%s c%u o%llu +%u/%u\n", names[d->op], d->cblock,
+		    (unsigned long long)d->oblock, d->offset, d->len);
 	return 0;
 }
 
@@ -140,7 +146,7 @@ static void test_writeback_basics(void **state)
 	/* A full-block write on a fresh cache: promoted with its own data
 	 * into the last cache block, dirty, neither hit nor miss. */
 	assert_int_equal(io(t, 0, TRACE_OP_WRITE, 8192, 4096, 0, 0), 0);
-	expect_log(&r, "write-cache c3 o2 +0/4096\ninsert c3 o2\n");
+	expect_log(&r, "new-write-cache c3 o2 +0/4096\ninsert c3 o2\n");
 	c = target_counters(t);
 	assert_int_equal(c->promotions, 1);
 	assert_int_equal(c->copy_free_promotions, 1);
@@ -215,7 +221,8 @@ static void test_discards(void **state)
 	/* Sectors 12..40: blocks 2, 3 and 4 are covered whole. */
 	assert_int_equal(io(t, 0, TRACE_OP_DISCARD, 12 * 512, 28 * 512, 0, 0),
 			 0);
-	expect_log(&r, "");
+	expect_log(&r, "discard-origin o2 x1\ndiscard-origin o3 x1\n"
+		       "discard-origin o4 x1\n");
 	assert_false(target_dblock_discarded(t, 1));
 	assert_true(target_dblock_discarded(t, 2));
 	assert_true(target_dblock_discarded(t, 4));
@@ -227,12 +234,15 @@ static void test_discards(void **state)
 	 * the bio as its data; the discard bit goes. */
 	assert_int_equal(io(t, 1, TRACE_OP_WRITE, 3 * 4096 + 512, 512, 0, 2),
 			 0);
-	expect_log(&r, "write-cache c3 o3 +512/512\ninsert c3 o3\n");
+	expect_log(&r, "new-write-cache c3 o3 +512/512\ninsert c3 o3\n");
 	assert_false(target_dblock_discarded(t, 3));
 	assert_true(target_cblock_dirty(t, 3));
 	/* A miss write clears the bit too. */
 	io(t, 2, TRACE_OP_WRITE, 0, 512, 0, 3);
 	expect_log(&r, "write-origin c0 o0 +0/512\n");
+	/* A discard over a cached block: its copy goes undefined too. */
+	io(t, 3, TRACE_OP_DISCARD, 3 * 4096, 4096, 0, 4);
+	expect_log(&r, "discard-cache c3 o3 +0/4096\ndiscard-origin o3 x1\n");
 	target_destroy(t);
 }
 
@@ -328,8 +338,8 @@ static void test_idle_writeback_and_status(void **state)
 	io(t, 0, TRACE_OP_WRITE, 0, 4096, 0, 0);
 	io(t, 0, TRACE_OP_WRITE, 4096, 4096, 0, 1);
 	assert_int_equal(target_nr_dirty(t), 2);
-	expect_log(&r, "write-cache c3 o0 +0/4096\ninsert c3 o0\n"
-		       "write-cache c2 o1 +0/4096\ninsert c2 o1\n");
+	expect_log(&r, "new-write-cache c3 o0 +0/4096\ninsert c3 o0\n"
+		       "new-write-cache c2 o1 +0/4096\ninsert c2 o1\n");
 	f = fmemopen(line, sizeof(line), "w");
 	target_status_line(t, 27, 1024, 2, f);
 	fclose(f);
