@@ -187,12 +187,22 @@ static int remove_mapping(struct target *t, uint32_t cblock)
 
 /* ---- background work ---- */
 
-static bool idle(const struct target *t)
+/*
+ * The kernel's spare_migration_bandwidth: no origin I/O for a second,
+ * and room for one more migration under the threshold.  Migrations here
+ * finish at once, so "in flight" is what this run of the worker started:
+ * the kernel's worker stops generating writebacks when that many are
+ * running, and is woken again only by the waker or a bio.  A cache that
+ * has seen no origin I/O yet counts as quiet, as a kernel that has been
+ * up for a while sees it.
+ */
+static bool idle(const struct target *t, uint64_t started)
 {
 	bool quiet = !t->any_origin_io ||
 		     t->jiffies > t->last_origin_io + t->cfg.hz;
 
-	return quiet && t->cfg.block_sectors <= t->cfg.migration_threshold;
+	return quiet && (started + 1) * t->cfg.block_sectors <=
+				t->cfg.migration_threshold;
 }
 
 /* Performs one migration; the copy-free promotion has its bio's data
@@ -265,13 +275,17 @@ static int migrate(struct target *t, struct policy_work *w, bool overwrite,
 static int run_worker(struct target *t, uint64_t io_index)
 {
 	struct policy_work *w;
+	uint64_t started = 0;
 	int r = 0;
 
 	if (t->cfg.mode == TARGET_PASSTHROUGH)
 		return 0;
 	while (r == 0 && !t->stop &&
-	       t->policy->ops->get_background_work(t->policy, idle(t), &w) == 0)
+	       t->policy->ops->get_background_work(t->policy,
+						   idle(t, started), &w) == 0) {
 		r = migrate(t, w, false, io_index);
+		started++;
+	}
 	return r;
 }
 

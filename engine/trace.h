@@ -112,6 +112,9 @@ int trace_reader_open_mem(struct trace_reader **out, const void *buf,
 int trace_reader_next(struct trace_reader *r, struct trace_io *io,
 		      struct trace_error *err);
 
+/* The line (native: record) the last I/O came from, 1-based. */
+uint64_t trace_reader_line(const struct trace_reader *r);
+
 /* What the reader found (after open: never TRACE_FMT_AUTO). */
 enum trace_format trace_reader_format(const struct trace_reader *r);
 /* For fio traces, the iolog version read (2 or 3); 0 otherwise. */

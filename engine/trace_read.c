@@ -1018,6 +1018,11 @@ int trace_reader_next(struct trace_reader *r, struct trace_io *io,
 	}
 }
 
+uint64_t trace_reader_line(const struct trace_reader *r)
+{
+	return r->line;
+}
+
 enum trace_format trace_reader_format(const struct trace_reader *r)
 {
 	return r->fmt;

@@ -8,9 +8,13 @@
  *	cache_replay trace stat    --trace T [--trace-format F]
  *				   [--block-size SECTORS]
  *
+ *	cache_replay replay --metadata M --cache C --origin O --trace T
+ *			    [options]
+ *	cache_replay verify --metadata M --cache C --origin O [--shadow S]
+ *
  * A trace path of "-" is standard input; -o - is standard output.  Exit
- * codes: 0 success, 1 a usage, trace or I/O error (a malformed trace line
- * is named "FILE:LINE: what"), as the replay subcommands will use them.
+ * codes: 0 success, 1 a usage, trace, metadata or I/O error (a malformed
+ * trace line is named "FILE:LINE: what"), 2 a verification mismatch.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +26,7 @@
 #include <unistd.h>
 
 #include "cache/metadata_size.h"
+#include "engine/replay.h"
 #include "engine/trace.h"
 #include "engine/trace_stat.h"
 #include "tools/common.h"
@@ -338,10 +343,278 @@ static int trace_cmd(int argc, const char **argv)
 	return r;
 }
 
+/* ---- replay and verify ---- */
+
+struct replay_cli {
+	char *metadata, *cache, *origin, *trace, *format, *block_size;
+	char *version, *policy, *mode, *threshold, *shadow, *seed, *crash_at;
+	char *stats, *interval, *tick, *hz;
+	int verify, quiet, help, show_version;
+};
+
+static int parse_num(const char *opt, const char *s, uint64_t min,
+		     uint64_t max, uint64_t *v)
+{
+	if (cache_size_parse_u64(s, v) < 0 || *v < min || *v > max) {
+		tool_error("%s: '%s' is not a number from %" PRIu64 " to %"
+			   PRIu64, opt, s, min, max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "FILE:LINE: what" for the trace, "what" for the rest; the exit code. */
+static int report(const struct replay_cli *c, int r,
+		  const struct replay_error *err)
+{
+	if (err->kind == REPLAY_ERR_TRACE && err->line)
+		tool_error("%s:%" PRIu64 ": %s", c->trace, err->line, err->msg);
+	else if (err->kind == REPLAY_ERR_TRACE)
+		tool_error("%s: %s", c->trace, err->msg);
+	else if (err->msg[0])
+		tool_error("%s", err->msg);
+	else
+		tool_error("%s", strerror(-r));
+	return err->kind == REPLAY_ERR_VERIFY ? 2 : 1;
+}
+
+static int replay_cmd(struct replay_cli *c)
+{
+	struct replay_opts o = { 0 };
+	struct replay_result res;
+	struct replay_error err;
+	struct trace_reader *r = NULL;
+	FILE *stats = NULL;
+	uint64_t v;
+	int fd = -1, rc, exit_code = 1;
+
+	if (!c->metadata || !c->cache || !c->origin || !c->trace) {
+		tool_error("replay needs --metadata, --cache, --origin and "
+			   "--trace");
+		return 1;
+	}
+	o.metadata_path = c->metadata;
+	o.cache_path = c->cache;
+	o.origin_path = c->origin;
+	o.shadow_path = c->shadow;
+	o.verify = c->verify;
+	o.policy = c->policy ? c->policy : "smq";
+	o.migration_threshold = 2048;
+	o.hz = 250;
+	o.stats_interval_ns = 1000000000ull;
+	if (strcmp(o.policy, "smq") && strcmp(o.policy, "mq") &&
+	    strcmp(o.policy, "cleaner") && strcmp(o.policy, "default")) {
+		tool_error("--policy: unknown policy '%s' (smq, mq, cleaner)",
+			   o.policy);
+		return 1;
+	}
+	if (c->block_size) {
+		if (parse_num("--block-size", c->block_size, 64, 2097152, &v))
+			return 1;
+		if (v % 64) {
+			tool_error("--block-size: %" PRIu64 " is not a multiple "
+				   "of 64 sectors", v);
+			return 1;
+		}
+		o.block_sectors = v;
+	}
+	if (c->version) {
+		if (parse_num("--metadata-version", c->version, 1, 2, &v))
+			return 1;
+		o.metadata_version = (uint32_t)v;
+	}
+	if (!c->mode || !strcmp(c->mode, "writeback")) {
+		o.mode = TARGET_WRITEBACK;
+	} else if (!strcmp(c->mode, "writethrough")) {
+		o.mode = TARGET_WRITETHROUGH;
+	} else if (!strcmp(c->mode, "passthrough")) {
+		o.mode = TARGET_PASSTHROUGH;
+	} else {
+		tool_error("--io-mode: '%s' is not writeback, writethrough or "
+			   "passthrough", c->mode);
+		return 1;
+	}
+	if (c->threshold &&
+	    parse_num("--migration-threshold", c->threshold, 0, UINT64_MAX,
+		      &o.migration_threshold))
+		return 1;
+	if (c->seed && parse_num("--seed", c->seed, 0, UINT64_MAX, &o.seed))
+		return 1;
+	if (c->crash_at &&
+	    parse_num("--crash-at", c->crash_at, 1, UINT64_MAX, &o.crash_at))
+		return 1;
+	if (c->interval) {
+		if (parse_num("--stats-interval", c->interval, 1, 1000000, &v))
+			return 1;
+		o.stats_interval_ns = v * 1000000000ull;
+	}
+	if (c->hz) {
+		if (parse_num("--hz", c->hz, 1, 10000, &v))
+			return 1;
+		o.hz = (uint32_t)v;
+	}
+	if (!c->tick || !strcmp(c->tick, "per-bio")) {
+		o.tick = TARGET_TICK_PER_BIO;
+	} else if (!strcmp(c->tick, "per-second")) {
+		o.tick = TARGET_TICK_PER_SECOND;
+	} else {
+		tool_error("--tick: '%s' is not per-bio or per-second", c->tick);
+		return 1;
+	}
+	if (c->verify && !c->shadow) {
+		tool_error("--verify needs --shadow");
+		return 1;
+	}
+	if (open_trace(c->trace, c->format, &r, &fd) < 0)
+		return 1;
+	if (c->stats) {
+		stats = fopen(c->stats, "w");
+		if (!stats) {
+			tool_error("%s: %s", c->stats, strerror(errno));
+			close_trace(r, fd);
+			return 1;
+		}
+		o.stats = stats;
+	}
+	rc = replay_run(&o, r, &res, &err);
+	if (stats && fclose(stats) != 0 && rc == 0) {
+		tool_error("%s: %s", c->stats, strerror(errno));
+		rc = -EIO;
+		err.kind = 0;
+	}
+	close_trace(r, fd);
+	if (rc < 0)
+		return err.kind ? report(c, rc, &err) : 1;
+	if (!c->quiet) {
+		printf("%s", res.status);
+		if (res.crashed)
+			fprintf(stderr, "%s: stopped after commit %s without a "
+				"clean shutdown\n", tool_name, c->crash_at);
+	}
+	exit_code = 0;
+	if (fflush(stdout) != 0)
+		exit_code = 1;
+	return exit_code;
+}
+
+static int verify_cmd(struct replay_cli *c)
+{
+	struct verify_opts o = { c->metadata, c->cache, c->origin, c->shadow };
+	struct verify_result res;
+	struct replay_error err;
+	int r;
+
+	if (!c->metadata || !c->cache || !c->origin) {
+		tool_error("verify needs --metadata, --cache and --origin");
+		return 1;
+	}
+	if (c->trace || c->verify || c->policy || c->block_size) {
+		tool_error("verify takes --metadata, --cache, --origin and "
+			   "--shadow only");
+		return 1;
+	}
+	r = verify_images(&o, &res, &err);
+	if (r < 0)
+		return report(c, r, &err);
+	if (!c->quiet)
+		printf("%" PRIu64 " mapped blocks (%" PRIu64 " dirty), %" PRIu64
+		       " blocks compared: consistent\n", res.mapped, res.dirty,
+		       res.blocks_compared);
+	return 0;
+}
+
+static int replay_or_verify(int argc, const char **argv, int is_verify)
+{
+	struct replay_cli c = { 0 };
+	char **const slots[] = { NULL, &c.metadata, &c.cache, &c.origin,
+				 &c.trace, &c.format, &c.block_size,
+				 &c.version, &c.policy, &c.mode, &c.threshold,
+				 &c.shadow, &c.seed, &c.crash_at, &c.stats,
+				 &c.interval, &c.tick, &c.hz };
+	struct poptOption table[] = {
+		{ "metadata", 0, POPT_ARG_STRING, NULL, 1,
+		  "the metadata image (all zeroes: formatted)", "FILE" },
+		{ "cache", 0, POPT_ARG_STRING, NULL, 2, "the cache image",
+		  "FILE" },
+		{ "origin", 0, POPT_ARG_STRING, NULL, 3, "the origin image",
+		  "FILE" },
+		{ "trace", 0, POPT_ARG_STRING, NULL, 4,
+		  "the I/O trace (- for standard input)", "FILE" },
+		{ "trace-format", 0, POPT_ARG_STRING, NULL, 5,
+		  "fio, blkparse, msr or native (default: from the content)",
+		  "FORMAT" },
+		{ "block-size", 0, POPT_ARG_STRING, NULL, 6,
+		  "cache block size, to format (an existing one must agree)",
+		  "SECTORS" },
+		{ "metadata-version", 0, POPT_ARG_STRING, NULL, 7,
+		  "1 or 2 when formatting (default 2)", "N" },
+		{ "policy", 0, POPT_ARG_STRING, NULL, 8,
+		  "smq (default), mq or cleaner", "NAME" },
+		{ "io-mode", 0, POPT_ARG_STRING, NULL, 9,
+		  "writeback (default), writethrough or passthrough", "MODE" },
+		{ "migration-threshold", 0, POPT_ARG_STRING, NULL, 10,
+		  "sectors of migration for the cache to count as idle "
+		  "(default 2048)", "SECTORS" },
+		{ "shadow", 0, POPT_ARG_STRING, NULL, 11,
+		  "an origin-sized image that gets every write directly",
+		  "FILE" },
+		{ "verify", 0, POPT_ARG_NONE, &c.verify, 0,
+		  "compare every read and the final images with the shadow",
+		  NULL },
+		{ "seed", 0, POPT_ARG_STRING, NULL, 12,
+		  "seed of the data written (default 0)", "N" },
+		{ "crash-at", 0, POPT_ARG_STRING, NULL, 13,
+		  "stop right after the Nth commit, without a clean shutdown",
+		  "N" },
+		{ "stats", 0, POPT_ARG_STRING, NULL, 14,
+		  "interval statistics as CSV", "FILE" },
+		{ "stats-interval", 0, POPT_ARG_STRING, NULL, 15,
+		  "seconds of trace time per CSV row (default 1)", "SECONDS" },
+		{ "tick", 0, POPT_ARG_STRING, NULL, 16,
+		  "per-bio (default: the kernel with one I/O at a time) or "
+		  "per-second policy ticks", "MODE" },
+		{ "hz", 0, POPT_ARG_STRING, NULL, 17,
+		  "jiffies per second (default 250)", "N" },
+		{ "quiet", 'q', POPT_ARG_NONE, &c.quiet, 0,
+		  "print errors only", NULL },
+		{ "help", 'h', POPT_ARG_NONE, &c.help, 0, "show this help",
+		  NULL },
+		{ "version", 'V', POPT_ARG_NONE, &c.show_version, 0,
+		  "print the version", NULL },
+		POPT_TABLEEND
+	};
+	const struct tool_parse_spec spec = {
+		.slots = slots,
+		.nr_slots = sizeof(slots) / sizeof(slots[0]),
+		.help = &c.help,
+		.version = &c.show_version,
+		.no_args = 1,
+	};
+	poptContext pc;
+	int r;
+
+	pc = poptGetContext(tool_name, argc, argv, table, 0);
+	poptSetOtherOptionHelp(pc, is_verify ?
+		"verify --metadata FILE --cache FILE --origin FILE "
+		"[--shadow FILE]" :
+		"replay --metadata FILE --cache FILE --origin FILE "
+		"--trace FILE [OPTIONS]");
+	r = tool_parse(pc, &spec);
+	if (r == TOOL_PARSE_RUN)
+		r = is_verify ? verify_cmd(&c) : replay_cmd(&c);
+	poptFreeContext(pc);
+	tool_free_slots(&spec);
+	return r;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s COMMAND [OPTIONS]\n\n"
 		   "Commands:\n"
+		   "  replay          replay a trace through a model of "
+		   "dm-cache on images\n"
+		   "  verify          check images and metadata against each "
+		   "other\n"
 		   "  trace convert   convert a trace between formats\n"
 		   "  trace stat      describe a trace\n\n"
 		   "'%s COMMAND SUBCOMMAND --help' describes each.\n",
@@ -364,6 +637,9 @@ int cmd_cache_replay(int argc, const char **argv)
 	}
 	if (!strcmp(argv[1], "trace"))
 		return trace_cmd(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "replay") || !strcmp(argv[1], "verify"))
+		return replay_or_verify(argc - 1, argv + 1,
+					!strcmp(argv[1], "verify"));
 	tool_error("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return 1;
