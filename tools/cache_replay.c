@@ -617,7 +617,10 @@ static void usage(FILE *f)
 		   "other\n"
 		   "  trace convert   convert a trace between formats\n"
 		   "  trace stat      describe a trace\n\n"
-		   "'%s COMMAND SUBCOMMAND --help' describes each.\n",
+		   "Options:\n"
+		   "  -h, --help      show this help\n"
+		   "  -V, --version   print the version\n\n"
+		   "'%s COMMAND --help' describes each command.\n",
 		tool_name, tool_name);
 }
 
