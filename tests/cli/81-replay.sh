@@ -119,6 +119,15 @@ for f in meta cache origin shadow; do
 done
 cmp -s v2.csv again.csv || bad "run twice: statistics differ"
 
+# ---- existing v1 metadata: dirty flags in the mappings ----
+"$T" replay --metadata v1.meta --cache v1.cache --origin v1.origin \
+	--trace mix.log --shadow v1.shadow --verify --seed 9 -q ||
+	bad "v1 warm replay: exit $?"
+"$BIN/cache_check" -q v1.meta || bad "v1 warm: our check"
+$REF_CHECK -q v1.meta || bad "v1 warm: reference check"
+"$BIN/cache_dump" v1.meta | grep -q '<superblock .*hint_width="4"' ||
+	bad "v1 warm: no hints"
+
 # ---- existing metadata: the first run's state, hints honoured ----
 cp v2.meta warm.meta; cp v2.cache warm.cache; cp v2.origin warm.origin
 cp v2.shadow warm.shadow

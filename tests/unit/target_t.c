@@ -356,6 +356,37 @@ static void test_idle_writeback_and_status(void **state)
 	target_destroy(t);
 }
 
+/* Idle: no origin I/O for a second, and one more migration under the
+ * threshold per run of the worker. */
+static void test_idle_rule(void **state)
+{
+	struct rec r;
+	struct target *t;
+
+	(void)state;
+	threshold = 16;		/* two 8-sector blocks */
+	t = make(&r, TARGET_WRITEBACK, 8, 64, TARGET_TICK_PER_SECOND);
+	threshold = 2048;
+	for (uint32_t c = 0; c < 5; c++)
+		target_load_mapping(t, 10 + c, c, true, 5, true);
+	/* Resume: the worker writes back two, then the cache is "busy". */
+	assert_int_equal(target_finish(t, 0, false), 0);
+	assert_int_equal(target_counters(t)->writebacks, 2);
+	/* A miss at 0.5 s: origin I/O. */
+	io(t, 500, TRACE_OP_READ, 40 * 4096, 4096, 0, 0);
+	/* The waker at 1 s: the last origin I/O is not a second old. */
+	assert_int_equal(target_finish(t, 1000000000ull, false), 0);
+	assert_int_equal(target_counters(t)->writebacks, 2);
+	/* At 2 s it is: two more. */
+	assert_int_equal(target_finish(t, 2000000000ull, false), 0);
+	assert_int_equal(target_counters(t)->writebacks, 4);
+	assert_int_equal(target_finish(t, 3000000000ull, false), 0);
+	assert_int_equal(target_counters(t)->writebacks, 5);
+	assert_int_equal(target_nr_dirty(t), 0);
+	check_policy(t);
+	target_destroy(t);
+}
+
 static void test_crash_at(void **state)
 {
 	struct rec r;
@@ -408,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_demotion_commit_order),
 		cmocka_unit_test(test_writethrough_passthrough),
 		cmocka_unit_test(test_idle_writeback_and_status),
+		cmocka_unit_test(test_idle_rule),
 		cmocka_unit_test(test_crash_at),
 		cmocka_unit_test(test_deterministic),
 	};
