@@ -40,7 +40,7 @@ endif
 
 # Lazily expanded so that `make deps` can install the packages first.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags expat popt cmocka 2>/dev/null)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs expat popt zlib 2>/dev/null || echo -lexpat -lpopt -lz) -laio -lpthread
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs expat popt zlib 2>/dev/null || echo -lexpat -lpopt -lz) -laio -lpthread -lm
 CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

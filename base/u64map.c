@@ -176,3 +176,20 @@ int u64map_remove(struct u64map *m, uint64_t key)
 	m->count--;
 	return 1;
 }
+
+size_t u64map_pairs(const struct u64map *m, uint64_t *keys, uint64_t *vals)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i <= m->mask; i++) {
+		if (m->keys[i] != EMPTY) {
+			keys[n] = m->keys[i];
+			vals[n++] = m->vals[i];
+		}
+	}
+	if (m->have_max) {
+		keys[n] = EMPTY;
+		vals[n++] = m->max_val;
+	}
+	return n;
+}

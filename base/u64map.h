@@ -40,6 +40,10 @@ int u64map_put(struct u64map *m, uint64_t key, uint64_t val);
 /* Removes key; 1 if it was stored, else 0. */
 int u64map_remove(struct u64map *m, uint64_t key);
 
+/* Copies every pair into keys and vals (u64map_count of each, in no
+ * particular order); returns the count. */
+size_t u64map_pairs(const struct u64map *m, uint64_t *keys, uint64_t *vals);
+
 static inline size_t u64map_count(const struct u64map *m)
 {
 	return m->count;
