@@ -11,6 +11,9 @@
  *	cache_replay replay --metadata M --cache C --origin O --trace T
  *			    [options]
  *	cache_replay verify --metadata M --cache C --origin O [--shadow S]
+ *	cache_replay bound --trace T --block-size SECTORS [--cache-size LIST]
+ *			   [--sample R] [--csv FILE] [--plot FILE.svg]
+ *	cache_replay trace gen --pattern P --ios N --origin-size BYTES ... -o F
  *
  * A trace path of "-" is standard input; -o - is standard output.  Exit
  * codes: 0 success, 1 a usage, trace, metadata or I/O error (a malformed
@@ -26,9 +29,12 @@
 #include <unistd.h>
 
 #include "cache/metadata_size.h"
+#include "engine/bound.h"
+#include "engine/plot.h"
 #include "engine/replay.h"
 #include "engine/trace.h"
 #include "engine/trace_stat.h"
+#include "engine/tracegen.h"
 #include "tools/common.h"
 #include "tools/tool.h"
 
@@ -291,6 +297,169 @@ static int stat_cmd(const struct trace_opts *o)
 	return rc < 0 ? 1 : 0;
 }
 
+static int parse_num(const char *opt, const char *s, uint64_t min,
+		     uint64_t max, uint64_t *v);
+
+/* ---- trace gen ---- */
+
+/* Bytes: a number with an optional unit (k, M, G, T: powers of 1024). */
+static int parse_bytes(const char *opt, const char *s, uint64_t *v)
+{
+	if (cache_size_parse(s, 1, v) < 0 || *v == 0) {
+		tool_error("%s: '%s' is not a size (a number of bytes, or with "
+			   "a unit: 4k, 512M, 10G)", opt, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int gen_cmd(int argc, const char **argv)
+{
+	struct gen_cli {
+		char *pattern, *ios, *origin, *io_size, *ratio, *theta, *seed;
+		char *iops, *format, *output;
+		int help, version;
+	} c = { 0 };
+	char **const slots[] = { NULL, &c.pattern, &c.ios, &c.origin,
+				 &c.io_size, &c.ratio, &c.theta, &c.seed,
+				 &c.iops, &c.format, &c.output };
+	struct poptOption table[] = {
+		{ "pattern", 0, POPT_ARG_STRING, NULL, 1,
+		  "uniform, zipf, hotset, scan or mix", "NAME" },
+		{ "ios", 0, POPT_ARG_STRING, NULL, 2, "how many I/Os", "N" },
+		{ "origin-size", 0, POPT_ARG_STRING, NULL, 3,
+		  "the device the I/Os fall in", "BYTES" },
+		{ "io-size", 0, POPT_ARG_STRING, NULL, 4,
+		  "bytes per I/O (default 4k)", "BYTES" },
+		{ "read-ratio", 0, POPT_ARG_STRING, NULL, 5,
+		  "share of reads, 0 to 1 (default 0.7)", "R" },
+		{ "theta", 0, POPT_ARG_STRING, NULL, 6,
+		  "zipf exponent (default 0.99)", "X" },
+		{ "seed", 0, POPT_ARG_STRING, NULL, 7, "default 1", "N" },
+		{ "iops", 0, POPT_ARG_STRING, NULL, 8,
+		  "I/Os per second of trace time (default 1000)", "N" },
+		{ "trace-format", 0, POPT_ARG_STRING, NULL, 9,
+		  "fio (default), msr or native", "FORMAT" },
+		{ "output", 'o', POPT_ARG_STRING, NULL, 10,
+		  "where to write (- for standard output)", "FILE" },
+		{ "help", 'h', POPT_ARG_NONE, &c.help, 0, "show this help",
+		  NULL },
+		{ "version", 'V', POPT_ARG_NONE, &c.version, 0,
+		  "print the version", NULL },
+		POPT_TABLEEND
+	};
+	const struct tool_parse_spec spec = {
+		.slots = slots, .nr_slots = sizeof(slots) / sizeof(slots[0]),
+		.help = &c.help, .version = &c.version, .no_args = 1,
+	};
+	struct tracegen_opts o = { TRACEGEN_UNIFORM, 0, 0, 4096, 0.7, 0.99,
+				   1, 1000 };
+	enum trace_format fmt = TRACE_FMT_FIO;
+	struct trace_writer *w = NULL;
+	struct tracegen *g = NULL;
+	struct tool_output out;
+	struct trace_io io;
+	FILE *f = NULL;
+	uint64_t v;
+	char *end;
+	poptContext pc;
+	int r;
+
+	pc = poptGetContext(tool_name, argc, argv, table, 0);
+	poptSetOtherOptionHelp(pc, "trace gen --pattern NAME --ios N "
+			       "--origin-size BYTES [OPTIONS] -o FILE");
+	r = tool_parse(pc, &spec);
+	poptFreeContext(pc);
+	if (r != TOOL_PARSE_RUN)
+		goto done;
+	r = 1;
+	if (!c.pattern || !c.ios || !c.origin || !c.output) {
+		tool_error("trace gen needs --pattern, --ios, --origin-size "
+			   "and -o");
+		goto done;
+	}
+	if (tracegen_pattern_parse(c.pattern, &o.pattern) < 0) {
+		tool_error("--pattern: '%s' is not uniform, zipf, hotset, scan "
+			   "or mix", c.pattern);
+		goto done;
+	}
+	if (parse_num("--ios", c.ios, 0, UINT64_MAX, &o.ios) ||
+	    parse_bytes("--origin-size", c.origin, &o.origin_bytes) ||
+	    (c.io_size && parse_bytes("--io-size", c.io_size, &v)) ||
+	    (c.seed && parse_num("--seed", c.seed, 0, UINT64_MAX, &o.seed)) ||
+	    (c.iops && parse_num("--iops", c.iops, 1, 1000000000, &o.iops)))
+		goto done;
+	if (c.io_size) {
+		if (v > UINT32_MAX || v > o.origin_bytes) {
+			tool_error("--io-size: %s is larger than the origin or "
+				   "4 GiB", c.io_size);
+			goto done;
+		}
+		o.io_size = (uint32_t)v;
+	} else if (o.origin_bytes < o.io_size) {
+		o.io_size = (uint32_t)o.origin_bytes;
+	}
+	if (c.ratio) {
+		o.read_ratio = strtod(c.ratio, &end);
+		if (*end || end == c.ratio || !(o.read_ratio >= 0) ||
+		    o.read_ratio > 1) {
+			tool_error("--read-ratio: '%s' is not a number from 0 "
+				   "to 1", c.ratio);
+			goto done;
+		}
+	}
+	if (c.theta) {
+		o.theta = strtod(c.theta, &end);
+		if (*end || end == c.theta || !(o.theta > 0) || o.theta > 10) {
+			tool_error("--theta: '%s' is not a number above 0 (and "
+				   "at most 10)", c.theta);
+			goto done;
+		}
+	}
+	if (c.format && (parse_format("--trace-format", c.format, &fmt) < 0 ||
+			 fmt == TRACE_FMT_BLKPARSE || fmt == TRACE_FMT_ORACLE)) {
+		if (fmt == TRACE_FMT_BLKPARSE || fmt == TRACE_FMT_ORACLE)
+			tool_error("--trace-format: gen writes fio, msr or "
+				   "native");
+		goto done;
+	}
+	if (tracegen_create(&o, &g) < 0) {
+		tool_error("trace gen: these options make no trace");
+		goto done;
+	}
+	if (tool_output_open(&out, c.output, NULL) < 0)
+		goto done;
+	if (tool_output_start(&out) < 0 ||
+	    !(f = fdopen(out.is_stdout ? dup(out.fd) : out.fd, "w"))) {
+		tool_output_abort(&out);
+		goto done;
+	}
+	if (!out.is_stdout)
+		out.fd = -1;
+	r = trace_writer_open(&w, f, fmt, 0);
+	while (r == 0 && tracegen_next(g, &io) == 1)
+		r = trace_writer_put(w, &io);
+	if (w) {
+		int rw = trace_writer_close(w, NULL);
+
+		if (r == 0)
+			r = rw;
+	}
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		tool_error("%s: %s", out.path, strerror(-r));
+		tool_output_abort(&out);
+		r = 1;
+	} else {
+		tool_output_close(&out);
+	}
+done:
+	tracegen_destroy(g);
+	tool_free_slots(&spec);
+	return r;
+}
+
 static int trace_cmd(int argc, const char **argv)
 {
 	struct trace_opts o = { 0 };
@@ -326,8 +495,10 @@ static int trace_cmd(int argc, const char **argv)
 	poptContext pc;
 	int r;
 
+	if (sub && !strcmp(sub, "gen"))
+		return gen_cmd(argc - 1, argv + 1);
 	if (!sub || (strcmp(sub, "convert") && strcmp(sub, "stat"))) {
-		tool_error("trace: expected 'convert' or 'stat'%s%s",
+		tool_error("trace: expected 'convert', 'stat' or 'gen'%s%s",
 			   sub ? ", not " : "", sub ? sub : "");
 		return 1;
 	}
@@ -607,6 +778,235 @@ static int replay_or_verify(int argc, const char **argv, int is_verify)
 	return r;
 }
 
+/* ---- bound ---- */
+
+/*
+ * A LIST of sizes: each bytes with an optional unit, or N% of the
+ * footprint.  Fills sizes (in blocks) or percent (0 when absolute).
+ */
+static int parse_size_list(const char *opt, const char *list,
+			   uint64_t block_bytes, uint64_t **sizes,
+			   double **percent, size_t *n)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	size_t cap = 1;
+	int r = 0;
+
+	for (const char *p = list; *p; p++)
+		cap += *p == ',';
+	*sizes = calloc(cap, sizeof(**sizes));
+	*percent = calloc(cap, sizeof(**percent));
+	*n = 0;
+	if (!copy || !*sizes || !*percent) {
+		free(copy);
+		return -ENOMEM;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok && r == 0;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t len = strlen(tok);
+		uint64_t bytes;
+
+		if (len > 1 && tok[len - 1] == '%') {
+			char *end;
+			double pc;
+
+			tok[len - 1] = '\0';
+			pc = strtod(tok, &end);
+			if (*end || end == tok || !(pc > 0) || pc > 100) {
+				tool_error("%s: '%s%%' is not a percentage "
+					   "above 0 and at most 100", opt, tok);
+				r = -EINVAL;
+			}
+			(*percent)[(*n)++] = pc;
+		} else if (parse_bytes(opt, tok, &bytes) < 0) {
+			r = -EINVAL;
+		} else {
+			(*sizes)[(*n)++] = bytes / block_bytes;
+		}
+	}
+	if (r == 0 && *n == 0) {
+		tool_error("%s: an empty list", opt);
+		r = -EINVAL;
+	}
+	free(copy);
+	return r;
+}
+
+static int write_bound_csv(FILE *f, const struct bound_result *res,
+			   uint64_t block_bytes)
+{
+	fprintf(f, "cache_blocks,cache_bytes,requests,cold_misses,opt_misses,"
+		   "opt_insertions,lru_misses,opt_miss_ratio,lru_miss_ratio\n");
+	for (size_t i = 0; i < res->nr_rows; i++) {
+		const struct bound_row *r = &res->rows[i];
+		double q = r->requests ? (double)r->requests : 1.0;
+
+		fprintf(f, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%"
+			PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,%.6f\n",
+			r->cache_blocks, r->cache_blocks * block_bytes,
+			r->requests, r->cold_misses, r->opt_misses,
+			r->opt_insertions, r->lru_misses,
+			(double)r->opt_misses / q, (double)r->lru_misses / q);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+static int write_bound_plot(const char *path, const struct bound_result *res)
+{
+	size_t n = res->nr_rows;
+	double *x = calloc(n + 1, sizeof(double));
+	double *y[3] = { calloc(n + 1, sizeof(double)),
+			 calloc(n + 1, sizeof(double)),
+			 calloc(n + 1, sizeof(double)) };
+	struct plot p = { "Miss ratio by cache size", "cache blocks",
+			  "miss ratio (per block request)", true, 0, 1 };
+	struct plot_series s[3] = {
+		{ "LRU", x, y[0], n, PLOT_LINE },
+		{ "OPT (Belady, with bypass)", x, y[1], n, PLOT_LINE },
+		{ "cold misses (infinite cache)", x, y[2], n, PLOT_LINE },
+	};
+	FILE *f = NULL;
+	int r = -ENOMEM;
+
+	if (x && y[0] && y[1] && y[2]) {
+		for (size_t i = 0; i < n; i++) {
+			const struct bound_row *b = &res->rows[i];
+			double q = b->requests ? (double)b->requests : 1.0;
+
+			x[i] = (double)b->cache_blocks;
+			y[0][i] = (double)b->lru_misses / q;
+			y[1][i] = (double)b->opt_misses / q;
+			y[2][i] = (double)b->cold_misses / q;
+		}
+		f = fopen(path, "w");
+		r = f ? plot_svg(f, &p, s, 3) : -errno;
+		if (f && fclose(f) != 0 && r == 0)
+			r = -errno;
+	}
+	free(x);
+	for (int i = 0; i < 3; i++)
+		free(y[i]);
+	if (r < 0)
+		tool_error("%s: %s", path, strerror(-r));
+	return r;
+}
+
+static int bound_cmd(int argc, const char **argv)
+{
+	struct bound_cli {
+		char *trace, *format, *block_size, *sizes, *sample, *csv, *plot;
+		int help, version;
+	} c = { 0 };
+	char **const slots[] = { NULL, &c.trace, &c.format, &c.block_size,
+				 &c.sizes, &c.sample, &c.csv, &c.plot };
+	struct poptOption table[] = {
+		{ "trace", 0, POPT_ARG_STRING, NULL, 1,
+		  "the trace (- for standard input)", "FILE" },
+		{ "trace-format", 0, POPT_ARG_STRING, NULL, 2,
+		  "fio, blkparse, msr or native (default: from the content)",
+		  "FORMAT" },
+		{ "block-size", 0, POPT_ARG_STRING, NULL, 3,
+		  "cache block size", "SECTORS" },
+		{ "cache-size", 0, POPT_ARG_STRING, NULL, 4,
+		  "cache sizes: bytes with k/M/G/T, or N% of the footprint "
+		  "(default 1, 2, 4 ... blocks up to the footprint)", "LIST" },
+		{ "sample", 0, POPT_ARG_STRING, NULL, 5,
+		  "follow this share of the blocks (SHARDS), 0 to 1", "R" },
+		{ "csv", 0, POPT_ARG_STRING, NULL, 6,
+		  "where to write the rows (default standard output)",
+		  "FILE" },
+		{ "plot", 0, POPT_ARG_STRING, NULL, 7,
+		  "draw the curves as SVG", "FILE.svg" },
+		{ "help", 'h', POPT_ARG_NONE, &c.help, 0, "show this help",
+		  NULL },
+		{ "version", 'V', POPT_ARG_NONE, &c.version, 0,
+		  "print the version", NULL },
+		POPT_TABLEEND
+	};
+	const struct tool_parse_spec spec = {
+		.slots = slots, .nr_slots = sizeof(slots) / sizeof(slots[0]),
+		.help = &c.help, .version = &c.version, .no_args = 1,
+	};
+	struct bound_opts o = { 0 };
+	struct bound_result res = { 0 };
+	struct trace_reader *tr = NULL;
+	struct trace_error err = { 0 };
+	uint64_t *sizes = NULL;
+	double *percent = NULL;
+	FILE *f = stdout;
+	int fd = -1, r;
+	poptContext pc;
+
+	pc = poptGetContext(tool_name, argc, argv, table, 0);
+	poptSetOtherOptionHelp(pc, "bound --trace FILE --block-size SECTORS "
+			       "[OPTIONS]");
+	r = tool_parse(pc, &spec);
+	poptFreeContext(pc);
+	if (r != TOOL_PARSE_RUN)
+		goto done;
+	r = 1;
+	if (!c.trace || !c.block_size) {
+		tool_error("bound needs --trace and --block-size");
+		goto done;
+	}
+	if (parse_sectors(c.block_size, &o.block_bytes) < 0)
+		goto done;
+	if (c.sizes) {
+		if (parse_size_list("--cache-size", c.sizes, o.block_bytes,
+				    &sizes, &percent, &o.nr_sizes) < 0)
+			goto done;
+		o.sizes = sizes;
+		o.size_percent = percent;
+	}
+	if (c.sample) {
+		char *end;
+
+		o.sample = strtod(c.sample, &end);
+		if (*end || end == c.sample || !(o.sample > 0) ||
+		    o.sample > 1) {
+			tool_error("--sample: '%s' is not a rate above 0 and at "
+				   "most 1", c.sample);
+			goto done;
+		}
+	}
+	if (open_trace(c.trace, c.format, &tr, &fd) < 0)
+		goto done;
+	r = bound_run(tr, &o, &res, &err);
+	close_trace(tr, fd);
+	if (r < 0) {
+		if (err.msg[0])
+			trace_read_error(c.trace, r, &err);
+		else
+			tool_error("%s", strerror(-r));
+		r = 1;
+		goto done;
+	}
+	r = 1;
+	if (c.csv && !(f = fopen(c.csv, "w"))) {
+		tool_error("%s: %s", c.csv, strerror(errno));
+		goto done;
+	}
+	if (write_bound_csv(f, &res, o.block_bytes) < 0) {
+		tool_error("%s: write error", c.csv ? c.csv : "standard output");
+		goto done;
+	}
+	if (c.plot && write_bound_plot(c.plot, &res) < 0)
+		goto done;
+	r = 0;
+done:
+	if (f && f != stdout && fclose(f) != 0 && r == 0) {
+		tool_error("%s: %s", c.csv, strerror(errno));
+		r = 1;
+	}
+	if (f == stdout && fflush(stdout) != 0)
+		r = 1;
+	bound_result_release(&res);
+	free(sizes);
+	free(percent);
+	tool_free_slots(&spec);
+	return r;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s COMMAND [OPTIONS]\n\n"
@@ -615,8 +1015,11 @@ static void usage(FILE *f)
 		   "dm-cache on images\n"
 		   "  verify          check images and metadata against each "
 		   "other\n"
+		   "  bound           cold, optimal and LRU misses for every "
+		   "cache size\n"
 		   "  trace convert   convert a trace between formats\n"
-		   "  trace stat      describe a trace\n\n"
+		   "  trace stat      describe a trace\n"
+		   "  trace gen       make a synthetic trace\n\n"
 		   "Options:\n"
 		   "  -h, --help      show this help\n"
 		   "  -V, --version   print the version\n\n"
@@ -640,6 +1043,8 @@ int cmd_cache_replay(int argc, const char **argv)
 	}
 	if (!strcmp(argv[1], "trace"))
 		return trace_cmd(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "bound"))
+		return bound_cmd(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "replay") || !strcmp(argv[1], "verify"))
 		return replay_or_verify(argc - 1, argv + 1,
 					!strcmp(argv[1], "verify"));
