@@ -686,6 +686,26 @@ static void ops_for(uint32_t version)
 	}
 	cache_live_close(cl);
 	check_clean(pd_io_mem_data(io), nb, "final");
+
+	/*
+	 * 0.9.0 writes hint size 0 for 4-byte hints: a resize keeps that hint
+	 * array as long as the cache too (the kernel would not offer those
+	 * hints to any policy, and does not).
+	 */
+	{
+		unsigned char *d = pd_io_mem_data(io);
+
+		unpack_sb(d, &sb);
+		sb.policy_hint_size = 0;
+		cache_sb_pack(&sb, d);
+		pd_validator_prepare(&cache_sb_validator, d, 0);
+		cl = open_io(io, 0, 0);
+		check_loaded(cl, m, &smq, 0);
+		assert_int_equal(op_resize(cl, m, m->nr + 600), 0);
+		assert_int_equal(cache_live_commit(cl, 1), 0);
+		cache_live_close(cl);
+		check_clean(d, nb, "0.9.0 hint size, grown");
+	}
 	free(mc);
 	free(m);
 	pd_io_destroy(io);
