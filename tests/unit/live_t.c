@@ -9,7 +9,8 @@
  * in place, the counters, and every committed image passing the library
  * checker with no finding at all.
  *
- * Crash safety: a transaction of two commits is run over a fault engine
+ * Crash safety: a format failed at any write leaves block 0 zeroed
+ * (unformatted, formatted again next time); a transaction of two commits is run over a fault engine
  * that fails write N, for every N until it gets through, sticky (the
  * device dies) and not (one write lost; then cache_live_abort must bring
  * back the last commit and a new commit must work).  Each time the image
@@ -509,6 +510,41 @@ static void test_format(void **state)
 	}
 }
 
+/* A format that fails at any write leaves block 0 zeroed: unformatted. */
+static void test_format_crash(void **state)
+{
+	uint64_t nb = dev_blocks(1024), n;
+
+	(void)state;
+	for (n = 1;; n++) {
+		struct pd_io_fault_plan plan = { n, 0, UINT64_MAX, 1 };
+		struct cache_live_opts o = { DBS, 2, CACHE_LIVE_MAY_FORMAT, 0 };
+		struct cache_live *cl;
+		struct pd_io *inner, *fio;
+		const unsigned char *d;
+		int r;
+
+		assert_true(n < 100);
+		assert_int_equal(pd_io_mem_create(nb, &inner), 0);
+		d = pd_io_mem_data(inner);
+		assert_int_equal(pd_io_fault_create(inner, &plan, &fio), 0);
+		r = cache_live_open(fio, &o, &cl);
+		cache_live_close(cl);
+		if (r == 0) {
+			check_clean(d, nb, "format");
+			pd_io_destroy(fio);
+			break;
+		}
+		assert_int_equal(r, -EIO);
+		for (unsigned i = 0; i < PD_BLOCK_SIZE; i++)
+			if (d[i])
+				fail_msg("write %llu failed: block 0 written",
+					 (unsigned long long)n);
+		pd_io_destroy(fio);
+	}
+	assert_true(n > 3);	/* the structures, the space map, block 0 */
+}
+
 /* Every operation, read back now, after commits and after reopens. */
 static void ops_for(uint32_t version)
 {
@@ -985,6 +1021,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_format_crash),
 		cmocka_unit_test(test_ops),
 		cmocka_unit_test(test_crash),
 	};
