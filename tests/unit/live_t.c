@@ -10,9 +10,9 @@
  * checker with no finding at all.
  *
  * Crash safety: a format failed at any write leaves block 0 zeroed
- * (unformatted, formatted again next time); a transaction of two commits is run over a fault engine
- * that fails write N, for every N until it gets through, sticky (the
- * device dies) and not (one write lost; then cache_live_abort must bring
+ * (unformatted, formatted again next time); a transaction of two commits
+ * is run over a fault engine that fails write N, for every N until it gets
+ * through, sticky (the device dies) and not (one write lost; then cache_live_abort must bring
  * back the last commit and a new commit must work).  Each time the image
  * must hold exactly the previous commit, or the first one when the failure
  * came after its superblock write: every block the expected commit's space
