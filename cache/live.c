@@ -571,7 +571,8 @@ static int any_dirty(struct cache_live *cl, uint64_t from, uint64_t to,
 int cache_live_resize(struct cache_live *cl, uint64_t nr_cache_blocks)
 {
 	uint64_t old = cl->sb.cache_blocks;
-	unsigned char zero[8] = { 0 };
+	unsigned char zero[CACHE_MAX_HINT_SIZE] = { 0 };
+	uint32_t width = cache_sb_hint_width(&cl->sb);
 	int dirty, r;
 
 	if (cl->dead)
@@ -593,8 +594,10 @@ int cache_live_resize(struct cache_live *cl, uint64_t nr_cache_blocks)
 	if (r == 0 && cl->sb.version >= 2)
 		r = pd_bitset_resize(cl->tm, &cl->sb.dirty_root, old,
 				     nr_cache_blocks, 0);
-	if (r == 0 && cl->sb.hint_root && cl->sb.policy_hint_size == HINT_SIZE)
-		r = pd_array_resize(cl->tm, &cl->sb.hint_root, HINT_SIZE, old,
+	/* Any width a checker accepts (0.9.0's 0 means 4). */
+	if (r == 0 && cl->sb.hint_root && width && width % 4 == 0 &&
+	    width <= CACHE_MAX_HINT_SIZE)
+		r = pd_array_resize(cl->tm, &cl->sb.hint_root, width, old,
 				    nr_cache_blocks, zero);
 	if (r < 0)
 		return fail(cl, r);

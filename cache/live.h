@@ -157,8 +157,9 @@ void cache_live_get_stats(const struct cache_live *cl,
 
 /*
  * New number of cache blocks (the mapping array, the v2 dirty bitset, and
- * the hint array when there is one: the kernel leaves that one to the next
- * save_hints; resizing it too keeps every commit consistent for checkers).
+ * the hint array when there is one, at its stored width, new hints 0: the
+ * kernel leaves that one to the next save_hints; resizing it too keeps
+ * every commit consistent for checkers).
  * Shrinking is refused (-EINVAL, nothing changed) when a block to be
  * dropped is dirty: v1 valid with M_DIRTY, v2 its dirty bit set.  At most
  * 2^32 - 1.

@@ -9,9 +9,10 @@
  * in place, the counters, and every committed image passing the library
  * checker with no finding at all.
  *
- * Crash safety: a transaction of two commits is run over a fault engine
- * that fails write N, for every N until it gets through, sticky (the
- * device dies) and not (one write lost; then cache_live_abort must bring
+ * Crash safety: a format failed at any write leaves block 0 zeroed
+ * (unformatted, formatted again next time); a transaction of two commits
+ * is run over a fault engine that fails write N, for every N until it gets
+ * through, sticky (the device dies) and not (one write lost; then cache_live_abort must bring
  * back the last commit and a new commit must work).  Each time the image
  * must hold exactly the previous commit, or the first one when the failure
  * came after its superblock write: every block the expected commit's space
@@ -509,6 +510,41 @@ static void test_format(void **state)
 	}
 }
 
+/* A format that fails at any write leaves block 0 zeroed: unformatted. */
+static void test_format_crash(void **state)
+{
+	uint64_t nb = dev_blocks(1024), n;
+
+	(void)state;
+	for (n = 1;; n++) {
+		struct pd_io_fault_plan plan = { n, 0, UINT64_MAX, 1 };
+		struct cache_live_opts o = { DBS, 2, CACHE_LIVE_MAY_FORMAT, 0 };
+		struct cache_live *cl;
+		struct pd_io *inner, *fio;
+		const unsigned char *d;
+		int r;
+
+		assert_true(n < 100);
+		assert_int_equal(pd_io_mem_create(nb, &inner), 0);
+		d = pd_io_mem_data(inner);
+		assert_int_equal(pd_io_fault_create(inner, &plan, &fio), 0);
+		r = cache_live_open(fio, &o, &cl);
+		cache_live_close(cl);
+		if (r == 0) {
+			check_clean(d, nb, "format");
+			pd_io_destroy(fio);
+			break;
+		}
+		assert_int_equal(r, -EIO);
+		for (unsigned i = 0; i < PD_BLOCK_SIZE; i++)
+			if (d[i])
+				fail_msg("write %llu failed: block 0 written",
+					 (unsigned long long)n);
+		pd_io_destroy(fio);
+	}
+	assert_true(n > 3);	/* the structures, the space map, block 0 */
+}
+
 /* Every operation, read back now, after commits and after reopens. */
 static void ops_for(uint32_t version)
 {
@@ -686,6 +722,26 @@ static void ops_for(uint32_t version)
 	}
 	cache_live_close(cl);
 	check_clean(pd_io_mem_data(io), nb, "final");
+
+	/*
+	 * 0.9.0 writes hint size 0 for 4-byte hints: a resize keeps that hint
+	 * array as long as the cache too (the kernel would not offer those
+	 * hints to any policy, and does not).
+	 */
+	{
+		unsigned char *d = pd_io_mem_data(io);
+
+		unpack_sb(d, &sb);
+		sb.policy_hint_size = 0;
+		cache_sb_pack(&sb, d);
+		pd_validator_prepare(&cache_sb_validator, d, 0);
+		cl = open_io(io, 0, 0);
+		check_loaded(cl, m, &smq, 0);
+		assert_int_equal(op_resize(cl, m, m->nr + 600), 0);
+		assert_int_equal(cache_live_commit(cl, 1), 0);
+		cache_live_close(cl);
+		check_clean(d, nb, "0.9.0 hint size, grown");
+	}
 	free(mc);
 	free(m);
 	pd_io_destroy(io);
@@ -965,6 +1021,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_format_crash),
 		cmocka_unit_test(test_ops),
 		cmocka_unit_test(test_crash),
 	};
