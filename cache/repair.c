@@ -10,7 +10,7 @@
  * pass turns raw values into what is written: flags cleaned up, dirty
  * decided (toward dirty), duplicate origin blocks resolved.
  */
-#include "cache/repair.h"
+#include "cache/repair_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +27,6 @@
 #include "pdata/ondisk.h"
 #include "pdata/scan.h"
 
-#define MAP_PER_BLOCK 509u	/* pd_array_entries_per_block(8) */
 #define BM_CACHE_BLOCKS 512u
 #define DEFAULT_POLICY "smq"
 #define DEFAULT_VERSION 2u
@@ -60,32 +59,6 @@ struct candidate {
 	unsigned score;
 };
 
-struct cache_salvage {
-	struct cache_repair_report rep;
-	const char *missing;
-
-	uint64_t dev_blocks;
-	uint64_t nr;		/* cache blocks */
-	uint32_t width;		/* hint width, 0 = none */
-	uint32_t version;
-
-	uint64_t *map;		/* raw values, nr */
-	unsigned char *hints;	/* nr * width */
-	struct base_bitmap known;	/* mapping value read */
-	struct base_bitmap scanned;	/* ... by the scan */
-	struct base_bitmap dirty;	/* final dirty bit */
-	struct base_bitmap force_dirty;	/* dirty state unknown */
-	struct base_bitmap hint_known;
-	struct base_bitmap discards;	/* discard_nr_blocks bits */
-
-	struct scan_array *arrays;
-	size_t nr_arrays, cap_arrays;
-	struct scan_entry *entries;
-	size_t nr_entries, cap_entries;
-	struct base_bitmap live;	/* from the on-disk space map */
-	int have_live;
-};
-
 const char *cache_repair_source_name(enum cache_repair_source s)
 {
 	switch (s) {
@@ -99,6 +72,8 @@ const char *cache_repair_source_name(enum cache_repair_source s)
 		return "scan";
 	case CACHE_FROM_DEFAULT:
 		return "default";
+	case CACHE_FROM_STRUCTURES:
+		return "structures";
 	}
 	return "unknown";
 }
@@ -118,6 +93,8 @@ const char *cache_repair_field_name(enum cache_repair_field f)
 		return "hint width";
 	case CACHE_FIELD_FLAGS:
 		return "flags";
+	case CACHE_FIELD_DISCARDS:
+		return "discard geometry";
 	case CACHE_NR_FIELDS:
 		break;
 	}
@@ -148,6 +125,7 @@ void cache_salvage_destroy(struct cache_salvage *s)
 	base_bitmap_release(&s->hint_known);
 	base_bitmap_release(&s->discards);
 	base_bitmap_release(&s->live);
+	base_bitmap_release(&s->refd);
 	free(s->arrays);
 	free(s->entries);
 	free(s);
@@ -191,15 +169,10 @@ static uint64_t max_cache_blocks(uint64_t dev_blocks)
 	return dev_blocks * MAP_PER_BLOCK;
 }
 
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return a / b + (a % b != 0);
-}
-
 /* Entries array block k of an array of n entries holds (0 = none). */
 static uint64_t block_entries(uint64_t n, uint32_t per, uint64_t k)
 {
-	if (k >= div_up(n, per))
+	if (k >= repair_div_up(n, per))
 		return 0;
 	return n - k * per < per ? n - k * per : per;
 }
@@ -227,7 +200,7 @@ static void *alloc_zeroed(uint64_t n, size_t size)
 	bytes = n * size;
 	if (bytes < HUGE_PAGE)
 		return calloc(n, size);
-	bytes = div_up(bytes, HUGE_PAGE) * HUGE_PAGE;
+	bytes = repair_div_up(bytes, HUGE_PAGE) * HUGE_PAGE;
 	if (posix_memalign(&p, HUGE_PAGE, bytes))
 		return NULL;
 	(void)madvise(p, bytes, MADV_HUGEPAGE);
@@ -300,15 +273,21 @@ static int walk_damage(void *ctx, const struct pd_array_damage *d)
 	return 0;
 }
 
+/* Every block a walk reaches: what is left over may be a lost structure. */
+static int walk_ref(void *ctx, uint64_t block)
+{
+	struct cache_salvage *s = ((struct walk_ctx *)ctx)->s;
+
+	if (block < s->refd.nr_bits)
+		base_bitmap_set(&s->refd, block);
+	return 0;
+}
+
 static const struct pd_array_walk_ops walk_ops = {
 	.values = walk_values,
 	.damage = walk_damage,
+	.block_ref = walk_ref,
 };
-
-static int root_usable(const struct cache_salvage *s, uint64_t root)
-{
-	return root != 0 && root < s->dev_blocks;
-}
 
 static int walk_dirty(struct cache_salvage *s, struct pd_bm *bm,
 		      uint64_t root)
@@ -317,7 +296,7 @@ static int walk_dirty(struct cache_salvage *s, struct pd_bm *bm,
 	struct base_bitmap bits, lost;
 	int r;
 
-	if (!root_usable(s, root)) {
+	if (!repair_root_usable(s, root)) {
 		/* No dirty bitset to read: every block's state is unknown. */
 		base_bitmap_set_range(&s->force_dirty, 0, s->nr);
 		return 0;
@@ -326,10 +305,11 @@ static int walk_dirty(struct cache_salvage *s, struct pd_bm *bm,
 			   &bits, &lost);
 	if (r)
 		return r < 0 ? r : -EIO;
-	for (uint64_t i = 0; i < div_up(s->nr, 64); i++) {
+	for (uint64_t i = 0; i < repair_div_up(s->nr, 64); i++) {
 		s->dirty.words[i] |= bits.words[i];
 		s->force_dirty.words[i] |= lost.words[i];
 	}
+	s->dirty_read = 1;
 	base_bitmap_release(&bits);
 	base_bitmap_release(&lost);
 	return 0;
@@ -343,7 +323,7 @@ static int walk_discards(struct cache_salvage *s, struct pd_bm *bm,
 	uint64_t before = s->rep.walk_damage;
 	int r;
 
-	if (!root_usable(s, root)) {
+	if (!repair_root_usable(s, root)) {
 		s->rep.lost_discards = nr_bits;
 		return base_bitmap_init(&s->discards, nr_bits);
 	}
@@ -483,7 +463,7 @@ static int read_liveness(struct cache_salvage *s, struct pd_bm *bm,
 	int r;
 
 	if (!nr || nr > s->dev_blocks || nr > PD_SM_MAX_METADATA_BLOCKS ||
-	    !root_usable(s, root->bitmap_root))
+	    !repair_root_usable(s, root->bitmap_root))
 		return 0;
 	if (pd_bm_read_lock(bm, root->bitmap_root, &pd_index_validator, &ib,
 			    NULL) < 0)
@@ -493,7 +473,7 @@ static int read_liveness(struct cache_salvage *s, struct pd_bm *bm,
 		goto out_unlock;
 	/* Blocks past what the space map covers are never live. */
 	idx = pd_block_data(ib);
-	nr_bitmaps = div_up(nr, PD_SM_ENTRIES_PER_BITMAP);
+	nr_bitmaps = repair_div_up(nr, PD_SM_ENTRIES_PER_BITMAP);
 	for (uint64_t i = 0; i < nr_bitmaps; i++) {
 		uint64_t bnr = le64_to_cpu(idx->entries[i].blocknr);
 		uint64_t first = i * PD_SM_ENTRIES_PER_BITMAP;
@@ -501,7 +481,7 @@ static int read_liveness(struct cache_salvage *s, struct pd_bm *bm,
 				     nr - first :
 				     PD_SM_ENTRIES_PER_BITMAP;
 
-		if (!root_usable(s, bnr) ||
+		if (!repair_root_usable(s, bnr) ||
 		    pd_bm_read_lock(bm, bnr, &pd_bitmap_validator, &bb,
 				    NULL) < 0) {
 			base_bitmap_set_range(&s->live, first, first + n);
@@ -705,7 +685,7 @@ static int fill_array(struct cache_salvage *s, struct pd_bm *bm, int hints)
 	};
 	int r = 0;
 
-	f.nr_blocks = div_up(s->nr, f.per);
+	f.nr_blocks = repair_div_up(s->nr, f.per);
 	if (!f.nr_blocks)
 		return 0;
 	f.cand = calloc(f.nr_blocks, sizeof(*f.cand));
@@ -793,23 +773,9 @@ static void read_sb(struct cache_salvage *s, struct pd_bm *bm,
 
 /*
  * Decides every superblock value that does not need the scan: options
- * first, then a valid superblock, then a plausible field of a damaged one.
- * Cache blocks, hint width and version may still be left to the scan
- * (have_* clear).
+ * first, then a valid superblock, then a plausible field of a damaged one
+ * (struct decided, repair_int.h).
  */
-struct decided {
-	int have_nr, have_width, have_version;
-	int use_roots;		/* the superblock's roots are worth walking */
-	uint64_t mapping_root, hint_root, dirty_root, discard_root;
-	struct pd_sm_root_cpu sm_root;
-};
-
-static void set_source(struct cache_salvage *s, enum cache_repair_field f,
-		       enum cache_repair_source src)
-{
-	s->rep.source[f] = src;
-}
-
 static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 		     const struct sb_read *in, struct decided *d)
 {
@@ -821,16 +787,20 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 
 	memset(d, 0, sizeof(*d));
 	e->have_binary = 1;
+	d->have_sb = have;
+	d->sb_nr = sb->cache_blocks;
+	d->sb_width = cache_sb_hint_width(sb);
+	d->sb_version = sb->version;
 
 	/* Block size: cannot be guessed. */
 	if (o->have_block_size) {
 		e->block_size = o->block_size;
-		set_source(s, CACHE_FIELD_BLOCK_SIZE, CACHE_FROM_OPTION);
+		repair_set_source(s, CACHE_FIELD_BLOCK_SIZE, CACHE_FROM_OPTION);
 	} else if (have && plausible_block_size(sb->data_block_size)) {
 		e->block_size = sb->data_block_size;
-		set_source(s, CACHE_FIELD_BLOCK_SIZE, from);
+		repair_set_source(s, CACHE_FIELD_BLOCK_SIZE, from);
 	} else {
-		set_source(s, CACHE_FIELD_BLOCK_SIZE, CACHE_FROM_DEFAULT);
+		repair_set_source(s, CACHE_FIELD_BLOCK_SIZE, CACHE_FROM_DEFAULT);
 		s->missing = "--block-size";
 		return -EINVAL;
 	}
@@ -838,50 +808,54 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 	if (o->have_version) {
 		s->version = o->version;
 		d->have_version = 1;
-		set_source(s, CACHE_FIELD_VERSION, CACHE_FROM_OPTION);
+		repair_set_source(s, CACHE_FIELD_VERSION, CACHE_FROM_OPTION);
 	} else if (have && sb->version >= CACHE_MIN_VERSION &&
 		   sb->version <= CACHE_MAX_VERSION) {
 		s->version = sb->version;
 		d->have_version = 1;
-		set_source(s, CACHE_FIELD_VERSION, from);
+		repair_set_source(s, CACHE_FIELD_VERSION, from);
 	}
 
 	if (o->have_nr_cache_blocks) {
 		s->nr = o->nr_cache_blocks;
 		d->have_nr = 1;
-		set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, CACHE_FROM_OPTION);
-	} else if (have && sb->cache_blocks <= max_cache_blocks(s->dev_blocks)) {
+		repair_set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, CACHE_FROM_OPTION);
+	} else if (have && sb->cache_blocks <=
+				   max_cache_blocks(s->dev_blocks > o->out_blocks ?
+							    s->dev_blocks :
+							    o->out_blocks)) {
+		/* Up to what the output can hold: the input may be cut short. */
 		s->nr = sb->cache_blocks;
 		d->have_nr = 1;
-		set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, from);
+		repair_set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, from);
 	}
 
 	if (o->have_hint_width) {
 		s->width = o->hint_width;
 		d->have_width = 1;
-		set_source(s, CACHE_FIELD_HINT_WIDTH, CACHE_FROM_OPTION);
+		repair_set_source(s, CACHE_FIELD_HINT_WIDTH, CACHE_FROM_OPTION);
 	} else if (have && plausible_hint_width(cache_sb_hint_width(sb))) {
 		s->width = cache_sb_hint_width(sb);
 		d->have_width = 1;
-		set_source(s, CACHE_FIELD_HINT_WIDTH, from);
+		repair_set_source(s, CACHE_FIELD_HINT_WIDTH, from);
 	}
 
 	if (o->policy) {
 		strncpy(e->policy, o->policy, CACHE_POLICY_NAME_SIZE - 1);
-		set_source(s, CACHE_FIELD_POLICY, CACHE_FROM_OPTION);
+		repair_set_source(s, CACHE_FIELD_POLICY, CACHE_FROM_OPTION);
 	} else if (have && plausible_policy(sb)) {
 		memcpy(e->policy, sb->policy_name, sizeof(e->policy));
-		set_source(s, CACHE_FIELD_POLICY, from);
+		repair_set_source(s, CACHE_FIELD_POLICY, from);
 	} else {
 		strcpy(e->policy, DEFAULT_POLICY);
-		set_source(s, CACHE_FIELD_POLICY, CACHE_FROM_DEFAULT);
+		repair_set_source(s, CACHE_FIELD_POLICY, CACHE_FROM_DEFAULT);
 	}
 
 	if (in->valid) {
 		s->rep.input_flags = sb->flags;
-		set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_SB);
+		repair_set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_SB);
 	} else {
-		set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_DEFAULT);
+		repair_set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_DEFAULT);
 	}
 
 	if (have) {
@@ -896,7 +870,7 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 		d->sm_root = sb->sm_root;
 		/* A discard bitset that could not fit the device is noise. */
 		if (sb->discard_block_size && sb->discard_nr_blocks &&
-		    div_up(sb->discard_nr_blocks, 64) <=
+		    repair_div_up(sb->discard_nr_blocks, 64) <=
 			    max_cache_blocks(s->dev_blocks)) {
 			e->discard_block_size = sb->discard_block_size;
 			e->discard_nr_blocks = sb->discard_nr_blocks;
@@ -1121,7 +1095,7 @@ static int finish(struct cache_salvage *s)
 {
 	int clean = s->rep.source[CACHE_FIELD_FLAGS] == CACHE_FROM_SB &&
 		    (s->rep.input_flags & CACHE_SB_CLEAN_SHUTDOWN);
-	uint64_t nr_valid = 0, max_oblock = 0, words = div_up(s->nr, 64);
+	uint64_t nr_valid = 0, max_oblock = 0, words = repair_div_up(s->nr, 64);
 	int r;
 
 	for (uint64_t w = 0; w < words; w++)
@@ -1188,35 +1162,58 @@ int cache_repair_salvage(struct pd_io *io, const struct cache_repair_opts *o,
 	if (r)
 		goto out_bm;
 
-	/* Layer 1: only with a geometry known without the scan. */
-	if (d.have_nr && d.have_width && d.have_version) {
+	/* The superblock's fields against what the structures record. */
+	if (d.use_roots) {
+		r = base_bitmap_init(&s->refd, s->dev_blocks);
+		if (!r)
+			r = repair_cross_check(s, bm, o, &d);
+		if (r)
+			goto out_bm;
+	}
+	if (s->rep.sb.discard_nr_blocks) {
+		r = walk_discards(s, bm, d.discard_root,
+				  s->rep.sb.discard_nr_blocks);
+		if (r)
+			goto out_bm;
+	}
+
+	/*
+	 * Layer 1 needs only the cache-block count: a hint width or version
+	 * that nothing settles must not stop the mappings being read.
+	 */
+	if (d.have_nr) {
 		struct walk_ctx w = { s, 0 };
 
+		if (!d.have_width) {
+			s->width = CACHE_DEFAULT_HINT_SIZE;
+			d.have_width = 1;
+			repair_set_source(s, CACHE_FIELD_HINT_WIDTH,
+					  CACHE_FROM_DEFAULT);
+		}
 		r = alloc_state(s);
 		if (r)
 			goto out_bm;
-		if (d.use_roots && root_usable(s, d.mapping_root)) {
+		if (d.use_roots && repair_root_usable(s, d.mapping_root)) {
 			r = pd_array_walk(bm, d.mapping_root, s->nr, 8,
 					  PD_WALK_PREFETCH, &walk_ops, &w);
 			if (r)
 				goto out_bm;
 		}
-		if (d.use_roots && s->width && root_usable(s, d.hint_root)) {
+		if (d.use_roots && s->width &&
+		    repair_root_usable(s, d.hint_root)) {
 			w.hints = 1;
 			r = pd_array_walk(bm, d.hint_root, s->nr, s->width,
 					  PD_WALK_PREFETCH, &walk_ops, &w);
 			if (r)
 				goto out_bm;
 		}
+		repair_version_from_mappings(s, o, &d);
 		if (s->version >= 2) {
 			r = walk_dirty(s, bm, d.use_roots ? d.dirty_root : 0);
 			if (r)
 				goto out_bm;
 		}
-	}
-	if (s->rep.sb.discard_nr_blocks) {
-		r = walk_discards(s, bm, d.discard_root,
-				  s->rep.sb.discard_nr_blocks);
+		r = repair_find_leaked_dirty(s, bm, o, &d);
 		if (r)
 			goto out_bm;
 	}
@@ -1240,18 +1237,18 @@ int cache_repair_salvage(struct pd_io *io, const struct cache_repair_opts *o,
 			/* Layer 3: what the superblock could not tell. */
 			if (!d.have_nr) {
 				s->nr = g.nr;
-				set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS,
+				repair_set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS,
 					   CACHE_FROM_SCAN);
 			}
 			if (!d.have_version) {
 				s->version = g.v1_dirty ? 1 : DEFAULT_VERSION;
-				set_source(s, CACHE_FIELD_VERSION,
+				repair_set_source(s, CACHE_FIELD_VERSION,
 					   g.v1_dirty ? CACHE_FROM_SCAN :
 							CACHE_FROM_DEFAULT);
 			}
 			if (!d.have_width) {
 				s->width = CACHE_DEFAULT_HINT_SIZE;
-				set_source(s, CACHE_FIELD_HINT_WIDTH,
+				repair_set_source(s, CACHE_FIELD_HINT_WIDTH,
 					   CACHE_FROM_DEFAULT);
 			}
 			r = alloc_state(s);

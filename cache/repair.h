@@ -80,6 +80,12 @@ struct cache_repair_opts {
 	int have_version;
 	uint32_t version;
 	const char *policy;		/* NULL = not given */
+	/*
+	 * Blocks of the output device (0: none, e.g. XML only).  The output
+	 * must hold the arrays, so a superblock's cache-block count up to
+	 * what it could hold is believable even on an input cut short.
+	 */
+	uint64_t out_blocks;
 };
 
 /* Where a superblock value came from. */
@@ -89,6 +95,7 @@ enum cache_repair_source {
 	CACHE_FROM_OPTION,		/* the command line */
 	CACHE_FROM_SCAN,		/* what the scan found */
 	CACHE_FROM_DEFAULT,		/* nothing better: a guess */
+	CACHE_FROM_STRUCTURES,		/* the structures at the roots */
 };
 
 const char *cache_repair_source_name(enum cache_repair_source s);
@@ -107,6 +114,7 @@ enum cache_repair_field {
 	CACHE_FIELD_POLICY,
 	CACHE_FIELD_HINT_WIDTH,
 	CACHE_FIELD_FLAGS,
+	CACHE_FIELD_DISCARDS,		/* discard block size and count */
 	CACHE_NR_FIELDS
 };
 
@@ -118,6 +126,13 @@ struct cache_repair_report {
 	struct cache_emit_sb sb;	/* what will be written */
 	enum cache_repair_source source[CACHE_NR_FIELDS];
 	uint32_t input_flags;		/* as read, when known */
+	/*
+	 * Why a field is what it is when the superblock and a structure
+	 * disagreed (which won and what each said), else "".
+	 */
+	char why[CACHE_NR_FIELDS][160];
+	uint64_t leaked_dirty_root;	/* dirty bitset found unreferenced */
+	uint64_t leaked_dirty_bitsets;	/* ... how many (bits united) */
 
 	int scanned;			/* layer 2 ran */
 	uint64_t scan_leaves;		/* array-btree leaves found */
