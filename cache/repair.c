@@ -309,7 +309,8 @@ static int walk_dirty(struct cache_salvage *s, struct pd_bm *bm,
 		s->dirty.words[i] |= bits.words[i];
 		s->force_dirty.words[i] |= lost.words[i];
 	}
-	s->dirty_read = 1;
+	/* A root that led to no bit at all may not be the dirty bitset's. */
+	s->dirty_read = base_bitmap_count(&lost) < s->nr;
 	base_bitmap_release(&bits);
 	base_bitmap_release(&lost);
 	return 0;

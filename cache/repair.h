@@ -6,6 +6,17 @@
  *
  * Salvage works in layers, each used only where the one before failed:
  *
+ *  0. Cross-check (repair_xcheck.c): the superblock's cache blocks, hint
+ *     width, version and discard geometry are compared with what the
+ *     structures at its roots record (the arrays' lengths, the hint
+ *     array's value size, a dirty bitset of the cache's length at the
+ *     dirty root, the discard bitset's length).  The structures win when
+ *     they agree among themselves; a field nothing contradicts is kept;
+ *     the report's why[] says which won and why.  A dirty bitset the space
+ *     map counts but nothing references (a v2 cache labelled v1, a lost
+ *     dirty root) is found and its bits kept, the output then being v2.
+ *     The walk of the mappings needs only the cache-block count: a field
+ *     that does not concern a structure never stops it being read.
  *  1. Walk: the superblock's roots are walked with the checking walkers;
  *     damaged subtrees and array blocks are skipped, everything else is
  *     taken as it is, dirty state included.

@@ -130,7 +130,8 @@ static int plausible_width(uint32_t w)
 
 /* Cache blocks: the mapping and hint arrays' lengths, the dirty bitset's. */
 static void check_nr(struct cache_salvage *s, struct decided *d,
-		     const struct shape *map, const struct shape *hint)
+		     const struct shape *map, const struct shape *hint,
+		     const struct shape *dirty)
 {
 	char *why = s->rep.why[CACHE_FIELD_NR_CACHE_BLOCKS];
 	size_t len = sizeof(s->rep.why[0]);
@@ -139,8 +140,25 @@ static void check_nr(struct cache_salvage *s, struct decided *d,
 	uint64_t m = map->length, h = hint->length, n;
 	const char *which;
 
-	if (!have_m && !have_h)
-		return;		/* nothing to compare with: kept */
+	if (!have_m && !have_h) {
+		uint64_t w = dirty->length;
+
+		/*
+		 * Only the dirty bitset: it gives the count to within 64.
+		 * A count outside that is contradicted but cannot be
+		 * replaced exactly: the scan guesses it (layer 3).
+		 */
+		if (!d->have_nr || !d->dirty_root || !dirty->sound ||
+		    (w && dirty->value_size != 8) ||
+		    repair_div_up(s->nr, 64) == w)
+			return;
+		snprintf(why, len, "the dirty bitset holds %" PRIu64
+			 " words, for %" PRIu64 " to %" PRIu64 " cache blocks; "
+			 "the superblock said %" PRIu64 ": left to the scan",
+			 w, w ? (w - 1) * 64 + 1 : 0, w * 64, s->nr);
+		d->have_nr = 0;
+		return;
+	}
 	if (have_m && have_h && m != h) {
 		/* They disagree: the superblock breaks the tie. */
 		if (d->have_sb && (d->sb_nr == m || d->sb_nr == h)) {
@@ -168,7 +186,7 @@ static void check_nr(struct cache_salvage *s, struct decided *d,
 	}
 	/*
 	 * The dirty bitset gives the count only to 64: one that disagrees
-	 * is the odd one out, and its walk reports it.
+	 * with the arrays is the odd one out, and its walk reports it.
 	 */
 	if (d->have_nr && s->nr == n)
 		return;		/* agreed */
@@ -272,7 +290,7 @@ int repair_cross_check(struct cache_salvage *s, struct pd_bm *bm,
 	if (r)
 		return r;
 	if (!o->have_nr_cache_blocks)
-		check_nr(s, d, &map, &hint);
+		check_nr(s, d, &map, &hint, &dirty);
 	if (!o->have_hint_width)
 		check_width(s, d, &hint);
 	if (!o->have_version)
