@@ -172,7 +172,7 @@ static uint64_t max_cache_blocks(uint64_t dev_blocks)
 /* Entries array block k of an array of n entries holds (0 = none). */
 static uint64_t block_entries(uint64_t n, uint32_t per, uint64_t k)
 {
-	if (k >= repair_div_up(n, per))
+	if (k >= div_up(n, per))
 		return 0;
 	return n - k * per < per ? n - k * per : per;
 }
@@ -200,7 +200,7 @@ static void *alloc_zeroed(uint64_t n, size_t size)
 	bytes = n * size;
 	if (bytes < HUGE_PAGE)
 		return calloc(n, size);
-	bytes = repair_div_up(bytes, HUGE_PAGE) * HUGE_PAGE;
+	bytes = div_up(bytes, HUGE_PAGE) * HUGE_PAGE;
 	if (posix_memalign(&p, HUGE_PAGE, bytes))
 		return NULL;
 	(void)madvise(p, bytes, MADV_HUGEPAGE);
@@ -296,7 +296,7 @@ static int walk_dirty(struct cache_salvage *s, struct pd_bm *bm,
 	struct base_bitmap bits, lost;
 	int r;
 
-	if (!repair_root_usable(s, root)) {
+	if (!root_usable(s, root)) {
 		/* No dirty bitset to read: every block's state is unknown. */
 		base_bitmap_set_range(&s->force_dirty, 0, s->nr);
 		return 0;
@@ -305,7 +305,7 @@ static int walk_dirty(struct cache_salvage *s, struct pd_bm *bm,
 			   &bits, &lost);
 	if (r)
 		return r < 0 ? r : -EIO;
-	for (uint64_t i = 0; i < repair_div_up(s->nr, 64); i++) {
+	for (uint64_t i = 0; i < div_up(s->nr, 64); i++) {
 		s->dirty.words[i] |= bits.words[i];
 		s->force_dirty.words[i] |= lost.words[i];
 	}
@@ -324,7 +324,7 @@ static int walk_discards(struct cache_salvage *s, struct pd_bm *bm,
 	uint64_t before = s->rep.walk_damage;
 	int r;
 
-	if (!repair_root_usable(s, root)) {
+	if (!root_usable(s, root)) {
 		s->rep.lost_discards = nr_bits;
 		return base_bitmap_init(&s->discards, nr_bits);
 	}
@@ -464,7 +464,7 @@ static int read_liveness(struct cache_salvage *s, struct pd_bm *bm,
 	int r;
 
 	if (!nr || nr > s->dev_blocks || nr > PD_SM_MAX_METADATA_BLOCKS ||
-	    !repair_root_usable(s, root->bitmap_root))
+	    !root_usable(s, root->bitmap_root))
 		return 0;
 	if (pd_bm_read_lock(bm, root->bitmap_root, &pd_index_validator, &ib,
 			    NULL) < 0)
@@ -474,7 +474,7 @@ static int read_liveness(struct cache_salvage *s, struct pd_bm *bm,
 		goto out_unlock;
 	/* Blocks past what the space map covers are never live. */
 	idx = pd_block_data(ib);
-	nr_bitmaps = repair_div_up(nr, PD_SM_ENTRIES_PER_BITMAP);
+	nr_bitmaps = div_up(nr, PD_SM_ENTRIES_PER_BITMAP);
 	for (uint64_t i = 0; i < nr_bitmaps; i++) {
 		uint64_t bnr = le64_to_cpu(idx->entries[i].blocknr);
 		uint64_t first = i * PD_SM_ENTRIES_PER_BITMAP;
@@ -482,7 +482,7 @@ static int read_liveness(struct cache_salvage *s, struct pd_bm *bm,
 				     nr - first :
 				     PD_SM_ENTRIES_PER_BITMAP;
 
-		if (!repair_root_usable(s, bnr) ||
+		if (!root_usable(s, bnr) ||
 		    pd_bm_read_lock(bm, bnr, &pd_bitmap_validator, &bb,
 				    NULL) < 0) {
 			base_bitmap_set_range(&s->live, first, first + n);
@@ -686,7 +686,7 @@ static int fill_array(struct cache_salvage *s, struct pd_bm *bm, int hints)
 	};
 	int r = 0;
 
-	f.nr_blocks = repair_div_up(s->nr, f.per);
+	f.nr_blocks = div_up(s->nr, f.per);
 	if (!f.nr_blocks)
 		return 0;
 	f.cand = calloc(f.nr_blocks, sizeof(*f.cand));
@@ -796,12 +796,12 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 	/* Block size: cannot be guessed. */
 	if (o->have_block_size) {
 		e->block_size = o->block_size;
-		repair_set_source(s, CACHE_FIELD_BLOCK_SIZE, CACHE_FROM_OPTION);
+		set_source(s, CACHE_FIELD_BLOCK_SIZE, CACHE_FROM_OPTION);
 	} else if (have && plausible_block_size(sb->data_block_size)) {
 		e->block_size = sb->data_block_size;
-		repair_set_source(s, CACHE_FIELD_BLOCK_SIZE, from);
+		set_source(s, CACHE_FIELD_BLOCK_SIZE, from);
 	} else {
-		repair_set_source(s, CACHE_FIELD_BLOCK_SIZE, CACHE_FROM_DEFAULT);
+		set_source(s, CACHE_FIELD_BLOCK_SIZE, CACHE_FROM_DEFAULT);
 		s->missing = "--block-size";
 		return -EINVAL;
 	}
@@ -809,54 +809,54 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 	if (o->have_version) {
 		s->version = o->version;
 		d->have_version = 1;
-		repair_set_source(s, CACHE_FIELD_VERSION, CACHE_FROM_OPTION);
+		set_source(s, CACHE_FIELD_VERSION, CACHE_FROM_OPTION);
 	} else if (have && sb->version >= CACHE_MIN_VERSION &&
 		   sb->version <= CACHE_MAX_VERSION) {
 		s->version = sb->version;
 		d->have_version = 1;
-		repair_set_source(s, CACHE_FIELD_VERSION, from);
+		set_source(s, CACHE_FIELD_VERSION, from);
 	}
 
 	if (o->have_nr_cache_blocks) {
 		s->nr = o->nr_cache_blocks;
 		d->have_nr = 1;
-		repair_set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, CACHE_FROM_OPTION);
-	} else if (have && sb->cache_blocks <=
-				   max_cache_blocks(s->dev_blocks > o->out_blocks ?
-							    s->dev_blocks :
-							    o->out_blocks)) {
-		/* Up to what the output can hold: the input may be cut short. */
+		set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, CACHE_FROM_OPTION);
+	} else if (have && sb->cache_blocks <= max_cache_blocks(
+					   s->dev_blocks > o->out_blocks ?
+						   s->dev_blocks :
+						   o->out_blocks)) {
+		/* What the output can hold: the input may be cut short. */
 		s->nr = sb->cache_blocks;
 		d->have_nr = 1;
-		repair_set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, from);
+		set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, from);
 	}
 
 	if (o->have_hint_width) {
 		s->width = o->hint_width;
 		d->have_width = 1;
-		repair_set_source(s, CACHE_FIELD_HINT_WIDTH, CACHE_FROM_OPTION);
+		set_source(s, CACHE_FIELD_HINT_WIDTH, CACHE_FROM_OPTION);
 	} else if (have && plausible_hint_width(cache_sb_hint_width(sb))) {
 		s->width = cache_sb_hint_width(sb);
 		d->have_width = 1;
-		repair_set_source(s, CACHE_FIELD_HINT_WIDTH, from);
+		set_source(s, CACHE_FIELD_HINT_WIDTH, from);
 	}
 
 	if (o->policy) {
 		strncpy(e->policy, o->policy, CACHE_POLICY_NAME_SIZE - 1);
-		repair_set_source(s, CACHE_FIELD_POLICY, CACHE_FROM_OPTION);
+		set_source(s, CACHE_FIELD_POLICY, CACHE_FROM_OPTION);
 	} else if (have && plausible_policy(sb)) {
 		memcpy(e->policy, sb->policy_name, sizeof(e->policy));
-		repair_set_source(s, CACHE_FIELD_POLICY, from);
+		set_source(s, CACHE_FIELD_POLICY, from);
 	} else {
 		strcpy(e->policy, DEFAULT_POLICY);
-		repair_set_source(s, CACHE_FIELD_POLICY, CACHE_FROM_DEFAULT);
+		set_source(s, CACHE_FIELD_POLICY, CACHE_FROM_DEFAULT);
 	}
 
 	if (in->valid) {
 		s->rep.input_flags = sb->flags;
-		repair_set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_SB);
+		set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_SB);
 	} else {
-		repair_set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_DEFAULT);
+		set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_DEFAULT);
 	}
 
 	if (have) {
@@ -871,7 +871,7 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 		d->sm_root = sb->sm_root;
 		/* A discard bitset that could not fit the device is noise. */
 		if (sb->discard_block_size && sb->discard_nr_blocks &&
-		    repair_div_up(sb->discard_nr_blocks, 64) <=
+		    div_up(sb->discard_nr_blocks, 64) <=
 			    max_cache_blocks(s->dev_blocks)) {
 			e->discard_block_size = sb->discard_block_size;
 			e->discard_nr_blocks = sb->discard_nr_blocks;
@@ -1096,7 +1096,7 @@ static int finish(struct cache_salvage *s)
 {
 	int clean = s->rep.source[CACHE_FIELD_FLAGS] == CACHE_FROM_SB &&
 		    (s->rep.input_flags & CACHE_SB_CLEAN_SHUTDOWN);
-	uint64_t nr_valid = 0, max_oblock = 0, words = repair_div_up(s->nr, 64);
+	uint64_t nr_valid = 0, max_oblock = 0, words = div_up(s->nr, 64);
 	int r;
 
 	for (uint64_t w = 0; w < words; w++)
@@ -1188,20 +1188,20 @@ int cache_repair_salvage(struct pd_io *io, const struct cache_repair_opts *o,
 		if (!d.have_width) {
 			s->width = CACHE_DEFAULT_HINT_SIZE;
 			d.have_width = 1;
-			repair_set_source(s, CACHE_FIELD_HINT_WIDTH,
+			set_source(s, CACHE_FIELD_HINT_WIDTH,
 					  CACHE_FROM_DEFAULT);
 		}
 		r = alloc_state(s);
 		if (r)
 			goto out_bm;
-		if (d.use_roots && repair_root_usable(s, d.mapping_root)) {
+		if (d.use_roots && root_usable(s, d.mapping_root)) {
 			r = pd_array_walk(bm, d.mapping_root, s->nr, 8,
 					  PD_WALK_PREFETCH, &walk_ops, &w);
 			if (r)
 				goto out_bm;
 		}
 		if (d.use_roots && s->width &&
-		    repair_root_usable(s, d.hint_root)) {
+		    root_usable(s, d.hint_root)) {
 			w.hints = 1;
 			r = pd_array_walk(bm, d.hint_root, s->nr, s->width,
 					  PD_WALK_PREFETCH, &walk_ops, &w);
@@ -1238,18 +1238,18 @@ int cache_repair_salvage(struct pd_io *io, const struct cache_repair_opts *o,
 			/* Layer 3: what the superblock could not tell. */
 			if (!d.have_nr) {
 				s->nr = g.nr;
-				repair_set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS,
+				set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS,
 					   CACHE_FROM_SCAN);
 			}
 			if (!d.have_version) {
 				s->version = g.v1_dirty ? 1 : DEFAULT_VERSION;
-				repair_set_source(s, CACHE_FIELD_VERSION,
+				set_source(s, CACHE_FIELD_VERSION,
 					   g.v1_dirty ? CACHE_FROM_SCAN :
 							CACHE_FROM_DEFAULT);
 			}
 			if (!d.have_width) {
 				s->width = CACHE_DEFAULT_HINT_SIZE;
-				repair_set_source(s, CACHE_FIELD_HINT_WIDTH,
+				set_source(s, CACHE_FIELD_HINT_WIDTH,
 					   CACHE_FROM_DEFAULT);
 			}
 			r = alloc_state(s);

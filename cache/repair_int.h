@@ -65,18 +65,18 @@ struct decided {
 	uint32_t sb_width, sb_version;
 };
 
-static inline uint64_t repair_div_up(uint64_t a, uint64_t b)
+static inline uint64_t div_up(uint64_t a, uint64_t b)
 {
 	return a / b + (a % b != 0);
 }
 
-static inline int repair_root_usable(const struct cache_salvage *s,
+static inline int root_usable(const struct cache_salvage *s,
 				     uint64_t root)
 {
 	return root != 0 && root < s->dev_blocks;
 }
 
-static inline void repair_set_source(struct cache_salvage *s,
+static inline void set_source(struct cache_salvage *s,
 				     enum cache_repair_field f,
 				     enum cache_repair_source src)
 {

@@ -93,7 +93,7 @@ static int probe_array(const struct cache_salvage *s, struct pd_bm *bm,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (!repair_root_usable(s, root))
+	if (!root_usable(s, root))
 		return 0;
 	r = pd_btree_walk(bm, root, 8, 0, &ops, &w);
 	if (r)
@@ -105,7 +105,7 @@ static int probe_array(const struct cache_salvage *s, struct pd_bm *bm,
 		return 0;
 	}
 	if (w.max_key != w.nr_keys - 1 ||
-	    !repair_root_usable(s, w.last_child) ||
+	    !root_usable(s, w.last_child) ||
 	    pd_bm_read_lock(bm, w.last_child, &pd_array_validator, &b,
 			    NULL) < 0)
 		return 0;
@@ -129,15 +129,32 @@ static int plausible_width(uint32_t w)
 }
 
 /* Cache blocks: the mapping and hint arrays' lengths, the dirty bitset's. */
-static void check_nr(struct cache_salvage *s, struct decided *d,
+/* Cache blocks whose arrays the larger of input and output could hold. */
+static uint64_t max_nr(const struct cache_salvage *s,
+		       const struct cache_repair_opts *o)
+{
+	uint64_t blocks = s->dev_blocks > o->out_blocks ? s->dev_blocks :
+							  o->out_blocks;
+
+	return blocks * MAP_PER_BLOCK;
+}
+
+static void check_nr(struct cache_salvage *s,
+		     const struct cache_repair_opts *o, struct decided *d,
 		     const struct shape *map, const struct shape *hint,
 		     const struct shape *dirty)
 {
 	char *why = s->rep.why[CACHE_FIELD_NR_CACHE_BLOCKS];
 	size_t len = sizeof(s->rep.why[0]);
-	int have_m = map->sound && (map->value_size == 8 || !map->length);
-	int have_h = hint->sound && d->hint_root;
 	uint64_t m = map->length, h = hint->length, n;
+	/*
+	 * The same bound as the superblock's count (memory in proportion to
+	 * the devices; the format's count is 32 bits): a btree whose dense
+	 * keys all point at one array block could claim far more.
+	 */
+	uint64_t bound = max_nr(s, o) < UINT32_MAX ? max_nr(s, o) : UINT32_MAX;
+	int have_m = map->sound && (map->value_size == 8 || !m) && m <= bound;
+	int have_h = hint->sound && d->hint_root && h <= bound;
 	const char *which;
 
 	if (!have_m && !have_h) {
@@ -150,7 +167,7 @@ static void check_nr(struct cache_salvage *s, struct decided *d,
 		 */
 		if (!d->have_nr || !d->dirty_root || !dirty->sound ||
 		    (w && dirty->value_size != 8) ||
-		    repair_div_up(s->nr, 64) == w)
+		    div_up(s->nr, 64) == w)
 			return;
 		snprintf(why, len, "the dirty bitset holds %" PRIu64
 			 " words, for %" PRIu64 " to %" PRIu64 " cache blocks; "
@@ -190,6 +207,7 @@ static void check_nr(struct cache_salvage *s, struct decided *d,
 	 */
 	if (d->have_nr && s->nr == n)
 		return;		/* agreed */
+
 	if (d->have_sb)
 		snprintf(why, len, "%s hold%s %" PRIu64 " entries; the "
 			 "superblock said %" PRIu64, which,
@@ -199,7 +217,7 @@ static void check_nr(struct cache_salvage *s, struct decided *d,
 			 strstr(which, " and ") ? "" : "s", n);
 	s->nr = n;
 	d->have_nr = 1;
-	repair_set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, CACHE_FROM_STRUCTURES);
+	set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, CACHE_FROM_STRUCTURES);
 }
 
 /* Hint width: the hint array's value size, when the array fits the cache. */
@@ -218,7 +236,7 @@ static void check_width(struct cache_salvage *s, struct decided *d,
 		 "superblock said %" PRIu32, vs, d->sb_width);
 	s->width = vs;
 	d->have_width = 1;
-	repair_set_source(s, CACHE_FIELD_HINT_WIDTH, CACHE_FROM_STRUCTURES);
+	set_source(s, CACHE_FIELD_HINT_WIDTH, CACHE_FROM_STRUCTURES);
 }
 
 /* Version 2 when a dirty bitset of the cache's length is at the root. */
@@ -227,7 +245,7 @@ static void check_version(struct cache_salvage *s, struct decided *d,
 {
 	if (!d->have_nr || !s->nr || !d->dirty_root || !dirty->sound ||
 	    dirty->value_size != 8 ||
-	    dirty->length != repair_div_up(s->nr, 64))
+	    dirty->length != div_up(s->nr, 64))
 		return;
 	if (d->have_version && s->version >= 2)
 		return;
@@ -237,7 +255,7 @@ static void check_version(struct cache_salvage *s, struct decided *d,
 		 d->sb_version);
 	s->version = 2;
 	d->have_version = 1;
-	repair_set_source(s, CACHE_FIELD_VERSION, CACHE_FROM_STRUCTURES);
+	set_source(s, CACHE_FIELD_VERSION, CACHE_FROM_STRUCTURES);
 }
 
 /*
@@ -255,7 +273,7 @@ static void check_discards(struct cache_salvage *s, const struct shape *disc)
 	if (!e->discard_nr_blocks || !disc->sound ||
 	    (disc->length && disc->value_size != 8))
 		return;
-	words = repair_div_up(e->discard_nr_blocks, 64);
+	words = div_up(e->discard_nr_blocks, 64);
 	if (disc->length == words)
 		return;
 	snprintf(s->rep.why[CACHE_FIELD_DISCARDS], sizeof(s->rep.why[0]),
@@ -265,7 +283,7 @@ static void check_discards(struct cache_salvage *s, const struct shape *disc)
 		 disc->length, e->discard_nr_blocks, words);
 	e->discard_block_size = 0;
 	e->discard_nr_blocks = 0;
-	repair_set_source(s, CACHE_FIELD_DISCARDS, CACHE_FROM_STRUCTURES);
+	set_source(s, CACHE_FIELD_DISCARDS, CACHE_FROM_STRUCTURES);
 }
 
 int repair_cross_check(struct cache_salvage *s, struct pd_bm *bm,
@@ -290,7 +308,7 @@ int repair_cross_check(struct cache_salvage *s, struct pd_bm *bm,
 	if (r)
 		return r;
 	if (!o->have_nr_cache_blocks)
-		check_nr(s, d, &map, &hint, &dirty);
+		check_nr(s, o, d, &map, &hint, &dirty);
 	if (!o->have_hint_width)
 		check_width(s, d, &hint);
 	if (!o->have_version)
@@ -305,7 +323,8 @@ void repair_version_from_mappings(struct cache_salvage *s,
 {
 	int unsettled = !d->have_version ||
 			(s->version >= 2 && !d->dirty_root &&
-			 s->rep.source[CACHE_FIELD_VERSION] != CACHE_FROM_OPTION);
+			 s->rep.source[CACHE_FIELD_VERSION] !=
+				 CACHE_FROM_OPTION);
 	uint64_t flagged = 0;
 
 	if (o->have_version || !unsettled)
@@ -330,14 +349,14 @@ void repair_version_from_mappings(struct cache_salvage *s,
 		}
 		s->version = 1;
 		d->have_version = 1;
-		repair_set_source(s, CACHE_FIELD_VERSION,
+		set_source(s, CACHE_FIELD_VERSION,
 				  CACHE_FROM_STRUCTURES);
 		return;
 	}
 	if (!d->have_version) {
 		s->version = 2;
 		d->have_version = 1;
-		repair_set_source(s, CACHE_FIELD_VERSION, CACHE_FROM_DEFAULT);
+		set_source(s, CACHE_FIELD_VERSION, CACHE_FROM_DEFAULT);
 	}
 }
 
@@ -371,8 +390,9 @@ static int count_damage(void *ctx, const struct pd_array_damage *dmg)
  * the roots of whatever was left unreferenced.  At most max of them.
  */
 static size_t leaked_roots(struct cache_salvage *s, struct pd_bm *bm,
-			   const uint32_t *counts, const struct base_bitmap *unk,
-			   uint64_t n, uint64_t *roots, size_t max)
+			   const uint32_t *counts,
+			   const struct base_bitmap *unk, uint64_t n,
+			   uint64_t *roots, size_t max)
 {
 	struct base_bitmap child;
 	size_t nr = 0;
@@ -404,13 +424,14 @@ static size_t leaked_roots(struct cache_salvage *s, struct pd_bm *bm,
 					(const unsigned char *)h +
 					PD_NODE_KEYS_OFFSET + 8 * (size_t)max_e;
 
-				if (!pass && flags == PD_BTREE_INTERNAL)
-					for (uint32_t i = 0; i < nre; i++) {
-						uint64_t c = load_le64(v + 8 * i);
+				for (uint32_t i = 0; !pass && i < nre &&
+						    flags == PD_BTREE_INTERNAL;
+				     i++) {
+					uint64_t c = load_le64(v + 8 * i);
 
-						if (c < s->dev_blocks)
-							base_bitmap_set(&child, c);
-					}
+					if (c < s->dev_blocks)
+						base_bitmap_set(&child, c);
+				}
 				if (pass && nr < max)
 					roots[nr++] = b;
 			}
@@ -425,7 +446,9 @@ int repair_find_leaked_dirty(struct cache_salvage *s, struct pd_bm *bm,
 			     const struct cache_repair_opts *o,
 			     const struct decided *d)
 {
-	static const struct pd_sm_read_ops sm_ops = { .own_block_ref = mark_own };
+	static const struct pd_sm_read_ops sm_ops = {
+		.own_block_ref = mark_own,
+	};
 	static const struct pd_array_walk_ops bs_ops = {
 		.damage = count_damage,
 	};
@@ -467,7 +490,7 @@ int repair_find_leaked_dirty(struct cache_salvage *s, struct pd_bm *bm,
 		if (r)
 			continue;
 		whole = !l.damage && !base_bitmap_count(&lost);
-		for (uint64_t w = 0; whole && w < repair_div_up(s->nr, 64); w++)
+		for (uint64_t w = 0; whole && w < div_up(s->nr, 64); w++)
 			s->dirty.words[w] |= bits.words[w];
 		base_bitmap_release(&bits);
 		base_bitmap_release(&lost);
@@ -480,15 +503,16 @@ int repair_find_leaked_dirty(struct cache_salvage *s, struct pd_bm *bm,
 	if (!s->rep.leaked_dirty_bitsets)
 		return 0;
 	/* Nothing of it was lost: no state is unknown. */
-	memset(s->force_dirty.words, 0, repair_div_up(s->nr, 64) * 8);
+	memset(s->force_dirty.words, 0, div_up(s->nr, 64) * 8);
 	s->dirty_read = 1;
 	if (s->version < 2) {
 		snprintf(s->rep.why[CACHE_FIELD_VERSION], sizeof(s->rep.why[0]),
-			 "an unreferenced dirty bitset of the cache's length is "
-			 "at block %" PRIu64 "; the superblock said %" PRIu32,
+			 "an unreferenced dirty bitset of the cache's length "
+			 "is at block %" PRIu64 "; the superblock said "
+			 "%" PRIu32,
 			 s->rep.leaked_dirty_root, s->version);
 		s->version = 2;
-		repair_set_source(s, CACHE_FIELD_VERSION,
+		set_source(s, CACHE_FIELD_VERSION,
 				  CACHE_FROM_STRUCTURES);
 	}
 	return 0;
