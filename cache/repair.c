@@ -716,6 +716,7 @@ static int scan_device(struct cache_salvage *s, struct pd_io *io)
 struct sb_read {
 	int valid;		/* passed the validator, version 1..2 */
 	int damaged;		/* something was read but it failed */
+	int csum_ok;		/* passed the validator (the version may not) */
 	struct cache_sb sb;
 };
 
@@ -731,6 +732,7 @@ static void read_sb(struct cache_salvage *s, struct pd_bm *bm,
 	if (!r) {
 		cache_sb_unpack(pd_block_data(b), &in->sb);
 		pd_bm_unlock(b);
+		in->csum_ok = 1;
 		if (in->sb.version >= CACHE_MIN_VERSION &&
 		    in->sb.version <= CACHE_MAX_VERSION) {
 			in->valid = 1;
@@ -855,6 +857,17 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 	if (in->valid) {
 		s->rep.input_flags = sb->flags;
 		set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_SB);
+	} else if (in->csum_ok) {
+		/*
+		 * Only the version is wrong, and the structures settle it:
+		 * the checksum vouches for the flags as the kernel wrote
+		 * them, so the clean state is not thrown away with it.
+		 */
+		s->rep.input_flags = sb->flags;
+		set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_DAMAGED_SB);
+		snprintf(s->rep.why[CACHE_FIELD_FLAGS], sizeof(s->rep.why[0]),
+			 "the checksum is right and only the version is "
+			 "wrong: the flags are as written");
 	} else {
 		set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_DEFAULT);
 	}
@@ -869,10 +882,12 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 		d->dirty_root = sb->dirty_root;
 		d->discard_root = sb->discard_root;
 		d->sm_root = sb->sm_root;
-		/* A discard bitset that could not fit the device is noise. */
+		/* A discard bitset that could fit no device is noise. */
 		if (sb->discard_block_size && sb->discard_nr_blocks &&
 		    div_up(sb->discard_nr_blocks, 64) <=
-			    max_cache_blocks(s->dev_blocks)) {
+			    max_cache_blocks(s->dev_blocks > o->out_blocks ?
+						     s->dev_blocks :
+						     o->out_blocks)) {
 			e->discard_block_size = sb->discard_block_size;
 			e->discard_nr_blocks = sb->discard_nr_blocks;
 		}
@@ -1094,7 +1109,9 @@ static uint64_t valid_word(const struct cache_salvage *s, uint64_t w)
  */
 static int finish(struct cache_salvage *s)
 {
-	int clean = s->rep.source[CACHE_FIELD_FLAGS] == CACHE_FROM_SB &&
+	int clean = (s->rep.source[CACHE_FIELD_FLAGS] == CACHE_FROM_SB ||
+		     s->rep.source[CACHE_FIELD_FLAGS] ==
+			     CACHE_FROM_DAMAGED_SB) &&
 		    (s->rep.input_flags & CACHE_SB_CLEAN_SHUTDOWN);
 	uint64_t nr_valid = 0, max_oblock = 0, words = div_up(s->nr, 64);
 	int r;

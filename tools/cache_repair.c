@@ -194,7 +194,9 @@ static void print_report(const struct cache_salvage *s)
 			printf("%" PRIu32, r->sb.hint_width);
 			break;
 		case CACHE_FIELD_FLAGS:
-			printf("not clean");
+			printf("%s", r->sb.flags & CACHE_SB_CLEAN_SHUTDOWN ?
+					     "clean" :
+					     "not clean");
 			break;
 		case CACHE_FIELD_DISCARDS:
 			if (r->sb.discard_nr_blocks)

@@ -220,9 +220,29 @@ case_14() {
 	says dbs "the dirty bitset holds 79 words, for 4993 to 5056 cache blocks; the superblock said 0: left to the scan"
 }
 
+# 15. A version outside 1..2 in a checksum-valid superblock: the structures
+#     settle the version (the dirty bitset for v2, the mappings' v1 dirty
+#     flags for v1), and the checksum vouches for the clean-shutdown flag,
+#     so the clean state is not lost with the version.
+case_15() {
+	cp v2.img ver2.img
+	C ver2.img set-sb version 3 || fail corrupt
+	repair ver2 ver2.img
+	same ver2
+	[ "$(version ver2.out)" = 2 ] || fail "ver2: version $(version ver2.out)"
+	says ver2 "metadata version: 2 (structures: a dirty bitset of the cache's length is at dirty_root"
+	says ver2 "flags: clean (damaged superblock: the checksum is right and only the version is wrong"
+	cp v1.img ver1.img
+	C ver1.img set-sb version 3 || fail corrupt
+	repair ver1 ver1.img
+	same ver1
+	[ "$(version ver1.out)" = 1 ] || fail "ver1: version $(version ver1.out)"
+	says ver1 "metadata version: 1 (structures: $dirty mapping(s) carry the v1 dirty flag and there is no dirty root; the superblock said 3)"
+}
+
 failed=0
 for c in case_1 case_2 case_3 case_4 case_5 case_6 case_7 case_8 case_9 case_10 case_11 \
-	 case_12 case_13 case_14; do
+	 case_12 case_13 case_14 case_15; do
 	( $c ) || failed=$((failed + 1))
 done
 [ $failed -eq 0 ] || fail "$failed case(s) failed"
