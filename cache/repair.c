@@ -805,6 +805,7 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 	} else {
 		set_source(s, CACHE_FIELD_BLOCK_SIZE, CACHE_FROM_DEFAULT);
 		s->missing = "--block-size";
+		s->rep.missing_field = CACHE_FIELD_BLOCK_SIZE;
 		return -EINVAL;
 	}
 
@@ -1253,6 +1254,17 @@ int cache_repair_salvage(struct pd_io *io, const struct cache_repair_opts *o,
 		for_each_entry(s, LEAF_MAP, LEAF_ZERO, guess_from_map, &g);
 		if (!s->map) {
 			/* Layer 3: what the superblock could not tell. */
+			if (!d.have_nr && !g.nr) {
+				/*
+				 * No mapping array anywhere: a count of 0
+				 * would be no guess but an empty cache.
+				 */
+				s->missing = "--nr-cache-blocks";
+				s->rep.missing_field =
+					CACHE_FIELD_NR_CACHE_BLOCKS;
+				r = -EINVAL;
+				goto out_bm;
+			}
 			if (!d.have_nr) {
 				s->nr = g.nr;
 				set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS,

@@ -142,6 +142,7 @@ struct cache_repair_report {
 	 * disagreed (which won and what each said), else "".
 	 */
 	char why[CACHE_NR_FIELDS][160];
+	enum cache_repair_field missing_field;	/* see cache_salvage_missing */
 	uint64_t leaked_dirty_root;	/* dirty bitset found unreferenced */
 	uint64_t leaked_dirty_bitsets;	/* ... how many (bits united) */
 
@@ -174,10 +175,11 @@ struct cache_salvage;
 
 /*
  * Reads io (nothing is written to it) and salvages.  Returns 0, or
- * -EINVAL when the superblock is unusable and a value the options must
- * supply is missing (the report's source[] has the field as
- * CACHE_FROM_DEFAULT and cache_salvage_missing() names it; *out is still
- * set so the caller can show the report), -ENOMEM, -EIO.
+ * -EINVAL when a value the options must supply is missing: the block size
+ * of an unusable superblock, or a cache-block count that neither the
+ * superblock nor any structure gives (cache_salvage_missing() names the
+ * option, the report's missing_field the field; *out is still set so the
+ * caller can show the report), -ENOMEM, -EIO.
  */
 int cache_repair_salvage(struct pd_io *io, const struct cache_repair_opts *o,
 			 struct cache_salvage **out);

@@ -379,11 +379,19 @@ static int run(const struct repair_opts *o)
 	if (r == -EINVAL && s && cache_salvage_missing(s)) {
 		const struct cache_repair_report *rep = cache_salvage_report(s);
 
-		tool_error("%s: the superblock is %s and its %s cannot be "
-			   "recovered: give it with %s",
-			   o->input, sb_state_text(rep->sb_state),
-			   cache_repair_field_name(CACHE_FIELD_BLOCK_SIZE),
-			   cache_salvage_missing(s));
+		if (rep->missing_field == CACHE_FIELD_BLOCK_SIZE)
+			tool_error("%s: the superblock is %s and its %s cannot "
+				   "be recovered: give it with %s",
+				   o->input, sb_state_text(rep->sb_state),
+				   cache_repair_field_name(rep->missing_field),
+				   cache_salvage_missing(s));
+		else
+			tool_error("%s: the superblock is %s and no mapping "
+				   "array was found: the number of %s cannot "
+				   "be recovered: give it with %s",
+				   o->input, sb_state_text(rep->sb_state),
+				   cache_repair_field_name(rep->missing_field),
+				   cache_salvage_missing(s));
 		goto out_fail;
 	}
 	if (r < 0) {

@@ -247,9 +247,27 @@ case_15() {
 	says ver1 "metadata version: 1 (structures: $dirty mapping(s) carry the v1 dirty flag and there is no dirty root; the superblock said 3)"
 }
 
+# 16. Nothing to take the count from (block 0 and everything else zeroed):
+#     a count of 0 would be no guess but an empty cache (which 0.9.0's
+#     checker rejects).  Exit 1, the option to give named, the output
+#     untouched.
+case_16() {
+	truncate -s 4M blank.img
+	head -c 4194304 /dev/urandom >blank.out 2>/dev/null ||
+		fail "no /dev/urandom"
+	cp blank.out blank.before
+	"$BIN/cache_repair" -i blank.img -o blank.out --block-size 128 \
+		>blank.report 2>blank.err
+	rc=$?
+	[ $rc -eq 1 ] || fail "blank: exit $rc: $(cat blank.report)"
+	[ "$(cat blank.err)" = "cache_repair: blank.img: the superblock is all zeroes and no mapping array was found: the number of cache blocks cannot be recovered: give it with --nr-cache-blocks" ] ||
+		fail "blank: message: $(cat blank.err)"
+	cmp -s blank.out blank.before || fail "blank: the output was written"
+}
+
 failed=0
 for c in case_1 case_2 case_3 case_4 case_5 case_6 case_7 case_8 case_9 case_10 case_11 \
-	 case_12 case_13 case_14 case_15; do
+	 case_12 case_13 case_14 case_15 case_16; do
 	( $c ) || failed=$((failed + 1))
 done
 [ $failed -eq 0 ] || fail "$failed case(s) failed"
