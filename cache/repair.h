@@ -36,12 +36,13 @@
  *     by the scan is marked dirty: its block may be older than the last
  *     commit, so its dirty state cannot be trusted.
  *  3. Superblock: when block 0 fails its validator, the fields that still
- *     look plausible are used ("from the damaged superblock"); the rest
- *     come from the options, from the scan (cache blocks from the mapping
- *     array's last block, hint width from the hint array blocks, version 1
- *     when a mapping carries the v1 dirty flag) or from defaults, and the
+ *     look plausible are used ("from the damaged superblock") and checked
+ *     as in layer 0; the rest come from the options, from the scan (cache
+ *     blocks from the mapping array's last block, version 1 when a mapping
+ *     carries the v1 dirty flag) or from defaults (hint width 4), and the
  *     report says which.  The data block size cannot be guessed: without a
- *     plausible one in block 0 it must be given.
+ *     plausible one in block 0 it must be given; nor can a cache-block
+ *     count when no mapping array is found anywhere.
  *
  * Dirty state errs toward dirty: v2 dirty bits that cannot be read, scan
  * recovered mappings, and mappings with unknown flag bits are dirty.  When
