@@ -153,9 +153,14 @@ static void check_nr(struct cache_salvage *s,
 	 * keys all point at one array block could claim far more.
 	 */
 	uint64_t bound = max_nr(s, o) < UINT32_MAX ? max_nr(s, o) : UINT32_MAX;
-	int have_m = map->sound && (map->value_size == 8 || !m) && m <= bound;
-	int have_h = hint->sound && d->hint_root && h <= bound;
-	const char *which;
+	/*
+	 * An empty array contradicts nothing: any empty leaf looks like
+	 * one, and a count of 0 would throw every mapping away.
+	 */
+	int have_m = map->sound && map->value_size == 8 && m && m <= bound;
+	int have_h = hint->sound && d->hint_root && h && h <= bound;
+	const char *which, *also = "";
+	char tie[64] = "";
 
 	if (!have_m && !have_h) {
 		uint64_t w = dirty->length;
@@ -166,13 +171,12 @@ static void check_nr(struct cache_salvage *s,
 		 * replaced exactly: the scan guesses it (layer 3).
 		 */
 		if (!d->have_nr || !d->dirty_root || !dirty->sound ||
-		    (w && dirty->value_size != 8) ||
-		    div_up(s->nr, 64) == w)
+		    dirty->value_size != 8 || !w || div_up(s->nr, 64) == w)
 			return;
 		snprintf(why, len, "the dirty bitset holds %" PRIu64
 			 " words, for %" PRIu64 " to %" PRIu64 " cache blocks; "
 			 "the superblock said %" PRIu64 ": left to the scan",
-			 w, w ? (w - 1) * 64 + 1 : 0, w * 64, s->nr);
+			 w, (w - 1) * 64 + 1, w * 64, s->nr);
 		d->have_nr = 0;
 		return;
 	}
@@ -190,16 +194,18 @@ static void check_nr(struct cache_salvage *s,
 			}
 			return;
 		}
+		/* Else the mapping array: it holds the data. */
 		n = m;
-		which = "the mapping array (it holds the data; the hint "
-			"array holds a different count)";
+		which = "the mapping array holds";
+		snprintf(tie, sizeof(tie), " (the hint array %" PRIu64 ")", h);
+		also = tie;
 	} else if (have_m) {
 		n = m;
-		which = have_h ? "the mapping and hint arrays" :
-				 "the mapping array";
+		which = have_h ? "the mapping and hint arrays hold" :
+				 "the mapping array holds";
 	} else {
 		n = h;
-		which = "the hint array";
+		which = "the hint array holds";
 	}
 	/*
 	 * The dirty bitset gives the count only to 64: one that disagrees
@@ -207,14 +213,11 @@ static void check_nr(struct cache_salvage *s,
 	 */
 	if (d->have_nr && s->nr == n)
 		return;		/* agreed */
-
 	if (d->have_sb)
-		snprintf(why, len, "%s hold%s %" PRIu64 " entries; the "
-			 "superblock said %" PRIu64, which,
-			 strstr(which, " and ") ? "" : "s", n, d->sb_nr);
+		snprintf(why, len, "%s %" PRIu64 " entries%s; the superblock "
+			 "said %" PRIu64, which, n, also, d->sb_nr);
 	else
-		snprintf(why, len, "%s hold%s %" PRIu64 " entries", which,
-			 strstr(which, " and ") ? "" : "s", n);
+		snprintf(why, len, "%s %" PRIu64 " entries%s", which, n, also);
 	s->nr = n;
 	d->have_nr = 1;
 	set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, CACHE_FROM_STRUCTURES);

@@ -209,7 +209,7 @@ case_13() {
 	repair tie0 tie0.img
 	hints_lost_from 4072 >tie0.want
 	same tie0 tie0.want
-	says tie0 "cache blocks: $N (structures: the mapping array (it holds the data"
+	says tie0 "cache blocks: $N (structures: the mapping array holds $N entries (the hint array 4972); the superblock said 0)"
 }
 
 # 14. The count zeroed and only the dirty bitset left to contradict it
