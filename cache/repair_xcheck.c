@@ -325,9 +325,8 @@ void repair_version_from_mappings(struct cache_salvage *s,
 				  struct decided *d)
 {
 	int unsettled = !d->have_version ||
-			(s->version >= 2 && !d->dirty_root &&
-			 s->rep.source[CACHE_FIELD_VERSION] !=
-				 CACHE_FROM_OPTION);
+			(s->version >= 2 && !d->dirty_root);
+	char *why = s->rep.why[CACHE_FIELD_VERSION];
 	uint64_t flagged = 0;
 
 	if (o->have_version || !unsettled)
@@ -339,21 +338,19 @@ void repair_version_from_mappings(struct cache_salvage *s,
 			    (cache_mapping_flags(s->map[c]) & CACHE_M_DIRTY))
 				flagged++;
 	if (flagged) {
-		snprintf(s->rep.why[CACHE_FIELD_VERSION], sizeof(s->rep.why[0]),
-			 "%" PRIu64 " mapping(s) carry the v1 dirty flag and "
-			 "there is no dirty root%s", flagged,
-			 d->have_sb ? "; the superblock said" : "");
-		if (d->have_sb) {
-			size_t l = strlen(s->rep.why[CACHE_FIELD_VERSION]);
-
-			snprintf(s->rep.why[CACHE_FIELD_VERSION] + l,
-				 sizeof(s->rep.why[0]) - l, " %" PRIu32,
-				 d->sb_version);
-		}
+		if (d->have_sb)
+			snprintf(why, sizeof(s->rep.why[0]),
+				 "%" PRIu64 " mapping(s) carry the v1 dirty "
+				 "flag and there is no dirty root; the "
+				 "superblock said %" PRIu32,
+				 flagged, d->sb_version);
+		else
+			snprintf(why, sizeof(s->rep.why[0]),
+				 "%" PRIu64 " mapping(s) carry the v1 dirty "
+				 "flag and there is no dirty root", flagged);
 		s->version = 1;
 		d->have_version = 1;
-		set_source(s, CACHE_FIELD_VERSION,
-				  CACHE_FROM_STRUCTURES);
+		set_source(s, CACHE_FIELD_VERSION, CACHE_FROM_STRUCTURES);
 		return;
 	}
 	if (!d->have_version) {
@@ -515,8 +512,7 @@ int repair_find_leaked_dirty(struct cache_salvage *s, struct pd_bm *bm,
 			 "%" PRIu32,
 			 s->rep.leaked_dirty_root, s->version);
 		s->version = 2;
-		set_source(s, CACHE_FIELD_VERSION,
-				  CACHE_FROM_STRUCTURES);
+		set_source(s, CACHE_FIELD_VERSION, CACHE_FROM_STRUCTURES);
 	}
 	return 0;
 }
