@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /*
- * cache_repair's engine (see repair.h for the layers and the rules).
+ * cache_repair's engine (see repair.h for the layers and the rules); the
+ * cross-check of the superblock's fields against the structures (layer 0)
+ * is in repair_xcheck.c.
  *
  * Everything salvaged lives in flat in-core arrays indexed by cache block:
  * the raw mapping values, a "known" bit per index, the hints, and the
