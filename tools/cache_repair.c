@@ -174,7 +174,7 @@ static void print_report(const struct cache_salvage *s)
 	}
 	printf("\n");
 	for (int f = 0; f < CACHE_NR_FIELDS; f++) {
-		if (r->source[f] == CACHE_FROM_SB)
+		if (r->source[f] == CACHE_FROM_SB && !r->why[f][0])
 			continue;
 		printf("  %s: ", cache_repair_field_name(f));
 		switch (f) {
@@ -194,15 +194,40 @@ static void print_report(const struct cache_salvage *s)
 			printf("%" PRIu32, r->sb.hint_width);
 			break;
 		case CACHE_FIELD_FLAGS:
-			printf("not clean");
+			printf("%s", r->sb.flags & CACHE_SB_CLEAN_SHUTDOWN ?
+					     "clean" :
+					     "not clean");
+			break;
+		case CACHE_FIELD_DISCARDS:
+			if (r->sb.discard_nr_blocks)
+				printf("%" PRIu64 " blocks of %" PRIu64
+				       " sectors", r->sb.discard_nr_blocks,
+				       r->sb.discard_block_size);
+			else
+				printf("none");
 			break;
 		}
-		printf(" (%s%s)\n", cache_repair_source_name(r->source[f]),
-		       r->source[f] == CACHE_FROM_DEFAULT ||
-				       r->source[f] == CACHE_FROM_SCAN ?
-			       ", guessed" :
-			       "");
+		/* Which won, and why, when the structures had a say. */
+		if (r->why[f][0])
+			printf(" (%s: %s)\n",
+			       cache_repair_source_name(r->source[f]),
+			       r->why[f]);
+		else
+			printf(" (%s%s)\n",
+			       cache_repair_source_name(r->source[f]),
+			       r->source[f] == CACHE_FROM_DEFAULT ||
+					       r->source[f] == CACHE_FROM_SCAN ?
+				       ", guessed" :
+				       "");
 	}
+	if (r->leaked_dirty_bitsets == 1)
+		printf("dirty bitset: found unreferenced at block %" PRIu64
+		       ", its dirty bits kept\n", r->leaked_dirty_root);
+	else if (r->leaked_dirty_bitsets)
+		printf("dirty bitset: %" PRIu64 " unreferenced candidates "
+		       "(the first at block %" PRIu64 "), their dirty bits "
+		       "united\n", r->leaked_dirty_bitsets,
+		       r->leaked_dirty_root);
 	if (r->scanned)
 		printf("scan: %" PRIu64 " array btree leaves and %" PRIu64
 		       " array blocks found; %s\n",
@@ -348,15 +373,25 @@ static int run(const struct repair_opts *o)
 			goto out_in;
 	}
 
+	if (out)
+		ro.out_blocks = out->nr_blocks;
 	r = cache_repair_salvage(in, &ro, &s);
 	if (r == -EINVAL && s && cache_salvage_missing(s)) {
 		const struct cache_repair_report *rep = cache_salvage_report(s);
 
-		tool_error("%s: the superblock is %s and its %s cannot be "
-			   "recovered: give it with %s",
-			   o->input, sb_state_text(rep->sb_state),
-			   cache_repair_field_name(CACHE_FIELD_BLOCK_SIZE),
-			   cache_salvage_missing(s));
+		if (rep->missing_field == CACHE_FIELD_BLOCK_SIZE)
+			tool_error("%s: the superblock is %s and its %s cannot "
+				   "be recovered: give it with %s",
+				   o->input, sb_state_text(rep->sb_state),
+				   cache_repair_field_name(rep->missing_field),
+				   cache_salvage_missing(s));
+		else
+			tool_error("%s: the superblock is %s and no mapping "
+				   "array was found: the number of %s cannot "
+				   "be recovered: give it with %s",
+				   o->input, sb_state_text(rep->sb_state),
+				   cache_repair_field_name(rep->missing_field),
+				   cache_salvage_missing(s));
 		goto out_fail;
 	}
 	if (r < 0) {
