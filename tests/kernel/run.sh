@@ -283,12 +283,13 @@ s2() {
 # from the highest cblock down, an order the kernel's own choice for
 # hint-less mappings does not produce.
 S3_NRC=256 S3_BS=128
+# s3_xml [NR_CACHE_BLOCKS [CBLOCK_STRIDE]]: with cblock STRIDE*i instead of 2i
 s3_xml() {
-	awk -v nrc=$S3_NRC -v bs=$S3_BS 'BEGIN {
+	awk -v nrc="${1:-$S3_NRC}" -v st="${2:-2}" -v bs=$S3_BS 'BEGIN {
 		printf "<superblock uuid=\"\" block_size=\"%d\" nr_cache_blocks=\"%d\" policy=\"smq\" hint_width=\"4\">\n", bs, nrc
 		print "  <mappings>"
 		for (i = 0; i < 20; i++)
-			printf "    <mapping cache_block=\"%d\" origin_block=\"%d\" dirty=\"%s\"/>\n", 2 * i, 37 * i + 5, (i % 3) ? "true" : "false"
+			printf "    <mapping cache_block=\"%d\" origin_block=\"%d\" dirty=\"%s\"/>\n", st * i, 37 * i + 5, (i % 3) ? "true" : "false"
 		print "  </mappings>"
 		print "  <hints>"
 		nc = 0; nd = 0
@@ -297,7 +298,7 @@ s3_xml() {
 		for (i = 0; i < 20; i++) {
 			# base64 of the le32 lvl[i] (< 64): bytes lvl 0 0 0
 			h = substr(b64, int(lvl[i] / 4) + 1, 1) substr(b64, (lvl[i] % 4) * 16 + 1, 1) "AAAA=="
-			printf "    <hint cache_block=\"%d\" data=\"%s\"/>\n", 2 * i, h
+			printf "    <hint cache_block=\"%d\" data=\"%s\"/>\n", st * i, h
 		}
 		print "  </hints>"
 		print "</superblock>"
@@ -312,7 +313,7 @@ s3_images() {
 	mkimg "$p.cache" "$2"
 	mkimg "$p.origin" 64M
 	"${BLOCKS[@]}" fill "$p.origin" $S3_BS origin 0 1024
-	xmaps "$KWORK/s3.xml" | while read -r c o _; do
+	xmaps "${S3_XML:-$KWORK/s3.xml}" | while read -r c o _; do
 		"${BLOCKS[@]}" put "$p.cache" $S3_BS "$c" "cache-c$c" "$o"
 	done
 }
@@ -610,20 +611,23 @@ s6_err() { sed -n "s/^LAB-S6-ERR\[$2\]: //p" "$KWORK/$1.serial"; }
 s6_rc() { sed -n "s/^LAB-S6-RC\[$2\]: //p" "$KWORK/$1.serial" | tail -n1; }
 
 # s6_boot V: one boot runs the whole of workloads/s6-blockdev.sh (the three
-# s6 scenarios assert on parts of it); s3's XML and data, 256 blocks of 64 KiB
+# s6 scenarios assert on parts of it): s3's mappings, data and hints, but
+# 4096 cache blocks of 64 KiB with the 20 mappings 200 apart, so that the
+# arrays span several blocks and the tools read them in batches (through
+# libaio on a device, pread on a file)
+S6_NRC=4096
 S6_OK=()
 s6_boot() {
 	local v=$1 p=$KWORK/s6-v$1
 	[ -n "${S6_OK[$v]:-}" ] && return "${S6_OK[$v]}"
 	S6_OK[$v]=1
-	[ -s "$KWORK/s6.xml" ] || s3_xml >"$KWORK/s6.xml"
-	[ -s "$KWORK/s3.xml" ] || cp "$KWORK/s6.xml" "$KWORK/s3.xml"
+	[ -s "$KWORK/s6.xml" ] || s3_xml $S6_NRC 200 >"$KWORK/s6.xml"
 	if [ ! -s "$KWORK/initramfs-tools.cpio.gz" ] &&
 		! kinitrd_tools "$STATIC_BIN" "$KWORK/initramfs-tools.cpio.gz"; then
 		sc_fail "cannot add $STATIC_BIN/dm-cache-tools to the initramfs"
 		return 1
 	fi
-	s3_images "$p" 16M
+	S3_XML=$KWORK/s6.xml s3_images "$p" 256M
 	mkimg "$p.spare" 8M
 	INITRD=$KWORK/initramfs-tools.cpio.gz kernel "s6-v$v" -n -b $S3_BS -m "$v" -a "$MT0" \
 		-f "$KWORK/s6.xml" -x "spare=$p.spare" \
@@ -651,7 +655,7 @@ s6() {
 		elif have cache_check cache_dump cache_restore cache_repair && s6_boot "$v" && s6_need restore $busy; then
 			local dev want_dev ok=0
 			kcounts "$n" loaded
-			expect_eq "kernel on our restore (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/$S3_NRC 13"
+			expect_eq "kernel on our restore (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/$S6_NRC 13"
 			for t in $busy; do
 				# the one busy device: each attempt names it
 				case $t in
@@ -670,7 +674,7 @@ s6() {
 			kcounts "$n" after-busy
 			expect_eq "kernel after the attempts (cached dirty mode)" \
 				"$K_CACHED $K_DIRTY $(kfield "$n" after-busy mode/needs_check)" "20 13 rw/-"
-			sc_note "kernel: 20/$S3_NRC cached, 13 dirty; $ok/$(wc -w <<<"$busy") attempts refused: \"$(s6_err "$n" busy-dump | head -n 1 | cut -c1-70)\""
+			sc_note "kernel: 20/$S6_NRC cached, 13 dirty; $ok/$(wc -w <<<"$busy") attempts refused: \"$(s6_err "$n" busy-dump | head -n 1 | cut -c1-70)\""
 		fi
 		sc_end
 	}
@@ -713,7 +717,7 @@ s6() {
 			s6_need restore writeback dump-wb repair check-repaired dump-repaired; then
 			expect_eq "cache_restore on the device: exit" "$(s6_rc "$n" restore)" 0
 			kcounts "$n" loaded
-			expect_eq "kernel on our restore (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/$S3_NRC 13"
+			expect_eq "kernel on our restore (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/$S6_NRC 13"
 			# writeback: exactly the 13 dirty blocks, from the fast
 			# device to the origin, then marked clean
 			expect_eq "cache_writeback on the devices: exit" "$(s6_rc "$n" writeback)" 0
@@ -723,7 +727,7 @@ s6() {
 			expect_eq "mappings after the writeback (cblock oblock)" \
 				"$(xmaps "$p.wb.xml" | cut -d' ' -f1,2 | md5sum)" "$(xmaps "$KWORK/s6.xml" | cut -d' ' -f1,2 | md5sum)"
 			kcounts "$n" after-writeback
-			expect_eq "kernel after the writeback (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/$S3_NRC 0"
+			expect_eq "kernel after the writeback (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/$S6_NRC 0"
 			local want got
 			want=$(xmaps "$KWORK/s6.xml" | awk '$3 == "true" {print $2 " cache-c" $1} $3 == "false" {print $2 " origin"}' | sort -n)
 			got=$(xmaps "$KWORK/s6.xml" | while read -r c o _; do
@@ -735,7 +739,7 @@ s6() {
 			# repair onto the spare disk, which the kernel then loads
 			expect_eq "cache_repair onto the spare device: exit" "$(s6_rc "$n" repair)" 0
 			kcounts "$n" repaired
-			expect_eq "kernel on our repair (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/$S3_NRC 0"
+			expect_eq "kernel on our repair (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/$S6_NRC 0"
 			expect_eq "cache_check of the repaired device after the kernel: exit" "$(s6_rc "$n" check-repaired)" 0
 			s6_out "$n" dump-repaired >"$p.repaired.xml"
 			expect_eq "mappings on the repaired device after the kernel" \
@@ -749,7 +753,7 @@ s6() {
 			fi
 			expect_eq "metadata version written by writeback, by repair" \
 				"$("${INSPECT[@]}" summary "$p.meta" | sed -n 's/^superblock: .* version=\([0-9]*\)$/\1/p') $("${INSPECT[@]}" summary "$p.spare" | sed -n 's/^superblock: .* version=\([0-9]*\)$/\1/p')" "$v $v"
-			sc_note "restore: kernel 20/$S3_NRC cached, 13 dirty; writeback: $(s6_out "$n" writeback), kernel $K_CACHED cached, 0 dirty; repair: kernel $K_CACHED cached, $K_DIRTY dirty"
+			sc_note "restore: kernel 20/$S6_NRC cached, 13 dirty; writeback: $(s6_out "$n" writeback), kernel $K_CACHED cached, 0 dirty; repair: kernel $K_CACHED cached, $K_DIRTY dirty"
 		fi
 		sc_end
 	}

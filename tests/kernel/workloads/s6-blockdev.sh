@@ -35,17 +35,19 @@ s6_run() {
 
 # 1. restore onto the block device, and the kernel loads it
 s6_run restore cache_restore -i /cfg/s6.xml -o "$META" --metadata-version $S6_V || exit 11
-# (a copy for step 2 while the metadata is still marked clean)
+# (a byte copy for step 2, read without O_EXCL as anyone may, while the
+# metadata is still marked clean)
 dd if="$META" of=/tmp/meta.copy bs=1M 2>/dev/null
 lab_create || exit 2
 lab_status loaded
 
-# 2. the active cache's devices are refused; the stand-ins for the other
-# arguments are byte copies (read without O_EXCL, as anyone may), so that
-# each attempt has exactly one busy device
-dd if="$CACHE" of=/tmp/cache.copy bs=1M 2>/dev/null
-dd if="$ORIGIN" of=/tmp/origin.copy bs=1M 2>/dev/null
-dd if=/dev/zero of=/tmp/out.meta bs=1M count=8 2>/dev/null
+# 2. the active cache's devices are refused.  The other arguments get
+# stand-ins that are not busy, so that each attempt has exactly one busy
+# device: the metadata copied above, sparse files the size of the others.
+s6_sparse() { dd if=/dev/zero of="$1" bs=512 seek=$(($(blockdev --getsz "$2") - 1)) count=1 2>/dev/null; }
+s6_sparse /tmp/cache.copy "$CACHE"
+s6_sparse /tmp/origin.copy "$ORIGIN"
+s6_sparse /tmp/out.meta "$META"
 s6_run busy-check cache_check "$META"
 s6_run busy-check-clear cache_check --clear-needs-check-flag "$META"
 s6_run busy-dump cache_dump "$META"
