@@ -897,7 +897,7 @@ static int parse_size_list(const char *opt, const char *list,
 }
 
 static int write_bound_csv(FILE *f, const struct bound_result *res,
-			   uint64_t block_bytes)
+			   uint64_t block_bytes, int no_opt)
 {
 	fprintf(f, "cache_blocks,cache_bytes,requests,cold_misses,opt_misses,"
 		   "opt_insertions,lru_misses,opt_miss_ratio,lru_miss_ratio\n");
@@ -905,12 +905,17 @@ static int write_bound_csv(FILE *f, const struct bound_result *res,
 		const struct bound_row *r = &res->rows[i];
 		double q = r->requests ? (double)r->requests : 1.0;
 
-		fprintf(f, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%"
-			PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,%.6f\n",
+		fprintf(f, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",",
 			r->cache_blocks, r->cache_blocks * block_bytes,
-			r->requests, r->cold_misses, r->opt_misses,
-			r->opt_insertions, r->lru_misses,
-			(double)r->opt_misses / q, (double)r->lru_misses / q);
+			r->requests, r->cold_misses);
+		if (no_opt)
+			fprintf(f, ",,%" PRIu64 ",,%.6f\n", r->lru_misses,
+				(double)r->lru_misses / q);
+		else
+			fprintf(f, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,"
+				"%.6f\n", r->opt_misses, r->opt_insertions,
+				r->lru_misses, (double)r->opt_misses / q,
+				(double)r->lru_misses / q);
 	}
 	return ferror(f) ? -EIO : 0;
 }
@@ -959,7 +964,7 @@ static int bound_cmd(int argc, const char **argv)
 {
 	struct bound_cli {
 		char *trace, *format, *block_size, *sizes, *sample, *csv, *plot;
-		int help, version;
+		int no_opt, help, version;
 	} c = { 0 };
 	char **const slots[] = { NULL, &c.trace, &c.format, &c.block_size,
 				 &c.sizes, &c.sample, &c.csv, &c.plot };
@@ -981,6 +986,8 @@ static int bound_cmd(int argc, const char **argv)
 		  "FILE" },
 		{ "plot", 0, POPT_ARG_STRING, NULL, 7,
 		  "draw the curves as SVG", "FILE.svg" },
+		{ "no-opt", 0, POPT_ARG_NONE, &c.no_opt, 0,
+		  "cold and LRU misses only (OPT columns empty)", NULL },
 		{ "help", 'h', POPT_ARG_NONE, &c.help, 0, "show this help",
 		  NULL },
 		{ "version", 'V', POPT_ARG_NONE, &c.version, 0,
@@ -1033,6 +1040,7 @@ static int bound_cmd(int argc, const char **argv)
 			goto done;
 		}
 	}
+	o.no_opt = c.no_opt;
 	if (open_trace(c.trace, c.format, &tr, &fd) < 0)
 		goto done;
 	r = bound_run(tr, &o, &res, &err);
@@ -1050,7 +1058,7 @@ static int bound_cmd(int argc, const char **argv)
 		tool_error("%s: %s", c.csv, strerror(errno));
 		goto done;
 	}
-	if (write_bound_csv(f, &res, o.block_bytes) < 0) {
+	if (write_bound_csv(f, &res, o.block_bytes, o.no_opt) < 0) {
 		tool_error("%s: write error", c.csv ? c.csv : "standard output");
 		goto done;
 	}
