@@ -193,3 +193,38 @@ size_t u64map_pairs(const struct u64map *m, uint64_t *keys, uint64_t *vals)
 	}
 	return n;
 }
+
+uint64_t *u64map_slot(struct u64map *m, uint64_t key, int *existed)
+{
+	size_t i;
+
+	if (key == EMPTY) {
+		*existed = m->have_max;
+		if (!m->have_max) {
+			m->have_max = 1;
+			m->max_val = 0;
+			m->count++;
+		}
+		return &m->max_val;
+	}
+	for (i = slot_of(m, key);; i = (i + 1) & m->mask) {
+		if (m->keys[i] == key) {
+			*existed = 1;
+			return &m->vals[i];
+		}
+		if (m->keys[i] == EMPTY)
+			break;
+	}
+	*existed = 0;
+	if ((m->count + 1) * 2 > m->mask + 1) {
+		if (grow(m) < 0)
+			return NULL;
+		for (i = slot_of(m, key); m->keys[i] != EMPTY;
+		     i = (i + 1) & m->mask)
+			;
+	}
+	m->keys[i] = key;
+	m->vals[i] = 0;
+	m->count++;
+	return &m->vals[i];
+}

@@ -37,6 +37,13 @@ int u64map_get(const struct u64map *m, uint64_t key, uint64_t *val);
 /* Stores or replaces key's value; 0 or -ENOMEM (the map is unchanged). */
 int u64map_put(struct u64map *m, uint64_t key, uint64_t val);
 
+/*
+ * The value slot of key, inserted with value 0 when absent (*existed says
+ * which); NULL when growing the table failed.  One probe where get then
+ * put would take two.  The pointer is good until the next insertion.
+ */
+uint64_t *u64map_slot(struct u64map *m, uint64_t key, int *existed);
+
 /* Removes key; 1 if it was stored, else 0. */
 int u64map_remove(struct u64map *m, uint64_t key);
 

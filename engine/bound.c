@@ -127,18 +127,21 @@ static int stack_compact(struct stack *s)
 /* One request of block b: records its stack distance (0 = cold). */
 static int stack_access(struct stack *s, uint64_t b)
 {
-	uint64_t p;
-	int r;
+	uint64_t *slot;
+	int existed, r;
 
 	if (s->t == s->cap) {
 		r = stack_compact(s);
 		if (r < 0)
 			return r;
 	}
-	if (u64map_get(&s->last, b, &p)) {
+	slot = u64map_slot(&s->last, b, &existed);
+	if (!slot)
+		return -ENOMEM;
+	if (existed) {
 		/* Distinct blocks touched since its last access, itself
 		 * included: 1 = reused at once. */
-		uint64_t d = s->live - fw_sum(s->tree, p) + 1;
+		uint64_t p = *slot, d = s->live - fw_sum(s->tree, p) + 1;
 
 		if (d >= s->hist_cap) {
 			uint64_t nc = s->hist_cap;
@@ -160,9 +163,9 @@ static int stack_access(struct stack *s, uint64_t b)
 		s->cold++;
 		s->live++;
 	}
-	s->t++;
+	*slot = ++s->t;
 	fw_add(s->tree, s->cap, s->t, 1);
-	return u64map_put(&s->last, b, s->t);
+	return 0;
 }
 
 /* LRU misses of a c-block cache: cold plus reuses farther than c. */
@@ -394,7 +397,7 @@ int bound_run(struct trace_reader *tr, const struct bound_opts *o,
 
 	memset(res, 0, sizeof(*res));
 	r = stack_init(&s);
-	if (r == 0 && (!buf || !bf || !nf))
+	if (r == 0 && (!buf || (!o->no_opt && (!bf || !nf))))
 		r = -ENOMEM;
 	while (r == 0 && (r = trace_reader_next(tr, &io, err)) == 1) {
 		r = 0;
@@ -407,8 +410,10 @@ int bound_run(struct trace_reader *tr, const struct bound_opts *o,
 			if (rate < 1.0 && !sampled(b, threshold))
 				continue;
 			r = stack_access(&s, b);
-			buf[nbuf++] = b;
 			n++;
+			if (o->no_opt)
+				continue;
+			buf[nbuf++] = b;
 			if (nbuf == CHUNK) {
 				if (fwrite(buf, 8, nbuf, bf) != nbuf)
 					r = -EIO;
@@ -418,9 +423,9 @@ int bound_run(struct trace_reader *tr, const struct bound_opts *o,
 	}
 	if (r == 0 && nbuf && fwrite(buf, 8, nbuf, bf) != nbuf)
 		r = -EIO;
-	if (r == 0 && fflush(bf))
+	if (r == 0 && !o->no_opt && fflush(bf))
 		r = -EIO;
-	if (r == 0)
+	if (r == 0 && !o->no_opt)
 		r = next_uses(bf, nf, n);
 	if (r < 0)
 		goto out;
@@ -459,9 +464,9 @@ int bound_run(struct trace_reader *tr, const struct bound_opts *o,
 	for (size_t i = 0; i < nsizes; i++) {
 		struct bound_row *row = &res->rows[i];
 		uint64_t sc = (uint64_t)llround((double)sizes[i] * rate);
-		uint64_t om, oi;
+		uint64_t om = 0, oi = 0;
 
-		r = opt_pass(bf, nf, n, sc, &om, &oi);
+		r = o->no_opt ? 0 : opt_pass(bf, nf, n, sc, &om, &oi);
 		if (r < 0)
 			goto out;
 		row->cache_blocks = sizes[i];

@@ -51,6 +51,8 @@ struct bound_opts {
 	size_t nr_sizes;		/* ... for 1, 2, 4 ... up to the footprint */
 	/* Sizes given as a percentage of the footprint (0 when absolute). */
 	const double *size_percent;
+	/* LRU and cold misses only: no spool, no OPT (opt_* stay 0). */
+	int no_opt;
 };
 
 struct bound_result {

@@ -334,10 +334,16 @@ static void origin_io(struct target *t)
 	t->last_origin_io = t->jiffies;
 }
 
-/* One bio inside block oblock.  *hit reports a hit for the I/O's
- * counters.  Returns 0, or a hook's error. */
+/*
+ * One bio inside block oblock.  *hit reports a hit for the I/O's
+ * counters; *ticks whether the kernel would mark it as the tick bio (the
+ * hit and miss paths do; a copy-free promotion's bio and one to the
+ * partial end block are remapped without the check).  Returns 0, or a
+ * hook's error.
+ */
 static int map_bio(struct target *t, bool write, uint64_t oblock,
-		   uint32_t offset, uint32_t len, uint64_t io_index, bool *hit)
+		   uint32_t offset, uint32_t len, uint64_t io_index, bool *hit,
+		   bool *ticks)
 {
 	struct policy *p = t->policy;
 	bool full = write && len == t->block_bytes;
@@ -346,6 +352,7 @@ static int map_bio(struct target *t, bool write, uint64_t oblock,
 	int r;
 
 	*hit = false;
+	*ticks = false;
 	if (oblock >= t->origin_blocks) {
 		/* The partial block at the end: never cached, not counted. */
 		origin_io(t);
@@ -372,6 +379,7 @@ static int map_bio(struct target *t, bool write, uint64_t oblock,
 	} else {
 		r = p->ops->lookup(p, oblock, &cblock, write, false, &queued);
 	}
+	*ticks = true;
 	if (r == -ENOENT) {
 		if (write) {
 			t->c.write_misses++;
@@ -503,15 +511,16 @@ int target_io(struct target *t, const struct trace_io *io, uint64_t io_index)
 		uint64_t oblock = off / t->block_bytes;
 		uint32_t in = (uint32_t)(off % t->block_bytes);
 		uint64_t len = t->block_bytes - in;
-		bool hit;
+		bool hit, ticks;
 
 		if (len > end - off)
 			len = end - off;
 		t->c.bios++;
-		r = map_bio(t, write, oblock, in, (uint32_t)len, io_index, &hit);
+		r = map_bio(t, write, oblock, in, (uint32_t)len, io_index, &hit,
+			    &ticks);
 		all_hit = all_hit && hit;
 		/* The tick bio: the policy ticks when it completes. */
-		if (r == 0 && t->cfg.tick == TARGET_TICK_PER_BIO)
+		if (r == 0 && ticks && t->cfg.tick == TARGET_TICK_PER_BIO)
 			t->policy->ops->tick(t->policy, false);
 		off += len;
 	}

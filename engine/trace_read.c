@@ -66,6 +66,7 @@ struct trace_reader {
 	/* The one device the trace is about. */
 	int have_dev;
 	char dev_name[NAME_MAX_LEN + 1];	/* fio file, MSR host */
+	size_t dev_name_len;
 	uint64_t dev_a, dev_b;	/* blkparse major,minor; MSR disk */
 
 	uint64_t fio_wait_us;	/* v2: sum of the waits so far */
@@ -337,12 +338,13 @@ static int same_device(struct trace_reader *r, struct trace_error *err,
 	if (!r->have_dev) {
 		memcpy(r->dev_name, name, name_len);
 		r->dev_name[name_len] = '\0';
+		r->dev_name_len = name_len;
 		r->dev_a = a;
 		r->dev_b = b;
 		r->have_dev = 1;
 		return 0;
 	}
-	if (strlen(r->dev_name) == name_len &&
+	if (r->dev_name_len == name_len &&
 	    !memcmp(r->dev_name, name, name_len) && r->dev_a == a &&
 	    r->dev_b == b)
 		return 0;
@@ -657,22 +659,13 @@ static int blk_next(struct trace_reader *r, struct trace_io *io,
  * left on the comma (or the end). */
 static size_t csv_field(const char **p, const char **f)
 {
-	const char *e = strchr(*p, ',');
+	const char *e = *p;
 
-	if (!e)
-		e = *p + strlen(*p);
+	while (*e && *e != ',')
+		e++;
 	*f = *p;
 	*p = e;
 	return (size_t)(e - *f);
-}
-
-static unsigned count_char(const char *s, char c)
-{
-	unsigned n = 0;
-
-	for (; *s; s++)
-		n += *s == c;
-	return n;
 }
 
 static int csv_number(const char **p, uint64_t *v)
@@ -696,10 +689,14 @@ static int msr_next(struct trace_reader *r, struct trace_io *io,
 
 		if (*skip_blanks(p) == '\0')
 			continue;
-		if (count_char(line, ',') != 6)
+		/* One pass: a field that ends early or a line that goes on
+		 * past the seventh is a count of fields that is wrong. */
+		if (csv_number(&p, &ts) < 0)
+			return bad_line(r, err, *p == ',' || !*p ?
+					"expected 7 fields" :
+					"bad timestamp field");
+		if (*p++ != ',')
 			return bad_line(r, err, "expected 7 fields");
-		if (csv_number(&p, &ts) < 0 || *p++ != ',')
-			return bad_line(r, err, "bad timestamp field");
 		host_len = csv_field(&p, &host);
 		if (*p++ != ',')
 			return bad_line(r, err, "expected 7 fields");
@@ -710,10 +707,16 @@ static int msr_next(struct trace_reader *r, struct trace_io *io,
 			return bad_line(r, err, "expected 7 fields");
 		if (csv_number(&p, &offset) < 0 || *p++ != ',')
 			return bad_line(r, err, "bad offset field");
-		if (csv_number(&p, &size) < 0 || *p++ != ',')
+		if (csv_number(&p, &size) < 0)
 			return bad_line(r, err, "bad size field");
-		if (csv_number(&p, &resp) < 0 || *p != '\0')
-			return bad_line(r, err, "bad response time field");
+		if (*p++ != ',')
+			return bad_line(r, err, "expected 7 fields");
+		if (csv_number(&p, &resp) < 0)
+			return bad_line(r, err, *p == ',' ?
+					"expected 7 fields" :
+					"bad response time field");
+		if (*p == ',')
+			return bad_line(r, err, "expected 7 fields");
 		memset(io, 0, sizeof(*io));
 		if (type_len == 4 && !strncasecmp(type, "read", 4))
 			io->op = TRACE_OP_READ;

@@ -302,12 +302,14 @@ static int parse_num(const char *opt, const char *s, uint64_t min,
 
 /* ---- trace gen ---- */
 
-/* Bytes: a number with an optional unit (k, M, G, T: powers of 1024). */
+/* Bytes: a number with an optional unit, as cache_metadata_size takes them
+ * (k, m, g, t: powers of 1024; K, M, G, T: powers of 1000). */
 static int parse_bytes(const char *opt, const char *s, uint64_t *v)
 {
 	if (cache_size_parse(s, 1, v) < 0 || *v == 0) {
-		tool_error("%s: '%s' is not a size (a number of bytes, or with "
-			   "a unit: 4k, 512M, 10G)", opt, s);
+		tool_error("%s: '%s' is not a size (bytes, or with a unit: "
+			   "4k, 512m, 10g are powers of 1024; K, M, G of 1000)",
+			   opt, s);
 		return -EINVAL;
 	}
 	return 0;
@@ -519,7 +521,7 @@ static int trace_cmd(int argc, const char **argv)
 struct replay_cli {
 	char *metadata, *cache, *origin, *trace, *format, *block_size;
 	char *version, *policy, *mode, *threshold, *shadow, *seed, *crash_at;
-	char *stats, *interval, *tick, *hz;
+	char *stats, *interval, *tick, *hz, *plot;
 	int verify, quiet, help, show_version;
 };
 
@@ -547,6 +549,57 @@ static int report(const struct replay_cli *c, int r,
 	else
 		tool_error("%s", strerror(-r));
 	return err->kind == REPLAY_ERR_VERIFY ? 2 : 1;
+}
+
+/*
+ * The hit ratio per interval (hits over bios), read back from the
+ * statistics the replay wrote: columns 4..7 are read and write hits and
+ * misses, column 1 the time.
+ */
+static int plot_hit_ratio(FILE *stats, const char *path, const char *policy)
+{
+	struct plot p = { "Hit ratio over time", "trace time (s)",
+			  "hit ratio (per bio)", false, 0, 1 };
+	double *x = NULL, *y = NULL;
+	size_t n = 0, cap = 0;
+	char line[512];
+	FILE *f;
+	int r;
+
+	if (fflush(stats) || fseeko(stats, 0, SEEK_SET))
+		return -EIO;
+	while (fgets(line, sizeof(line), stats)) {
+		double t, rh, rm, wh, wm, rd, wr;
+
+		if (sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf,%lf", &t, &rd, &wr,
+			   &rh, &rm, &wh, &wm) != 7 || rh + rm + wh + wm == 0)
+			continue;	/* the header, or an idle interval */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			x = realloc(x, cap * sizeof(*x));
+			y = realloc(y, cap * sizeof(*y));
+			if (!x || !y) {
+				free(x);
+				free(y);
+				return -ENOMEM;
+			}
+		}
+		x[n] = t;
+		y[n++] = (rh + wh) / (rh + rm + wh + wm);
+	}
+	f = fopen(path, "w");
+	if (!f) {
+		r = -errno;
+	} else {
+		struct plot_series s = { policy, x, y, n, PLOT_LINE };
+
+		r = plot_svg(f, &p, &s, 1);
+		if (fclose(f) && r == 0)
+			r = -errno;
+	}
+	free(x);
+	free(y);
+	return r;
 }
 
 static int replay_cmd(struct replay_cli *c)
@@ -638,16 +691,25 @@ static int replay_cmd(struct replay_cli *c)
 	}
 	if (open_trace(c->trace, c->format, &r, &fd) < 0)
 		return 1;
-	if (c->stats) {
-		stats = fopen(c->stats, "w");
+	if (c->stats || c->plot) {
+		/* The plot is drawn from the interval rows. */
+		stats = c->stats ? fopen(c->stats, "w+") : tmpfile();
 		if (!stats) {
-			tool_error("%s: %s", c->stats, strerror(errno));
+			tool_error("%s: %s", c->stats ? c->stats : "temporary "
+				   "file", strerror(errno));
 			close_trace(r, fd);
 			return 1;
 		}
 		o.stats = stats;
 	}
 	rc = replay_run(&o, r, &res, &err);
+	if (rc == 0 && c->plot &&
+	    plot_hit_ratio(stats, c->plot, o.policy) < 0) {
+		rc = -EIO;
+		err.kind = REPLAY_ERR_IO;
+		snprintf(err.msg, sizeof(err.msg), "%s: cannot write the plot",
+			 c->plot);
+	}
 	if (stats && fclose(stats) != 0 && rc == 0) {
 		tool_error("%s: %s", c->stats, strerror(errno));
 		rc = -EIO;
@@ -701,7 +763,7 @@ static int replay_or_verify(int argc, const char **argv, int is_verify)
 				 &c.trace, &c.format, &c.block_size,
 				 &c.version, &c.policy, &c.mode, &c.threshold,
 				 &c.shadow, &c.seed, &c.crash_at, &c.stats,
-				 &c.interval, &c.tick, &c.hz };
+				 &c.interval, &c.tick, &c.hz, &c.plot };
 	struct poptOption table[] = {
 		{ "metadata", 0, POPT_ARG_STRING, NULL, 1,
 		  "the metadata image (all zeroes: formatted)", "FILE" },
@@ -746,6 +808,8 @@ static int replay_or_verify(int argc, const char **argv, int is_verify)
 		  "per-second policy ticks", "MODE" },
 		{ "hz", 0, POPT_ARG_STRING, NULL, 17,
 		  "jiffies per second (default 250)", "N" },
+		{ "plot", 0, POPT_ARG_STRING, NULL, 18,
+		  "draw the hit ratio over time as SVG", "FILE.svg" },
 		{ "quiet", 'q', POPT_ARG_NONE, &c.quiet, 0,
 		  "print errors only", NULL },
 		{ "help", 'h', POPT_ARG_NONE, &c.help, 0, "show this help",
@@ -833,7 +897,7 @@ static int parse_size_list(const char *opt, const char *list,
 }
 
 static int write_bound_csv(FILE *f, const struct bound_result *res,
-			   uint64_t block_bytes)
+			   uint64_t block_bytes, int no_opt)
 {
 	fprintf(f, "cache_blocks,cache_bytes,requests,cold_misses,opt_misses,"
 		   "opt_insertions,lru_misses,opt_miss_ratio,lru_miss_ratio\n");
@@ -841,12 +905,17 @@ static int write_bound_csv(FILE *f, const struct bound_result *res,
 		const struct bound_row *r = &res->rows[i];
 		double q = r->requests ? (double)r->requests : 1.0;
 
-		fprintf(f, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%"
-			PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,%.6f\n",
+		fprintf(f, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",",
 			r->cache_blocks, r->cache_blocks * block_bytes,
-			r->requests, r->cold_misses, r->opt_misses,
-			r->opt_insertions, r->lru_misses,
-			(double)r->opt_misses / q, (double)r->lru_misses / q);
+			r->requests, r->cold_misses);
+		if (no_opt)
+			fprintf(f, ",,%" PRIu64 ",,%.6f\n", r->lru_misses,
+				(double)r->lru_misses / q);
+		else
+			fprintf(f, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,"
+				"%.6f\n", r->opt_misses, r->opt_insertions,
+				r->lru_misses, (double)r->opt_misses / q,
+				(double)r->lru_misses / q);
 	}
 	return ferror(f) ? -EIO : 0;
 }
@@ -895,7 +964,7 @@ static int bound_cmd(int argc, const char **argv)
 {
 	struct bound_cli {
 		char *trace, *format, *block_size, *sizes, *sample, *csv, *plot;
-		int help, version;
+		int no_opt, help, version;
 	} c = { 0 };
 	char **const slots[] = { NULL, &c.trace, &c.format, &c.block_size,
 				 &c.sizes, &c.sample, &c.csv, &c.plot };
@@ -908,7 +977,7 @@ static int bound_cmd(int argc, const char **argv)
 		{ "block-size", 0, POPT_ARG_STRING, NULL, 3,
 		  "cache block size", "SECTORS" },
 		{ "cache-size", 0, POPT_ARG_STRING, NULL, 4,
-		  "cache sizes: bytes with k/M/G/T, or N% of the footprint "
+		  "cache sizes: bytes (units k, m, g, t: powers of 1024; K, M, G, T: of 1000), or N% of the footprint "
 		  "(default 1, 2, 4 ... blocks up to the footprint)", "LIST" },
 		{ "sample", 0, POPT_ARG_STRING, NULL, 5,
 		  "follow this share of the blocks (SHARDS), 0 to 1", "R" },
@@ -917,6 +986,8 @@ static int bound_cmd(int argc, const char **argv)
 		  "FILE" },
 		{ "plot", 0, POPT_ARG_STRING, NULL, 7,
 		  "draw the curves as SVG", "FILE.svg" },
+		{ "no-opt", 0, POPT_ARG_NONE, &c.no_opt, 0,
+		  "cold and LRU misses only (OPT columns empty)", NULL },
 		{ "help", 'h', POPT_ARG_NONE, &c.help, 0, "show this help",
 		  NULL },
 		{ "version", 'V', POPT_ARG_NONE, &c.version, 0,
@@ -969,6 +1040,7 @@ static int bound_cmd(int argc, const char **argv)
 			goto done;
 		}
 	}
+	o.no_opt = c.no_opt;
 	if (open_trace(c.trace, c.format, &tr, &fd) < 0)
 		goto done;
 	r = bound_run(tr, &o, &res, &err);
@@ -986,7 +1058,7 @@ static int bound_cmd(int argc, const char **argv)
 		tool_error("%s: %s", c.csv, strerror(errno));
 		goto done;
 	}
-	if (write_bound_csv(f, &res, o.block_bytes) < 0) {
+	if (write_bound_csv(f, &res, o.block_bytes, o.no_opt) < 0) {
 		tool_error("%s: write error", c.csv ? c.csv : "standard output");
 		goto done;
 	}

@@ -164,7 +164,7 @@ expect_err "cache_replay: --trace-format: oracle traces are written, not read" \
 	trace stat --trace o.bin --trace-format oracle
 expect_err "cache_replay: --block-size: '0' is not a number of sectors from 1 to 8388607" \
 	trace stat --trace fio.log --block-size 0
-expect_err "cache_replay: trace: expected 'convert' or 'stat', not frob" trace frob
+expect_err "cache_replay: trace: expected 'convert', 'stat' or 'gen', not frob" trace frob
 expect_err "cache_replay: fio.log: is the input; refusing to overwrite it" \
 	trace convert --trace fio.log --to fio -o fio.log
 "$T" bogus >out.txt 2>err.txt
