@@ -204,13 +204,20 @@ static int sb_violation_harmless(const struct cache_sb_violation *v)
 {
 	switch (v->problem) {
 	case CACHE_SB_BAD_FLAGS:		/* unknown bits, read anyway */
-	case CACHE_SB_POLICY_NAME:		/* printed, 16 characters */
 	case CACHE_SB_METADATA_BLOCK_SIZE:	/* always 4096 bytes here */
 	case CACHE_SB_COMPAT_FLAGS:		/* safe to ignore by definition */
 	case CACHE_SB_COMPAT_RO_FLAGS:		/* reading is safe by definition */
 	case CACHE_SB_SM_NR_BLOCKS:		/* roots are range-checked */
-	case CACHE_SB_DATA_BLOCK_SIZE:		/* printed as it is */
 		return 1;
+	/*
+	 * Not harmless to the reading, but to what is printed: no restore
+	 * can write a block size of 0 or a policy name of 16 bytes, so a
+	 * dump that printed them would not read back (repair mode fixes
+	 * them: enum cache_dump_fix).
+	 */
+	case CACHE_SB_POLICY_NAME:
+	case CACHE_SB_DATA_BLOCK_SIZE:
+		return 0;
 	case CACHE_SB_INCOMPAT_FLAGS:
 		/*
 		 * 0.9.0's variable hint size bit is understood here (the hint
@@ -396,6 +403,8 @@ static int read_hints(struct dump *d)
 	    d->nr * w > pd_bm_nr_blocks(d->bm) * ARRAY_PAYLOAD) {
 		/* Only in repair mode does a bad width get this far. */
 		r = whole_loss(d, "hint array", d->nr, &d->res->lost_hints);
+		if (!r && (w % 4 || w > CACHE_MAX_HINT_SIZE))
+			d->res->fixed |= CACHE_DUMP_FIX_HINT_WIDTH;
 		return walk_result(d, r);
 	}
 	d->hints = malloc((size_t)d->nr * w);
@@ -419,15 +428,42 @@ static int read_hints(struct dump *d)
 			return fail((d), CACHE_DUMP_ERROR, r_ < 0 ? r_ : -EIO); \
 	} while (0)
 
-static void emit_sb_fill(const struct cache_sb *sb, uint32_t hint_width,
-			 struct cache_emit_sb *out)
+/*
+ * The superblock as the XML will have it.  In repair mode the fields no
+ * restore could write are fixed (enum cache_dump_fix); without it the
+ * superblock check refused them already.
+ */
+static void emit_sb_fill(struct dump *d, struct cache_emit_sb *out)
 {
+	const struct cache_sb *sb = d->sb;
+	struct cache_dump_result *res = d->res;
+
 	memset(out, 0, sizeof(*out));
 	memcpy(out->uuid, sb->uuid, sizeof(out->uuid));
 	out->block_size = sb->data_block_size;
+	if (!out->block_size) {
+		out->block_size = CACHE_DUMP_GUESS_BLOCK_SIZE;
+		res->fixed |= CACHE_DUMP_FIX_BLOCK_SIZE;
+	}
 	out->nr_cache_blocks = sb->cache_blocks;
 	memcpy(out->policy, sb->policy_name, sizeof(out->policy));
-	out->hint_width = hint_width;
+	if (!sb->policy_name_terminated) {
+		out->policy[CACHE_POLICY_NAME_SIZE - 1] = '\0';
+		res->fixed |= CACHE_DUMP_FIX_POLICY;
+	}
+	/*
+	 * 0 when there is no hint array to print (hint_root 0, as the kernel
+	 * leaves it before its first clean shutdown, and as the restore
+	 * writes hint_width 0), or when a width no restore takes had its
+	 * hints dropped: a width printed over no array would make the next
+	 * restore write one of zeros.  0.9.0 prints 4 (and its restore
+	 * cannot read 0).
+	 */
+	if (!sb->hint_root || (res->fixed & CACHE_DUMP_FIX_HINT_WIDTH))
+		out->hint_width = 0;
+	else
+		out->hint_width = d->hint_width;
+	res->hint_width = out->hint_width;
 	out->have_binary = 1;
 	out->version = sb->version;
 	out->flags = sb->flags;
@@ -519,7 +555,7 @@ static int emit_all(struct dump *d, const struct cache_emitter *e)
 	struct cache_emit_sb esb;
 	int r;
 
-	emit_sb_fill(d->sb, d->hint_width, &esb);
+	emit_sb_fill(d, &esb);
 	if (e->begin_superblock)
 		EMIT(d, e, e->begin_superblock(e->ctx, &esb));
 	r = emit_mappings(d, e);
