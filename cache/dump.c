@@ -44,6 +44,7 @@ struct dump {
 	int have_hints;			/* walk and print the hint array */
 	int have_discards;		/* print <discards> */
 
+	uint64_t block_size;		/* as printed (repair: never 0) */
 	uint64_t *map;			/* raw le64 mapping values, nr */
 	unsigned char *hints;		/* hint_width bytes per cache block */
 	struct base_bitmap hint_ok;	/* hints that were read */
@@ -419,6 +420,150 @@ static int read_hints(struct dump *d)
 	return walk_result(d, r);
 }
 
+/*
+ * What the restore refuses in the mappings, found before the first event:
+ * an origin block mapped by two cache blocks (the kernel would serve one's
+ * data for the other), and a mapping past the origin size the discard
+ * geometry gives (the kernel refuses the cache; the rule of the restore
+ * and the checker).  Without repair either is damage: no XML.  With it,
+ * as cache_repair decides: of two mappings of one origin the dirty one
+ * stays, else the lower cache block; and against the geometry the
+ * mappings win (they may be dirty, discard bits are only a hint), so the
+ * discards are left out.
+ */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct origin {
+	uint64_t oblock;
+	uint64_t rank;		/* clean (1) after dirty (0), then cblock */
+};
+
+static int cmp_origin(const void *a, const void *b)
+{
+	const struct origin *x = a, *y = b;
+
+	if (x->oblock != y->oblock)
+		return x->oblock < y->oblock ? -1 : 1;
+	return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+static int mapping_dirty(const struct dump *d, uint64_t v, uint64_t c)
+{
+	return cache_mapping_dirty(d->sb->version, v, &d->dirty,
+				   &d->dirty_lost, c);
+}
+
+/* One cache block per origin; the others' entries are cleared. */
+static int drop_duplicates(struct dump *d, uint64_t n)
+{
+	le64 *map = (le64 *)d->map;
+	struct origin *o = malloc(n * sizeof(*o));
+	uint64_t k = 0;
+
+	if (!o)
+		return fail(d, CACHE_DUMP_ERROR, -ENOMEM);
+	for (uint64_t c = 0; c < d->nr; c++) {
+		uint64_t v = le64_to_cpu(map[c]);
+
+		if (!(cache_mapping_flags(v) & CACHE_M_VALID))
+			continue;
+		o[k].oblock = cache_mapping_oblock(v);
+		o[k].rank = (uint64_t)!mapping_dirty(d, v, c) << 63 | c;
+		k++;
+	}
+	qsort(o, n, sizeof(*o), cmp_origin);
+	for (k = 1; k < n; k++) {
+		if (o[k].oblock != o[k - 1].oblock)
+			continue;
+		map[o[k].rank & ~(1ull << 63)] = cpu_to_le64(0);
+		d->res->nr_duplicates++;
+		d->res->fixed |= CACHE_DUMP_FIX_DUPLICATES;
+	}
+	free(o);
+	return 0;
+}
+
+static int check_origins(struct dump *d)
+{
+	const le64 *map = (const le64 *)d->map;
+	uint64_t n = 0, max = 0, dbs = d->sb->discard_block_size;
+	uint64_t dnr = d->sb->discard_nr_blocks;
+	struct base_bitmap seen;
+	int dup = 0;
+
+	for (uint64_t c = 0; c < d->nr; c++) {
+		uint64_t v = le64_to_cpu(map[c]);
+
+		if (cache_mapping_flags(v) & CACHE_M_VALID) {
+			n++;
+			if (cache_mapping_oblock(v) > max)
+				max = cache_mapping_oblock(v);
+		}
+	}
+	if (n && d->have_discards && dbs && dnr <= UINT64_MAX / dbs) {
+		uint64_t sectors = dbs * dnr;
+		uint64_t limit = sectors / d->block_size +
+				 !!(sectors % d->block_size);
+
+		if (max >= limit) {
+			d->structure = "discard geometry";
+			d->structure_len = 0;
+			d->lost = NULL;
+			if (damage(d, NULL, 0, 0))
+				return fail(d, CACHE_DUMP_DAMAGED, -EUCLEAN);
+			d->have_discards = 0;
+			d->res->lost_discards = dnr;
+			d->res->fixed |= CACHE_DUMP_FIX_DISCARDS;
+		}
+	}
+	if (n < 2)
+		return 0;
+	/* A bitmap while origins are dense enough, else straight to a sort. */
+	if (max / 64 <= n + (1u << 20) && !base_bitmap_init(&seen, max + 1)) {
+		for (uint64_t c = 0; c < d->nr && !dup; c++) {
+			uint64_t v = le64_to_cpu(map[c]);
+
+			if (cache_mapping_flags(v) & CACHE_M_VALID)
+				dup = base_bitmap_test_and_set(&seen,
+						cache_mapping_oblock(v));
+		}
+		base_bitmap_release(&seen);
+		if (!dup)
+			return 0;
+	}
+	if (!d->repair) {
+		/* The sort finds whether there is one (and is exact then). */
+		uint64_t *o = malloc(n * sizeof(*o)), k = 0;
+
+		if (!o)
+			return fail(d, CACHE_DUMP_ERROR, -ENOMEM);
+		for (uint64_t c = 0; c < d->nr; c++) {
+			uint64_t v = le64_to_cpu(map[c]);
+
+			if (cache_mapping_flags(v) & CACHE_M_VALID)
+				o[k++] = cache_mapping_oblock(v);
+		}
+		qsort(o, n, sizeof(*o), cmp_u64);
+		for (k = 1; k < n && !dup; k++)
+			dup = o[k] == o[k - 1];
+		free(o);
+		if (!dup)
+			return 0;
+		d->structure = "mapping array";
+		d->structure_len = 0;
+		d->lost = NULL;
+		damage(d, NULL, 0, 0);
+		return fail(d, CACHE_DUMP_DAMAGED, -EUCLEAN);
+	}
+	return drop_duplicates(d, n);
+}
+
 /* ---- emitting ---- */
 
 #define EMIT(d, e, call)						\
@@ -440,11 +585,9 @@ static void emit_sb_fill(struct dump *d, struct cache_emit_sb *out)
 
 	memset(out, 0, sizeof(*out));
 	memcpy(out->uuid, sb->uuid, sizeof(out->uuid));
-	out->block_size = sb->data_block_size;
-	if (!out->block_size) {
-		out->block_size = CACHE_DUMP_GUESS_BLOCK_SIZE;
+	out->block_size = d->block_size;
+	if (!sb->data_block_size)
 		res->fixed |= CACHE_DUMP_FIX_BLOCK_SIZE;
-	}
 	out->nr_cache_blocks = sb->cache_blocks;
 	memcpy(out->policy, sb->policy_name, sizeof(out->policy));
 	if (!sb->policy_name_terminated) {
@@ -592,6 +735,9 @@ int cache_dump(struct pd_io *io, const struct cache_dump_opts *opts,
 		goto out;
 	d.nr = sb.cache_blocks;
 	d.hint_width = cache_sb_hint_width(&sb);
+	/* 0 got here only in repair mode: see CACHE_DUMP_FIX_BLOCK_SIZE. */
+	d.block_size = sb.data_block_size ? sb.data_block_size
+					  : CACHE_DUMP_GUESS_BLOCK_SIZE;
 	/* The mapping array needs a block per 509 entries. */
 	fit = pd_bm_nr_blocks(d.bm) * pd_array_entries_per_block(sizeof(uint64_t));
 	if (d.nr > fit) {
@@ -611,6 +757,9 @@ int cache_dump(struct pd_io *io, const struct cache_dump_opts *opts,
 	if (r < 0)
 		goto out;
 	r = read_hints(&d);
+	if (r < 0)
+		goto out;
+	r = check_origins(&d);
 	if (r < 0)
 		goto out;
 	if (opts && opts->before_emit) {

@@ -16,7 +16,9 @@
  * when there is no hint array (hint_root 0; the restore writes none for
  * 0), and a superblock whose block size is 0 or whose policy name has no
  * NUL within its 16 bytes, which no restore can write, is refused without
- * CACHE_DUMP_REPAIR.  With it, those fields are repaired as described at
+ * CACHE_DUMP_REPAIR, and so are mappings the restore refuses (an origin
+ * block mapped twice, an origin past the discard geometry's extent: status
+ * CACHE_DUMP_DAMAGED).  With it, all of these are repaired as described at
  * enum cache_dump_fix and res.fixed says which were.
  *
  * With CACHE_DUMP_REPAIR, damage in the arrays and bitsets is skipped:
@@ -87,6 +89,18 @@ enum cache_dump_fix {
 	 * dropped and the width is printed as 0 (no hints).
 	 */
 	CACHE_DUMP_FIX_HINT_WIDTH = 1 << 2,
+	/*
+	 * Origin blocks mapped twice (the restore refuses them): one mapping
+	 * kept per origin, the dirty one, else the lower cache block, as
+	 * cache_repair decides; res.nr_duplicates were left out.
+	 */
+	CACHE_DUMP_FIX_DUPLICATES = 1 << 3,
+	/*
+	 * A mapping past the origin size the discard geometry gives (the
+	 * kernel and the restore refuse it): the mappings win, they may be
+	 * dirty; <discards> is left out (res.lost_discards).
+	 */
+	CACHE_DUMP_FIX_DISCARDS = 1 << 4,
 };
 
 /* 64 KiB in sectors: LVM's default cache chunk size. */
@@ -125,6 +139,7 @@ struct cache_dump_result {
 	uint64_t nr_damage;		/* damage reports, all structures */
 
 	unsigned fixed;			/* enum cache_dump_fix (repair mode) */
+	uint64_t nr_duplicates;		/* mappings left out, FIX_DUPLICATES */
 	uint32_t hint_width;		/* as printed */
 
 	/* What was emitted. */

@@ -143,6 +143,15 @@ static void report_notes(const struct cache_dump_result *res, int repair)
 			   "or a multiple of 4 up to %u; its hints are dropped "
 			   "and hint_width is printed as 0",
 			   cache_sb_hint_width(&res->sb), CACHE_MAX_HINT_SIZE);
+	if (res->fixed & CACHE_DUMP_FIX_DUPLICATES)
+		tool_error("repair: %" PRIu64 " mapping(s) of an origin block "
+			   "another cache block maps too left out (the dirty "
+			   "one kept, else the lower cache block)",
+			   res->nr_duplicates);
+	if (res->fixed & CACHE_DUMP_FIX_DISCARDS)
+		tool_error("repair: a mapping is past the origin size the "
+			   "discard geometry gives; the discards are left out "
+			   "(the kernel sets a new geometry on its next load)");
 	if (repair && res->nr_damage)
 		tool_error("repair: skipped %" PRIu64 " damaged range(s): "
 			   "%" PRIu64 " mapping(s) and %" PRIu64 " hint(s) "

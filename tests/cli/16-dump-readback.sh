@@ -12,7 +12,9 @@
 # - fields no restore can write (block size 0, a 16-byte policy name with
 #   no NUL, hint width 6): without --repair one line and exit 1, no XML;
 #   with --repair an exact "repair:" note, XML our restore takes, and that
-#   restore dumps as the same XML.
+#   restore dumps as the same XML;
+# - an origin block mapped twice, which the restore refuses: the same,
+#   0.9.0's "metadata contains errors" without --repair.
 set -u
 : "${BIN:?}" "${PROGS:?}"
 CORRUPT="$PROGS/corrupt"
@@ -143,6 +145,28 @@ fixed hs6 "policy_hint_size is 6 $tail" \
 	"cache_dump: repair: superblock hint width 6 is not 0 or a multiple of 4 up to 128; its hints are dropped and hint_width is printed as 0
 cache_dump: repair: skipped 1 damaged range(s): 0 mapping(s) and 64 hint(s) lost, 0 unreadable dirty bit(s) reported dirty, 0 discard bit(s) lost" \
 	'1s/hint_width="4"/hint_width="0"/; /<hint /d'
+
+# An origin block mapped by two cache blocks (the restore refuses it):
+# damage without --repair; with it the second (clean) mapping and its hint
+# are left out.
+read -r c1 o1 c2 _ < <(sed -n 's/.*<mapping cache_block="\([0-9]*\)" origin_block="\([0-9]*\)".*/\1 \2/p' src.xml |
+	head -n 2 | tr '\n' ' ')
+cp base.img dup.img
+"$CORRUPT" dup.img set-map "$c2" $(((o1 << 16) | 1)) || bad "dup: corrupt set-map failed"
+"$BIN/cache_dump" dup.img >dup.plain 2>dup.perr
+rc=$?
+[ $rc -eq 1 ] || bad "dup: dump without --repair: exit $rc, want 1"
+[ "$(cat dup.perr)" = "metadata contains errors (run cache_check for details).
+perhaps you wanted to run with --repair ?" ] || bad "dup: stderr '$(cat dup.perr)'"
+[ -s dup.plain ] && bad "dup: XML without --repair"
+"$BIN/cache_dump" --repair dup.img >dup.xml 2>dup.err || bad "dup: --repair exit $?"
+[ "$(cat dup.err)" = "cache_dump: repair: 1 mapping(s) of an origin block another cache block maps too left out (the dirty one kept, else the lower cache block)" ] ||
+	bad "dup: --repair stderr '$(cat dup.err)'"
+grep -v "cache_block=\"$c2\" " src.xml | cmp -s - dup.xml ||
+	{ bad "dup (cache blocks $c1 and $c2): --repair XML differs:"; grep -v "cache_block=\"$c2\" " src.xml | diff - dup.xml | head -n 4; }
+truncate -s 4M dup.r
+"$BIN/cache_restore" -i dup.xml -o dup.r 2>dup.rerr || bad "dup: our restore refuses the --repair XML: $(cat dup.rerr)"
+"$BIN/cache_dump" dup.r 2>/dev/null | cmp -s - dup.xml || bad "dup: the restored --repair XML dumps differently"
 
 [ $fails -eq 0 ] || { echo "$fails failures"; exit 1; }
 echo "all dumps read back"

@@ -6,7 +6,8 @@
  * gives no events at all; repair loses exactly the damaged block and turns
  * unreadable v2 dirty bits dirty; sizes the device cannot hold are refused
  * without being allocated; fields no restore can write (block size 0, a
- * policy name without NUL, a bad hint width) refuse the dump without
+ * policy name without NUL, a bad hint width) and mappings it refuses (an
+ * origin mapped twice, past the discard geometry) refuse the dump without
  * repair and are fixed with it; emitter and before_emit errors stop it.
  */
 #include <errno.h>
@@ -475,6 +476,78 @@ static void test_unrestorable_fields(void **state)
 	pd_io_destroy(io);
 }
 
+/* Sets mapping entry c of the v1 scenario's mapping array, re-stamped. */
+static void set_mapping(struct pd_io *io, uint32_t nr, uint64_t c,
+			uint64_t value)
+{
+	uint64_t b = find_array_block(io, 8, nr, 1);
+	unsigned char *blk = pd_io_mem_data(io) + b * PD_BLOCK_SIZE;
+
+	store_le64(blk + sizeof(struct pd_array_header) + c * 8, value);
+	pd_validator_prepare(&pd_array_validator, blk, b);
+}
+
+/*
+ * Mappings the restore refuses: without repair damage (no events), with
+ * it the dump leaves out what cache_repair would, and says so.
+ */
+static void test_unrestorable_mappings(void **state)
+{
+	/* Every block mapped, none dirty: origin c * 3 (+ 2^47 if odd). */
+	struct scenario sc = { 1, 300, 100, 0, 4, 0, 0 };
+	struct scenario geo = { 1, 300, 100, 0, 4, 1, 0 };
+	struct pd_io *io = make_image(&sc);
+	struct rec r = { 0 };
+	struct cache_dump_result res;
+
+	(void)state;
+	/* Cache block 5 maps cache block 2's origin 6, and is dirty. */
+	set_mapping(io, 300, 5, cache_mapping_pack(6, CACHE_M_VALID |
+						    CACHE_M_DIRTY));
+	assert_int_equal(dump(io, 0, &r, &res, NULL), -EUCLEAN);
+	assert_int_equal(res.status, CACHE_DUMP_DAMAGED);
+	assert_string_equal(res.structure, "mapping array");
+	assert_int_equal(r.n, 0);
+	assert_int_equal(dump(io, CACHE_DUMP_REPAIR, &r, &res, NULL), 0);
+	assert_int_equal(res.fixed, CACHE_DUMP_FIX_DUPLICATES);
+	assert_int_equal(res.nr_duplicates, 1);
+	assert_int_equal(res.nr_mappings, 299);
+	/* The dirty one stays; the clean cache block 2 and its hint go. */
+	assert_non_null(strstr(r.buf, "m 5 6 1\n"));
+	assert_null(strstr(r.buf, "m 2 "));
+	assert_null(strstr(r.buf, "h 2 "));
+	free(r.buf);
+	memset(&r, 0, sizeof(r));
+	/* Both clean: the lower cache block stays. */
+	set_mapping(io, 300, 5, cache_mapping_pack(6, CACHE_M_VALID));
+	assert_int_equal(dump(io, CACHE_DUMP_REPAIR, &r, &res, NULL), 0);
+	assert_non_null(strstr(r.buf, "m 2 6 0\n"));
+	assert_null(strstr(r.buf, "m 5 "));
+	free(r.buf);
+	memset(&r, 0, sizeof(r));
+	pd_io_destroy(io);
+
+	/* 5000 discard blocks of 256 sectors: 10000 blocks of 128. */
+	io = make_image(&geo);
+	set_mapping(io, 300, 7, cache_mapping_pack(9999, CACHE_M_VALID));
+	assert_int_equal(dump(io, 0, &r, &res, NULL), 0);
+	assert_non_null(strstr(r.buf, "discards 256 5000\n"));
+	free(r.buf);
+	memset(&r, 0, sizeof(r));
+	set_mapping(io, 300, 7, cache_mapping_pack(10000, CACHE_M_VALID));
+	assert_int_equal(dump(io, 0, &r, &res, NULL), -EUCLEAN);
+	assert_int_equal(res.status, CACHE_DUMP_DAMAGED);
+	assert_string_equal(res.structure, "discard geometry");
+	assert_int_equal(r.n, 0);
+	assert_int_equal(dump(io, CACHE_DUMP_REPAIR, &r, &res, NULL), 0);
+	assert_int_equal(res.fixed, CACHE_DUMP_FIX_DISCARDS);
+	assert_int_equal(res.lost_discards, 5000);
+	assert_non_null(strstr(r.buf, "m 7 10000 0\n"));
+	assert_null(strstr(r.buf, "discards"));
+	free(r.buf);
+	pd_io_destroy(io);
+}
+
 static void test_sizes_beyond_the_device(void **state)
 {
 	struct scenario sc = { 2, 1000, 50, 50, 4, 1, 0 };
@@ -560,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_lost_dirty_bits_are_dirty),
 		cmocka_unit_test(test_unrestorable_fields),
+		cmocka_unit_test(test_unrestorable_mappings),
 		cmocka_unit_test(test_sizes_beyond_the_device),
 		cmocka_unit_test(test_emitter_errors),
 		cmocka_unit_test(test_superblock),
