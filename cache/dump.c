@@ -46,6 +46,8 @@ struct dump {
 
 	uint64_t block_size;		/* as printed (repair: never 0) */
 	uint64_t *map;			/* raw le64 mapping values, nr */
+	uint64_t nr_valid;		/* valid entries in map */
+	uint64_t max_oblock;		/* the largest origin they map */
 	unsigned char *hints;		/* hint_width bytes per cache block */
 	struct base_bitmap hint_ok;	/* hints that were read */
 	struct base_bitmap dirty, dirty_lost;		/* v2 */
@@ -154,6 +156,16 @@ static int map_values(void *ctx, uint64_t index, unsigned nr,
 	if (nr > d->nr - index)
 		nr = (unsigned)(d->nr - index);
 	memcpy(d->map + index, values, (size_t)nr * sizeof(uint64_t));
+	/* For check_origins, while the values are in the cache. */
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t v = le64_to_cpu(((const le64 *)values)[i]);
+
+		if (cache_mapping_flags(v) & CACHE_M_VALID) {
+			d->nr_valid++;
+			if (cache_mapping_oblock(v) > d->max_oblock)
+				d->max_oblock = cache_mapping_oblock(v);
+		}
+	}
 	return 0;
 }
 
@@ -477,6 +489,7 @@ static int drop_duplicates(struct dump *d, uint64_t n)
 		o[k].rank = (uint64_t)!mapping_dirty(d, v, c) << 63 | c;
 		k++;
 	}
+	n = k;		/* the walk's count; a repeated index aside */
 	qsort(o, n, sizeof(*o), cmp_origin);
 	for (k = 1; k < n; k++) {
 		if (o[k].oblock != o[k - 1].oblock)
@@ -492,20 +505,12 @@ static int drop_duplicates(struct dump *d, uint64_t n)
 static int check_origins(struct dump *d)
 {
 	const le64 *map = (const le64 *)d->map;
-	uint64_t n = 0, max = 0, dbs = d->sb->discard_block_size;
+	uint64_t n = d->nr_valid, max = d->max_oblock;
+	uint64_t dbs = d->sb->discard_block_size;
 	uint64_t dnr = d->sb->discard_nr_blocks;
 	struct base_bitmap seen;
 	int dup = 0;
 
-	for (uint64_t c = 0; c < d->nr; c++) {
-		uint64_t v = le64_to_cpu(map[c]);
-
-		if (cache_mapping_flags(v) & CACHE_M_VALID) {
-			n++;
-			if (cache_mapping_oblock(v) > max)
-				max = cache_mapping_oblock(v);
-		}
-	}
 	if (n && d->have_discards && dbs && dnr <= UINT64_MAX / dbs) {
 		uint64_t sectors = dbs * dnr;
 		uint64_t limit = sectors / d->block_size +
@@ -549,6 +554,7 @@ static int check_origins(struct dump *d)
 			if (cache_mapping_flags(v) & CACHE_M_VALID)
 				o[k++] = cache_mapping_oblock(v);
 		}
+		n = k;		/* the walk's count; a repeated index aside */
 		qsort(o, n, sizeof(*o), cmp_u64);
 		for (k = 1; k < n && !dup; k++)
 			dup = o[k] == o[k - 1];
