@@ -509,7 +509,7 @@ static int check_origins(struct dump *d)
 	uint64_t dbs = d->sb->discard_block_size;
 	uint64_t dnr = d->sb->discard_nr_blocks;
 	struct base_bitmap seen;
-	int dup = 0;
+	int dup = 0, exact = 0;
 
 	if (n && d->have_discards && dbs && dnr <= UINT64_MAX / dbs) {
 		uint64_t sectors = dbs * dnr;
@@ -541,9 +541,10 @@ static int check_origins(struct dump *d)
 		base_bitmap_release(&seen);
 		if (!dup)
 			return 0;
+		exact = 1;
 	}
-	if (!d->repair) {
-		/* The sort finds whether there is one (and is exact then). */
+	if (!d->repair && !exact) {
+		/* Sparse origins: a sorted copy says whether there is one. */
 		uint64_t *o = malloc(n * sizeof(*o)), k = 0;
 
 		if (!o)
@@ -561,6 +562,8 @@ static int check_origins(struct dump *d)
 		free(o);
 		if (!dup)
 			return 0;
+	}
+	if (!d->repair) {
 		d->structure = "mapping array";
 		d->structure_len = 0;
 		d->lost = NULL;

@@ -493,7 +493,8 @@ static void set_mapping(struct pd_io *io, uint32_t nr, uint64_t c,
  */
 static void test_unrestorable_mappings(void **state)
 {
-	/* Every block mapped, none dirty: origin c * 3 (+ 2^47 if odd). */
+	/* Every block mapped, none dirty: origin c * 3 (+ 2^47 if odd, so
+	 * sparse: the sort finds the duplicate), or c * 3 with discards. */
 	struct scenario sc = { 1, 300, 100, 0, 4, 0, 0 };
 	struct scenario geo = { 1, 300, 100, 0, 4, 1, 0 };
 	struct pd_io *io = make_image(&sc);
@@ -544,6 +545,20 @@ static void test_unrestorable_mappings(void **state)
 	assert_int_equal(res.lost_discards, 5000);
 	assert_non_null(strstr(r.buf, "m 7 10000 0\n"));
 	assert_null(strstr(r.buf, "discards"));
+	free(r.buf);
+	memset(&r, 0, sizeof(r));
+
+	/* Dense origins (the bitmap finds it, not the sort): block 5 maps 6. */
+	set_mapping(io, 300, 7, cache_mapping_pack(21, CACHE_M_VALID));
+	set_mapping(io, 300, 5, cache_mapping_pack(6, CACHE_M_VALID));
+	assert_int_equal(dump(io, 0, &r, &res, NULL), -EUCLEAN);
+	assert_string_equal(res.structure, "mapping array");
+	assert_int_equal(r.n, 0);
+	assert_int_equal(dump(io, CACHE_DUMP_REPAIR, &r, &res, NULL), 0);
+	assert_int_equal(res.fixed, CACHE_DUMP_FIX_DUPLICATES);
+	assert_non_null(strstr(r.buf, "m 2 6 0\n"));
+	assert_null(strstr(r.buf, "m 5 "));
+	assert_non_null(strstr(r.buf, "discards 256 5000\n"));
 	free(r.buf);
 	pd_io_destroy(io);
 }
