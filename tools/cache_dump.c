@@ -91,10 +91,17 @@ static void report_failure(const char *input, const struct tool_output *out,
 			   sb->cache_blocks);
 		break;
 	case CACHE_DUMP_SB_INVALID:
-		tool_error("%s: superblock is invalid: %s is %" PRIu64
-			   " (run cache_check for details, or --repair to dump "
-			   "what can be read)", input, res->violation.field,
-			   res->violation.found);
+		if (res->violation.problem == CACHE_SB_POLICY_NAME)
+			tool_error("%s: superblock is invalid: the policy name "
+				   "has no NUL in its %u bytes (run cache_check "
+				   "for details, or --repair to dump it cut to "
+				   "%u)", input, CACHE_POLICY_NAME_SIZE,
+				   CACHE_POLICY_NAME_SIZE - 1);
+		else
+			tool_error("%s: superblock is invalid: %s is %" PRIu64
+				   " (run cache_check for details, or --repair "
+				   "to dump what can be read)", input,
+				   res->violation.field, res->violation.found);
 		break;
 	case CACHE_DUMP_DAMAGED:
 		/* 0.9.0's message, word for word. */
@@ -121,6 +128,30 @@ static void report_notes(const struct cache_dump_result *res, int repair)
 			   " rule(s) broken that do not affect the dump; run "
 			   "cache_check)", res->sb_note.field, res->sb_note.found,
 			   res->nr_sb_notes);
+	if (res->fixed & CACHE_DUMP_FIX_BLOCK_SIZE)
+		tool_error("repair: superblock block_size is 0; printed as %u, "
+			   "a guess: put the cache's real block size in the XML "
+			   "before restoring (the kernel refuses metadata whose "
+			   "block size differs from its table's)",
+			   CACHE_DUMP_GUESS_BLOCK_SIZE);
+	if (res->fixed & CACHE_DUMP_FIX_POLICY)
+		tool_error("repair: superblock policy name has no NUL in its %u "
+			   "bytes; printed cut to its first %u",
+			   CACHE_POLICY_NAME_SIZE, CACHE_POLICY_NAME_SIZE - 1);
+	if (res->fixed & CACHE_DUMP_FIX_HINT_WIDTH)
+		tool_error("repair: superblock hint width %" PRIu32 " is not 0 "
+			   "or a multiple of 4 up to %u; its hints are dropped "
+			   "and hint_width is printed as 0",
+			   cache_sb_hint_width(&res->sb), CACHE_MAX_HINT_SIZE);
+	if (res->fixed & CACHE_DUMP_FIX_DUPLICATES)
+		tool_error("repair: %" PRIu64 " mapping(s) of an origin block "
+			   "another cache block maps too left out (the dirty "
+			   "one kept, else the lower cache block)",
+			   res->nr_duplicates);
+	if (res->fixed & CACHE_DUMP_FIX_DISCARDS)
+		tool_error("repair: a mapping is past the origin size the "
+			   "discard geometry gives; the discards are left out "
+			   "(the kernel sets a new geometry on its next load)");
 	if (repair && res->nr_damage)
 		tool_error("repair: skipped %" PRIu64 " damaged range(s): "
 			   "%" PRIu64 " mapping(s) and %" PRIu64 " hint(s) "

@@ -105,7 +105,7 @@ t hintlen "$SB
 t hintwidth '<superblock uuid="" block_size="128" nr_cache_blocks="16" policy="smq" hint_width="5"/>' \
 	'line 1, column 1: <superblock>: hint_width 5 is not 0 or a multiple of 4 from 4 to 128'
 t policy '<superblock uuid="" block_size="128" nr_cache_blocks="16" policy="a_policy_name_too_long" hint_width="4"/>' \
-	'line 1, column 1: <superblock>: policy "a_policy_name_too_long" is longer than 15 characters'
+	'line 1, column 1: <superblock>: policy "a_policy_name_too_long" is longer than 15 bytes'
 t text "$SB
   <mappings>
     oops" 'line 3, column 1: unexpected text "oops" inside <mappings>'
