@@ -26,7 +26,15 @@
  *  6     space map: the counts read from disk      -
  *        (pd_sm_read) against the references
  *        counted in passes 1-5 plus the space
- *        map's own blocks.  Referenced more than
+ *        map's own blocks.  A block's expected
+ *        count is the number of parents pointing
+ *        to it: a block shared by two keys or two
+ *        structures counts each pointer, and the
+ *        blocks below a shared node count once
+ *        (PD_WALK_COUNTED).  Sharing is legal;
+ *        only a node reached twice within one
+ *        tree is damage (the walk reports it
+ *        as btree-shared).  Referenced more than
  *        counted is fatal (the kernel would hand
  *        an in-use block out again and panic on
  *        it); counted 1 but unreferenced is a
@@ -266,10 +274,16 @@ static const char *lost_range(char *buf, size_t len, const char *unit,
 
 /* ---- reference counting (pass 6's expectations) ---- */
 
-static void ref_inc(struct checker *c, uint64_t block)
+/*
+ * One pointer to block.  Returns 1 when the block was referenced before:
+ * its own pointers were counted then, and a block's count is the number of
+ * parents pointing at it, so they must not be counted again (a subtree two
+ * structures share has its root counted twice, the rest once).
+ */
+static int ref_inc(struct checker *c, uint64_t block)
 {
 	if (!c->refs)
-		return;
+		return 0;
 	if (block >= c->nr_refs) {
 		/*
 		 * The walkers report pointers past the device; a block inside
@@ -281,16 +295,17 @@ static void ref_inc(struct checker *c, uint64_t block)
 			       "%s: block %" PRIu64 " is past the %" PRIu64
 			       " blocks the space map covers",
 			       c->structure, block, c->nr_refs);
-		return;
+		return 0;
 	}
-	if (c->refs[block] != UINT32_MAX)
-		c->refs[block]++;
+	if (c->refs[block] == UINT32_MAX)
+		return 1;
+	return c->refs[block]++ != 0;
 }
 
+/* The walkers' block_ref: see ref_inc and PD_WALK_COUNTED. */
 static int cb_block_ref(void *ctx, uint64_t block)
 {
-	ref_inc(ctx, block);
-	return 0;
+	return ref_inc(ctx, block) ? PD_WALK_COUNTED : 0;
 }
 
 /* ---- damage from the walkers ---- */
@@ -1042,21 +1057,15 @@ static int pass_space_map(struct checker *c, struct sm_result *s)
 	for (uint64_t b = 0; b < s->nr_counts; b++)
 		if (s->counts[b])
 			s->in_use++;
+	/*
+	 * A block referenced more than once is shared, which the format
+	 * allows (the kernel's arrays share blocks copy-on-write): only the
+	 * count must agree.  Sharing that cannot be right (a node reached
+	 * twice within one tree) was reported by the walk.
+	 */
 	for (uint64_t b = 0; b < n; b++) {
 		uint32_t want = c->refs[b], have = s->counts[b];
 
-		if (want > 1) {
-			/*
-			 * Nothing in cache metadata is shared, so a second
-			 * pointer to a block is damage whatever the count says
-			 * (the walkers only see sharing inside one tree).
-			 */
-			report(c, CACHE_P_BTREE_SHARED,
-			       "block %" PRIu64 " is referenced %" PRIu32
-			       " times (space map count %" PRIu32 ")", b, want,
-			       have);
-			continue;
-		}
 		if (want == have || base_bitmap_test(&s->unknown, b))
 			continue;
 		if (have < want) {

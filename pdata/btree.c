@@ -272,6 +272,7 @@ struct frame {
 	uint64_t block;
 	struct bounds b;
 	unsigned nr, next;
+	int counted;		/* node_ref said PD_WALK_COUNTED at or above */
 	uint64_t *keys;		/* MAX_CHILDREN each, allocated on first use */
 	uint64_t *children;
 };
@@ -304,7 +305,7 @@ static int on_path(const struct walk *w, uint64_t block)
 
 /* Copies an internal node into frame sp and makes it the top of the stack. */
 static int push(struct walk *w, const void *data, uint64_t block,
-		const struct bounds *b)
+		const struct bounds *b, int counted)
 {
 	struct frame *fr = &w->frames[w->sp];
 	const unsigned char *vals = node_values(data);
@@ -320,6 +321,7 @@ static int push(struct walk *w, const void *data, uint64_t block,
 	fr->b = *b;
 	fr->nr = nr;
 	fr->next = 0;
+	fr->counted = counted;
 	for (unsigned i = 0; i < nr; i++) {
 		fr->keys[i] = node_key(data, i);
 		fr->children[i] = load_le64(vals + 8 * (size_t)i);
@@ -328,8 +330,12 @@ static int push(struct walk *w, const void *data, uint64_t block,
 	return 0;
 }
 
-/* One pointer to a node, at depth w->sp, allowed keys b. */
-static int visit(struct walk *w, uint64_t block, const struct bounds *b)
+/*
+ * One pointer to a node, at depth w->sp, allowed keys b; counted when a
+ * node above it was counted already (its pointers are not reported).
+ */
+static int visit(struct walk *w, uint64_t block, const struct bounds *b,
+		 int counted)
 {
 	unsigned depth = w->sp;
 	struct pd_btree_damage d;
@@ -338,9 +344,11 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 	struct pd_fault f;
 	int r;
 
-	if (w->ops->node_ref) {
+	if (!counted && w->ops->node_ref) {
 		r = w->ops->node_ref(w->ctx, block);
-		if (r)
+		if (r == PD_WALK_COUNTED)
+			counted = 1;
+		else if (r)
 			return r;
 	}
 	if (depth >= PD_BTREE_MAX_DEPTH) {
@@ -400,7 +408,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 					 le32_to_cpu(h->nr_entries),
 					 (const unsigned char *)h +
 						 PD_NODE_KEYS_OFFSET,
-					 node_values(h));
+					 node_values(h), counted);
 		pd_bm_unlock(blk);
 		return r;
 	}
@@ -412,7 +420,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 		pd_bm_unlock(blk);
 		return report(w, &d);
 	}
-	r = push(w, h, block, b);
+	r = push(w, h, block, b, counted);
 	pd_bm_unlock(blk);
 	if (r == 0 && (w->flags & PD_WALK_PREFETCH)) {
 		struct frame *fr = &w->frames[w->sp - 1];
@@ -443,7 +451,7 @@ int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 	if (r < 0)
 		goto out_free;
 
-	r = visit(w, root, &whole_range);
+	r = visit(w, root, &whole_range, 0);
 	while (r == 0 && w->sp > 0) {
 		struct frame *fr = &w->frames[w->sp - 1];
 		struct bounds cb;
@@ -462,7 +470,7 @@ int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 			cb.hi = fr->b.hi;
 			cb.bounded = fr->b.bounded;
 		}
-		r = visit(w, fr->children[i], &cb);
+		r = visit(w, fr->children[i], &cb, fr->counted);
 	}
 
 	base_bitmap_release(&w->visited);
