@@ -18,7 +18,10 @@
  *        inside the origin when its size is known
  *  3     dirty bitset (v2): structure, length,     -
  *        dirty bits only on mapped blocks (a
- *        warning: 0.9.0's restore sets them all)
+ *        warning: 0.9.0's restore sets them all).
+ *        A v1 superblock with dirty_root set is
+ *        v2 metadata mislabelled: read the same
+ *        way, and fatal (sb-v1-dirty-bitset)
  *  4     hint array: structure and length, width   -
  *        from the superblock; hint_root 0 = none
  *  5     discard bitset: structure, length         -
@@ -46,6 +49,11 @@
  *        space.  nr_free and none_free_before
  *        are advisory and not checked (the
  *        kernel and 0.9.0 disagree on them).
+ *        In v1, leaked blocks that form a dirty
+ *        bitset of the cache's length are v2
+ *        metadata mislabelled, dirty_root
+ *        cleared too: fatal, so nothing is freed
+ *        (find_orphan_dirty_bitset).
  *
  * Leaks and over-counts can only be judged when every structure was walked
  * whole: when a pass was skipped or a structure is damaged (children of an
@@ -855,6 +863,50 @@ static int pass_mappings(struct checker *c)
 
 /* ---- pass 3: dirty bitset ---- */
 
+/*
+ * Dirty bits of the bitset words [index, index + nr) that fall on mapped
+ * cache blocks (on every block when the mappings were not walked); bits
+ * past the cache's n blocks are padding.
+ */
+static uint64_t dirty_mapped(const struct checker *c, uint64_t n,
+			     uint64_t index, unsigned nr,
+			     const unsigned char *le_words,
+			     const uint64_t *words)
+{
+	uint64_t count = 0;
+
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t w = index + i;
+		uint64_t x = le_words ? load_le64(le_words + 8 * (size_t)i)
+				      : words[i];
+
+		if (w >= (n + 63) / 64)
+			break;
+		if (w == n / 64)
+			x &= (1ull << (n % 64)) - 1;
+		if (c->mappings_walked)
+			x &= c->mapped.words[w];
+		count += (uint64_t)__builtin_popcountll(x);
+	}
+	return count;
+}
+
+/*
+ * Version 2 metadata under a version 1 superblock: v2 mapping entries hold
+ * no dirty flag, so read as v1 every dirty block looks clean, and the
+ * kernel would drop the dirty data on activation.  dirty_root set is the
+ * first sign (the kernel leaves it 0 in v1, and so does every writer);
+ * pass 3 then reads it as the bitset it should be.
+ */
+static void report_v1_dirty_root(struct checker *c, uint64_t dirty)
+{
+	report(c, CACHE_P_SB_V1_DIRTY_BITSET,
+	       "dirty bitset: the superblock says version 1 but dirty_root "
+	       "is %" PRIu64 ": this is version 2 metadata, and read as "
+	       "version 1 its %" PRIu64 " dirty cache blocks would be taken "
+	       "as clean", c->sb.dirty_root, dirty);
+}
+
 static int pass_dirty(struct checker *c)
 {
 	static const struct pd_array_walk_ops ops = {
@@ -863,18 +915,35 @@ static int pass_dirty(struct checker *c)
 	};
 	struct base_bitmap bits = { 0 }, lost = { 0 };
 	uint64_t n = c->sb.cache_blocks, count = 0, first = 0;
+	int v1 = c->sb.version < 2;
 	int r;
 
 	pass(c, "examining dirty bitset");
 	c->structure = "dirty bitset";
+	if (v1 && c->sb.dirty_root >= c->nr_refs) {
+		report(c, CACHE_P_SB_V1_DIRTY_BITSET,
+		       "dirty bitset: the superblock says version 1 but "
+		       "dirty_root is %" PRIu64 " (past the %" PRIu64
+		       " blocks of the metadata): a version 1 superblock "
+		       "written over version 2 metadata?", c->sb.dirty_root,
+		       c->nr_refs);
+		c->refs_incomplete = 1;
+		return 0;
+	}
 	if ((n + 63) / 64 > max_entries(c, 8)) {
 		c->refs_incomplete = 1;
+		if (v1)
+			report_v1_dirty_root(c, 0);
 		return 0;	/* pass 2 reported the impossible length */
 	}
 	r = pd_bitset_read(c->bm, c->sb.dirty_root, n, PD_WALK_PREFETCH, &ops, c,
 			   &bits, &lost);
 	if (r < 0)
 		return r;
+	if (v1)
+		report_v1_dirty_root(c, dirty_mapped(c, n, 0,
+						     (unsigned)((n + 63) / 64),
+						     NULL, bits.words));
 	if (c->mappings_walked) {
 		uint64_t words = (n + 63) / 64;
 
@@ -1033,6 +1102,130 @@ struct sm_result {
 	uint64_t in_use;		/* on-disk counts > 0 */
 };
 
+/*
+ * The second sign of version 2 metadata under a version 1 superblock
+ * (report_v1_dirty_root has the first): dirty_root cleared as well, but the
+ * bitset still on disk, leaked.  Among the leaked blocks, an array btree
+ * that no other leaked node points to, whose walk finds exactly the
+ * cache's bitset length without damage and only leaked blocks, is that
+ * bitset: freeing it as a leak would destroy the only record of which
+ * blocks are dirty.  Only runs when a v1 check found leaks (0.9.0's v1
+ * restore leaks one empty btree leaf, which has the wrong length), reads
+ * each leaked block once and walks at most MAX_ORPHAN_ROOTS candidates,
+ * each stopping at its first flaw.
+ */
+#define MAX_ORPHAN_ROOTS 16u
+#define ORPHAN_NO 2		/* a walk callback's "not it": stops the walk */
+
+struct orphan_walk {
+	struct checker *c;
+	const struct base_bitmap *leaks;
+	uint64_t dirty;
+};
+
+static int ow_values(void *ctx, uint64_t index, unsigned nr,
+		     const void *values, uint64_t block)
+{
+	struct orphan_walk *o = ctx;
+
+	(void)block;
+	o->dirty += dirty_mapped(o->c, o->c->sb.cache_blocks, index, nr,
+				 values, NULL);
+	return 0;
+}
+
+static int ow_damage(void *ctx, const struct pd_array_damage *d)
+{
+	(void)ctx;
+	(void)d;
+	return ORPHAN_NO;
+}
+
+static int ow_block_ref(void *ctx, uint64_t block)
+{
+	struct orphan_walk *o = ctx;
+
+	return block < o->leaks->nr_bits && base_bitmap_test(o->leaks, block) ?
+		       0 : ORPHAN_NO;
+}
+
+static int find_orphan_dirty_bitset(struct checker *c, struct sm_result *s)
+{
+	static const struct pd_array_walk_ops ops = {
+		.values = ow_values,
+		.damage = ow_damage,
+		.block_ref = ow_block_ref,
+	};
+	struct base_bitmap nodes = { 0 }, children = { 0 };
+	struct orphan_walk o = { .c = c, .leaks = &s->leaks };
+	uint64_t n = s->leaks.nr_bits, words = (c->sb.cache_blocks + 63) / 64;
+	unsigned tries = 0;
+	int r;
+
+	if (c->sb.version >= 2 || c->sb.dirty_root || !words || !s->nr_leaks)
+		return 0;
+	r = base_bitmap_init(&nodes, n);
+	if (!r)
+		r = base_bitmap_init(&children, n);
+	if (r)
+		goto out;
+	for (uint64_t b = base_bitmap_next_set(&s->leaks, 0); b < n;
+	     b = base_bitmap_next_set(&s->leaks, b + 1)) {
+		const struct pd_node_header *h;
+		const unsigned char *vals;
+		struct pd_block *blk;
+		uint32_t nr, max;
+
+		r = pd_bm_read_lock(c->bm, b, &pd_btree_validator, &blk, NULL);
+		if (r == -ENOMEM || r == -EBUSY)
+			goto out;
+		if (r < 0)
+			continue;
+		h = pd_block_data(blk);
+		nr = le32_to_cpu(h->nr_entries);
+		max = le32_to_cpu(h->max_entries);
+		if (le32_to_cpu(h->value_size) == 8) {
+			base_bitmap_set(&nodes, b);
+			vals = (const unsigned char *)h + PD_NODE_KEYS_OFFSET +
+			       8 * (size_t)max;
+			for (uint32_t i = 0; i < nr &&
+			     le32_to_cpu(h->flags) == PD_BTREE_INTERNAL; i++) {
+				uint64_t child = load_le64(vals + 8 * (size_t)i);
+
+				if (child < n)
+					base_bitmap_set(&children, child);
+			}
+		}
+		pd_bm_unlock(blk);
+	}
+	for (uint64_t b = base_bitmap_next_set(&nodes, 0);
+	     b < n && tries < MAX_ORPHAN_ROOTS;
+	     b = base_bitmap_next_set(&nodes, b + 1)) {
+		if (base_bitmap_test(&children, b))
+			continue;
+		tries++;
+		o.dirty = 0;
+		r = pd_array_walk(c->bm, b, words, 8, 0, &ops, &o);
+		if (r == ORPHAN_NO)
+			continue;
+		if (r)
+			goto out;
+		report(c, CACHE_P_SB_V1_DIRTY_BITSET,
+		       "space map: the leaked blocks under block %" PRIu64
+		       " are a dirty bitset of the cache's %" PRIu32
+		       " blocks: this is version 2 metadata under a version 1 "
+		       "superblock, and read as version 1 its %" PRIu64
+		       " dirty cache blocks would be taken as clean", b,
+		       c->sb.cache_blocks, o.dirty);
+		break;
+	}
+	r = 0;
+out:
+	base_bitmap_release(&nodes);
+	base_bitmap_release(&children);
+	return r;
+}
+
 static int pass_space_map(struct checker *c, struct sm_result *s)
 {
 	static const struct pd_sm_read_ops ops = {
@@ -1093,6 +1286,9 @@ static int pass_space_map(struct checker *c, struct sm_result *s)
 		       want == 1 ? "" : "s", have);
 	}
 	c->res->leaked_blocks = s->nr_leaks;
+	r = find_orphan_dirty_bitset(c, s);
+	if (r < 0)
+		return r;
 	if (c->refs_incomplete) {
 		pass(c, "  (structures damaged or skipped: only checked that "
 			"every referenced block is counted)");
@@ -1310,7 +1506,8 @@ int cache_check(struct pd_io *io, const struct cache_check_opts *opts,
 		if (r < 0)
 			goto out_bm;
 	}
-	if (c->sb.version >= 2) {
+	if (c->sb.version >= 2 || c->sb.dirty_root) {
+		/* In v1, a dirty_root is version 2 metadata: read it. */
 		if (s.bad_roots & ROOT_DIRTY) {
 			c->refs_incomplete = 1;
 		} else {
