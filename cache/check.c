@@ -611,6 +611,24 @@ static int pass_superblock(struct checker *c, struct sb_state *s)
 	cache_sb_check(&c->sb, c->sb_raw, c->io->nr_blocks, sb_violation, s);
 	if (s->unusable)
 		return 0;
+	/*
+	 * Version 2 metadata under a version 1 superblock: v2 mapping entries
+	 * hold no dirty flag, so read as v1 every dirty block looks clean and
+	 * the kernel would drop the dirty data on activation.  The kernel
+	 * leaves dirty_root 0 in v1, and so does every writer; when it is
+	 * set, pass 3 reads it as the dirty bitset it is.  With dirty_root
+	 * cleared too, pass 6 looks for the bitset among the leaked blocks
+	 * (find_orphan_dirty_bitset).
+	 */
+	if (c->sb.version < 2 && c->sb.dirty_root) {
+		report(c, CACHE_P_SB_V1_DIRTY_BITSET,
+		       "superblock: version 1 but dirty_root is %" PRIu64
+		       ": version 2 metadata labelled version 1 (read as "
+		       "version 1, every dirty block looks clean)",
+		       c->sb.dirty_root);
+		if (c->sb.dirty_root >= c->io->nr_blocks)
+			s->bad_roots |= ROOT_DIRTY;
+	}
 	if (c->sb.flags & CACHE_SB_NEEDS_CHECK)
 		report(c, CACHE_P_SB_NEEDS_CHECK,
 		       "superblock: NEEDS_CHECK is set (the kernel refuses to "
@@ -891,22 +909,6 @@ static uint64_t dirty_mapped(const struct checker *c, uint64_t n,
 	return count;
 }
 
-/*
- * Version 2 metadata under a version 1 superblock: v2 mapping entries hold
- * no dirty flag, so read as v1 every dirty block looks clean, and the
- * kernel would drop the dirty data on activation.  dirty_root set is the
- * first sign (the kernel leaves it 0 in v1, and so does every writer);
- * pass 3 then reads it as the bitset it should be.
- */
-static void report_v1_dirty_root(struct checker *c, uint64_t dirty)
-{
-	report(c, CACHE_P_SB_V1_DIRTY_BITSET,
-	       "dirty bitset: the superblock says version 1 but dirty_root "
-	       "is %" PRIu64 ": this is version 2 metadata, and read as "
-	       "version 1 its %" PRIu64 " dirty cache blocks would be taken "
-	       "as clean", c->sb.dirty_root, dirty);
-}
-
 static int pass_dirty(struct checker *c)
 {
 	static const struct pd_array_walk_ops ops = {
@@ -915,35 +917,29 @@ static int pass_dirty(struct checker *c)
 	};
 	struct base_bitmap bits = { 0 }, lost = { 0 };
 	uint64_t n = c->sb.cache_blocks, count = 0, first = 0;
-	int v1 = c->sb.version < 2;
+	char note[160];
 	int r;
 
 	pass(c, "examining dirty bitset");
 	c->structure = "dirty bitset";
-	if (v1 && c->sb.dirty_root >= c->nr_refs) {
-		report(c, CACHE_P_SB_V1_DIRTY_BITSET,
-		       "dirty bitset: the superblock says version 1 but "
-		       "dirty_root is %" PRIu64 " (past the %" PRIu64
-		       " blocks of the metadata): a version 1 superblock "
-		       "written over version 2 metadata?", c->sb.dirty_root,
-		       c->nr_refs);
-		c->refs_incomplete = 1;
-		return 0;
-	}
 	if ((n + 63) / 64 > max_entries(c, 8)) {
 		c->refs_incomplete = 1;
-		if (v1)
-			report_v1_dirty_root(c, 0);
 		return 0;	/* pass 2 reported the impossible length */
 	}
 	r = pd_bitset_read(c->bm, c->sb.dirty_root, n, PD_WALK_PREFETCH, &ops, c,
 			   &bits, &lost);
 	if (r < 0)
 		return r;
-	if (v1)
-		report_v1_dirty_root(c, dirty_mapped(c, n, 0,
-						     (unsigned)((n + 63) / 64),
-						     NULL, bits.words));
+	if (c->sb.version < 2) {
+		/* Pass 1 reported sb-v1-dirty-bitset: say what is at stake. */
+		snprintf(note, sizeof(note),
+			 "  (read as version 1, the %" PRIu64 " mapped cache "
+			 "blocks this bitset marks dirty would be taken as "
+			 "clean)", dirty_mapped(c, n, 0,
+						 (unsigned)((n + 63) / 64),
+						 NULL, bits.words));
+		pass(c, note);
+	}
 	if (c->mappings_walked) {
 		uint64_t words = (n + 63) / 64;
 
@@ -1104,7 +1100,7 @@ struct sm_result {
 
 /*
  * The second sign of version 2 metadata under a version 1 superblock
- * (report_v1_dirty_root has the first): dirty_root cleared as well, but the
+ * (pass 1 has the first): dirty_root cleared as well, but the
  * bitset still on disk, leaked.  Among the leaked blocks, an array btree
  * that no other leaked node points to, whose walk finds exactly the
  * cache's bitset length without damage and only leaked blocks, is that
