@@ -320,7 +320,8 @@ void ck_report_btree_damage(struct checker *c,
 		 * visited already; take it back, so that pass 6 reports the
 		 * bad pointer once, here, and not again as a count mismatch.
 		 */
-		if (c->refs && f->block < c->nr_refs && c->refs[f->block])
+		if (!d->ref_skipped && c->refs && f->block < c->nr_refs &&
+		    c->refs[f->block])
 			c->refs[f->block]--;
 		id = d->problem == PD_BT_CYCLE ? CACHE_P_BTREE_CYCLE
 					       : CACHE_P_BTREE_SHARED;

@@ -295,6 +295,13 @@ static int report(struct walk *w, const struct pd_btree_damage *d)
 	return w->ops->damage ? w->ops->damage(w->ctx, d) : 0;
 }
 
+/* Damage to a node whose pointer node_ref saw (quiet 0) or not. */
+static int report_at(struct walk *w, struct pd_btree_damage *d, int quiet)
+{
+	d->ref_skipped = quiet;
+	return report(w, d);
+}
+
 static int on_path(const struct walk *w, uint64_t block)
 {
 	for (unsigned i = 0; i < w->sp; i++)
@@ -331,12 +338,13 @@ static int push(struct walk *w, const void *data, uint64_t block,
 }
 
 /*
- * One pointer to a node, at depth w->sp, allowed keys b; counted when a
- * node above it was counted already (its pointers are not reported).
+ * One pointer to a node, at depth w->sp, allowed keys b; quiet when a node
+ * above it was counted already (the pointer is not passed to node_ref).
  */
 static int visit(struct walk *w, uint64_t block, const struct bounds *b,
-		 int counted)
+		 int quiet)
 {
+	int counted = quiet;	/* the pointers below were counted before */
 	unsigned depth = w->sp;
 	struct pd_btree_damage d;
 	const struct pd_node_header *h;
@@ -344,7 +352,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 	struct pd_fault f;
 	int r;
 
-	if (!counted && w->ops->node_ref) {
+	if (!quiet && w->ops->node_ref) {
 		r = w->ops->node_ref(w->ctx, block);
 		if (r == PD_WALK_COUNTED)
 			counted = 1;
@@ -354,7 +362,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 	if (depth >= PD_BTREE_MAX_DEPTH) {
 		set_damage(&d, PD_BT_TOO_DEEP, block, b, depth, "depth", depth,
 			   PD_BTREE_MAX_DEPTH - 1);
-		return report(w, &d);
+		return report_at(w, &d, quiet);
 	}
 	if (block >= w->nr_blocks) {
 		memset(&f, 0, sizeof(f));
@@ -366,19 +374,19 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 		f.expected = w->nr_blocks;
 		f.err = -ERANGE;
 		set_block_damage(&d, &f, b, depth);
-		return report(w, &d);
+		return report_at(w, &d, quiet);
 	}
 	if (on_path(w, block)) {
 		set_damage(&d, PD_BT_CYCLE, block, b, depth, "blocknr", block,
 			   block);
-		return report(w, &d);
+		return report_at(w, &d, quiet);
 	}
 	if (base_bitmap_test_and_set(&w->visited, block)) {
 		if (w->flags & PD_WALK_ALLOW_SHARED)
 			return 0;
 		set_damage(&d, PD_BT_SHARED, block, b, depth, "blocknr", block,
 			   block);
-		return report(w, &d);
+		return report_at(w, &d, quiet);
 	}
 
 	r = pd_bm_read_lock(w->bm, block, &pd_btree_validator, &blk, &f);
@@ -386,12 +394,12 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 		if (!is_read_damage(r))
 			return r;
 		set_block_damage(&d, &f, b, depth);
-		return report(w, &d);
+		return report_at(w, &d, quiet);
 	}
 	h = pd_block_data(blk);
 	if (check_node(h, block, w->value_size, b, depth, &d)) {
 		pd_bm_unlock(blk);
-		return report(w, &d);
+		return report_at(w, &d, quiet);
 	}
 	if (le32_to_cpu(h->flags) == PD_BTREE_LEAF) {
 		if (w->leaf_depth < 0)
@@ -400,7 +408,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 			set_damage(&d, PD_BT_DEPTH, block, b, depth, "depth",
 				   depth, (unsigned)w->leaf_depth);
 			pd_bm_unlock(blk);
-			return report(w, &d);
+			return report_at(w, &d, quiet);
 		}
 		r = 0;
 		if (w->ops->leaf && le32_to_cpu(h->nr_entries))
@@ -418,7 +426,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 		set_damage(&d, PD_BT_DEPTH, block, b, depth, "depth", depth,
 			   (unsigned)w->leaf_depth - 1);
 		pd_bm_unlock(blk);
-		return report(w, &d);
+		return report_at(w, &d, quiet);
 	}
 	r = push(w, h, block, b, counted);
 	pd_bm_unlock(blk);

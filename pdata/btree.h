@@ -70,6 +70,12 @@ struct pd_btree_damage {
 	 */
 	struct pd_fault fault;
 	unsigned depth;		/* 0 = root */
+	/*
+	 * 1 when the node lies below one node_ref said PD_WALK_COUNTED
+	 * for, so the pointer to it was not passed to node_ref: a counter
+	 * that takes back the count of a bad pointer must not.
+	 */
+	int ref_skipped;
 };
 
 struct pd_btree_walk_ops {

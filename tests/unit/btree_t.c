@@ -885,6 +885,27 @@ static void test_shared(void **state)
 			assert_int_equal(r->dmg[0].problem, PD_BT_SHARED);
 			assert_int_equal(r->dmg[0].fault.block, leaf);
 			assert_int_equal(r->dmg[0].key_begin, 500);
+			assert_int_equal(r->dmg[0].ref_skipped, 0);
+		}
+		rec_free(r);
+
+		/*
+		 * Below a node counted before: the same verdict, but neither
+		 * pointer to the leaf was passed to node_ref, and the damage
+		 * says so.
+		 */
+		r = rec_new();
+		r->counted_node = root;
+		ret = pd_btree_walk(pdb_bm(&b), root, 8, flags, &rec_ops, r);
+		assert_int_equal(ret, 0);
+		assert_int_equal(r->node_refs, 1);
+		assert_keys(r, 1, ranges, 1);
+		if (flags & PD_WALK_ALLOW_SHARED) {
+			assert_int_equal(r->nd, 0);
+		} else {
+			assert_int_equal(r->nd, 1);
+			assert_int_equal(r->dmg[0].problem, PD_BT_SHARED);
+			assert_int_equal(r->dmg[0].ref_skipped, 1);
 		}
 		rec_free(r);
 		pdb_release(&b);
