@@ -47,7 +47,14 @@ struct pd_array_walk_ops {
 	int (*values)(void *ctx, uint64_t index, unsigned nr, const void *values,
 		      uint64_t block);
 	int (*damage)(void *ctx, const struct pd_array_damage *d);
-	/* Every reference to a btree node or an array block. May be NULL. */
+	/*
+	 * Every reference to a btree node or an array block, once per
+	 * pointer (an array block shared by two keys is seen twice).  As
+	 * pd_btree_walk_ops.node_ref: PD_WALK_COUNTED for a btree node seen
+	 * before means the pointers below it (child nodes, array blocks) are
+	 * not passed here again; for an array block it means nothing.  Any
+	 * other non-zero value stops the walk.  May be NULL.
+	 */
 	int (*block_ref)(void *ctx, uint64_t block);
 };
 

@@ -199,13 +199,15 @@ static int read_bitmaps(struct smread *s, uint64_t index_block)
 /* ---- the overflow tree ---- */
 
 static int ov_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
-		   const void *values)
+		   const void *values, int counted)
 {
 	struct smread *s = ctx;
 	const unsigned char *kp = keys, *vp = values;
 	struct pd_sm_damage d;
 	int r;
 
+	(void)block;
+	(void)counted;	/* counts, not pointers */
 	for (unsigned i = 0; i < nr; i++) {
 		uint64_t k = load_le64(kp + 8 * (size_t)i);
 		uint32_t v = load_le32(vp + 4 * (size_t)i);

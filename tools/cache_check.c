@@ -80,6 +80,24 @@ static const char *open_error(int r)
 	}
 }
 
+/*
+ * An XML file given as metadata (cache_dump's output, where cache_restore's
+ * input belongs): one line, cache_dump's own (tools/common.c), instead of a
+ * screen of superblock errors.  Only when block 0 is not dm-cache's: a
+ * superblock whose checksum bytes happened to read as a tag is metadata.
+ */
+static int is_xml_input(struct pd_io *io, const char *path)
+{
+	const struct cache_check_opts sb_only = { .flags = CACHE_CHECK_SB_ONLY };
+	struct cache_check_result res;
+
+	if (!tool_looks_like_xml(path))
+		return 0;
+	if (cache_check(io, &sb_only, NULL, &res) < 0)
+		return 0;
+	return res.counts[CACHE_P_SB_MAGIC] || res.counts[CACHE_P_SB_UNREADABLE];
+}
+
 static int run(const struct check_cli *o, const char *path)
 {
 	const struct cache_check_sink sink = {
@@ -115,6 +133,12 @@ static int run(const struct check_cli *o, const char *path)
 	r = pd_io_open(path, tool_io_engine(path, oflags), &io);
 	if (r < 0) {
 		tool_error("%s: %s", path, open_error(r));
+		return 1;
+	}
+	if (is_xml_input(io, path)) {
+		if (!o->quiet)
+			tool_error_xml_input(path);
+		pd_io_destroy(io);
 		return 1;
 	}
 	r = cache_check(io, &opts, o->quiet ? NULL : &sink, &res);

@@ -45,6 +45,9 @@ mkimage_xml() {
 
 corrupt() { "$CORRUPT" image "$@"; }
 where() { "$CORRUPT" image where "$@"; }
+# u64 BLOCK OFFSET: the little-endian u64 stored there (a read, to follow
+# pointers and fix counts the way the kernel would have written them).
+u64() { od -An -tu8 -j $(($1 * 4096 + $2)) -N8 image | tr -d ' '; }
 
 # Byte offsets inside a btree node (value size 8, max 252).
 node_key() { echo $((32 + 8 * $1)); }
