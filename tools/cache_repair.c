@@ -12,7 +12,9 @@
  *
  * Exit codes: 0 the output was written (what could not be recovered is
  * reported unless -q); 1 nothing usable was written, with one line saying
- * why.  LVM passes its empty cache_repair_options as an extra empty
+ * why.  When the reader of the report or of --xml goes away early (a
+ * closed pipe), repair stops before OUT is touched and is killed by
+ * SIGPIPE with nothing on stderr, as 0.9.0's tools are.  LVM passes its empty cache_repair_options as an extra empty
  * argument: one such argument is accepted and ignored.
  */
 #include <errno.h>
@@ -269,8 +271,11 @@ static int write_xml(const struct cache_salvage *s, const char *path,
 	if (!r)
 		r = xml_writer_flush(w);
 	xml_writer_destroy(w);
-	if (r == -EPIPE && out.is_stdout)
-		return 0;
+	if (r == -EPIPE) {
+		/* Nothing is on OUT yet: end as a closed pipe ends 0.9.0. */
+		tool_output_abort(&out);
+		tool_die_of_sigpipe();
+	}
 	if (r < 0) {
 		tool_error("%s: cannot write: %s", out.path, strerror(-r));
 		goto out_abort;
