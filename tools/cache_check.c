@@ -8,6 +8,8 @@
  * ...), findings indented below them, -V printing the bare version, exit 0
  * when the metadata is usable and 1 when it is not or could not be read.
  * Added from the 1.x tools: --auto-repair and --ignore-non-fatal-errors.
+ * A cache block size the kernel cannot use gets one warning line after the
+ * passes (the exit code is unchanged).
  * The device is opened read-only unless a flag that may write is given.
  */
 #include <errno.h>
@@ -118,6 +120,9 @@ static int run(const struct check_cli *o, const char *path)
 		return 1;
 	}
 	r = cache_check(io, &opts, o->quiet ? NULL : &sink, &res);
+	/* Kept here, not a problem ID: the metadata itself is sound. */
+	if (r >= 0 && !o->quiet && !o->ignore_non_fatal)
+		tool_warn_block_size(io);
 	pd_io_destroy(io);
 	if (r < 0) {
 		tool_error("%s: check could not complete: %s", path,

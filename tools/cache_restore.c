@@ -17,6 +17,9 @@
  * --metadata-version for 1 and 2 and refused otherwise: any other version
  * makes metadata that no tool and no kernel reads.
  *
+ * A block size the kernel cannot use (not 64..2097152 sectors in steps of
+ * 64) is restored as asked, with one warning line.
+ *
  * Exit codes: 0 restored; 1 anything else, with one line on stderr.  A
  * failure while writing leaves block 0 zeroed (an unformatted device, as
  * 0.9.0 does), never a superblock over half-written blocks.  A progress bar
@@ -243,6 +246,7 @@ static int run(const struct restore_opts *o)
 						     : pd_strerror(r));
 		goto out_restore;
 	}
+	tool_warn_block_size(io);
 	ret = 0;
 out_restore:
 	cache_restore_destroy(rs);

@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/format.h"
+#include "cache/metadata_size.h"
+#include "pdata/bm.h"
 #include "pdata/ondisk.h"
 #include "tools/tool.h"
 
@@ -240,4 +243,28 @@ void tool_free_slots(const struct tool_parse_spec *spec)
 			free(*spec->slots[i]);
 			*spec->slots[i] = NULL;
 		}
+}
+
+void tool_warn_block_size(struct pd_io *io)
+{
+	/* Aligned for an O_DIRECT engine. */
+	void *buf = aligned_alloc(PD_BLOCK_SIZE, PD_BLOCK_SIZE);
+	struct pd_fault f;
+	struct cache_sb sb;
+	const char *why;
+
+	if (!buf)
+		return;
+	if (io->nr_blocks && !io->ops->read(io, 0, 1, buf) &&
+	    !pd_validate(&cache_sb_validator, buf, 0, &f)) {
+		cache_sb_unpack(buf, &sb);
+		why = sb.data_block_size ?
+			cache_block_size_problem(sb.data_block_size) : NULL;
+		if (why)
+			tool_error("warning: the cache block size is %u sectors: "
+				   "%s (the kernel takes 64 to 2097152 sectors, "
+				   "a multiple of 64) and cannot use this "
+				   "metadata", sb.data_block_size, why);
+	}
+	free(buf);
 }
