@@ -12,10 +12,12 @@
  *
  * The default metadata version is 2, as the kernel and the current
  * upstream tools write (0.9.0 defaulted to 1).
- * --debug-override-metadata-version N, a 0.9.0 debugging option that wrote
- * N into the superblock after the restore, is accepted as a synonym of
- * --metadata-version for 1 and 2 and refused otherwise: any other version
- * makes metadata that no tool and no kernel reads.
+ * --debug-override-metadata-version N does what 0.9.0's does, for tests
+ * that need metadata the kernel refuses: any N from 0 to 2^32-1 goes into
+ * the superblock, over the layout of version 2 for N >= 2 and of version 1
+ * otherwise (the dirty bitset is written from 2 on), whatever
+ * --metadata-version says.  The restore is done for that layout, then
+ * block 0 is rewritten with N (re-checksummed).
  *
  * A block size the kernel cannot use (not 64..2097152 sectors in steps of
  * 64) is restored as asked, with one warning line.
@@ -28,6 +30,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <popt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/format.h"
 #include "cache/restore.h"
 #include "pdata/bm.h"
 #include "pdata/io.h"
@@ -181,6 +185,48 @@ static int parse_version(const char *opt, const char *s, uint32_t *v)
 	return -1;
 }
 
+/* 0.9.0's override takes any u32, even one no tool or kernel reads. */
+static int parse_override(const char *s, uint32_t *v)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (!*s || *s == '-' || *s == '+' || *end || errno || x > UINT32_MAX) {
+		tool_error("--debug-override-metadata-version: not a number "
+			   "from 0 to %u: '%s'", UINT32_MAX, s);
+		return -1;
+	}
+	*v = (uint32_t)x;
+	return 0;
+}
+
+/* Writes version into the superblock the restore committed. */
+static int override_version(struct pd_io *io, const char *path,
+			    uint32_t version)
+{
+	struct cache_disk_sb *sb = aligned_alloc(PD_BLOCK_SIZE, PD_BLOCK_SIZE);
+	int r = -ENOMEM;
+
+	if (!sb)
+		goto out;
+	r = io->ops->read(io, CACHE_SB_LOCATION, 1, sb);
+	if (r < 0)
+		goto out;
+	sb->version = cpu_to_le32(version);
+	pd_validator_prepare(&cache_sb_validator, sb, CACHE_SB_LOCATION);
+	r = io->ops->write(io, CACHE_SB_LOCATION, 1, sb);
+	if (!r)
+		r = io->ops->flush(io);
+out:
+	if (r < 0)
+		tool_error("%s: writing version %" PRIu32 " into the superblock "
+			   "failed: %s", path, version, pd_strerror(r));
+	free(sb);
+	return r;
+}
+
 static int run(const struct restore_opts *o)
 {
 	struct cache_restore_opts ro = { 0 };
@@ -191,6 +237,7 @@ static int run(const struct restore_opts *o)
 	struct bar bar = { 0, -1 };
 	struct pd_io *io = NULL;
 	struct stat st;
+	uint32_t override = 0;
 	int fd, r, ret = 1;
 
 	if (!o->input) {
@@ -206,10 +253,11 @@ static int run(const struct restore_opts *o)
 	if (o->version &&
 	    parse_version("--metadata-version", o->version, &ro.version) < 0)
 		return 1;
-	if (o->override_version &&
-	    parse_version("--debug-override-metadata-version",
-			  o->override_version, &ro.version) < 0)
-		return 1;
+	if (o->override_version) {
+		if (parse_override(o->override_version, &override) < 0)
+			return 1;
+		ro.version = override >= 2 ? 2 : 1;
+	}
 	if (o->omit_clean_shutdown)
 		ro.flags |= CACHE_RESTORE_OMIT_CLEAN_SHUTDOWN;
 
@@ -246,6 +294,9 @@ static int run(const struct restore_opts *o)
 						     : pd_strerror(r));
 		goto out_restore;
 	}
+	if (o->override_version &&
+	    override_version(io, o->output, override) < 0)
+		goto out_restore;
 	tool_warn_block_size(io);
 	ret = 0;
 out_restore:
@@ -275,9 +326,9 @@ int cmd_cache_restore(int argc, const char **argv)
 		  &o.omit_clean_shutdown, 0,
 		  "leave the clean-shutdown flag clear (the kernel then "
 		  "treats every mapped block as dirty)", NULL },
-		{ "debug-override-metadata-version", 0,
-		  POPT_ARG_STRING | POPT_ARGFLAG_DOC_HIDDEN, NULL, 4,
-		  "the same as --metadata-version", "{1|2}" },
+		{ "debug-override-metadata-version", 0, POPT_ARG_STRING, NULL,
+		  4, "write N as the superblock's version, whatever it is "
+		  "(for tests: metadata the kernel refuses)", "N" },
 		{ "quiet", 'q', POPT_ARG_NONE, &o.quiet, 0,
 		  "no progress bar", NULL },
 		{ "help", 'h', POPT_ARG_NONE, &o.help, 0, "show this help",

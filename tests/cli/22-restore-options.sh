@@ -3,8 +3,8 @@
 #
 # cache_restore options and the superblock fields they set: -h, -V, missing
 # or unknown options and their messages, version 2 by default and 1 on
-# request (also through 0.9.0's --debug-override-metadata-version, which
-# takes only 1 or 2 here), CLEAN_SHUTDOWN unless --omit-clean-shutdown, the
+# request, 0.9.0's --debug-override-metadata-version (any u32 into the
+# superblock, over version 2's layout from 2 on), CLEAN_SHUTDOWN unless --omit-clean-shutdown, the
 # kernel's policy version and hint size, input from standard input, and the
 # outputs refused: missing, a directory, a character device, the input
 # itself.  With a terminal (through script(1), when there is one) a big
@@ -36,10 +36,9 @@ truncate -s 1M out.img
 "$R" -h >help.out 2>help.err || bad "-h: non-zero exit"
 [ -s help.err ] && bad "-h: wrote to stderr"
 for o in --input --output --metadata-version --omit-clean-shutdown \
-	--quiet --help --version; do
+	--quiet --help --version --debug-override-metadata-version; do
 	grep -q -- "$o" help.out || bad "-h: no $o"
 done
-grep -q -- --debug-override help.out && bad "-h: shows the hidden option"
 [ "$("$R" -V)" = "$("$BIN/cache_check" -V)" ] || bad "-V differs from cache_check's"
 "$R" -V | grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+' || bad "-V: not a bare version"
 
@@ -53,8 +52,10 @@ expect noout 1 "cache_restore: no output given (-o DEVICE or FILE)" "$R" -i in.x
 expect extra 1 "cache_restore: unexpected argument: extra" "$R" -i in.xml -o out.img extra
 expect v3 1 "cache_restore: --metadata-version must be 1 or 2, not '3'" \
 	"$R" -i in.xml -o out.img --metadata-version 3
-expect override7 1 "cache_restore: --debug-override-metadata-version must be 1 or 2, not '7'" \
-	"$R" -i in.xml -o out.img --debug-override-metadata-version 7
+expect override1x 1 "cache_restore: --debug-override-metadata-version: not a number from 0 to 4294967295: '1x'" \
+	"$R" -i in.xml -o out.img --debug-override-metadata-version 1x
+expect override-big 1 "cache_restore: --debug-override-metadata-version: not a number from 0 to 4294967295: '4294967296'" \
+	"$R" -i in.xml -o out.img --debug-override-metadata-version 4294967296
 expect noinput 1 "cache_restore: nope.xml: cannot open the input: No such file or directory" \
 	"$R" -i nope.xml -o out.img
 expect dirinput 1 "cache_restore: .: the input is a directory, not an XML file" \
@@ -87,6 +88,28 @@ expect v1 0 "" "$R" -i in.xml -o out.img --metadata-version 1
 [ "$(u32 out.img 40)" = 1 ] || bad "v1: version $(u32 out.img 40)"
 expect override1 0 "" "$R" -i in.xml -o out.img --debug-override-metadata-version 1
 [ "$(u32 out.img 40)" = 1 ] || bad "override1: version $(u32 out.img 40)"
+# Any version, over the layout 0.9.0 uses for it (dirty_root at 284 from
+# 2 on), the override winning over --metadata-version; the checksum is
+# right, so cache_check stops at the version alone.
+for v in 0:1 1:2 2:1 3:1 7: 4294967295:; do
+	n=${v%%:*} mv=${v#*:}
+	expect override$n 0 "" "$R" -i in.xml -o out.img \
+		--debug-override-metadata-version $n ${mv:+--metadata-version $mv}
+	[ "$(u32 out.img 40)" = $n ] || bad "override$n: version $(u32 out.img 40)"
+	dirty=$(od -An -tu8 -j 284 -N8 out.img | tr -d ' ')
+	if [ $n -ge 2 ]; then
+		[ "$dirty" != 0 ] || bad "override$n: no dirty bitset"
+	else
+		[ "$dirty" = 0 ] || bad "override$n: a dirty root in a v1 layout"
+	fi
+	if [ $n -ge 1 ] && [ $n -le 2 ]; then
+		"$BIN/cache_check" -q out.img || bad "override$n: check fails"
+	else
+		"$BIN/cache_check" out.img >check.out 2>&1
+		[ "$(sed -n 2p check.out)" = "  error: superblock: version is $n, expected 1 or 2 [sb-version]" ] ||
+			bad "override$n: check says '$(cat check.out)'"
+	fi
+done
 expect omit 0 "" "$R" -i in.xml -o out.img --omit-clean-shutdown -q
 [ "$(u32 out.img 4)" = 0 ] || bad "omit: flags $(u32 out.img 4), not 0"
 
