@@ -73,8 +73,11 @@ static void sink_action(void *ctx, const char *text)
 static const char *open_error(int r)
 {
 	switch (r) {
+	/* 0.9.0's words, which scripts search for. */
+	case -EISDIR:
+		return "Not a block device or regular file (a directory)";
 	case -ENODEV:
-		return "not a block device or regular file";
+		return "Not a block device or regular file";
 	case -EBUSY:
 		return "device is in use (is the cache active?)";
 	default:
@@ -188,7 +191,7 @@ int cmd_cache_check(int argc, const char **argv)
 	path = poptGetArg(pc);
 	extra = poptGetArg(pc);
 	if (!path) {
-		tool_error("no input file provided");
+		tool_error("No input file provided.");
 		poptPrintUsage(pc, stderr, 0);
 		goto out;
 	}

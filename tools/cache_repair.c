@@ -295,8 +295,8 @@ static int open_output(const char *path, const char *input, struct pd_io **io)
 
 	if (stat(path, &a) < 0) {
 		if (errno == ENOENT)
-			tool_error("%s: output does not exist (create it, e.g. "
-				   "with truncate or lvcreate, first)", path);
+			tool_error("%s: Output file does not exist (create it, "
+				   "e.g. with truncate or lvcreate, first)", path);
 		else
 			tool_error("%s: %s", path, strerror(errno));
 		return -errno;
@@ -307,13 +307,18 @@ static int open_output(const char *path, const char *input, struct pd_io **io)
 		return -EEXIST;
 	}
 	r = pd_io_open(path, PD_IO_WRITE | PD_IO_EXCL, io);
+	if (r == -EISDIR || r == -ENODEV) {
+		tool_error("%s: Not a block device or regular file%s", path,
+			   r == -EISDIR ? " (a directory)" : "");
+		return r;
+	}
 	if (r < 0) {
 		tool_error("%s: cannot open for writing: %s", path,
 			   pd_strerror(r));
 		return r;
 	}
 	if ((*io)->nr_blocks < 2) {
-		tool_error("%s: too small for metadata (%" PRIu64 " bytes)",
+		tool_error("%s: Output file too small (%" PRIu64 " bytes)",
 			   path, (*io)->size_bytes);
 		pd_io_destroy(*io);
 		*io = NULL;
@@ -354,6 +359,10 @@ static int run(const struct repair_opts *o)
 	}
 
 	r = cache_repair_salvage(in, &ro, &s);
+	if (r < 0 && tool_looks_like_xml(o->input)) {
+		tool_error_xml_input(o->input);
+		goto out_fail;
+	}
 	if (r == -EINVAL && s && cache_salvage_missing(s)) {
 		const struct cache_repair_report *rep = cache_salvage_report(s);
 
@@ -382,6 +391,11 @@ static int run(const struct repair_opts *o)
 		char msg[256];
 
 		r = cache_repair_write(s, out, msg, sizeof(msg));
+		if (r == -ENOSPC) {
+			tool_error("%s: Output file too small: %s", o->output,
+				   *msg ? msg : pd_strerror(r));
+			goto out_fail;
+		}
 		if (r < 0) {
 			tool_error("%s: writing the repaired metadata failed: "
 				   "%s", o->output, *msg ? msg : pd_strerror(r));
@@ -459,13 +473,13 @@ int cmd_cache_repair(int argc, const char **argv)
 		goto out;
 	}
 	if (!o.input) {
-		tool_error("no input file provided (-i)");
+		tool_error("No input file provided (-i)");
 		poptPrintUsage(pc, stderr, 0);
 		r = 1;
 		goto out;
 	}
 	if (!o.output && !o.xml) {
-		tool_error("no output file provided (-o)");
+		tool_error("No output file provided (-o, or --xml)");
 		poptPrintUsage(pc, stderr, 0);
 		r = 1;
 		goto out;

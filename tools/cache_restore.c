@@ -93,6 +93,12 @@ static int open_input(const char *path, int *fd, struct stat *st)
 	if (!strcmp(path, "-")) {
 		*fd = STDIN_FILENO;
 	} else {
+		/* 0.9.0's words lead: scripts search for them. */
+		if (stat(path, st) < 0) {
+			tool_error("%s: Couldn't stat file: %s", path,
+				   strerror(errno));
+			return -1;
+		}
 		*fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (*fd < 0) {
 			tool_error("%s: cannot open the input: %s", path,
@@ -101,8 +107,8 @@ static int open_input(const char *path, int *fd, struct stat *st)
 		}
 	}
 	if (fstat(*fd, st) < 0 || S_ISDIR(st->st_mode)) {
-		tool_error("%s: the input is a directory, not an XML file",
-			   path);
+		tool_error("%s: Not a regular file (a directory, not an XML "
+			   "file)", path);
 		if (*fd != STDIN_FILENO)
 			close(*fd);
 		return -1;
@@ -118,8 +124,8 @@ static int open_output(const char *path, const struct stat *in,
 
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT)
-			tool_error("%s: does not exist (the output must be an "
-				   "existing file or block device, big enough "
+			tool_error("%s: Output file does not exist (it must be "
+				   "an existing file or block device, big enough "
 				   "for the metadata)", path);
 		else
 			tool_error("%s: %s", path, strerror(errno));
@@ -139,8 +145,11 @@ static int open_output(const char *path, const struct stat *in,
 			   "device-mapper); refusing to write it", path);
 		break;
 	case -EISDIR:
+		tool_error("%s: Not a block device or regular file (a "
+			   "directory)", path);
+		break;
 	case -ENODEV:
-		tool_error("%s: not a regular file or a block device", path);
+		tool_error("%s: Not a block device or regular file", path);
 		break;
 	default:
 		tool_error("%s: cannot open for writing: %s", path,
@@ -164,7 +173,7 @@ static void report_read_error(const char *in, const char *out,
 			what = err->err == -ENOMEM ? "out of memory"
 						   : pd_strerror(err->err);
 		if (err->err == -ENOSPC) {
-			tool_error("%s: too small: %s", out, what);
+			tool_error("%s: Output file too small: %s", out, what);
 			return;
 		}
 	}
@@ -181,7 +190,8 @@ static int parse_version(const char *opt, const char *s, uint32_t *v)
 		*v = (uint32_t)(s[0] - '0');
 		return 0;
 	}
-	tool_error("%s must be 1 or 2, not '%s'", opt, s);
+	tool_error("Bad metadata version: %s must be 1 or 2, not '%s'", opt,
+		   s);
 	return -1;
 }
 
@@ -241,12 +251,12 @@ static int run(const struct restore_opts *o)
 	int fd, r, ret = 1;
 
 	if (!o->input) {
-		tool_error("no input file given (-i FILE, or -i - for "
+		tool_error("No input file provided (-i FILE, or -i - for "
 			   "standard input)");
 		return 1;
 	}
 	if (!o->output) {
-		tool_error("no output given (-o DEVICE or FILE)");
+		tool_error("No output file provided (-o DEVICE or FILE)");
 		return 1;
 	}
 	ro.version = CACHE_RESTORE_DEFAULT_VERSION;

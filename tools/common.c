@@ -20,13 +20,18 @@
 #include "pdata/ondisk.h"
 #include "tools/tool.h"
 
+/* Led by 0.9.0's words where it has them: scripts search for those. */
 static const char *open_error_text(int err)
 {
 	switch (err) {
 	case -EISDIR:
-		return "is a directory, not a metadata device or file";
+		return "Not a block device or regular file (a directory)";
 	case -ENODEV:
-		return "not a regular file or block device";
+		return "Not a block device or regular file";
+	case -ENOENT:
+		return "Couldn't stat path: No such file or directory";
+	case -ENOTDIR:
+		return "Couldn't stat path: Not a directory";
 	case -EBUSY:
 		return "device is in use (is the cache still active? "
 		       "deactivate it, or dump a copy)";
@@ -94,9 +99,9 @@ int tool_open_metadata(const char *path, unsigned flags, struct pd_io **out)
 		if (tool_looks_like_xml(path))
 			tool_error_xml_input(path);
 		else
-			tool_error("%s: too small to hold cache metadata "
-				   "(%llu bytes; the superblock alone takes "
-				   "%u)", path,
+			tool_error("%s: Metadata device/file too small.  Is "
+				   "this binary metadata? (%llu bytes; the "
+				   "superblock alone takes %u)", path,
 				   (unsigned long long)io->size_bytes,
 				   PD_BLOCK_SIZE);
 		pd_io_destroy(io);

@@ -43,29 +43,29 @@ done
 "$R" -V | grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+' || bad "-V: not a bare version"
 
 # usage errors
-expect noargs 1 "cache_restore: no input file given (-i FILE, or -i - for standard input)" "$R"
-expect noout 1 "cache_restore: no output given (-o DEVICE or FILE)" "$R" -i in.xml
+expect noargs 1 "cache_restore: No input file provided (-i FILE, or -i - for standard input)" "$R"
+expect noout 1 "cache_restore: No output file provided (-o DEVICE or FILE)" "$R" -i in.xml
 "$R" --bogus -i in.xml -o out.img >bogus.out 2>bogus.err
 [ $? -eq 1 ] || bad "--bogus: exit not 1"
 [ "$(head -n 1 bogus.err)" = "cache_restore: --bogus: unknown option" ] ||
 	bad "--bogus: '$(head -n 1 bogus.err)'"
 expect extra 1 "cache_restore: unexpected argument: extra" "$R" -i in.xml -o out.img extra
-expect v3 1 "cache_restore: --metadata-version must be 1 or 2, not '3'" \
+expect v3 1 "cache_restore: Bad metadata version: --metadata-version must be 1 or 2, not '3'" \
 	"$R" -i in.xml -o out.img --metadata-version 3
 expect override1x 1 "cache_restore: --debug-override-metadata-version: not a number from 0 to 4294967295: '1x'" \
 	"$R" -i in.xml -o out.img --debug-override-metadata-version 1x
 expect override-big 1 "cache_restore: --debug-override-metadata-version: not a number from 0 to 4294967295: '4294967296'" \
 	"$R" -i in.xml -o out.img --debug-override-metadata-version 4294967296
-expect noinput 1 "cache_restore: nope.xml: cannot open the input: No such file or directory" \
+expect noinput 1 "cache_restore: nope.xml: Couldn't stat file: No such file or directory" \
 	"$R" -i nope.xml -o out.img
-expect dirinput 1 "cache_restore: .: the input is a directory, not an XML file" \
+expect dirinput 1 "cache_restore: .: Not a regular file (a directory, not an XML file)" \
 	"$R" -i . -o out.img
-expect nooutput 1 "cache_restore: nope.img: does not exist (the output must be an existing file or block device, big enough for the metadata)" \
+expect nooutput 1 "cache_restore: nope.img: Output file does not exist (it must be an existing file or block device, big enough for the metadata)" \
 	"$R" -i in.xml -o nope.img
 [ -e nope.img ] && bad "nope.img was created"
 mkdir d
-expect dirout 1 "cache_restore: d: not a regular file or a block device" "$R" -i in.xml -o d
-expect chrout 1 "cache_restore: /dev/null: not a regular file or a block device" \
+expect dirout 1 "cache_restore: d: Not a block device or regular file (a directory)" "$R" -i in.xml -o d
+expect chrout 1 "cache_restore: /dev/null: Not a block device or regular file" \
 	"$R" -i in.xml -o /dev/null
 cp in.xml self.xml
 expect self 1 "cache_restore: self.xml: the output is the input file" \
