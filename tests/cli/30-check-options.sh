@@ -61,7 +61,7 @@ expect 1 null.out "$CHECK" /dev/null
 [ "$(cat null.out)" = "cache_check: /dev/null: Not a block device or regular file" ] || bad "/dev/null: $(cat null.out)"
 : >empty.img
 expect 1 empty.out "$CHECK" empty.img
-grep -q 'less than one 4096-byte block \[sb-unreadable\]' empty.out || bad "empty file: $(cat empty.out)"
+grep -q '^  error: Metadata device/file too small.  Is this binary metadata? (the device holds 0 bytes, less than one 4096-byte block) \[sb-unreadable\]$' empty.out || bad "empty file: $(cat empty.out)"
 head -c 1048576 /dev/urandom >garbage.img
 expect 1 garbage.out "$CHECK" garbage.img
 grep -q '\[sb-magic\]' garbage.out || bad "garbage: $(cat garbage.out)"
