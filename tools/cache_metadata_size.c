@@ -167,10 +167,9 @@ static int run(const struct msize_opts *o)
 	if (o->hint_width &&
 	    parse_number("--max-hint-width", o->hint_width, 128, &width) < 0)
 		return 1;
-	if (o->version && (parse_number("--metadata-version", o->version, 2,
-					&version) < 0 || version < 1)) {
-		if (version < 1)
-			msg("--metadata-version must be 1 or 2: %s", o->version);
+	if (o->version && (cache_size_parse_u64(o->version, &version) < 0 ||
+			   version < 1 || version > 2)) {
+		msg("--metadata-version must be 1 or 2: %s", o->version);
 		return 1;
 	}
 	if (cache_size_unit_parse(o->unit ? o->unit : "sector", &unit) < 0) {

@@ -379,7 +379,9 @@ static int run(const struct repair_opts *o)
 	}
 	if (!o->quiet)
 		print_report(s);
-	fflush(stdout);
+	/* A lost report stops the repair before OUT is touched. */
+	if (tool_flush_stdout() < 0)
+		goto out_fail;
 
 	if (o->xml) {
 		signal(SIGPIPE, SIG_IGN);

@@ -149,6 +149,10 @@ static void report_refusal(const struct wb_opts *o,
 
 	switch (res->status) {
 	case CACHE_WB_SB_UNREADABLE:
+		if (tool_looks_like_xml(o->metadata)) {
+			tool_error_xml_input(o->metadata);
+			break;
+		}
 		if (res->fault.kind == PD_FAULT_CHECKSUM) {
 			/* 0.9.0's words, which scripts search for. */
 			tool_error("%s: bad checksum in superblock (found "
@@ -294,7 +298,7 @@ static int run(const struct wb_opts *o)
 			   res.stats.failed);
 	rc = res.stats.failed ? 1 : 0;
 out:
-	if (fflush(stdout) != 0)
+	if (tool_flush_stdout() < 0)
 		rc = 1;
 	cache_writeback_release(&res);
 	pd_io_destroy(io);

@@ -66,21 +66,31 @@ void tool_die_of_sigpipe(void)
  * a full disk fails the run with a message (0.9.0 exits 0 there), a
  * closed pipe ends it by SIGPIPE.
  */
-static int finish_stdout(int rc)
+int tool_flush_stdout(void)
 {
+	static int reported;
 	int err = 0;
 
 	if (fflush(stdout) != 0)
 		err = errno;
 	else if (!ferror(stdout))
-		return rc;
+		return 0;
 	if (err == EPIPE)
 		tool_die_of_sigpipe();
+	/* An earlier write failed and was reported by whoever flushed. */
+	if (reported)
+		return -1;
+	reported = 1;
 	if (err)
 		tool_error("standard output: cannot write: %s", strerror(err));
 	else
 		tool_error("standard output: cannot write");
-	return 1;
+	return -1;
+}
+
+static int finish_stdout(int rc)
+{
+	return tool_flush_stdout() < 0 ? 1 : rc;
 }
 
 static int run(const char *name, int argc, const char **argv)

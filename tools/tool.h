@@ -36,4 +36,12 @@ void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 void tool_die_of_sigpipe(void) __attribute__((noreturn));
 
+/*
+ * Flushes stdout: 0, or -1 after one line saying why it could not be
+ * written (a closed pipe ends the tool by SIGPIPE instead).  Every tool's
+ * stdout is flushed this way after it returns; a tool that must stop when
+ * its report is lost calls it first.
+ */
+int tool_flush_stdout(void);
+
 #endif
