@@ -13,12 +13,15 @@
 # ours ($BIN first in PATH); /usr/sbin/NAME is the reference.  Fixtures:
 # tests/messages/setup.sh.
 #
-# Then the coverage check: every message format in tools/*.c (tool_error,
-# the bare msg and parse_error of cache_metadata_size and the option loop,
-# fprintf to stderr) and every message string the tools' error tables
-# return must match a line of some case, unless it is listed in
-# tests/messages/elsewhere with the reason (I/O faults, no memory, a block
-# device in use).  A message added without a case fails this test.
+# Then the coverage check (tests/messages/coverage.py): every message
+# format in tools/*.c (tool_error, the bare msg and parse_error of
+# cache_metadata_size and the option loop, fprintf to stderr), every string
+# the tools' error tables return, and the XML reader's and the restore's
+# messages (xml/reader.c fail(), cache/restore.c failf(), which the tools
+# print) must match a line of some case, unless tests/messages/elsewhere
+# lists it with the reason (I/O faults, no memory, a block device in use,
+# checks the XML reader makes first).  A message added without a case
+# fails this test.
 set -u
 : "${BIN:?}" "${PROGS:?}" "${TOP:?}"
 [ -x /usr/sbin/cache_restore ] || { echo "no reference cache_restore"; exit 77; }

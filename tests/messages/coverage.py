@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Coverage of the message corpus: every message the tool front ends can
-print has a case in tests/messages/*.cases, or is listed in
-tests/messages/elsewhere with where it is tested instead.
+"""Coverage of the message corpus: every message the tools can print has a
+case in tests/messages/*.cases, or is listed in tests/messages/elsewhere
+with where it is tested instead.
 
-A message is the format string of a call to tool_error(), msg(),
-parse_error() or fprintf(stderr, ...) in tools/*.c (adjacent literals and
-PRIu64-style macros joined; each line of a format with newlines on its
-own), plus every other string literal among that call's arguments (the
-alternatives of a ?:) and every string an error table returns (a function
-whose name says "error").  A format matches a corpus line when the line
-is the format with each conversion standing for any text; a fragment
-matches when it is part of a line.  Usage: coverage.py TOP.
+A message is the format string of a call that prints or records one
+(SOURCES below: tool_error(), msg(), parse_error() and fprintf(stderr)
+in tools/*.c; the XML reader's fail() and the restore's failf(), whose
+text the tools print after "FILE: line N, column M: " or "OUTPUT: "),
+adjacent literals and PRIu64-style macros joined, each line of a format
+with newlines on its own; plus every other string literal among that
+call's arguments (the alternatives of a ?:) and every string an error
+table in tools/*.c returns (a function whose name says "error").  A
+tools/ format matches a corpus line when the line is the format with each
+conversion standing for any text; a library format when it ends a line
+after ": "; a fragment when it is part of a line.  Usage: coverage.py TOP.
 """
 import glob
 import os
@@ -19,7 +22,12 @@ import re
 import sys
 
 top = sys.argv[1]
-CALL = re.compile(r'\b(tool_error|msg|parse_error|fprintf)\s*\(')
+# glob: {function: arguments before the format}; fprintf needs "stderr".
+SOURCES = {
+    'tools/*.c': {'tool_error': 0, 'msg': 0, 'parse_error': 1, 'fprintf': 1},
+    'xml/reader.c': {'fail': 1, 'fail_errno': 2},
+    'cache/restore.c': {'failf': 2},
+}
 LIT = re.compile(r'"((?:[^"\\]|\\.)*)"|\b(PRI[diuxX](?:8|16|32|64))\b')
 CONV = re.compile(r'%[-+ #0]*(?:\*|[0-9]+)?(?:\.(?:\*|[0-9]+))?'
                   r'(?:hh|h|ll|l|z|j|t)?[diouxXscp]|%llu')
@@ -68,39 +76,63 @@ def literal_runs(args):
     return runs
 
 
+def skip_args(args, n):
+    """args without its first n arguments (no literal holds a comma here
+    before the format)."""
+    depth, i = 0, 0
+    while n and i < len(args):
+        c = args[i]
+        if c in '([':
+            depth += 1
+        elif c in ')]':
+            depth -= 1
+        elif c == ',' and not depth:
+            n -= 1
+        i += 1
+    return args[i:]
+
+
 def messages():
-    found = []      # (file, kind, text); kind "format" or "fragment"
-    for path in sorted(glob.glob(os.path.join(top, 'tools', '*.c'))):
-        name = os.path.relpath(path, top)
-        src = re.sub(r'/\*.*?\*/', lambda m: ' ' * len(m.group(0)),
-                     open(path).read(), flags=re.S)
-        src = re.sub(r'//[^\n]*', '', src)
-        for m in CALL.finditer(src):
-            # Skip the definitions of these functions themselves.
-            before = src[max(0, m.start() - 20):m.start()]
-            if re.search(r'\b(void|int)\s+$', before):
-                continue
-            args = call_args(src, m.end())
-            if m.group(1) == 'fprintf':
-                if not args.lstrip().startswith('stderr'):
-                    continue
-            elif m.group(1) == 'parse_error':
-                args = args.split(',', 1)[1] if ',' in args else ''
-            runs = literal_runs(args)
-            if not runs:
-                continue
-            for line in runs[0].split('\n'):
-                found.append((name, 'format', line))
-            for frag in runs[1:]:
+    found = []      # (file, kind, text); kind "format", "lib" or "fragment"
+    for pattern, calls in SOURCES.items():
+        call = re.compile(r'\b(%s)\s*\(' % '|'.join(calls))
+        for path in sorted(glob.glob(os.path.join(top, pattern))):
+            found += file_messages(path, calls, call, pattern.startswith('tools/'))
+    return found
+
+
+def file_messages(path, calls, call, tools):
+    found = []
+    name = os.path.relpath(path, top)
+    src = re.sub(r'/\*.*?\*/', lambda m: ' ' * len(m.group(0)),
+                 open(path).read(), flags=re.S)
+    src = re.sub(r'//[^\n]*', '', src)
+    for m in call.finditer(src):
+        # Skip the definitions of these functions themselves.
+        before = src[max(0, m.start() - 20):m.start()]
+        if re.search(r'\b(void|int)\s+$', before):
+            continue
+        args = call_args(src, m.end())
+        if m.group(1) == 'fprintf' and not args.lstrip().startswith('stderr'):
+            continue
+        args = skip_args(args, calls[m.group(1)])
+        runs = literal_runs(args)
+        if not runs or not args.lstrip().startswith('"'):
+            continue
+        for line in runs[0].split('\n'):
+            found.append((name, 'format' if tools else 'lib', line))
+        for frag in runs[1:]:
+            found.append((name, 'fragment', frag))
+    if not tools:
+        return found
+    # Error tables: return "..." inside a function named *error*.
+    for fm in re.finditer(r'\n[a-z][^\n]*\b(\w*error\w*)\s*\([^)]*\)\s*\{',
+                          src):
+        body = src[fm.end():src.find('\n}', fm.end())]
+        for rm in re.finditer(r'return\s+((?:"(?:[^"\\]|\\.)*"\s*)+);',
+                              body):
+            for frag in literal_runs(rm.group(1)):
                 found.append((name, 'fragment', frag))
-        # Error tables: return "..." inside a function named *error*.
-        for fm in re.finditer(r'\n[a-z][^\n]*\b(\w*error\w*)\s*\([^)]*\)\s*\{',
-                              src):
-            body = src[fm.end():src.find('\n}', fm.end())]
-            for rm in re.finditer(r'return\s+((?:"(?:[^"\\]|\\.)*"\s*)+);',
-                                  body):
-                for frag in literal_runs(rm.group(1)):
-                    found.append((name, 'fragment', frag))
     return found
 
 
@@ -132,10 +164,11 @@ def main():
         if key in elsewhere:
             used.add(key)
             continue
-        if kind == 'format':
+        if kind in ('format', 'lib'):
             parts = [re.escape(p) for p in CONV.split(text)]
-            rx = re.compile('^' + '.*'.join(parts) + '$', re.S)
-            ok = any(rx.match(l) or rx.match(l.split(': ', 1)[-1])
+            body = '.*'.join(parts) + '$'
+            rx = re.compile(('^' if kind == 'format' else '(^|: )') + body)
+            ok = any(rx.search(l) or rx.match(l.split(': ', 1)[-1])
                      for l in lines)
         else:
             ok = any(text in l for l in lines)
@@ -146,7 +179,7 @@ def main():
     for key in sorted(elsewhere - used):
         print('FAIL: tests/messages/elsewhere lists %r, which the source '
               'no longer prints' % key)
-    print('%d messages in tools/*.c, %d elsewhere, %d without a case'
+    print('%d messages, %d elsewhere, %d without a case'
           % (total, len(used), len(missing)))
     return 1 if missing or elsewhere - used else 0
 

@@ -41,6 +41,17 @@ truncate -s 4M bs100.img
 truncate -s 8M fast.img origin.img
 # A path stat(2) takes and open(2) refuses (ENXIO), for every user.
 python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind("sock")'
+# xr [SB-ATTRS] BODY: restores <superblock SB-ATTRS>BODY</superblock> (by
+# default 10 cache blocks of 128 sectors, smq, hint width 4) from x.xml,
+# the document on lines 1 to 3.
+cat >xr <<'XR'
+#!/bin/bash
+sb='uuid="" block_size="128" nr_cache_blocks="10" policy="smq" hint_width="4"'
+[ $# -ge 2 ] && { sb=$1; shift; }
+printf '<superblock %s>\n%s\n</superblock>\n' "$sb" "$1" >x.xml
+exec cache_restore -i x.xml -o out.img
+XR
+chmod +x xr
 # A pipe with no reader: "exec 3<>fifo 4>fifo 3<&-", then write to fd 4.
 mkfifo fifo
 set +e
