@@ -141,14 +141,28 @@ def trivial(text):
     return not re.sub(CONV, '', text).strip(' :\n\r')
 
 
+# A tool's own messages must be made by its own cases; shared code's
+# (common.c, main.c, the libraries) by any.
+OWN_CASES = {
+    'tools/cache_check.c': ('check',),
+    'tools/cache_dump.c': ('dump',),
+    'tools/cache_metadata_size.c': ('msize',),
+    'tools/cache_repair.c': ('repair',),
+    'tools/cache_restore.c': ('restore', 'restore-xml'),
+    'tools/cache_writeback.c': ('writeback',),
+}
+
+
 def main():
-    lines = []
+    by_file = {}
     for path in glob.glob(os.path.join(top, 'tests', 'messages', '*.cases')):
+        name = os.path.basename(path)[:-len('.cases')]
         for line in open(path):
             line = line.rstrip('\n')
             if line and not line.startswith(('#', '$ ', 'exit ')) \
                and line != '...':
-                lines.append(line)
+                by_file.setdefault(name, []).append(line)
+    every = [l for ls in by_file.values() for l in ls]
     elsewhere = set()
     for line in open(os.path.join(top, 'tests', 'messages', 'elsewhere')):
         line = line.rstrip('\n')
@@ -160,6 +174,9 @@ def main():
         if trivial(text):
             continue
         total += 1
+        lines = every
+        if name in OWN_CASES:
+            lines = [l for c in OWN_CASES[name] for l in by_file.get(c, [])]
         key = '%s: %s' % (name, text.replace('\r', '\\r'))
         if key in elsewhere:
             used.add(key)
