@@ -481,8 +481,9 @@ static int sb_violation(void *ctx, const struct cache_sb_violation *v)
 		break;
 	case CACHE_SB_BAD_CSUM:
 		s->unusable = 1;
-		ck_report(c, id, "superblock: bad checksum (found 0x%08" PRIx64
-			  ", expected 0x%08" PRIx64 ")", v->found, v->expected);
+		ck_report(c, id, "bad checksum in superblock (found 0x%08"
+			  PRIx64 ", expected 0x%08" PRIx64 ")", v->found,
+			  v->expected);
 		break;
 	case CACHE_SB_BAD_VERSION:
 		s->unusable = 1;
@@ -545,8 +546,9 @@ static int pass_superblock(struct checker *c, struct sb_state *s)
 	ck_pass(c, "examining superblock");
 	if (c->io->nr_blocks < 1) {
 		ck_report(c, CACHE_P_SB_UNREADABLE,
-			  "superblock: the device holds %" PRIu64
-			  " bytes, less than one %u-byte block",
+			  "Metadata device/file too small.  Is this binary "
+			  "metadata? (the device holds %" PRIu64
+			  " bytes, less than one %u-byte block)",
 			  c->io->size_bytes, PD_BLOCK_SIZE);
 		return 0;
 	}

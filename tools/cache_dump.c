@@ -5,9 +5,10 @@
  * metadata, and with the real dirty state for v2 (0.9.0 ignores the dirty
  * bitset).
  *
- * Exit codes: 0 dumped (also when the reader of a pipe went away early:
- * `cache_dump meta | head` ends quietly), 1 anything else, with one message
- * on stderr.  The input is only ever opened read-only.  With -o, the file is
+ * Exit codes: 0 dumped, 1 anything else, with one message on stderr.  When
+ * the reader of the output goes away early (`cache_dump meta | head`, a
+ * FIFO whose reader exits), the dump is killed by SIGPIPE with nothing on
+ * stderr, as 0.9.0's: a truncated dump never passes for a whole one.  The input is only ever opened read-only.  With -o, the file is
  * created at once (so a bad path fails before any work) but only emptied
  * when the dump starts to write, and a file this run created is removed
  * again if the dump fails.
@@ -174,6 +175,7 @@ static int run(const struct dump_opts *o, const char *input)
 	struct xml_writer *w = NULL;
 	struct cache_emitter e;
 	struct pd_io *io = NULL;
+	int broken_pipe = 0;
 	int r;
 
 	r = tool_open_metadata(input, PD_IO_RDONLY | PD_IO_EXCL | PD_IO_AIO,
@@ -190,7 +192,7 @@ static int run(const struct dump_opts *o, const char *input)
 	}
 	xml_writer_emitter(w, &e);
 
-	/* A closed pipe is an EPIPE from write(2), handled below. */
+	/* A closed pipe is an EPIPE from write(2): cleaned up, then SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	dopts.flags = o->repair ? CACHE_DUMP_REPAIR : 0;
 	dopts.before_emit = before_emit;
@@ -198,10 +200,9 @@ static int run(const struct dump_opts *o, const char *input)
 	r = cache_dump(io, &dopts, &e, &res);
 	if (!r)
 		r = xml_writer_flush(w);
-	if (r == -EPIPE && out.is_stdout) {
-		/* The reader has all it wanted: not an error. */
-		r = 0;
-		goto out_writer;
+	if (r == -EPIPE) {
+		broken_pipe = 1;
+		goto out_abort;
 	}
 	if (r < 0) {
 		if (!res.status) {
@@ -227,6 +228,8 @@ out_writer:
 	xml_writer_destroy(w);
 out_io:
 	pd_io_destroy(io);
+	if (broken_pipe)
+		tool_die_of_sigpipe();
 	return r < 0 ? 1 : 0;
 }
 

@@ -12,7 +12,9 @@
  *
  * Exit codes: 0 the output was written (what could not be recovered is
  * reported unless -q); 1 nothing usable was written, with one line saying
- * why.  LVM passes its empty cache_repair_options as an extra empty
+ * why.  When the reader of the report or of --xml goes away early (a
+ * closed pipe), repair stops before OUT is touched and is killed by
+ * SIGPIPE with nothing on stderr, as 0.9.0's tools are.  LVM passes its empty cache_repair_options as an extra empty
  * argument: one such argument is accepted and ignored.
  */
 #include <errno.h>
@@ -294,8 +296,11 @@ static int write_xml(const struct cache_salvage *s, const char *path,
 	if (!r)
 		r = xml_writer_flush(w);
 	xml_writer_destroy(w);
-	if (r == -EPIPE && out.is_stdout)
-		return 0;
+	if (r == -EPIPE) {
+		/* Nothing is on OUT yet: end as a closed pipe ends 0.9.0. */
+		tool_output_abort(&out);
+		tool_die_of_sigpipe();
+	}
 	if (r < 0) {
 		tool_error("%s: cannot write: %s", out.path, strerror(-r));
 		goto out_abort;
@@ -315,8 +320,8 @@ static int open_output(const char *path, const char *input, struct pd_io **io)
 
 	if (stat(path, &a) < 0) {
 		if (errno == ENOENT)
-			tool_error("%s: output does not exist (create it, e.g. "
-				   "with truncate or lvcreate, first)", path);
+			tool_error("%s: Output file does not exist (create it, "
+				   "e.g. with truncate or lvcreate, first)", path);
 		else
 			tool_error("%s: %s", path, strerror(errno));
 		return -errno;
@@ -332,13 +337,18 @@ static int open_output(const char *path, const char *input, struct pd_io **io)
 			   "refusing to write it", path);
 		return r;
 	}
+	if (r == -EISDIR || r == -ENODEV) {
+		tool_error("%s: Not a block device or regular file%s", path,
+			   r == -EISDIR ? " (a directory)" : "");
+		return r;
+	}
 	if (r < 0) {
 		tool_error("%s: cannot open for writing: %s", path,
 			   pd_strerror(r));
 		return r;
 	}
 	if ((*io)->nr_blocks < 2) {
-		tool_error("%s: too small for metadata (%" PRIu64 " bytes)",
+		tool_error("%s: Output file too small (%" PRIu64 " bytes)",
 			   path, (*io)->size_bytes);
 		pd_io_destroy(*io);
 		*io = NULL;
@@ -381,6 +391,10 @@ static int run(const struct repair_opts *o)
 	if (out)
 		ro.out_blocks = out->nr_blocks;
 	r = cache_repair_salvage(in, &ro, &s);
+	if (r < 0 && tool_looks_like_xml(o->input)) {
+		tool_error_xml_input(o->input);
+		goto out_fail;
+	}
 	if (r == -EINVAL && s && cache_salvage_missing(s)) {
 		const struct cache_repair_report *rep = cache_salvage_report(s);
 
@@ -405,7 +419,9 @@ static int run(const struct repair_opts *o)
 	}
 	if (!o->quiet)
 		print_report(s);
-	fflush(stdout);
+	/* A lost report stops the repair before OUT is touched. */
+	if (tool_flush_stdout() < 0)
+		goto out_fail;
 
 	if (o->xml) {
 		signal(SIGPIPE, SIG_IGN);
@@ -417,6 +433,11 @@ static int run(const struct repair_opts *o)
 		char msg[256];
 
 		r = cache_repair_write(s, out, msg, sizeof(msg));
+		if (r == -ENOSPC) {
+			tool_error("%s: Output file too small: %s", o->output,
+				   *msg ? msg : pd_strerror(r));
+			goto out_fail;
+		}
 		if (r < 0) {
 			tool_error("%s: writing the repaired metadata failed: "
 				   "%s", o->output, *msg ? msg : pd_strerror(r));
@@ -494,13 +515,13 @@ int cmd_cache_repair(int argc, const char **argv)
 		goto out;
 	}
 	if (!o.input) {
-		tool_error("no input file provided (-i)");
+		tool_error("No input file provided (-i)");
 		poptPrintUsage(pc, stderr, 0);
 		r = 1;
 		goto out;
 	}
 	if (!o.output && !o.xml) {
-		tool_error("no output file provided (-o)");
+		tool_error("No output file provided (-o, or --xml)");
 		poptPrintUsage(pc, stderr, 0);
 		r = 1;
 		goto out;

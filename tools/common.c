@@ -14,16 +14,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/format.h"
+#include "cache/metadata_size.h"
+#include "pdata/bm.h"
 #include "pdata/ondisk.h"
 #include "tools/tool.h"
 
+/* Led by 0.9.0's words where it has them: scripts search for those. */
 static const char *open_error_text(int err)
 {
 	switch (err) {
 	case -EISDIR:
-		return "is a directory, not a metadata device or file";
+		return "Not a block device or regular file (a directory)";
 	case -ENODEV:
-		return "not a regular file or block device";
+		return "Not a block device or regular file";
+	case -ENOENT:
+		return "Couldn't stat path: No such file or directory";
+	case -ENOTDIR:
+		return "Couldn't stat path: Not a directory";
 	case -EBUSY:
 		return "device is in use (is the cache still active? "
 		       "deactivate it, or dump a copy)";
@@ -91,9 +99,9 @@ int tool_open_metadata(const char *path, unsigned flags, struct pd_io **out)
 		if (tool_looks_like_xml(path))
 			tool_error_xml_input(path);
 		else
-			tool_error("%s: too small to hold cache metadata "
-				   "(%llu bytes; the superblock alone takes "
-				   "%u)", path,
+			tool_error("%s: Metadata device/file too small.  Is "
+				   "this binary metadata? (%llu bytes; the "
+				   "superblock alone takes %u)", path,
 				   (unsigned long long)io->size_bytes,
 				   PD_BLOCK_SIZE);
 		pd_io_destroy(io);
@@ -240,4 +248,28 @@ void tool_free_slots(const struct tool_parse_spec *spec)
 			free(*spec->slots[i]);
 			*spec->slots[i] = NULL;
 		}
+}
+
+void tool_warn_block_size(struct pd_io *io)
+{
+	/* Aligned for an O_DIRECT engine. */
+	void *buf = aligned_alloc(PD_BLOCK_SIZE, PD_BLOCK_SIZE);
+	struct pd_fault f;
+	struct cache_sb sb;
+	const char *why;
+
+	if (!buf)
+		return;
+	if (io->nr_blocks && !io->ops->read(io, 0, 1, buf) &&
+	    !pd_validate(&cache_sb_validator, buf, 0, &f)) {
+		cache_sb_unpack(buf, &sb);
+		why = sb.data_block_size ?
+			cache_block_size_problem(sb.data_block_size) : NULL;
+		if (why)
+			tool_error("warning: the cache block size is %u sectors: "
+				   "%s (the kernel takes 64 to 2097152 sectors, "
+				   "a multiple of 64) and cannot use this "
+				   "metadata", sb.data_block_size, why);
+	}
+	free(buf);
 }

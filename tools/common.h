@@ -93,4 +93,13 @@ int tool_parse(poptContext pc, const struct tool_parse_spec *spec);
 /* Frees what tool_parse stored in the slots. */
 void tool_free_slots(const struct tool_parse_spec *spec);
 
+/*
+ * Issue 12 finding 7: when block 0 of io is a valid cache superblock
+ * (location, checksum, magic) whose cache block size the kernel cannot use
+ * (cache/metadata_size.h), prints one warning line saying so.  Anything
+ * else (unreadable, damaged, a block size of 0, which the tools refuse or
+ * report already) prints nothing.  Never changes an exit code.
+ */
+void tool_warn_block_size(struct pd_io *io);
+
 #endif

@@ -68,13 +68,13 @@ v=$("$T" -V) || bad "-V: exit $?"
 [ "$("$T" --version)" = "$v" ] || bad "--version differs from -V"
 
 # ---- inputs that are not metadata ----
-expect_err 1 "cache_dump: nope.img: No such file or directory" nope.img
+expect_err 1 "cache_dump: nope.img: Couldn't stat path: No such file or directory" nope.img
 mkdir adir
-expect_err 1 "cache_dump: adir: is a directory, not a metadata device or file" adir
+expect_err 1 "cache_dump: adir: Not a block device or regular file (a directory)" adir
 head -c 100 good.img >short.img
-expect_err 1 "cache_dump: short.img: too small to hold cache metadata (100 bytes; the superblock alone takes 4096)" short.img
+expect_err 1 "cache_dump: short.img: Metadata device/file too small.  Is this binary metadata? (100 bytes; the superblock alone takes 4096)" short.img
 : >empty.img
-expect_err 1 "cache_dump: empty.img: too small to hold cache metadata (0 bytes; the superblock alone takes 4096)" empty.img
+expect_err 1 "cache_dump: empty.img: Metadata device/file too small.  Is this binary metadata? (0 bytes; the superblock alone takes 4096)" empty.img
 xmlmsg="This looks like XML.  cache_dump only takes binary metadata (cache_restore turns XML into metadata)"
 expect_err 1 "cache_dump: src.xml: $xmlmsg" src.xml
 "$PROGS/gen_xml" --nr-cache-blocks 2000 --mapped 100 >big.xml

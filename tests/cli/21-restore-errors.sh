@@ -141,7 +141,7 @@ cp small.img small.before
 "$BIN/cache_restore" -i s16.xml -o small.img 2>small.err
 rc=$?
 [ $rc -eq 1 ] || bad "small: exit $rc"
-[ "$(cat small.err)" = "cache_restore: small.img: too small: the output holds 10 blocks of 4 KiB but this metadata needs 11 (45056 bytes)" ] ||
+[ "$(cat small.err)" = "cache_restore: small.img: Output file too small: the output holds 10 blocks of 4 KiB but this metadata needs 11 (45056 bytes)" ] ||
 	bad "small: stderr '$(cat small.err)'"
 cmp -s small.img small.before || bad "small: the output was written"
 truncate -s 45056 small.img
