@@ -237,10 +237,18 @@ static int run(const struct restore_opts *o)
 	}
 	r = cache_restore_commit(rs);
 	if (r < 0) {
-		tool_error("%s: writing the metadata failed: %s (block 0 is "
-			   "left zeroed)", o->output,
+		static const char *const left[] = {
+			[CACHE_RESTORE_LEFT_UNCHANGED] = "the device is unchanged",
+			[CACHE_RESTORE_LEFT_ZEROED] = "block 0 is left zeroed",
+			[CACHE_RESTORE_LEFT_UNFLUSHED] = "the new metadata is "
+				"written but may not be on disk",
+		};
+
+		tool_error("%s: writing the metadata failed: %s (%s)",
+			   o->output,
 			   cache_restore_message(rs) ? cache_restore_message(rs)
-						     : pd_strerror(r));
+						     : pd_strerror(r),
+			   left[cache_restore_left(rs)]);
 		goto out_restore;
 	}
 	ret = 0;

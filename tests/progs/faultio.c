@@ -20,7 +20,8 @@
  *                          first 2048 bytes of its first 4 KiB block on the
  *                          file, then the process dies on the spot (exit:
  *                          _exit(FAULTIO_EXIT_CODE), a power cut) or the
- *                          write fails with EIO (eio)
+ *                          write fails with EIO (eio); flushes are not
+ *                          counted then
  *   FAULTIO_BAD_BLOCK=B    every read touching 4 KiB block B fails with EIO
  *   FAULTIO_RDONLY=1       opening the file for writing fails with EROFS,
  *                          as on a read-only device or mount, even as root
@@ -224,7 +225,8 @@ static int read_fails(int fd, uint64_t off, size_t len)
 static int write_fails(int fd, const void *first, size_t first_len,
 		       uint64_t off, int is_flush)
 {
-	if (!is_target(fd))
+	/* A flush cannot be torn: torn writes count data writes only. */
+	if (!is_target(fd) || (is_flush && F.torn))
 		return 0;
 	F.writes++;
 	if (F.writes != F.write_at)

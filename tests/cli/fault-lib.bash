@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Shared by the whole-process fault tests (tests/cli/8[0-4]-fault-*.sh);
+# sourced, not run.  A tool runs under tests/progs/faultio.so with one file
+# failing its Nth read or Nth write (or tearing it: half a block written,
+# then the process dies), for N = 1, 2, ... until a run meets no fault and
+# succeeds.  After every failed run:
+#   - the tool exited non-zero (EIO), or died where the shim killed it (torn);
+#   - with EIO, stderr is one line, "<tool>: ...", that names the error;
+#   - the device holds one of the states the test allows (fault_state):
+#     the old bytes, the new metadata, or, for the tools that rewrite a
+#     whole device, an unformatted device (block 0 zeroed); any state
+#     that is not the old bytes passes our cache_check and 0.9.0's.
+#
+# Usage: set FAULT_FILE (the file to fail), define fault_setup (puts the
+# old state back), then fault_loop KIND ALLOWED CMD..., where KIND is read,
+# write or torn, and ALLOWED the states allowed after a failure, e.g.
+# "old new zero".  The caller makes old.img and new.img (the bytes a run
+# without faults leaves) first.
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+SHIM="$PROGS/faultio.so"
+[ -f "$SHIM" ] || { echo "no $SHIM"; exit 77; }
+[ -x /usr/sbin/cache_check ] || { echo "no reference cache_check"; exit 77; }
+FAULT_EXIT=99
+
+# fault_run KIND N CMD...: CMD with the Nth read/write of $FAULT_FILE failing.
+fault_run() {
+	local kind=$1 n=$2 var=FAULTIO_WRITE torn=
+	shift 2
+	case $kind in
+	read) var=FAULTIO_READ ;;
+	torn) torn=exit ;;
+	esac
+	rm -f hit
+	env ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+		LD_PRELOAD="$SHIM" FAULTIO_FILE="$FAULT_FILE" "$var=$n" \
+		FAULTIO_TORN="$torn" FAULTIO_EXIT_CODE=$FAULT_EXIT \
+		FAULTIO_HIT=hit FAULTIO_LOG=fault.log "$@" >out.txt 2>err.txt
+}
+
+# both_pass IMG: our cache_check and 0.9.0's pass it.
+both_pass() {
+	"$BIN/cache_check" "$1" >check.txt 2>&1 ||
+		{ cat check.txt; return 1; }
+	/usr/sbin/cache_check -q "$1" >/dev/null 2>&1
+}
+
+# fault_state IMG: old, new, zero (block 0 all zero) or other.  A state
+# that is not byte for byte old or new counts as one of them when it dumps
+# as that one's metadata (a write that changed only unreferenced blocks).
+fault_state() {
+	if cmp -s "$1" old.img; then
+		echo old
+	elif cmp -s "$1" new.img; then
+		echo new
+	elif cmp -s -n 4096 "$1" /dev/zero; then
+		echo zero
+	elif "$BIN/cache_dump" "$1" >state.xml 2>/dev/null; then
+		if [ -f old.xml ] && cmp -s state.xml old.xml; then
+			echo old
+		elif cmp -s state.xml new.xml; then
+			echo new
+		else
+			echo other
+		fi
+	else
+		echo other
+	fi
+}
+
+# fault_prepare TOOL-CMD...: checks old.img, runs the tool once without
+# faults to make new.img and new.xml, and dumps old.xml where it can.
+fault_prepare() {
+	fault_setup
+	both_pass old.img || fail "the old image does not pass the checkers"
+	"$BIN/cache_dump" old.img >old.xml 2>/dev/null || rm -f old.xml
+	"$@" >out.txt 2>err.txt || fail "without faults: $(cat err.txt)"
+	cp "$FAULT_STATE_OF" new.img
+	both_pass new.img || fail "the new image does not pass the checkers"
+	"$BIN/cache_dump" new.img >new.xml || fail "cannot dump new.img"
+}
+
+# fault_loop KIND ALLOWED CMD...: see the top of the file.  Prints how many
+# faults were injected.  FAULT_STATE_OF names the file whose state is
+# judged (the output; FAULT_FILE by default).  FAULT_ON_FAIL, if set, is a
+# function called with the state after each failure for extra checks.
+fault_loop() {
+	local kind=$1 allowed=$2 n=1 rc st
+	shift 2
+	while :; do
+		fault_setup
+		fault_run "$kind" "$n" "$@"
+		rc=$?
+		if [ ! -e hit ]; then
+			[ $rc -eq 0 ] ||
+				fail "$kind $n: no fault met, yet exit $rc: $(cat err.txt)"
+			st=$(fault_state "$FAULT_STATE_OF")
+			[ "$st" = new ] || fail "$kind $n: no fault met, state $st"
+			break
+		fi
+		if [ "$kind" = torn ]; then
+			[ $rc -eq $FAULT_EXIT ] ||
+				fail "torn $n: exit $rc, not the shim's $FAULT_EXIT: $(cat err.txt)"
+		else
+			[ $rc -ne 0 ] || fail "$kind $n: the fault was ignored, exit 0"
+			[ $rc -lt 128 ] || fail "$kind $n: killed (exit $rc): $(cat err.txt)"
+			[ "$(wc -l <err.txt)" -eq 1 ] ||
+				fail "$kind $n: stderr is not one line: $(cat err.txt)"
+			grep -Eq "^${FAULT_TOOL}: .*(I/O error|Input/output error)" err.txt ||
+				fail "$kind $n: stderr does not name the I/O error: $(cat err.txt)"
+		fi
+		st=$(fault_state "$FAULT_STATE_OF")
+		case " $allowed " in
+		*" $st "*) ;;
+		*) fail "$kind $n: state $st after: $(cat err.txt) ($(cat fault.log))" ;;
+		esac
+		if [ "$st" != old ] && [ "$st" != zero ]; then
+			both_pass "$FAULT_STATE_OF" ||
+				fail "$kind $n: state $st fails a checker"
+		fi
+		if [ -n "${FAULT_ON_FAIL:-}" ]; then
+			"$FAULT_ON_FAIL" "$kind" "$n" "$st" || exit 1
+		fi
+		n=$((n + 1))
+		[ $n -le 1000 ] || fail "$kind: still failing after 1000 faults"
+	done
+	echo "$kind: $((n - 1)) faults injected, each left a valid state"
+	FAULT_COUNT=$((n - 1))
+}
