@@ -103,8 +103,8 @@ static int open_input(const char *path, int *fd, struct stat *st)
 	return 0;
 }
 
-static int open_output(const char *path, const struct stat *in,
-		       struct pd_io **io)
+static int open_output(const char *path, const char *input,
+		       const struct stat *in, struct pd_io **io)
 {
 	struct stat st;
 	int r;
@@ -118,11 +118,8 @@ static int open_output(const char *path, const struct stat *in,
 			tool_error("%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (st.st_dev == in->st_dev && st.st_ino == in->st_ino &&
-	    S_ISREG(st.st_mode)) {
-		tool_error("%s: the output is the input file", path);
+	if (tool_refuse_input(path, input, in) < 0)
 		return -1;
-	}
 	r = pd_io_open(path, PD_IO_WRITE | PD_IO_EXCL, io);
 	switch (r) {
 	case 0:
@@ -212,7 +209,7 @@ static int run(const struct restore_opts *o)
 
 	if (open_input(o->input, &fd, &st) < 0)
 		return 1;
-	if (open_output(o->output, &st, &io) < 0)
+	if (open_output(o->output, o->input, &st, &io) < 0)
 		goto out_input;
 	r = cache_restore_create(io, &ro, &rs);
 	if (r < 0) {

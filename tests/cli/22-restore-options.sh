@@ -67,7 +67,7 @@ expect dirout 1 "cache_restore: d: not a regular file or a block device" "$R" -i
 expect chrout 1 "cache_restore: /dev/null: not a regular file or a block device" \
 	"$R" -i in.xml -o /dev/null
 cp in.xml self.xml
-expect self 1 "cache_restore: self.xml: the output is the input file" \
+expect self 1 "cache_restore: self.xml: the output is the input (self.xml); refusing to overwrite it" \
 	"$R" -i self.xml -o self.xml
 cmp -s in.xml self.xml || bad "self: the input was written"
 
