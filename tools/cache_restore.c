@@ -237,8 +237,8 @@ static int run(const struct restore_opts *o)
 		static const char *const left[] = {
 			[CACHE_RESTORE_LEFT_UNCHANGED] = "the device is unchanged",
 			[CACHE_RESTORE_LEFT_ZEROED] = "block 0 is left zeroed",
-			[CACHE_RESTORE_LEFT_UNFLUSHED] = "the new metadata is "
-				"written but may not be on disk",
+			[CACHE_RESTORE_LEFT_UNFLUSHED] =
+				"the new metadata is written but may not be on disk",
 		};
 
 		tool_error("%s: writing the metadata failed: %s (%s)",

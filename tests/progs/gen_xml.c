@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 	uint64_t *oblocks;
 
 	rng_state = 1;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!v) {
@@ -130,7 +130,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "gen_xml: unknown option %s\n", a);
 			return 2;
 		}
-		i++;
 	}
 	if (width > 128) {
 		fprintf(stderr, "gen_xml: hint width too large\n");
