@@ -52,6 +52,7 @@ refused "restore -i - <meta" - meta "$BIN/cache_restore" -i - -o meta <meta
 # A bind mount of the folder: the same file under another mount.
 mkdir -p bind
 if mount --bind . bind 2>/dev/null; then
+	trap 'umount bind 2>/dev/null' EXIT
 	refused "repair -o bind/meta" meta bind/meta "$BIN/cache_repair" -i meta -o bind/meta
 	umount bind
 else
