@@ -59,7 +59,9 @@ LIB_SRCS := $(sort $(wildcard base/*.c pdata/*.c cache/*.c xml/*.c engine/*.c))
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/*_t.c))
 # Small programs the functional tests use (corruptors, generators).
-TESTPROG_SRCS := $(sort $(wildcard tests/progs/*.c))
+# faultio.c is not a program but an LD_PRELOAD shim (faultio.so).
+TESTPROG_SRCS := $(filter-out tests/progs/faultio.c,\
+	$(sort $(wildcard tests/progs/*.c)))
 
 BUILD ?= build
 REL := $(BUILD)/rel
@@ -77,7 +79,8 @@ STATIC := $(BUILD)/static
 STATIC_BIN := $(STATIC)/bin/dm-cache-tools
 STATIC_LINKS := $(addprefix $(STATIC)/bin/,$(TOOLS))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(SAN)/tests/%,$(UNIT_SRCS))
-TESTPROG_BINS := $(patsubst tests/progs/%.c,$(SAN)/progs/%,$(TESTPROG_SRCS))
+TESTPROG_BINS := $(patsubst tests/progs/%.c,$(SAN)/progs/%,$(TESTPROG_SRCS)) \
+	$(SAN)/progs/faultio.so
 REL_TESTPROG_BINS := $(patsubst tests/progs/%.c,$(REL)/progs/%,$(TESTPROG_SRCS))
 
 .PHONY: all deps demo check check-unit check-cli check-kernel bench install \
@@ -149,6 +152,15 @@ $(REL)/progs/%: $(REL)/tests/progs/%.o $(REL_LIB)
 	$(call say,LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Preloaded into the sanitizer build's tools, so built without sanitizers
+# (ASan wants to be first; the tests set verify_asan_link_order=0), and
+# without _FILE_OFFSET_BITS, so that pread and pread64 are two symbols.
+$(SAN)/progs/faultio.so: tests/progs/faultio.c | deps
+	$(call say,CC-SO,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -fPIC -shared \
+		$(CFLAGS) $(LDFLAGS) -o $@ $< -ldl
 
 # The layers only point one way: base <- pdata <- cache <- {xml, engine} <- tools.
 layering:

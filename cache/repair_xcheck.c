@@ -53,10 +53,11 @@ struct shape_walk {
 };
 
 static int shape_leaf(void *ctx, uint64_t block, unsigned nr,
-		      const void *keys, const void *values)
+		      const void *keys, const void *values, int counted)
 {
 	struct shape_walk *w = ctx;
 
+	(void)counted;
 	(void)block;
 	if (!nr)
 		return 0;

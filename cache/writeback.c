@@ -634,7 +634,10 @@ static int walk_damage(void *ctx, const struct pd_array_damage *d)
 {
 	struct wb *w = ctx;
 
-	(void)d;
+	/* A block the device failed to read: say so, not "damaged". */
+	if (!w->damaged)
+		w->res->fault = d->problem == PD_ARR_BTREE ? d->btree.fault :
+							     d->fault;
 	w->damaged = 1;
 	return 0;
 }
@@ -750,8 +753,10 @@ static int collect(struct wb *w)
 	int r;
 
 	if (sb->version >= 2 && !res->all_valid) {
+		struct pd_array_walk_ops dops = { .damage = walk_damage };
+
 		r = pd_bitset_read(w->bm, sb->dirty_root, sb->cache_blocks,
-				   PD_WALK_PREFETCH, NULL, NULL, &w->dirty,
+				   PD_WALK_PREFETCH, &dops, w, &w->dirty,
 				   &w->dirty_lost);
 		if (r < 0)
 			goto out_err;

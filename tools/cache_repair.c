@@ -312,10 +312,10 @@ out_abort:
 	return r < 0 ? r : -EIO;
 }
 
-/* The output must exist, be writable and not be the input. */
-static int open_output(const char *path, const char *input, struct pd_io **io)
+/* The output must exist and be writable (run() refused the input). */
+static int open_output(const char *path, struct pd_io **io)
 {
-	struct stat a, b;
+	struct stat a;
 	int r;
 
 	if (stat(path, &a) < 0) {
@@ -325,11 +325,6 @@ static int open_output(const char *path, const char *input, struct pd_io **io)
 		else
 			tool_error("%s: %s", path, strerror(errno));
 		return -errno;
-	}
-	if (!stat(input, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-		tool_error("%s: the output is the input: repair writes new "
-			   "metadata to another device", path);
-		return -EEXIST;
 	}
 	r = pd_io_open(path, PD_IO_WRITE | PD_IO_EXCL, io);
 	if (r == -EBUSY) {
@@ -378,12 +373,15 @@ static int run(const struct repair_opts *o)
 	r = parse_opts(o, &ro);
 	if (r)
 		return 1;
+	/* Repair writes new metadata to another device, never its input. */
+	if (o->output && tool_refuse_input(o->output, o->input, NULL) < 0)
+		return 1;
 	r = tool_open_metadata(o->input, PD_IO_RDONLY | PD_IO_EXCL | in_flags,
 			       &in);
 	if (r < 0)
 		return 1;
 	if (o->output) {
-		r = open_output(o->output, o->input, &out);
+		r = open_output(o->output, &out);
 		if (r < 0)
 			goto out_in;
 	}

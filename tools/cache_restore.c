@@ -116,8 +116,8 @@ static int open_input(const char *path, int *fd, struct stat *st)
 	return 0;
 }
 
-static int open_output(const char *path, const struct stat *in,
-		       struct pd_io **io)
+static int open_output(const char *path, const char *input,
+		       const struct stat *in, struct pd_io **io)
 {
 	struct stat st;
 	int r;
@@ -131,11 +131,8 @@ static int open_output(const char *path, const struct stat *in,
 			tool_error("%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (st.st_dev == in->st_dev && st.st_ino == in->st_ino &&
-	    S_ISREG(st.st_mode)) {
-		tool_error("%s: the output is the input file", path);
+	if (tool_refuse_input(path, input, in) < 0)
 		return -1;
-	}
 	r = pd_io_open(path, PD_IO_WRITE | PD_IO_EXCL, io);
 	switch (r) {
 	case 0:
@@ -273,7 +270,7 @@ static int run(const struct restore_opts *o)
 
 	if (open_input(o->input, &fd, &st) < 0)
 		return 1;
-	if (open_output(o->output, &st, &io) < 0)
+	if (open_output(o->output, o->input, &st, &io) < 0)
 		goto out_input;
 	r = cache_restore_create(io, &ro, &rs);
 	if (r < 0) {
@@ -298,10 +295,18 @@ static int run(const struct restore_opts *o)
 	}
 	r = cache_restore_commit(rs);
 	if (r < 0) {
-		tool_error("%s: writing the metadata failed: %s (block 0 is "
-			   "left zeroed)", o->output,
+		static const char *const left[] = {
+			[CACHE_RESTORE_LEFT_UNCHANGED] = "the device is unchanged",
+			[CACHE_RESTORE_LEFT_ZEROED] = "block 0 is left zeroed",
+			[CACHE_RESTORE_LEFT_UNFLUSHED] =
+				"the new metadata is written but may not be on disk",
+		};
+
+		tool_error("%s: writing the metadata failed: %s (%s)",
+			   o->output,
 			   cache_restore_message(rs) ? cache_restore_message(rs)
-						     : pd_strerror(r));
+						     : pd_strerror(r),
+			   left[cache_restore_left(rs)]);
 		goto out_restore;
 	}
 	if (o->override_version &&

@@ -173,7 +173,11 @@ static void report_refusal(const struct wb_opts *o,
 			   res->violation.found);
 		break;
 	case CACHE_WB_DAMAGED:
-		if (res->first_problem[0])
+		pd_fault_format(&res->fault, buf, sizeof(buf));
+		if (res->fault.kind == PD_FAULT_IO)
+			tool_error("%s: cannot read the %s: %s; nothing was "
+				   "copied", o->metadata, res->structure, buf);
+		else if (res->first_problem[0])
 			tool_error("%s: the metadata has errors (%s); nothing "
 				   "was copied: run cache_check for details and "
 				   "cache_repair to fix them", o->metadata,

@@ -111,11 +111,33 @@ int tool_open_metadata(const char *path, unsigned flags, struct pd_io **out)
 	return 0;
 }
 
-int tool_output_open(struct tool_output *o, const char *path,
-		     const char *input)
+int tool_same_file(const struct stat *a, const struct stat *b)
+{
+	if (S_ISBLK(a->st_mode) && S_ISBLK(b->st_mode))
+		return a->st_rdev == b->st_rdev;
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+int tool_refuse_input(const char *output, const char *input,
+		      const struct stat *in)
 {
 	struct stat in_st, out_st;
 
+	if (!in) {
+		if (!input || stat(input, &in_st) < 0)
+			return 0;
+		in = &in_st;
+	}
+	if (stat(output, &out_st) < 0 || !tool_same_file(in, &out_st))
+		return 0;
+	tool_error("%s: the output is the input (%s); refusing to overwrite "
+		   "it", output, input);
+	return -EEXIST;
+}
+
+int tool_output_open(struct tool_output *o, const char *path,
+		     const char *input)
+{
 	memset(o, 0, sizeof(*o));
 	if (!path || !strcmp(path, "-")) {
 		o->path = "standard output";
@@ -125,11 +147,8 @@ int tool_output_open(struct tool_output *o, const char *path,
 	}
 	o->path = path;
 	/* Writing the dump over its own input would destroy the input. */
-	if (input && !stat(input, &in_st) && !stat(path, &out_st) &&
-	    in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino) {
-		tool_error("%s: is the input; refusing to overwrite it", path);
+	if (tool_refuse_input(path, input, NULL) < 0)
 		return -EEXIST;
-	}
 	o->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (o->fd >= 0) {
 		o->created = 1;

@@ -12,6 +12,7 @@
 
 #include <popt.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "pdata/io.h"
 
@@ -53,6 +54,23 @@ struct tool_output {
 	int started;
 	int is_stdout;
 };
+
+/*
+ * 1 when a and b are one file: the same device and inode (which a symlink,
+ * a hard link, /proc/self/fd/N or a bind mount all share), or two nodes
+ * of the same block device (st_rdev).
+ */
+int tool_same_file(const struct stat *a, const struct stat *b);
+
+/*
+ * Refuses an output that is the input, whatever name either goes by:
+ * -EEXIST and one line, "OUTPUT: the output is the input (INPUT);
+ * refusing to overwrite it".  in is the input's stat, or NULL to stat
+ * input.  An output or input that cannot be stat'ed is not refused here
+ * (0): opening it says what is wrong.  Call before anything is written.
+ */
+int tool_refuse_input(const char *output, const char *input,
+		      const struct stat *in);
 
 /*
  * Refuses (-EEXIST) an output that is the input file itself; input may be

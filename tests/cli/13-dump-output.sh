@@ -55,7 +55,7 @@ for o in good.img alias.img ./good.img; do
 	"$T" -o $o good.img >out.txt 2>err.txt
 	rc=$?
 	[ $rc -eq 1 ] || bad "-o $o (the input): exit $rc"
-	[ "$(cat err.txt)" = "cache_dump: $o: is the input; refusing to overwrite it" ] ||
+	[ "$(cat err.txt)" = "cache_dump: $o: the output is the input (good.img); refusing to overwrite it" ] ||
 		bad "-o $o (the input): stderr '$(cat err.txt)'"
 	cmp -s keep.img good.img || bad "-o $o (the input): the input changed"
 done

@@ -68,7 +68,7 @@ expect dirout 1 "cache_restore: d: Not a block device or regular file (a directo
 expect chrout 1 "cache_restore: /dev/null: Not a block device or regular file" \
 	"$R" -i in.xml -o /dev/null
 cp in.xml self.xml
-expect self 1 "cache_restore: self.xml: the output is the input file" \
+expect self 1 "cache_restore: self.xml: the output is the input (self.xml); refusing to overwrite it" \
 	"$R" -i self.xml -o self.xml
 cmp -s in.xml self.xml || bad "self: the input was written"
 

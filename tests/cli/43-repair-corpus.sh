@@ -35,8 +35,8 @@ for dir in "$TOP"/tests/corpus/*/; do
 		[ "$(stat -c %s out.img)" -ge 4194304 ] || truncate -s 4M out.img
 		args=()
 		[ -f "$dir/repair.args" ] && read -r -a args <"$dir/repair.args"
-		"$BIN/cache_repair" -i image -o out.img "${args[@]}" \
-			>repair.log 2>repair.err
+		corpus_with_fault "$BIN/cache_repair" -i image -o out.img \
+			"${args[@]}" >repair.log 2>repair.err
 		rc=$?
 		if [ $rc -ne 0 ]; then
 			got="exit $rc: $(tail -n 1 repair.err)"
