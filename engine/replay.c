@@ -17,7 +17,7 @@
 #include "cache/dump.h"
 #include "cache/format.h"
 #include "cache/live.h"
-#include "cache/writeback.h"
+#include "pdata/copy.h"
 #include "engine/replay.h"
 #include "engine/smq.h"
 #include "pdata/io.h"
@@ -29,8 +29,8 @@ struct replay {
 	struct replay_error *err;
 	struct cache_live *cl;
 	struct target *t;
-	struct cache_wb_engine *data;
-	int fds[2];		/* CACHE_WB_FAST, CACHE_WB_ORIGIN */
+	struct pd_copy_engine *data;
+	int fds[2];		/* PD_COPY_FAST, PD_COPY_ORIGIN */
 	int shadow_fd;
 	uint64_t block_bytes;
 	uint64_t origin_bytes, cache_bytes;
@@ -106,8 +106,8 @@ static int dev_io(struct replay *rp, int dev, int write, uint64_t offset,
 		  void *buf, uint32_t len)
 {
 	struct iovec iov = { buf, len };
-	struct cache_wb_req req = { dev, write, offset, &iov, 1, len, 0, NULL };
-	struct cache_wb_req *reqs[1] = { &req }, *done[1];
+	struct pd_copy_req req = { dev, write, offset, &iov, 1, len, 0, NULL };
+	struct pd_copy_req *reqs[1] = { &req }, *done[1];
 	int r = rp->data->ops->submit(rp->data, reqs, 1);
 
 	if (r == 0) {
@@ -116,7 +116,7 @@ static int dev_io(struct replay *rp, int dev, int write, uint64_t offset,
 	}
 	if (r < 0)
 		return fail(rp->err, REPLAY_ERR_IO, r, "%s: %s at byte %" PRIu64
-			    ": %s", dev == CACHE_WB_FAST ? rp->o->cache_path :
+			    ": %s", dev == PD_COPY_FAST ? rp->o->cache_path :
 			    rp->o->origin_path, write ? "write" : "read",
 			    offset, strerror(-r));
 	return 0;
@@ -217,8 +217,8 @@ static int h_data(void *ctx, const struct target_data_io *d)
 	switch (d->op) {
 	case TD_READ_CACHE:
 	case TD_READ_ORIGIN:
-		r = dev_io(rp, d->op == TD_READ_CACHE ? CACHE_WB_FAST
-						      : CACHE_WB_ORIGIN, 0,
+		r = dev_io(rp, d->op == TD_READ_CACHE ? PD_COPY_FAST
+						      : PD_COPY_ORIGIN, 0,
 			   d->op == TD_READ_CACHE ? cpos : opos, rp->buf,
 			   d->len);
 		return r < 0 ? r : check_read(rp, opos, rp->buf, d->len);
@@ -227,9 +227,9 @@ static int h_data(void *ctx, const struct target_data_io *d)
 	case TD_WRITE_BOTH:
 		make_data(rp->o->seed, opos, d->len, d->io_index, rp->buf);
 		if (d->op != TD_WRITE_ORIGIN)
-			r = dev_io(rp, CACHE_WB_FAST, 1, cpos, rp->buf, d->len);
+			r = dev_io(rp, PD_COPY_FAST, 1, cpos, rp->buf, d->len);
 		if (r == 0 && d->op != TD_WRITE_CACHE)
-			r = dev_io(rp, CACHE_WB_ORIGIN, 1, opos, rp->buf,
+			r = dev_io(rp, PD_COPY_ORIGIN, 1, opos, rp->buf,
 				   d->len);
 		if (r == 0 && rp->shadow_fd >= 0)
 			r = shadow_io(rp, 1, opos, rp->buf, d->len);
@@ -242,7 +242,7 @@ static int h_data(void *ctx, const struct target_data_io *d)
 		if (d->op == TD_NEW_WRITE_CACHE)
 			make_data(rp->o->seed, opos, d->len, d->io_index,
 				  rp->buf + d->offset);
-		r = dev_io(rp, CACHE_WB_FAST, 1, (uint64_t)d->cblock * bb,
+		r = dev_io(rp, PD_COPY_FAST, 1, (uint64_t)d->cblock * bb,
 			   rp->buf, (uint32_t)bb);
 		if (r == 0 && d->op == TD_NEW_WRITE_CACHE && rp->shadow_fd >= 0)
 			r = shadow_io(rp, 1, opos, rp->buf + d->offset, d->len);
@@ -250,23 +250,23 @@ static int h_data(void *ctx, const struct target_data_io *d)
 			r = check_read(rp, opos, rp->buf + d->offset, d->len);
 		return r;
 	case TD_PROMOTE_COPY:
-		r = dev_io(rp, CACHE_WB_ORIGIN, 0, d->oblock * bb, rp->buf,
+		r = dev_io(rp, PD_COPY_ORIGIN, 0, d->oblock * bb, rp->buf,
 			   (uint32_t)bb);
-		return r < 0 ? r : dev_io(rp, CACHE_WB_FAST, 1,
+		return r < 0 ? r : dev_io(rp, PD_COPY_FAST, 1,
 					  (uint64_t)d->cblock * bb, rp->buf,
 					  (uint32_t)bb);
 	case TD_WRITEBACK_COPY:
-		r = dev_io(rp, CACHE_WB_FAST, 0, (uint64_t)d->cblock * bb,
+		r = dev_io(rp, PD_COPY_FAST, 0, (uint64_t)d->cblock * bb,
 			   rp->buf, (uint32_t)bb);
-		return r < 0 ? r : dev_io(rp, CACHE_WB_ORIGIN, 1,
+		return r < 0 ? r : dev_io(rp, PD_COPY_ORIGIN, 1,
 					  d->oblock * bb, rp->buf,
 					  (uint32_t)bb);
 	case TD_DISCARD_CACHE:
-		r = zero_range(rp->fds[CACHE_WB_FAST], (uint64_t)d->cblock * bb,
+		r = zero_range(rp->fds[PD_COPY_FAST], (uint64_t)d->cblock * bb,
 			       bb, rp->buf, bb);
 		break;
 	case TD_DISCARD_ORIGIN:
-		r = zero_range(rp->fds[CACHE_WB_ORIGIN], d->oblock * bb,
+		r = zero_range(rp->fds[PD_COPY_ORIGIN], d->oblock * bb,
 			       d->nr_blocks * bb, rp->buf, bb);
 		if (r == 0 && rp->shadow_fd >= 0)
 			r = zero_range(rp->shadow_fd, d->oblock * bb,
@@ -391,13 +391,13 @@ static int open_images(struct replay *rp)
 	const struct replay_opts *o = rp->o;
 	int direct, r;
 
-	r = cache_wb_open_data(o->cache_path, 1, 1, &rp->fds[CACHE_WB_FAST],
+	r = pd_copy_open_data(o->cache_path, 1, 1, &rp->fds[PD_COPY_FAST],
 			       &rp->cache_bytes, &direct);
 	if (r < 0)
 		return fail(rp->err, REPLAY_ERR_IO, r, "%s: %s", o->cache_path,
 			    r == -EBUSY ? "in use" : strerror(-r));
-	r = cache_wb_open_data(o->origin_path, 1, 1,
-			       &rp->fds[CACHE_WB_ORIGIN], &rp->origin_bytes,
+	r = pd_copy_open_data(o->origin_path, 1, 1,
+			       &rp->fds[PD_COPY_ORIGIN], &rp->origin_bytes,
 			       &direct);
 	if (r < 0)
 		return fail(rp->err, REPLAY_ERR_IO, r, "%s: %s", o->origin_path,
@@ -408,7 +408,7 @@ static int open_images(struct replay *rp)
 			return fail(rp->err, REPLAY_ERR_IO, -errno, "%s: %s",
 				    o->shadow_path, strerror(errno));
 	}
-	r = cache_wb_engine_fd_create(rp->fds, 1, 1, &rp->data);
+	r = pd_copy_engine_fd_create(rp->fds, 1, 1, &rp->data);
 	if (r < 0)
 		return fail(rp->err, REPLAY_ERR_IO, r, "data engine: %s",
 			    strerror(-r));
@@ -528,11 +528,11 @@ static int final_verify(struct replay *rp, uint32_t cache_blocks)
 			break;
 		}
 		base_bitmap_set(&overlaid, ob);
-		r = dev_io(rp, CACHE_WB_FAST, 0, (uint64_t)b * bb, rp->buf,
+		r = dev_io(rp, PD_COPY_FAST, 0, (uint64_t)b * bb, rp->buf,
 			   (uint32_t)bb);
 		if (r == 0 && !dirty) {
 			/* Clean: the origin holds the same. */
-			r = dev_io(rp, CACHE_WB_ORIGIN, 0, ob * bb, rp->buf2,
+			r = dev_io(rp, PD_COPY_ORIGIN, 0, ob * bb, rp->buf2,
 				   (uint32_t)bb);
 			if (r == 0 && memcmp(rp->buf, rp->buf2, bb)) {
 				rp->err->oblock = ob;
@@ -547,7 +547,7 @@ static int final_verify(struct replay *rp, uint32_t cache_blocks)
 	for (uint64_t ob = 0; r == 0 && ob < origin_blocks; ob++) {
 		if (base_bitmap_test(&overlaid, ob))
 			continue;
-		r = dev_io(rp, CACHE_WB_ORIGIN, 0, ob * bb, rp->buf,
+		r = dev_io(rp, PD_COPY_ORIGIN, 0, ob * bb, rp->buf,
 			   (uint32_t)bb);
 		if (r == 0)
 			r = check_read(rp, ob * bb, rp->buf, (uint32_t)bb);
@@ -791,13 +791,13 @@ out:
 	res->cache_blocks = cache_blocks;
 	res->verified_reads = rp.verified_reads;
 	if (rp.data)
-		r = r == 0 ? rp.data->ops->flush(rp.data, CACHE_WB_ORIGIN) : r;
+		r = r == 0 ? rp.data->ops->flush(rp.data, PD_COPY_ORIGIN) : r;
 	if (r == 0 && rp.data)
-		r = rp.data->ops->flush(rp.data, CACHE_WB_FAST);
+		r = rp.data->ops->flush(rp.data, PD_COPY_FAST);
 	target_destroy(rp.t);
 	cache_live_close(rp.cl);
 	pd_io_destroy(md);
-	cache_wb_engine_destroy(rp.data);
+	pd_copy_engine_destroy(rp.data);
 	for (int i = 0; i < 2; i++)
 		if (rp.fds[i] >= 0)
 			close(rp.fds[i]);
@@ -857,9 +857,9 @@ static int v_mapping(void *ctx, uint64_t cblock, uint64_t oblock, int dirty)
 	dirty = dirty || !v->clean;
 	v->res->mapped++;
 	v->res->dirty += (uint64_t)!!dirty;
-	r = dev_io(rp, CACHE_WB_FAST, 0, cblock * bb, rp->buf, (uint32_t)bb);
+	r = dev_io(rp, PD_COPY_FAST, 0, cblock * bb, rp->buf, (uint32_t)bb);
 	if (r == 0 && !dirty) {
-		r = dev_io(rp, CACHE_WB_ORIGIN, 0, oblock * bb, rp->buf2,
+		r = dev_io(rp, PD_COPY_ORIGIN, 0, oblock * bb, rp->buf2,
 			   (uint32_t)bb);
 		if (r == 0 && memcmp(rp->buf, rp->buf2, bb)) {
 			uint32_t i = 0;
@@ -926,12 +926,12 @@ static int verify_open_ro(struct replay *rp)
 	const struct replay_opts *o = rp->o;
 	int direct, r;
 
-	r = cache_wb_open_data(o->cache_path, 0, 1, &rp->fds[CACHE_WB_FAST],
+	r = pd_copy_open_data(o->cache_path, 0, 1, &rp->fds[PD_COPY_FAST],
 			       &rp->cache_bytes, &direct);
 	if (r < 0)
 		return fail(rp->err, REPLAY_ERR_IO, r, "%s: %s", o->cache_path,
 			    r == -EBUSY ? "in use" : strerror(-r));
-	r = cache_wb_open_data(o->origin_path, 0, 1, &rp->fds[CACHE_WB_ORIGIN],
+	r = pd_copy_open_data(o->origin_path, 0, 1, &rp->fds[PD_COPY_ORIGIN],
 			       &rp->origin_bytes, &direct);
 	if (r < 0)
 		return fail(rp->err, REPLAY_ERR_IO, r, "%s: %s", o->origin_path,
@@ -942,7 +942,7 @@ static int verify_open_ro(struct replay *rp)
 			return fail(rp->err, REPLAY_ERR_IO, -errno, "%s: %s",
 				    o->shadow_path, strerror(errno));
 	}
-	r = cache_wb_engine_fd_create(rp->fds, 1, 1, &rp->data);
+	r = pd_copy_engine_fd_create(rp->fds, 1, 1, &rp->data);
 	return r < 0 ? fail(rp->err, REPLAY_ERR_IO, r, "data engine: %s",
 			    strerror(-r)) : 0;
 }
@@ -993,7 +993,7 @@ int verify_images(const struct verify_opts *o, struct verify_result *res,
 			      ob < v.overlaid.nr_bits; ob++) {
 		if (base_bitmap_test(&v.overlaid, ob))
 			continue;
-		r = dev_io(&v.rp, CACHE_WB_ORIGIN, 0, ob * v.rp.block_bytes,
+		r = dev_io(&v.rp, PD_COPY_ORIGIN, 0, ob * v.rp.block_bytes,
 			   v.rp.buf, (uint32_t)v.rp.block_bytes);
 		if (r == 0)
 			r = check_read(&v.rp, ob * v.rp.block_bytes, v.rp.buf,
@@ -1004,7 +1004,7 @@ int verify_images(const struct verify_opts *o, struct verify_result *res,
 	free(v.rp.buf2);
 	pd_io_destroy(md);
 	base_bitmap_release(&v.overlaid);
-	cache_wb_engine_destroy(v.rp.data);
+	pd_copy_engine_destroy(v.rp.data);
 	for (int i = 0; i < 2; i++)
 		if (v.rp.fds[i] >= 0)
 			close(v.rp.fds[i]);

@@ -8,7 +8,7 @@
  * discards into the model as the kernel would, pushes every I/O of a
  * trace through the model, and does what the model asks: data moves
  * between the cache and origin images through the copier's data engine
- * (cache/writeback.h), mappings go into the open transaction, commits
+ * (pdata/copy.h), mappings go into the open transaction, commits
  * happen when the model commits.  At the end it writes what the kernel
  * writes at a clean shutdown: dirty state, discards, hints, the hit and
  * miss counters, CLEAN_SHUTDOWN.

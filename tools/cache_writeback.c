@@ -124,20 +124,20 @@ out_bad:
 static void list_failed(const struct cache_writeback_result *res)
 {
 	for (uint64_t i = 0; i < res->nr_jobs; i++) {
-		const struct cache_wb_job *j = &res->jobs[i];
-		enum cache_wb_stage s = (enum cache_wb_stage)j->stage;
+		const struct pd_copy_job *j = &res->jobs[i];
+		enum pd_copy_stage s = (enum pd_copy_stage)j->stage;
 
-		if (s == CACHE_WB_COPIED)
+		if (s == PD_COPY_COPIED)
 			continue;
-		if (s == CACHE_WB_FAILED_FAST_END ||
-		    s == CACHE_WB_FAILED_ORIGIN_END)
+		if (s == PD_COPY_FAILED_FAST_END ||
+		    s == PD_COPY_FAILED_ORIGIN_END)
 			printf("cache block %" PRIu64 " (origin block %" PRIu64
 			       "): %s\n", j->cblock, j->oblock,
-			       cache_wb_stage_name(s));
+			       pd_copy_stage_name(s));
 		else
 			printf("cache block %" PRIu64 " (origin block %" PRIu64
 			       "): %s: %s\n", j->cblock, j->oblock,
-			       cache_wb_stage_name(s), strerror(-j->err));
+			       pd_copy_stage_name(s), strerror(-j->err));
 	}
 }
 
