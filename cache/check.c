@@ -572,6 +572,7 @@ static int pass_superblock(struct checker *c, struct sb_state *s)
 	cache_sb_check(&c->sb, c->sb_raw, c->io->nr_blocks, sb_violation, s);
 	if (s->unusable)
 		return 0;
+	c->res->data_block_size = c->sb.data_block_size;
 	/*
 	 * Version 2 metadata under a version 1 superblock: v2 mapping entries
 	 * hold no dirty flag, so read as v1 every dirty block looks clean and

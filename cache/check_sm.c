@@ -159,9 +159,19 @@ static int find_orphan_dirty_bitset(struct checker *c, struct sm_result *s)
 		struct pd_block *blk;
 		uint32_t nr, max;
 
-		r = pd_bm_read_lock(c->bm, b, &pd_btree_validator, &blk, NULL);
+		struct pd_fault f = { 0 };
+
+		r = pd_bm_read_lock(c->bm, b, &pd_btree_validator, &blk, &f);
 		if (r == -ENOMEM || r == -EBUSY)
 			goto out;
+		/*
+		 * Not a btree node: not a candidate.  Unreadable: the device
+		 * failed, and that block may be the very bitset; say so.
+		 */
+		if (r < 0 && f.kind == PD_FAULT_IO)
+			ck_report(c, CACHE_P_BLOCK_IO, "space map: leaked block "
+				  "%" PRIu64 ", a possible version 2 dirty "
+				  "bitset: %s", b, pd_strerror(f.err));
 		if (r < 0)
 			continue;
 		h = pd_block_data(blk);

@@ -873,6 +873,11 @@ static void note_left(struct cache_restore *rs)
 	free(b);
 }
 
+uint64_t cache_restore_block_size(const struct cache_restore *rs)
+{
+	return rs->sb.block_size;
+}
+
 enum cache_restore_left cache_restore_left(const struct cache_restore *rs)
 {
 	return rs->left;

@@ -164,4 +164,7 @@ enum cache_restore_left cache_restore_left(const struct cache_restore *rs);
  */
 uint64_t cache_restore_blocks_needed(const struct cache_restore *rs);
 
+/* The data block size the superblock gives (sectors; 0 before it). */
+uint64_t cache_restore_block_size(const struct cache_restore *rs);
+
 #endif

@@ -149,7 +149,7 @@ static int run(const struct check_cli *o, const char *path)
 	r = cache_check(io, &opts, o->quiet ? NULL : &sink, &res);
 	/* Kept here, not a problem ID: the metadata itself is sound. */
 	if (r >= 0 && !o->quiet && !o->ignore_non_fatal)
-		tool_warn_block_size(io);
+		tool_warn_block_size_value(res.data_block_size);
 	pd_io_destroy(io);
 	if (r < 0) {
 		tool_error("%s: check could not complete: %s", path,

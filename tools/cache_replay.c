@@ -876,9 +876,11 @@ static int parse_size_list(const char *opt, const char *list,
 
 			tok[len - 1] = '\0';
 			pc = strtod(tok, &end);
-			if (*end || end == tok || !(pc > 0) || pc > 100) {
-				tool_error("%s: '%s%%' is not a percentage "
-					   "above 0 and at most 100", opt, tok);
+			tok[len - 1] = '%';
+			if (end != tok + len - 1 || end == tok || !(pc > 0) ||
+			    pc > 100) {
+				tool_error("%s: '%s' is not a percentage above "
+					   "0 and at most 100", opt, tok);
 				r = -EINVAL;
 			}
 			(*percent)[(*n)++] = pc;
@@ -1058,8 +1060,10 @@ static int bound_cmd(int argc, const char **argv)
 		tool_error("%s: %s", c.csv, strerror(errno));
 		goto done;
 	}
+	/* Standard output's errors are the one line main() prints at exit. */
 	if (write_bound_csv(f, &res, o.block_bytes, o.no_opt) < 0) {
-		tool_error("%s: write error", c.csv ? c.csv : "standard output");
+		if (c.csv)
+			tool_error("%s: write error", c.csv);
 		goto done;
 	}
 	if (c.plot && write_bound_plot(c.plot, &res) < 0)
@@ -1070,7 +1074,7 @@ done:
 		tool_error("%s: %s", c.csv, strerror(errno));
 		r = 1;
 	}
-	if (f == stdout && fflush(stdout) != 0)
+	if (f == stdout && ferror(stdout))
 		r = 1;
 	bound_result_release(&res);
 	free(sizes);

@@ -312,7 +312,8 @@ static int run(const struct restore_opts *o)
 	if (o->override_version &&
 	    override_version(io, o->output, override) < 0)
 		goto out_restore;
-	tool_warn_block_size(io);
+	/* From the XML: the restore never reads its output back. */
+	tool_warn_block_size_value(cache_restore_block_size(rs));
 	ret = 0;
 out_restore:
 	cache_restore_destroy(rs);

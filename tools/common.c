@@ -6,6 +6,7 @@
 #include "tools/common.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,26 +270,15 @@ void tool_free_slots(const struct tool_parse_spec *spec)
 		}
 }
 
-void tool_warn_block_size(struct pd_io *io)
+void tool_warn_block_size_value(uint64_t sectors)
 {
-	/* Aligned for an O_DIRECT engine. */
-	void *buf = aligned_alloc(PD_BLOCK_SIZE, PD_BLOCK_SIZE);
-	struct pd_fault f;
-	struct cache_sb sb;
-	const char *why;
+	const char *why = sectors && sectors <= UINT32_MAX ?
+		cache_block_size_problem((uint32_t)sectors) : NULL;
 
-	if (!buf)
-		return;
-	if (io->nr_blocks && !io->ops->read(io, 0, 1, buf) &&
-	    !pd_validate(&cache_sb_validator, buf, 0, &f)) {
-		cache_sb_unpack(buf, &sb);
-		why = sb.data_block_size ?
-			cache_block_size_problem(sb.data_block_size) : NULL;
-		if (why)
-			tool_error("warning: the cache block size is %u sectors: "
-				   "%s (the kernel takes 64 to 2097152 sectors, "
-				   "a multiple of 64) and cannot use this "
-				   "metadata", sb.data_block_size, why);
-	}
-	free(buf);
+	if (why)
+		tool_error("warning: the cache block size is %" PRIu64
+			   " sectors: %s (the kernel takes 64 to 2097152 "
+			   "sectors, a multiple of 64) and cannot use this "
+			   "metadata", sectors, why);
 }
+

@@ -112,12 +112,14 @@ int tool_parse(poptContext pc, const struct tool_parse_spec *spec);
 void tool_free_slots(const struct tool_parse_spec *spec);
 
 /*
- * Issue 12 finding 7: when block 0 of io is a valid cache superblock
- * (location, checksum, magic) whose cache block size the kernel cannot use
- * (cache/metadata_size.h), prints one warning line saying so.  Anything
- * else (unreadable, damaged, a block size of 0, which the tools refuse or
- * report already) prints nothing.  Never changes an exit code.
+ * Issue 12 finding 7: for a cache block size (sectors) the kernel cannot
+ * use (cache/metadata_size.h), prints one warning line saying so; 0 (a
+ * superblock that could not be read, or a size the tools refuse or report
+ * already) prints nothing.  Never changes an exit code.  The size comes
+ * from what the tool read anyway (the checker's superblock, the restore's
+ * XML): a tool that only reads never reads twice, and a restore never
+ * reads back what it wrote.
  */
-void tool_warn_block_size(struct pd_io *io);
+void tool_warn_block_size_value(uint64_t sectors);
 
 #endif

@@ -165,7 +165,7 @@ expect_err "cache_replay: --trace-format: oracle traces are written, not read" \
 expect_err "cache_replay: --block-size: '0' is not a number of sectors from 1 to 8388607" \
 	trace stat --trace fio.log --block-size 0
 expect_err "cache_replay: trace: expected 'convert', 'stat' or 'gen', not frob" trace frob
-expect_err "cache_replay: fio.log: is the input; refusing to overwrite it" \
+expect_err "cache_replay: fio.log: the output is the input (fio.log); refusing to overwrite it" \
 	trace convert --trace fio.log --to fio -o fio.log
 "$T" bogus >out.txt 2>err.txt
 [ $? -eq 1 ] || bad "unknown command: exit"

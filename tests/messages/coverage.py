@@ -150,6 +150,7 @@ OWN_CASES = {
     'tools/cache_repair.c': ('repair',),
     'tools/cache_restore.c': ('restore', 'restore-xml'),
     'tools/cache_writeback.c': ('writeback',),
+    'tools/cache_replay.c': ('replay',),
 }
 
 
