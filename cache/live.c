@@ -492,10 +492,19 @@ static int diff_values(void *ctx, uint64_t index, unsigned nr,
 	return 0;
 }
 
+/*
+ * Damage stops a load: a block the device could not read is that I/O
+ * error (the caller may retry, and must not call the metadata damaged);
+ * anything else is -EUCLEAN.
+ */
 static int damage_is_error(void *ctx, const struct pd_array_damage *d)
 {
+	const struct pd_fault *f = d->problem == PD_ARR_BTREE ?
+					   &d->btree.fault : &d->fault;
+
 	(void)ctx;
-	(void)d;
+	if (f->kind == PD_FAULT_IO && f->err < 0)
+		return f->err;
 	return -EUCLEAN;
 }
 
