@@ -68,6 +68,10 @@ struct reader {
 	struct base_bitmap hinted;	/* cache blocks seen in <hint> */
 	unsigned char hint[CACHE_MAX_HINT_SIZE];
 
+	/* The token bound (see MAX_TOKEN): stream bytes fed, and where the
+	 * last event began. */
+	uint64_t fed, last_event;
+
 	/* ---- parallel mode (see "Parallel parsing" below) ---- */
 	enum role { R_MAIN, R_HELPER } role;
 	int track;			/* main: keep last_end */
@@ -89,6 +93,15 @@ static const char *const where_name[] = {
 	[W_DISCARDS] = "inside <discards>",
 	[W_END] = "after </superblock>",
 };
+
+/*
+ * The longest token (a tag with its attributes, a comment, a name) the
+ * reader takes.  expat keeps a token whole until it ends and re-scans it
+ * on every buffer, so without a bound a single 1 GiB comment would take
+ * 2 GiB and hours.  No cache XML comes near: a <superblock> tag with every
+ * byte of its uuid and policy escaped is under 1 KiB.
+ */
+#define MAX_TOKEN (1u << 20)
 
 /* ---- errors ---- */
 
@@ -751,12 +764,19 @@ static const struct element elements[] = {
 	{ "superblock", W_TOP, start_superblock, 0 },
 };
 
+/* An event: whatever token was pending ended. */
+static void mark_event(struct reader *rd)
+{
+	rd->last_event = (uint64_t)XML_GetCurrentByteIndex(rd->p);
+}
+
 static void XMLCALL on_start(void *ctx, const XML_Char *name,
 			     const XML_Char **atts)
 {
 	struct reader *rd = ctx;
 	const struct element *el = NULL;
 
+	mark_event(rd);
 	if (rd->failed)
 		return;
 	if (rd->skip_starts) {
@@ -800,6 +820,7 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 
 static void XMLCALL on_end(void *ctx, const XML_Char *name)
 {
+	mark_event(ctx);
 	struct reader *rd = ctx;
 	const struct cache_emitter *e = rd->e;
 
@@ -851,6 +872,7 @@ static void XMLCALL on_text(void *ctx, const XML_Char *s, int len)
 {
 	struct reader *rd = ctx;
 
+	mark_event(rd);
 	if (rd->failed)
 		return;
 	for (int i = 0; i < len; i++) {
@@ -888,6 +910,22 @@ static void XMLCALL on_pi(void *ctx, const XML_Char *target,
 	(void)data;
 	fail(ctx, "processing instruction <?%s?> is not allowed",
 	     quote(target).s);
+}
+
+/* Comments and the XML declaration are allowed: only their length counts. */
+static void XMLCALL on_comment(void *ctx, const XML_Char *data)
+{
+	(void)data;
+	mark_event(ctx);
+}
+
+static void XMLCALL on_xmldecl(void *ctx, const XML_Char *version,
+			       const XML_Char *encoding, int standalone)
+{
+	(void)version;
+	(void)encoding;
+	(void)standalone;
+	mark_event(ctx);
 }
 
 /* Entities cannot be declared without a DOCTYPE; this is belt and braces. */
@@ -971,6 +1009,12 @@ static int feed(struct reader *rd, int fd, int64_t off, size_t len,
 		st = XML_Parse(rd->p, "", 0, 1);
 	if (st != XML_STATUS_OK)
 		return rd->stopped ? 0 : parse_error(rd);
+	rd->fed += (uint64_t)n;
+	if (!rd->failed && rd->fed - rd->last_event > MAX_TOKEN) {
+		fail(rd, "a single tag, comment or name longer than %u bytes: "
+		     "not cache metadata XML", MAX_TOKEN);
+		return rd->err->err;
+	}
 	return rd->failed && !rd->stopped ? rd->err->err : 0;
 }
 
@@ -1144,6 +1188,8 @@ static void *helper_main(void *arg)
 		parse_error(h);
 		return NULL;
 	}
+	/* The token bound counts the prefix as fed. */
+	h->fed += (uint64_t)len;
 	for (;;) {
 		size_t want = READ_CHUNK;
 		ssize_t n = 0;
@@ -1174,6 +1220,8 @@ static int reader_init(struct reader *rd, const struct cache_emitter *e,
 	XML_SetCharacterDataHandler(rd->p, on_text);
 	XML_SetStartDoctypeDeclHandler(rd->p, on_doctype);
 	XML_SetProcessingInstructionHandler(rd->p, on_pi);
+	XML_SetCommentHandler(rd->p, on_comment);
+	XML_SetXmlDeclHandler(rd->p, on_xmldecl);
 	XML_SetEntityDeclHandler(rd->p, on_entity);
 	XML_SetParamEntityParsing(rd->p, XML_PARAM_ENTITY_PARSING_NEVER);
 	return 0;

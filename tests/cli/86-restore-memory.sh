@@ -5,14 +5,11 @@
 #  1. a 1 GiB XML document (100,000 cache blocks, then blank lines up to
 #     1 GiB), streamed through a pipe into -i - (no 1 GiB file on disk);
 #  2. 1,000,000 mapped cache blocks (115 MB of XML) through a FIFO;
-#  3. known failure (xml/reader.c): one 16 MiB comment.  Expat keeps a
-#     token until its end, so memory grows with the longest token (a
-#     comment, an attribute value, blanks inside a tag) and, with expat
-#     2.5's re-parsing of a partial token on every buffer, time grows with
-#     its square: 128 MiB took 63 s and 257 MiB of RSS, 1 GiB would take
-#     over an hour.  The reader should refuse a token longer than any
-#     legitimate one (a few KiB) with one line.  Asserted to still fail,
-#     so that its fix shows.
+#  3. one 16 MiB comment.  expat keeps a token whole until its end and
+#     re-scans it on every buffer, so memory would grow with the longest
+#     token and time with its square (128 MiB took 63 s and 257 MiB); the
+#     reader refuses a token longer than 1 MiB with one line, in bounded
+#     memory (before that bound it failed this test).
 # Peak RSS (/usr/bin/time %M) must stay under
 #	8 MiB + 16 bytes x nr_cache_blocks
 # (hint width 4: the restore keeps 8 bytes of mapping and 4 of hint per
@@ -73,10 +70,11 @@ nr=10
 } >comment.xml
 /usr/bin/time -f %M -o rss3.txt "$REL/cache_restore" -i comment.xml -o a.meta \
 	>/dev/null 2>err3.txt
+rc=$?
 rss=$(tail -n 1 rss3.txt)
-echo "a 16 MiB comment: peak RSS $rss KiB (bound $(bound $nr))"
-if [ "$rss" -le "$(bound $nr)" ]; then
-	fail "the 16 MiB comment stays under the bound: the known failure is fixed, update this test"
-fi
-echo "known failure: a 16 MiB comment takes $rss KiB"
+echo "a 16 MiB comment: peak RSS $rss KiB (bound $(bound $nr)), exit $rc"
+[ $rc -eq 1 ] || fail "the 16 MiB comment: exit $rc, not 1"
+[ "$(cat err3.txt)" = "cache_restore: comment.xml: line 2, column 1: a single tag, comment or name longer than 1048576 bytes: not cache metadata XML" ] ||
+	fail "the 16 MiB comment: stderr '$(cat err3.txt)'"
+[ "$rss" -le "$(bound $nr)" ] || fail "the 16 MiB comment: peak RSS $rss KiB over $(bound $nr)"
 exit 0
