@@ -30,6 +30,7 @@
 #include "engine/trace.h"
 #include "engine/trace_stat.h"
 #include "tools/common.h"
+#include "tools/replay_simulate.h"
 #include "tools/tool.h"
 
 /* The smallest cache block the kernel takes: 64 sectors, 32 KiB. */
@@ -640,6 +641,8 @@ int cmd_cache_replay(int argc, const char **argv)
 	}
 	if (!strcmp(argv[1], "trace"))
 		return trace_cmd(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "simulate"))
+		return cache_replay_simulate(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "replay") || !strcmp(argv[1], "verify"))
 		return replay_or_verify(argc - 1, argv + 1,
 					!strcmp(argv[1], "verify"));
