@@ -28,6 +28,7 @@
 
 #include "engine/btracker.h"
 #include "engine/cmp_policy.h"
+#include "engine/mq2012.h"
 #include "engine/smq.h"
 
 #define NIL UINT32_MAX
@@ -1152,6 +1153,8 @@ int policy_create(const char *name, uint32_t cache_blocks,
 	*out = NULL;
 	if (cmp_policy_known(name))
 		return cmp_policy_create(name, cache_blocks, jiffies, out);
+	if (!strcmp(name, "mq-2012"))
+		return mq2012_create(cache_blocks, out);
 	if (!strcmp(name, "cleaner")) {
 		a.migrations_allowed = false;
 		a.cleaner = true;

@@ -82,12 +82,12 @@ replay_vs_sim cl128 cleaner 128 2M writeback per-bio
 
 # ---- the CSV: header, one row per configuration, in order ----
 "$T" simulate --trace trace.log --block-size 64,128 --cache-size 256K,1M,4M \
-	--policy smq,lru,fifo,random,arc,2q --jobs 1 >j1.csv 2>err.txt ||
+	--policy smq,lru,fifo,random,arc,2q,mq-2012 --jobs 1 >j1.csv 2>err.txt ||
 	bad "sweep: $(cat err.txt)"
 [ "$(head -n 1 j1.csv)" = "$HEADER" ] || bad "header: $(head -n 1 j1.csv)"
-[ "$(wc -l <j1.csv)" = 37 ] || bad "sweep: $(wc -l <j1.csv) lines"
+[ "$(wc -l <j1.csv)" = 43 ] || bad "sweep: $(wc -l <j1.csv) lines"
 awk -F, 'NR > 1 { print $1, $2, $3 }' j1.csv >order.txt
-for p in smq lru fifo random arc 2q; do
+for p in smq lru fifo random arc 2q mq-2012; do
 	for b in 64 128; do
 		for c in 256 1024 4096; do
 			echo "$p $b $((c * 1024 / (b * 512)))"
@@ -97,13 +97,13 @@ done >want-order.txt
 cmp -s order.txt want-order.txt || bad "row order: $(paste -sd' ' order.txt)"
 for j in 2 3 5; do
 	"$T" simulate --trace trace.log --block-size 64,128 \
-		--cache-size 256K,1M,4M --policy smq,lru,fifo,random,arc,2q \
+		--cache-size 256K,1M,4M --policy smq,lru,fifo,random,arc,2q,mq-2012 \
 		--jobs $j >j$j.csv 2>err.txt || bad "--jobs $j: $(cat err.txt)"
 	cmp -s j1.csv j$j.csv || bad "--jobs $j gives another CSV"
 done
 # Standard input (one pass, one process) and --csv FILE.
 "$T" simulate --trace - --block-size 64,128 --cache-size 256K,1M,4M \
-	--policy smq,lru,fifo,random,arc,2q --origin-size 32M --jobs 2 \
+	--policy smq,lru,fifo,random,arc,2q,mq-2012 --origin-size 32M --jobs 2 \
 	--csv stdin.csv <trace.log >out.txt 2>err.txt || bad "stdin: $(cat err.txt)"
 [ -s out.txt ] && bad "--csv FILE still wrote to standard output"
 cmp -s j1.csv stdin.csv || bad "standard input gives another CSV"
