@@ -15,9 +15,10 @@
  * size is in sectors.  A percentage, or a missing --origin-size, costs a
  * first pass over the trace (sim_scan), so the trace must be a file.
  *
- * --jobs N forks N workers; worker w takes configurations w, w + N, ...,
- * streams the trace itself, and leaves its counters in a shared mapping;
- * the parent prints every row once all are done.  Standard input can be
+ * --jobs N forks N workers, deals the configurations out to them largest
+ * cache first, back and forth (their cost grows with the cache); each
+ * streams the trace itself and leaves its counters in a shared mapping;
+ * the parent prints every row, in order, once all are done.  Standard input can be
  * read only once, so a sweep from it runs in one process.
  *
  * Exit 0, or 1 with one line on stderr for a bad option or trace.
@@ -293,6 +294,31 @@ static void run_models(const struct sim_cli *c, const struct sim_opts *o,
 	free(m);
 }
 
+static const struct sim_model *sort_models;
+
+static int by_cache_desc(const void *a, const void *b)
+{
+	const struct sim_model *x = &sort_models[*(const size_t *)a];
+	const struct sim_model *y = &sort_models[*(const size_t *)b];
+	uint64_t cx = x->cache_blocks * x->block_sectors;
+	uint64_t cy = y->cache_blocks * y->block_sectors;
+
+	if (x->cache_blocks != y->cache_blocks)
+		return x->cache_blocks > y->cache_blocks ? -1 : 1;
+	if (cx != cy)
+		return cx > cy ? -1 : 1;
+	/* Stable whatever qsort does: the index decides. */
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* The worker of the i-th model in that order: 0 1 .. n-1 n-1 .. 1 0 0 1 .. */
+static unsigned worker_of(size_t i, unsigned jobs)
+{
+	size_t round = i / jobs, pos = i % jobs;
+
+	return (unsigned)(round % 2 ? jobs - 1 - pos : pos);
+}
+
 /* Spreads the models over jobs processes; 0 or -1 (printed). */
 static int run_jobs(const struct sim_cli *c, const struct sim_opts *o,
 		    struct sim_model *models, size_t n, unsigned jobs)
@@ -301,11 +327,13 @@ static int run_jobs(const struct sim_cli *c, const struct sim_opts *o,
 	struct worker_result *res, local;
 	struct sim_model *shared;
 	size_t *idx = malloc(n * sizeof(*idx));
+	size_t *order = malloc(n * sizeof(*order));
 	pid_t *pids = calloc(jobs, sizeof(*pids));
 	int rc = 0;
 
-	if (!idx || !pids) {
+	if (!idx || !order || !pids) {
 		free(idx);
+		free(order);
 		free(pids);
 		tool_error("%s", strerror(ENOMEM));
 		return -1;
@@ -315,6 +343,7 @@ static int run_jobs(const struct sim_cli *c, const struct sim_opts *o,
 			idx[i] = i;
 		run_models(c, o, models, idx, n, &local);
 		free(idx);
+		free(order);
 		free(pids);
 		if (local.rc < 0 && local.err.line != UINT64_MAX)
 			sim_error_line(c, &local.err);
@@ -326,10 +355,17 @@ static int run_jobs(const struct sim_cli *c, const struct sim_opts *o,
 		tool_error("cannot share results between jobs: %s",
 			   strerror(errno));
 		free(idx);
+		free(order);
 		free(pids);
 		return -1;
 	}
 	memcpy(shared, models, n * sizeof(*models));
+	/* Biggest caches first, dealt out back and forth: each worker gets
+	 * a like share of the work, whose cost grows with the cache. */
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	sort_models = models;
+	qsort(order, n, sizeof(*order), by_cache_desc);
 	res = (struct worker_result *)(shared + n);
 	fflush(NULL);
 	for (unsigned w = 0; w < jobs; w++) {
@@ -343,8 +379,9 @@ static int run_jobs(const struct sim_cli *c, const struct sim_opts *o,
 		if (pids[w] == 0) {
 			size_t k = 0;
 
-			for (size_t i = w; i < n; i += jobs)
-				idx[k++] = i;
+			for (size_t i = 0; i < n; i++)
+				if (worker_of(i, jobs) == w)
+					idx[k++] = order[i];
 			run_models(c, o, shared, idx, k, &res[w]);
 			_exit(res[w].rc < 0 ? 1 : 0);
 		}
@@ -373,6 +410,7 @@ static int run_jobs(const struct sim_cli *c, const struct sim_opts *o,
 		memcpy(models, shared, n * sizeof(*models));
 	munmap(shared, bytes);
 	free(idx);
+	free(order);
 	free(pids);
 	return rc;
 }
