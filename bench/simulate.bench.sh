@@ -8,7 +8,8 @@
 # million), by the wall clock and by CPU time (user + system: the machine
 # is shared, and the wall clock shows the neighbours), with the peak RSS
 # beside each, and the trace reader alone (trace convert to native on
-# /dev/null) for scale.  Then the peak RSS of lru over the first third of
+# /dev/null) and the model alone (the same trace in native format) for
+# scale.  Then the peak RSS of lru over the first third of
 # the trace and over all of it (memory does not grow with the trace), and
 # a sweep of 8 configurations (smq and arc at four cache sizes) with
 # --jobs 1 and --jobs 2: the times, the speed-up (target: at least 1.8)
@@ -53,6 +54,13 @@ for p in smq lru; do
 	read -r w c k < <(cpu_run 3 "${SIM[@]}" --trace t.msr --cache-size 1G --policy $p)
 	want=3; [ $p = lru ] && want=8
 	echo "simulate: $p: $w s wall = $(mrate "$w") M I/Os/s; $c s CPU = $(mrate "$c") M I/Os/s (target $want); peak RSS $k KiB"
+done
+# The model alone: the same trace in the native binary format, whose
+# reader costs next to nothing.
+"$BIN/cache_replay" trace convert --trace t.msr --to native -o t.nat
+for p in smq lru; do
+	read -r w c k < <(cpu_run 3 "${SIM[@]}" --trace t.nat --cache-size 1G --policy $p)
+	echo "simulate: $p on the native trace: $w s wall = $(mrate "$w") M I/Os/s; $c s CPU = $(mrate "$c") M I/Os/s; peak RSS $k KiB"
 done
 read -r _ _ k1 < <(cpu_run 1 "${SIM[@]}" --trace third.msr --cache-size 1G --policy lru)
 read -r _ _ k3 < <(cpu_run 1 "${SIM[@]}" --trace t.msr --cache-size 1G --policy lru)
