@@ -448,6 +448,26 @@ static void csv_row(FILE *f, const char *policy, const struct sim_model *m)
 		m->nr_dirty, reqs ? (double)hits / (double)reqs : 0.0);
 }
 
+/*
+ * The --plot hook: each policy's hit ratio over the cache sizes, to be
+ * drawn with the project's SVG writer (engine/plot.h) once it is on this
+ * branch.  Until then --plot is refused before any work is done.
+ */
+static bool plot_available(void)
+{
+	return false;
+}
+
+static int write_plot(const char *path, const struct sim_model *models,
+		      const char *const *labels, size_t n)
+{
+	(void)path;
+	(void)models;
+	(void)labels;
+	(void)n;
+	return -ENOSYS;
+}
+
 /* ---- the command ---- */
 
 static int simulate(struct sim_cli *c)
@@ -471,7 +491,7 @@ static int simulate(struct sim_cli *c)
 			   "and --policy");
 		return 1;
 	}
-	if (c->plot) {
+	if (c->plot && !plot_available()) {
 		tool_error("--plot: SVG output is not available in this build");
 		return 1;
 	}
@@ -658,6 +678,10 @@ static int simulate(struct sim_cli *c)
 	}
 	tool_output_close(&out);
 	rc = 0;
+	if (c->plot && write_plot(c->plot, models, labels, n) < 0) {
+		tool_error("%s: cannot write the plot", c->plot);
+		rc = 1;
+	}
 	goto out;
 out_abort:
 	tool_output_abort(&out);
