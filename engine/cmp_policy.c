@@ -229,7 +229,7 @@ static unsigned arc_victim_list(struct cmp *c, bool in_b2)
 static int decide(struct cmp *c, uint64_t oblock, unsigned *into,
 		  uint32_t *victim)
 {
-	bool full = c->nr_free == 0;
+	bool full = c->nr_free == 0, ghost_hit = false;
 	uint32_t cb = NONE;
 	unsigned vl = L_MAIN, ghost_to = G_FREE;
 	uint64_t g;
@@ -292,8 +292,10 @@ static int decide(struct cmp *c, uint64_t oblock, unsigned *into,
 		break;
 	}
 	case K_2Q:
+		/* Found in A1out, it stays there while its slot is reclaimed
+		 * (which may drop the oldest ghost), as the paper orders it. */
 		if (u64map_get(&c->gmap, oblock, &g)) {
-			ghost_del(c, (uint32_t)g);
+			ghost_hit = true;
 			*into = L_AM;
 		} else {
 			*into = L_A1IN;
@@ -324,6 +326,8 @@ static int decide(struct cmp *c, uint64_t oblock, unsigned *into,
 			r = ghost_add(c, ghost_to, old);
 		}
 	}
+	if (ghost_hit && u64map_get(&c->gmap, oblock, &g))
+		ghost_del(c, (uint32_t)g);
 	return r;
 }
 

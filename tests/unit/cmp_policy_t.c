@@ -12,8 +12,9 @@
  * promotion of a full-block write as neither hit nor miss, so those are
  * added to its write misses.
  *
- * arc, 2q and random: the structure check after every I/O, promotions
- * equal to misses, hand-derived short scripts, and random's seed.
+ * arc and 2q against brute forces from the papers' pseudocode; arc, 2q
+ * and random: the structure check after every I/O, promotions equal to
+ * misses, hand-derived short scripts, and random's seed.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -309,6 +310,193 @@ static uint64_t hits(struct target *t)
 }
 
 /*
+ * arc and 2q against brute forces written from the papers' pseudocode,
+ * lists as arrays (oldest first) searched linearly, on the block stream
+ * of random traces (reads only, so no copy-free promotions): the hits
+ * must be the model's exactly.
+ */
+struct arr {
+	uint64_t v[1024];
+	uint32_t n;
+};
+
+static int arr_find(const struct arr *a, uint64_t x)
+{
+	for (uint32_t i = 0; i < a->n; i++)
+		if (a->v[i] == x)
+			return (int)i;
+	return -1;
+}
+
+static void arr_del(struct arr *a, uint32_t i)
+{
+	memmove(a->v + i, a->v + i + 1, (a->n - i - 1) * sizeof(a->v[0]));
+	a->n--;
+}
+
+static uint64_t arr_pop(struct arr *a)
+{
+	uint64_t x = a->v[0];
+
+	arr_del(a, 0);
+	return x;
+}
+
+static void arr_push(struct arr *a, uint64_t x)
+{
+	assert_true(a->n < 1024);
+	a->v[a->n++] = x;
+}
+
+struct arc_bf {
+	struct arr t1, t2, b1, b2;
+	uint32_t c, p;
+};
+
+/* Megiddo and Modha, FAST '03, Fig. 4; p moves by whole blocks. */
+static void arc_replace(struct arc_bf *a, bool in_b2)
+{
+	if (a->t1.n >= 1 && ((in_b2 && a->t1.n == a->p) || a->t1.n > a->p))
+		arr_push(&a->b1, arr_pop(&a->t1));
+	else
+		arr_push(&a->b2, arr_pop(&a->t2));
+}
+
+static bool arc_access(struct arc_bf *a, uint64_t x)
+{
+	int i;
+
+	if ((i = arr_find(&a->t1, x)) >= 0 || (i = arr_find(&a->t2, x)) >= 0) {
+		if (arr_find(&a->t1, x) >= 0)
+			arr_del(&a->t1, (uint32_t)arr_find(&a->t1, x));
+		else
+			arr_del(&a->t2, (uint32_t)arr_find(&a->t2, x));
+		arr_push(&a->t2, x);
+		return true;
+	}
+	if ((i = arr_find(&a->b1, x)) >= 0) {
+		uint32_t d = a->b1.n >= a->b2.n ? 1 : a->b2.n / a->b1.n;
+
+		a->p = a->p + d > a->c ? a->c : a->p + d;
+		arr_del(&a->b1, (uint32_t)i);
+		if (a->t1.n + a->t2.n == a->c)
+			arc_replace(a, false);
+		arr_push(&a->t2, x);
+		return false;
+	}
+	if ((i = arr_find(&a->b2, x)) >= 0) {
+		uint32_t d = a->b2.n >= a->b1.n ? 1 : a->b1.n / a->b2.n;
+
+		a->p = a->p > d ? a->p - d : 0;
+		arr_del(&a->b2, (uint32_t)i);
+		if (a->t1.n + a->t2.n == a->c)
+			arc_replace(a, true);
+		arr_push(&a->t2, x);
+		return false;
+	}
+	if (a->t1.n + a->b1.n == a->c) {
+		if (a->t1.n < a->c) {
+			arr_pop(&a->b1);
+			arc_replace(a, false);
+		} else {
+			arr_pop(&a->t1);
+		}
+	} else if (a->t1.n + a->t2.n + a->b1.n + a->b2.n >= a->c) {
+		if (a->t1.n + a->t2.n + a->b1.n + a->b2.n == 2 * a->c)
+			arr_pop(&a->b2);
+		if (a->t1.n + a->t2.n == a->c)
+			arc_replace(a, false);
+	}
+	arr_push(&a->t1, x);
+	return false;
+}
+
+struct q2_bf {
+	struct arr a1in, a1out, am;
+	uint32_t c, kin, kout;
+};
+
+/* Johnson and Shasha, VLDB '94, the full version's pseudocode. */
+static bool q2_access(struct q2_bf *q, uint64_t x)
+{
+	bool in_a1out;
+	int i;
+
+	if ((i = arr_find(&q->am, x)) >= 0) {
+		arr_del(&q->am, (uint32_t)i);
+		arr_push(&q->am, x);
+		return true;
+	}
+	if (arr_find(&q->a1in, x) >= 0)
+		return true;
+	in_a1out = arr_find(&q->a1out, x) >= 0;
+	/* reclaimfor(x), x still in A1out */
+	if (q->a1in.n + q->am.n == q->c) {
+		if (q->a1in.n > q->kin || !q->am.n) {
+			uint64_t y = arr_pop(&q->a1in);
+
+			if (q->a1out.n >= q->kout)
+				arr_pop(&q->a1out);
+			arr_push(&q->a1out, y);
+		} else {
+			arr_pop(&q->am);
+		}
+	}
+	if (in_a1out) {
+		if ((i = arr_find(&q->a1out, x)) >= 0)
+			arr_del(&q->a1out, (uint32_t)i);
+		arr_push(&q->am, x);
+	} else {
+		arr_push(&q->a1in, x);
+	}
+	return false;
+}
+
+static void papers_run(const char *policy, uint32_t c, uint64_t seed)
+{
+	const uint64_t origin_blocks = 400;
+	struct target *t = make(policy, c, origin_blocks, TARGET_WRITEBACK);
+	struct arc_bf *a = calloc(1, sizeof(*a));
+	struct q2_bf *q = calloc(1, sizeof(*q));
+	uint64_t hits = 0;
+	bool arc = !strcmp(policy, "arc");
+
+	assert_non_null(a);
+	assert_non_null(q);
+	a->c = q->c = c;
+	q->kin = c / 4 ? c / 4 : 1;
+	q->kout = c / 2 ? c / 2 : 1;
+	rnd_state = seed;
+	for (uint64_t i = 0; i < 4000; i++) {
+		struct trace_io io;
+
+		random_io(&io, origin_blocks, i);
+		io.op = TRACE_OP_READ;
+		for (uint64_t b = io.offset / BB;
+		     b <= (io.offset + io.len - 1) / BB; b++)
+			hits += arc ? arc_access(a, b) : q2_access(q, b);
+		assert_int_equal(target_io(t, &io, i), 0);
+	}
+	if (target_counters(t)->read_hits != hits)
+		fail_msg("%s C=%u seed %llu: model %llu hits, brute force %llu",
+			 policy, c, (unsigned long long)seed,
+			 (unsigned long long)target_counters(t)->read_hits,
+			 (unsigned long long)hits);
+	free(a);
+	free(q);
+	target_destroy(t);
+}
+
+static void test_arc_2q_papers(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		papers_run("arc", sizes[i], 21 + i);
+		papers_run("2q", sizes[i], 41 + i);
+	}
+}
+
+/*
  * arc, C = 2, by hand (p starts at 0):
  *   a b   T1 = a b
  *   c     case IV a (|T1|+|B1| = C, |T1| = C): a forgotten; T1 = b c
@@ -365,7 +553,8 @@ static void test_arc_script(void **state)
  *   a b      hits in Am
  * Hits: a, a, b = 3.  Then:
  *   c        forgotten: a miss into A1in; f out, d dropped; A1out = e f
- *   e e      e in A1out: into Am (g out); then a hit: 4
+ *   e e      e in A1out; reclaim: g to A1out, which is full: e, its
+ *            oldest, dropped; e into Am all the same; then a hit: 4
  */
 static void test_2q_script(void **state)
 {
@@ -388,6 +577,7 @@ int main(void)
 		cmocka_unit_test(test_fifo_brute_force),
 		cmocka_unit_test(test_invariants),
 		cmocka_unit_test(test_random_seed),
+		cmocka_unit_test(test_arc_2q_papers),
 		cmocka_unit_test(test_arc_script),
 		cmocka_unit_test(test_2q_script),
 	};
