@@ -18,6 +18,7 @@
 static int reader_error(struct sim_error *err, int r,
 			const struct trace_error *terr)
 {
+	err->trace = true;
 	err->line = terr->line;
 	snprintf(err->msg, sizeof(err->msg), "%s",
 		 terr->msg[0] ? terr->msg : strerror(-r));
@@ -73,6 +74,7 @@ int sim_run(const struct sim_opts *o, struct sim_model *models, size_t n,
 
 			lines[got] = trace_reader_line(r);
 			if (io->offset + io->len > o->origin_sectors * 512) {
+				err->trace = true;
 				err->line = lines[got];
 				snprintf(err->msg, sizeof(err->msg),
 					 "I/O at byte %" PRIu64 " + %" PRIu32
@@ -94,6 +96,7 @@ int sim_run(const struct sim_opts *o, struct sim_model *models, size_t n,
 			for (size_t k = 0; k < got; k++) {
 				rc = target_io(ts[i], &batch[k], index + k);
 				if (rc < 0) {
+					err->trace = true;
 					err->line = lines[k];
 					snprintf(err->msg, sizeof(err->msg),
 						 "%s", strerror(-rc));

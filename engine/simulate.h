@@ -22,6 +22,7 @@
 #ifndef ENGINE_SIMULATE_H
 #define ENGINE_SIMULATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,7 @@ struct sim_opts {
 };
 
 struct sim_error {
+	bool trace;		/* about the trace (else the configuration) */
 	uint64_t line;		/* the trace line, 0 when not about one */
 	char msg[256];
 };

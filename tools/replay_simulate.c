@@ -247,7 +247,9 @@ static void close_trace(struct trace_reader *r, int fd)
 
 static void sim_error_line(const struct sim_cli *c, const struct sim_error *e)
 {
-	if (e->line)
+	if (!e->trace)
+		tool_error("%s", e->msg);
+	else if (e->line)
 		tool_error("%s:%" PRIu64 ": %s", c->trace, e->line, e->msg);
 	else
 		tool_error("%s: %s", c->trace, e->msg);
@@ -273,6 +275,7 @@ static void run_models(const struct sim_cli *c, const struct sim_opts *o,
 	memset(res, 0, sizeof(*res));
 	if (!m) {
 		res->rc = -ENOMEM;
+		res->err.trace = false;
 		snprintf(res->err.msg, sizeof(res->err.msg), "%s",
 			 strerror(ENOMEM));
 		return;
