@@ -257,8 +257,9 @@ static int decide(struct cmp *c, uint64_t oblock, unsigned *into,
 			in_b2 = c->ghosts[g].list == G_B2;
 			if (!in_b2) {	/* case II */
 				d = b1 >= b2 ? 1 : b2 / b1;
-				c->arc_p = c->arc_p + d > c->cache_blocks ?
-						   c->cache_blocks : c->arc_p + d;
+				c->arc_p += d;
+				if (c->arc_p > c->cache_blocks)
+					c->arc_p = c->cache_blocks;
 			} else {	/* case III */
 				d = b2 >= b1 ? 1 : b1 / b2;
 				c->arc_p = c->arc_p > d ? c->arc_p - d : 0;
@@ -711,7 +712,8 @@ static int walk(const struct node *ns, const struct list *l, unsigned id,
 		prev = i;
 	}
 	if (n != l->nr || l->tail != prev) {
-		snprintf(why, len, "list %u holds %u, counted %u", id, n, l->nr);
+		snprintf(why, len, "list %u holds %u, counted %u", id, n,
+			 l->nr);
 		return -EUCLEAN;
 	}
 	return 0;

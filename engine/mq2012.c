@@ -393,7 +393,8 @@ static enum result map(struct mq *mq, uint64_t oblock, bool can_migrate,
 		return pre_cache_to_cache(mq, i, cblock, old);
 	}
 	if (adjusted_promote_threshold(mq, discarded, write) == 1)
-		return can_migrate ? insert_in_cache(mq, oblock, cblock) : R_MISS;
+		return can_migrate ? insert_in_cache(mq, oblock, cblock)
+				   : R_MISS;
 	insert_in_pre_cache(mq, oblock);
 	return R_MISS;
 }
@@ -738,7 +739,8 @@ int mq2012_check(struct policy *p, char *why, unsigned why_len)
 			}
 		}
 	for (uint32_t w = 0; w < mq->find_free_nr_words; w++)
-		bits += (uint32_t)__builtin_popcountll(mq->allocation_bitset[w]);
+		bits += (uint32_t)__builtin_popcountll(
+			mq->allocation_bitset[w]);
 	if (n[0] != mq->qsize[0] || n[1] != mq->qsize[1] ||
 	    n[1] != mq->nr_cblocks_allocated || bits != n[1] ||
 	    u64map_count(&mq->hash) != n[0] + n[1] ||

@@ -347,7 +347,8 @@ static int map_bio(struct target *t, bool write, uint64_t oblock,
 
 	*hit = false;
 	if (p->ops->examine_bio && oblock < t->origin_blocks)
-		p->ops->examine_bio(p, oblock * t->cfg.block_sectors + offset / 512,
+		p->ops->examine_bio(p, oblock * t->cfg.block_sectors +
+					       offset / 512,
 				    len / 512, discarded(t, oblock));
 	if (oblock >= t->origin_blocks) {
 		/* The partial block at the end: never cached, not counted. */

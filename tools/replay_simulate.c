@@ -18,8 +18,8 @@
  * --jobs N forks N workers, deals the configurations out to them largest
  * cache first, back and forth (their cost grows with the cache); each
  * streams the trace itself and leaves its counters in a shared mapping;
- * the parent prints every row, in order, once all are done.  Standard input can be
- * read only once, so a sweep from it runs in one process.
+ * the parent prints every row, in order, once all are done.  Standard
+ * input can be read only once, so a sweep from it runs in one process.
  *
  * Exit 0, or 1 with one line on stderr for a bad option or trace.
  */
@@ -326,7 +326,8 @@ static unsigned worker_of(size_t i, unsigned jobs)
 static int run_jobs(const struct sim_cli *c, const struct sim_opts *o,
 		    struct sim_model *models, size_t n, unsigned jobs)
 {
-	size_t bytes = n * sizeof(*models) + jobs * sizeof(struct worker_result);
+	size_t bytes = n * sizeof(*models) +
+		       jobs * sizeof(struct worker_result);
 	struct worker_result *res, local;
 	struct sim_model *shared;
 	size_t *idx = malloc(n * sizeof(*idx));
@@ -544,7 +545,8 @@ static int simulate(struct sim_cli *c)
 	if (c->tick && !strcmp(c->tick, "per-second")) {
 		o.tick = TARGET_TICK_PER_SECOND;
 	} else if (c->tick && strcmp(c->tick, "per-bio")) {
-		tool_error("--tick: '%s' is not per-bio or per-second", c->tick);
+		tool_error("--tick: '%s' is not per-bio or per-second",
+			   c->tick);
 		goto out;
 	}
 	if (c->origin_size) {
@@ -630,8 +632,10 @@ static int simulate(struct sim_cli *c)
 				uint64_t blocks;
 
 				if (cs[k].pct > 0) {
+					/* Exact when pct * footprint is a
+					 * multiple of 100. */
 					double want = cs[k].pct *
-						      (double)footprint[b] / 100;
+						(double)footprint[b] / 100;
 
 					blocks = (uint64_t)want;
 					/* Rounded up, at least one. */
