@@ -124,6 +124,13 @@ got=$(awk -F, 'NR > 1 { printf " %s", $3 }' pct.csv)
 # At 100% of the footprint lru only misses each block once (cold).
 [ "$(col pct.csv 3 demotions)" = 0 ] || bad "lru at 100%: demotions"
 
+# Exact shares round to themselves: 100 distinct blocks, 1% is 1 block.
+awk 'BEGIN { for (i = 0; i < 100; i++) printf "%d,hm,0,Read,%d,32768,10\n", 128166372000000000 + i, i * 32768 }' >hundred.msr
+"$T" simulate --trace hundred.msr --block-size 64 --cache-size 1%,3%,7%,29%,57%,100%,150% \
+	--policy fifo >h.csv 2>err.txt || bad "hundred: $(cat err.txt)"
+got=$(awk -F, 'NR > 1 { printf " %s", $3 }' h.csv)
+[ "$got" = " 1 3 7 29 57 100 150" ] || bad "shares of 100 blocks:$got"
+
 # ---- lru and fifo against a brute force in awk ----
 # The block stream of the trace at 64-sector blocks: "BLOCK R|W" per
 # block request (discards and the trace's header lines left out).
