@@ -758,7 +758,17 @@ int cache_replay_simulate(int argc, const char **argv)
 	poptContext pc;
 	int r;
 
-	pc = poptGetContext(tool_name, argc, argv, table, 0);
+	const char **av = malloc(((size_t)argc + 1) * sizeof(*av));
+
+	if (!av) {
+		tool_error("%s", strerror(ENOMEM));
+		return 1;
+	}
+	/* popt's usage line starts with argv[0]: make it the tool's name. */
+	memcpy(av, argv, (size_t)argc * sizeof(*av));
+	av[0] = tool_name;
+	av[argc] = NULL;
+	pc = poptGetContext(tool_name, argc, av, table, 0);
 	poptSetOtherOptionHelp(pc, "simulate --trace FILE --block-size LIST "
 				   "--cache-size LIST --policy LIST [OPTIONS]");
 	r = tool_parse(pc, &spec);
@@ -766,5 +776,6 @@ int cache_replay_simulate(int argc, const char **argv)
 		r = simulate(&c);
 	poptFreeContext(pc);
 	tool_free_slots(&spec);
+	free(av);
 	return r;
 }
