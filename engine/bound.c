@@ -442,8 +442,8 @@ int bound_run(struct trace_reader *tr, const struct bound_opts *o,
 		}
 		for (size_t i = 0; i < nsizes; i++)
 			sizes[i] = o->size_percent && o->size_percent[i] > 0 ?
-				(uint64_t)llround(o->size_percent[i] / 100.0 *
-						  (double)res->footprint) :
+				bound_percent_blocks(o->size_percent[i],
+						     res->footprint) :
 				o->sizes[i];
 		qsort(sizes, nsizes, sizeof(*sizes), cmp_u64);
 	} else {
@@ -498,4 +498,14 @@ void bound_result_release(struct bound_result *res)
 {
 	free(res->rows);
 	res->rows = NULL;
+}
+
+uint64_t bound_percent_blocks(double pct, uint64_t footprint)
+{
+	double want = pct * (double)footprint / 100;
+	uint64_t blocks = (uint64_t)want;
+
+	if ((double)blocks < want || !blocks)
+		blocks++;
+	return blocks;
 }

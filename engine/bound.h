@@ -73,6 +73,13 @@ int bound_run(struct trace_reader *r, const struct bound_opts *o,
 void bound_result_release(struct bound_result *res);
 
 /*
+ * Cache blocks for pct percent of a footprint, as bound and simulate both
+ * size them: rounded up, at least one (exact when pct * footprint is a
+ * multiple of 100).
+ */
+uint64_t bound_percent_blocks(double pct, uint64_t footprint);
+
+/*
  * The LRU miss curve alone, from a block stream in memory (for tests and
  * for simulate's comparisons): misses[c] for c = 0..max_c.
  */

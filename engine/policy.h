@@ -67,6 +67,13 @@ struct policy_ops {
 	uint32_t (*residency)(struct policy *p);
 	void (*tick)(struct policy *p, bool can_block);
 	void (*allow_migrations)(struct policy *p, bool allow);
+	/*
+	 * Optional, NULL in the kernel's policies: each bio's sectors and
+	 * whether its block lies in a discarded region, told before its
+	 * look-up (the 2012 mq's io tracker and discard rule read the bio).
+	 */
+	void (*examine_bio)(struct policy *p, uint64_t sector,
+			    uint32_t sectors, bool discarded);
 };
 
 struct policy {
@@ -74,10 +81,19 @@ struct policy {
 	const char *name;	/* as written to the superblock */
 	uint32_t version[3];
 	uint32_t hint_size;	/* bytes */
+	/*
+	 * lookup_with_work may queue work it does not hand back (a demotion
+	 * the promotion must wait for), and the target is to run the worker
+	 * after it as after lookup.  False for the kernel's policies, whose
+	 * target does not (the comparison policies, which promote on every
+	 * miss, set it).
+	 */
+	bool wake_after_fast_miss;
 };
 
 /*
- * Creates the named policy ("smq", "mq", "default", "cleaner") for a
+ * Creates the named policy ("smq", "mq", "default", "cleaner", or one of
+ * the comparison policies of engine/cmp_policy.h) for a
  * cache of cache_blocks blocks of block_sectors over an origin of
  * origin_sectors.  Returns 0, -EINVAL for an unknown name, or -ENOMEM.
  */

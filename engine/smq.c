@@ -27,6 +27,8 @@
 #include <string.h>
 
 #include "engine/btracker.h"
+#include "engine/cmp_policy.h"
+#include "engine/mq2012.h"
 #include "engine/smq.h"
 
 #define NIL UINT32_MAX
@@ -1149,6 +1151,10 @@ int policy_create(const char *name, uint32_t cache_blocks,
 	int r;
 
 	*out = NULL;
+	if (cmp_policy_known(name))
+		return cmp_policy_create(name, cache_blocks, jiffies, out);
+	if (!strcmp(name, "mq-2012"))
+		return mq2012_create(cache_blocks, out);
 	if (!strcmp(name, "cleaner")) {
 		a.migrations_allowed = false;
 		a.cleaner = true;

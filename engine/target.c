@@ -353,6 +353,10 @@ static int map_bio(struct target *t, bool write, uint64_t oblock,
 
 	*hit = false;
 	*ticks = false;
+	if (p->ops->examine_bio && oblock < t->origin_blocks)
+		p->ops->examine_bio(p, oblock * t->cfg.block_sectors +
+					       offset / 512,
+				    len / 512, discarded(t, oblock));
 	if (oblock >= t->origin_blocks) {
 		/* The partial block at the end: never cached, not counted. */
 		origin_io(t);
@@ -365,6 +369,7 @@ static int map_bio(struct target *t, bool write, uint64_t oblock,
 
 		r = p->ops->lookup_with_work(p, oblock, &cblock, write, true,
 					     &w);
+		queued = r == -ENOENT && !w && p->wake_after_fast_miss;
 		if (r == -ENOENT && w) {
 			/* The bio is the promotion's data; not counted. */
 			r = data(t, write ? TD_NEW_WRITE_CACHE

@@ -36,6 +36,8 @@
 #include "engine/trace_stat.h"
 #include "engine/tracegen.h"
 #include "tools/common.h"
+#include "tools/replay_common.h"
+#include "tools/replay_simulate.h"
 #include "tools/tool.h"
 
 /* The smallest cache block the kernel takes: 64 sectors, 32 KiB. */
@@ -74,64 +76,6 @@ static int parse_format(const char *opt, const char *s,
 	return 0;
 }
 
-/* Opens the trace for reading; prints and returns -errno on failure. */
-static int open_trace(const char *path, const char *format,
-		      struct trace_reader **r, int *fd)
-{
-	enum trace_format fmt = TRACE_FMT_AUTO;
-	struct trace_error err = { 0 };
-	int rc;
-
-	if (format) {
-		if (parse_format("--trace-format", format, &fmt) < 0)
-			return -EINVAL;
-		if (fmt == TRACE_FMT_ORACLE) {
-			tool_error("--trace-format: oracle traces are written, "
-				   "not read");
-			return -EINVAL;
-		}
-	}
-	if (!strcmp(path, "-")) {
-		*fd = STDIN_FILENO;
-	} else {
-		*fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (*fd < 0) {
-			rc = -errno;
-			tool_error("%s: %s", path, strerror(-rc));
-			return rc;
-		}
-	}
-	rc = trace_reader_open_fd(r, *fd, fmt, &err);
-	if (rc < 0) {
-		if (err.line)
-			tool_error("%s:%" PRIu64 ": %s", path, err.line,
-				   err.msg);
-		else
-			tool_error("%s: %s", path, err.msg[0] ? err.msg
-							      : strerror(-rc));
-		if (*fd != STDIN_FILENO)
-			close(*fd);
-	}
-	return rc;
-}
-
-static void close_trace(struct trace_reader *r, int fd)
-{
-	trace_reader_close(r);
-	if (fd != STDIN_FILENO)
-		close(fd);
-}
-
-static void trace_read_error(const char *path, int rc,
-			     const struct trace_error *err)
-{
-	if (err->line)
-		tool_error("%s:%" PRIu64 ": %s", path, err->line, err->msg);
-	else
-		tool_error("%s: %s", path, err->msg[0] ? err->msg
-						       : strerror(-rc));
-}
-
 static int convert(const struct trace_opts *o)
 {
 	enum trace_format to;
@@ -162,10 +106,10 @@ static int convert(const struct trace_opts *o)
 			   "cache blocks)");
 		return 1;
 	}
-	if (open_trace(o->trace, o->format, &r, &fd) < 0)
+	if (replay_open_trace(o->trace, o->format, &r, &fd) < 0)
 		return 1;
 	if (tool_output_open(&out, o->output, o->trace) < 0) {
-		close_trace(r, fd);
+		replay_close_trace(r, fd);
 		return 1;
 	}
 	rc = tool_output_start(&out);
@@ -181,7 +125,7 @@ static int convert(const struct trace_opts *o)
 	while (rc == 0 && (rc = trace_reader_next(r, &io, &err)) == 1)
 		rc = trace_writer_put(w, &io);
 	if (rc < 0 && err.msg[0]) {
-		trace_read_error(o->trace, rc, &err);
+		replay_trace_error(o->trace, rc, &err);
 		reported = 1;
 	}
 	if (w) {
@@ -194,7 +138,7 @@ static int convert(const struct trace_opts *o)
 		rc = -errno;
 	if (rc < 0 && !reported)
 		tool_error("%s: %s", out.path, strerror(-rc));
-	close_trace(r, fd);
+	replay_close_trace(r, fd);
 	if (rc < 0) {
 		tool_output_abort(&out);
 		return 1;
@@ -279,13 +223,13 @@ static int stat_cmd(const struct trace_opts *o)
 	}
 	if (o->block_size && parse_sectors(o->block_size, &block_bytes) < 0)
 		return 1;
-	if (open_trace(o->trace, o->format, &r, &fd) < 0)
+	if (replay_open_trace(o->trace, o->format, &r, &fd) < 0)
 		return 1;
 	rc = trace_stat_init(&s, block_bytes);
 	while (rc == 0 && (rc = trace_reader_next(r, &io, &err)) == 1)
 		rc = trace_stat_add(&s, &io);
 	if (rc < 0) {
-		trace_read_error(o->trace, rc, &err);
+		replay_trace_error(o->trace, rc, &err);
 	} else {
 		trace_stat_finish(&s);
 		print_stat(o->trace, trace_reader_format(r), &s);
@@ -293,28 +237,23 @@ static int stat_cmd(const struct trace_opts *o)
 			rc = -errno;
 	}
 	trace_stat_destroy(&s);
-	close_trace(r, fd);
+	replay_close_trace(r, fd);
 	return rc < 0 ? 1 : 0;
 }
 
-static int parse_num(const char *opt, const char *s, uint64_t min,
-		     uint64_t max, uint64_t *v);
-
 /* ---- trace gen ---- */
 
-/* Bytes: a number with an optional unit, as cache_metadata_size takes them
- * (k, m, g, t: powers of 1024; K, M, G, T: powers of 1000). */
+/* Bytes: a number with an optional k, M, G or T (powers of 1024). */
 static int parse_bytes(const char *opt, const char *s, uint64_t *v)
 {
-	if (cache_size_parse(s, 1, v) < 0 || *v == 0) {
+	if (replay_parse_bytes(s, 1, v) < 0 || *v == 0) {
 		tool_error("%s: '%s' is not a size (bytes, or with a unit: "
-			   "4k, 512m, 10g are powers of 1024; K, M, G of 1000)",
+			   "4k, 512M, 10G; k, M, G, T are powers of 1024)",
 			   opt, s);
 		return -EINVAL;
 	}
 	return 0;
 }
-
 static int gen_cmd(int argc, const char **argv)
 {
 	struct gen_cli {
@@ -385,11 +324,11 @@ static int gen_cmd(int argc, const char **argv)
 			   "or mix", c.pattern);
 		goto done;
 	}
-	if (parse_num("--ios", c.ios, 0, UINT64_MAX, &o.ios) ||
+	if (replay_parse_num("--ios", c.ios, 0, UINT64_MAX, &o.ios) ||
 	    parse_bytes("--origin-size", c.origin, &o.origin_bytes) ||
 	    (c.io_size && parse_bytes("--io-size", c.io_size, &v)) ||
-	    (c.seed && parse_num("--seed", c.seed, 0, UINT64_MAX, &o.seed)) ||
-	    (c.iops && parse_num("--iops", c.iops, 1, 1000000000, &o.iops)))
+	    (c.seed && replay_parse_num("--seed", c.seed, 0, UINT64_MAX, &o.seed)) ||
+	    (c.iops && replay_parse_num("--iops", c.iops, 1, 1000000000, &o.iops)))
 		goto done;
 	if (c.io_size) {
 		if (v > UINT32_MAX || v > o.origin_bytes) {
@@ -525,17 +464,6 @@ struct replay_cli {
 	int verify, quiet, help, show_version;
 };
 
-static int parse_num(const char *opt, const char *s, uint64_t min,
-		     uint64_t max, uint64_t *v)
-{
-	if (cache_size_parse_u64(s, v) < 0 || *v < min || *v > max) {
-		tool_error("%s: '%s' is not a number from %" PRIu64 " to %"
-			   PRIu64, opt, s, min, max);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* "FILE:LINE: what" for the trace, "what" for the rest; the exit code. */
 static int report(const struct replay_cli *c, int r,
 		  const struct replay_error *err)
@@ -633,7 +561,7 @@ static int replay_cmd(struct replay_cli *c)
 		return 1;
 	}
 	if (c->block_size) {
-		if (parse_num("--block-size", c->block_size, 64, 2097152, &v))
+		if (replay_parse_num("--block-size", c->block_size, 64, 2097152, &v))
 			return 1;
 		if (v % 64) {
 			tool_error("--block-size: %" PRIu64 " is not a multiple "
@@ -643,7 +571,7 @@ static int replay_cmd(struct replay_cli *c)
 		o.block_sectors = v;
 	}
 	if (c->version) {
-		if (parse_num("--metadata-version", c->version, 1, 2, &v))
+		if (replay_parse_num("--metadata-version", c->version, 1, 2, &v))
 			return 1;
 		o.metadata_version = (uint32_t)v;
 	}
@@ -659,21 +587,21 @@ static int replay_cmd(struct replay_cli *c)
 		return 1;
 	}
 	if (c->threshold &&
-	    parse_num("--migration-threshold", c->threshold, 0, UINT64_MAX,
+	    replay_parse_num("--migration-threshold", c->threshold, 0, UINT64_MAX,
 		      &o.migration_threshold))
 		return 1;
-	if (c->seed && parse_num("--seed", c->seed, 0, UINT64_MAX, &o.seed))
+	if (c->seed && replay_parse_num("--seed", c->seed, 0, UINT64_MAX, &o.seed))
 		return 1;
 	if (c->crash_at &&
-	    parse_num("--crash-at", c->crash_at, 1, UINT64_MAX, &o.crash_at))
+	    replay_parse_num("--crash-at", c->crash_at, 1, UINT64_MAX, &o.crash_at))
 		return 1;
 	if (c->interval) {
-		if (parse_num("--stats-interval", c->interval, 1, 1000000, &v))
+		if (replay_parse_num("--stats-interval", c->interval, 1, 1000000, &v))
 			return 1;
 		o.stats_interval_ns = v * 1000000000ull;
 	}
 	if (c->hz) {
-		if (parse_num("--hz", c->hz, 1, 10000, &v))
+		if (replay_parse_num("--hz", c->hz, 1, 10000, &v))
 			return 1;
 		o.hz = (uint32_t)v;
 	}
@@ -689,7 +617,7 @@ static int replay_cmd(struct replay_cli *c)
 		tool_error("--verify needs --shadow");
 		return 1;
 	}
-	if (open_trace(c->trace, c->format, &r, &fd) < 0)
+	if (replay_open_trace(c->trace, c->format, &r, &fd) < 0)
 		return 1;
 	if (c->stats || c->plot) {
 		/* The plot is drawn from the interval rows. */
@@ -697,7 +625,7 @@ static int replay_cmd(struct replay_cli *c)
 		if (!stats) {
 			tool_error("%s: %s", c->stats ? c->stats : "temporary "
 				   "file", strerror(errno));
-			close_trace(r, fd);
+			replay_close_trace(r, fd);
 			return 1;
 		}
 		o.stats = stats;
@@ -715,7 +643,7 @@ static int replay_cmd(struct replay_cli *c)
 		rc = -EIO;
 		err.kind = 0;
 	}
-	close_trace(r, fd);
+	replay_close_trace(r, fd);
 	if (rc < 0)
 		return err.kind ? report(c, rc, &err) : 1;
 	if (!c->quiet) {
@@ -979,7 +907,8 @@ static int bound_cmd(int argc, const char **argv)
 		{ "block-size", 0, POPT_ARG_STRING, NULL, 3,
 		  "cache block size", "SECTORS" },
 		{ "cache-size", 0, POPT_ARG_STRING, NULL, 4,
-		  "cache sizes: bytes (units k, m, g, t: powers of 1024; K, M, G, T: of 1000), or N% of the footprint "
+		  "cache sizes: bytes (k, M, G, T: powers of 1024), or N% of "
+		  "the footprint (rounded up) "
 		  "(default 1, 2, 4 ... blocks up to the footprint)", "LIST" },
 		{ "sample", 0, POPT_ARG_STRING, NULL, 5,
 		  "follow this share of the blocks (SHARDS), 0 to 1", "R" },
@@ -1043,13 +972,13 @@ static int bound_cmd(int argc, const char **argv)
 		}
 	}
 	o.no_opt = c.no_opt;
-	if (open_trace(c.trace, c.format, &tr, &fd) < 0)
+	if (replay_open_trace(c.trace, c.format, &tr, &fd) < 0)
 		goto done;
 	r = bound_run(tr, &o, &res, &err);
-	close_trace(tr, fd);
+	replay_close_trace(tr, fd);
 	if (r < 0) {
 		if (err.msg[0])
-			trace_read_error(c.trace, r, &err);
+			replay_trace_error(c.trace, r, &err);
 		else
 			tool_error("%s", strerror(-r));
 		r = 1;
@@ -1091,6 +1020,9 @@ static void usage(FILE *f)
 		   "dm-cache on images\n"
 		   "  verify          check images and metadata against each "
 		   "other\n"
+		   "  simulate        the model without images, over a sweep of "
+		   "cache sizes,\n"
+		   "                  block sizes and policies\n"
 		   "  bound           cold, optimal and LRU misses for every "
 		   "cache size\n"
 		   "  trace convert   convert a trace between formats\n"
@@ -1121,6 +1053,8 @@ int cmd_cache_replay(int argc, const char **argv)
 		return trace_cmd(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "bound"))
 		return bound_cmd(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "simulate"))
+		return cache_replay_simulate(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "replay") || !strcmp(argv[1], "verify"))
 		return replay_or_verify(argc - 1, argv + 1,
 					!strcmp(argv[1], "verify"));

@@ -54,7 +54,7 @@ expect_err "cache_replay: trace gen needs --pattern, --ios, --origin-size and -o
 	trace gen --pattern zipf --ios 1 -o x
 expect_err "cache_replay: --read-ratio: '2' is not a number from 0 to 1" \
 	trace gen --pattern zipf --ios 1 --origin-size 1M --read-ratio 2 -o x
-expect_err "cache_replay: --origin-size: 'lots' is not a size (bytes, or with a unit: 4k, 512m, 10g are powers of 1024; K, M, G of 1000)" \
+expect_err "cache_replay: --origin-size: 'lots' is not a size (bytes, or with a unit: 4k, 512M, 10G; k, M, G, T are powers of 1024)" \
 	trace gen --pattern zipf --ios 1 --origin-size lots -o x
 
 # ---- bound against brute force ----
@@ -64,7 +64,7 @@ expect_err "cache_replay: --origin-size: 'lots' is not a size (bytes, or with a 
 "$T" trace convert --trace mix.log --to oracle --block-size 8 -o mix.oracle ||
 	bad "oracle export"
 "$T" bound --trace mix.log --block-size 8 \
-	--cache-size 4k,64k,256k,1m,2M,10%,50% --csv bound.csv || bad "bound: exit $?"
+	--cache-size 4k,64k,256k,1m,2000k,10%,50% --csv bound.csv || bad "bound: exit $?"
 head -n 1 bound.csv | grep -qx 'cache_blocks,cache_bytes,requests,cold_misses,opt_misses,opt_insertions,lru_misses,opt_miss_ratio,lru_miss_ratio' ||
 	bad "bound: CSV header"
 python3 - mix.oracle bound.csv <<'EOF' || bad "bound differs from brute force"
@@ -108,7 +108,8 @@ def opt(c):
                 del cache[far]; cache[b] = nxt[i]; ins += 1
     return m, ins
 rows = list(csv.DictReader(open(sys.argv[2])))
-want = sorted([1, 16, 64, 256, 2000000 // 4096, round(distinct * 0.1), round(distinct * 0.5)])
+import math
+want = sorted([1, 16, 64, 256, 2048000 // 4096, max(1, math.ceil(distinct * 10 / 100)), max(1, math.ceil(distinct * 50 / 100))])
 got = [int(r["cache_blocks"]) for r in rows]
 ok = got == want
 if not ok:
@@ -124,6 +125,18 @@ for r in rows:
             ok = False
 sys.exit(0 if ok else 1)
 EOF
+
+# ---- bound's LRU curve is simulate's lru, size for size ----
+"$T" bound --trace mix.log --block-size 64 --cache-size 1%,5%,10%,40% --no-opt \
+	--csv b64.csv || bad "bound at 64 sectors"
+"$T" simulate --trace mix.log --block-size 64 --cache-size 1%,5%,10%,40% \
+	--policy lru --csv s64.csv || bad "simulate lru"
+paste -d' ' <(awk -F, 'NR > 1 { print $1, $7 }' b64.csv) \
+	<(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i }
+		NR > 1 { print $c["cache_blocks"], $c["read_misses"] + $c["write_misses"] }' s64.csv) |
+	awk '{ if ($1 != $3 || $2 != $4) { print "size " $1 "/" $3 ": bound " $2 ", simulate " $4; bad = 1 } }
+		END { exit bad }' || bad "bound's LRU curve differs from simulate's lru"
+[ "$(wc -l <b64.csv)" = 5 ] || bad "bound: not four rows"
 
 # ---- sampling ----
 "$T" trace gen --pattern zipf --ios 200000 --origin-size 2G --theta 0.9 \

@@ -151,6 +151,7 @@ OWN_CASES = {
     'tools/cache_restore.c': ('restore', 'restore-xml'),
     'tools/cache_writeback.c': ('writeback',),
     'tools/cache_replay.c': ('replay',),
+    'tools/replay_simulate.c': ('simulate',),
 }
 
 
@@ -183,7 +184,9 @@ def main():
             used.add(key)
             continue
         if kind in ('format', 'lib'):
-            parts = [re.escape(p) for p in CONV.split(text)]
+            # A format's "%%" prints one "%".
+            parts = [re.escape(p.replace('%%', '%'))
+                     for p in CONV.split(text)]
             body = '.*'.join(parts) + '$'
             rx = re.compile(('^' if kind == 'format' else '(^|: )') + body)
             ok = any(rx.search(l) or rx.match(l.split(': ', 1)[-1])
