@@ -512,6 +512,8 @@ int target_io(struct target *t, const struct trace_io *io, uint64_t io_index)
 		t->c.writes++;
 	else
 		t->c.reads++;
+	bool tick_bio = false;
+
 	for (uint64_t off = io->offset; r == 0 && !t->stop && off < end;) {
 		uint64_t oblock = off / t->block_bytes;
 		uint32_t in = (uint32_t)(off % t->block_bytes);
@@ -524,11 +526,16 @@ int target_io(struct target *t, const struct trace_io *io, uint64_t io_index)
 		r = map_bio(t, write, oblock, in, (uint32_t)len, io_index, &hit,
 			    &ticks);
 		all_hit = all_hit && hit;
-		/* The tick bio: the policy ticks when it completes. */
-		if (r == 0 && ticks && t->cfg.tick == TARGET_TICK_PER_BIO)
-			t->policy->ops->tick(t->policy, false);
+		tick_bio = tick_bio || (r == 0 && ticks);
 		off += len;
 	}
+	/*
+	 * The tick bio: the policy ticks when it completes.  The pieces of a
+	 * split I/O are in flight together, so only the first is marked: one
+	 * tick per I/O.
+	 */
+	if (tick_bio && t->cfg.tick == TARGET_TICK_PER_BIO)
+		t->policy->ops->tick(t->policy, false);
 	if (r == 0 && (io->flags & TRACE_F_FUA))
 		r = commit(t);
 	if (write) {

@@ -259,22 +259,33 @@ static const char *skip_blanks(const char *p)
 	return p;
 }
 
-/* A decimal number; *p moves past it.  0 or -EINVAL (none, overflow). */
+/*
+ * A decimal number; *p moves past it.  0 or -EINVAL (none, overflow).
+ * Nineteen digits cannot overflow 64 bits, so only a twentieth is
+ * checked: this runs several times for every line of a trace.
+ */
 static int parse_u64(const char **p, uint64_t *v)
 {
-	const char *s = *p;
+	const unsigned char *s = (const unsigned char *)*p;
 	uint64_t x = 0;
+	unsigned n = 0, d;
 
-	if (*s < '0' || *s > '9')
+	if ((unsigned)(s[0] - '0') > 9)
 		return -EINVAL;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		unsigned d = (unsigned)(*s - '0');
-
-		if (x > (UINT64_MAX - d) / 10)
+	while (s[0] == '0' && (unsigned)(s[1] - '0') <= 9)
+		s++;
+	while (n < 19 && (d = (unsigned)(s[n] - '0')) <= 9) {
+		x = x * 10 + d;
+		n++;
+	}
+	if ((d = (unsigned)(s[n] - '0')) <= 9) {
+		if (x > (UINT64_MAX - d) / 10 ||
+		    (unsigned)(s[n + 1] - '0') <= 9)
 			return -EINVAL;
 		x = x * 10 + d;
+		n++;
 	}
-	*p = s;
+	*p = (const char *)s + n;
 	*v = x;
 	return 0;
 }
@@ -668,6 +679,15 @@ static size_t csv_field(const char **p, const char **f)
 	return (size_t)(e - *f);
 }
 
+/* s starts with lower-case word, in any case (ASCII letters only). */
+static int word_is(const char *s, const char *word)
+{
+	for (; *word; s++, word++)
+		if ((*s | 0x20) != *word)
+			return 0;
+	return 1;
+}
+
 static int csv_number(const char **p, uint64_t *v)
 {
 	if (parse_u64(p, v) < 0 || (**p != ',' && **p != '\0'))
@@ -718,9 +738,10 @@ static int msr_next(struct trace_reader *r, struct trace_io *io,
 		if (*p == ',')
 			return bad_line(r, err, "expected 7 fields");
 		memset(io, 0, sizeof(*io));
-		if (type_len == 4 && !strncasecmp(type, "read", 4))
+		/* "Read" or "Write", in any case. */
+		if (type_len == 4 && word_is(type, "read"))
 			io->op = TRACE_OP_READ;
-		else if (type_len == 5 && !strncasecmp(type, "write", 5))
+		else if (type_len == 5 && word_is(type, "write"))
 			io->op = TRACE_OP_WRITE;
 		else
 			return fail(r, err, -EINVAL, r->line,
