@@ -14,6 +14,8 @@
 #   make bench      time our tools against the reference ones
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make check-kernel   scenarios against a real kernel under QEMU
+#   make static     build/static/bin/*: the optimised objects linked
+#                   statically, for an initramfs or a rescue system
 #
 # V=1 shows full commands.
 
@@ -71,12 +73,15 @@ REL_BIN := $(REL)/bin/dm-cache-tools
 SAN_BIN := $(SAN)/bin/dm-cache-tools
 REL_LINKS := $(addprefix $(REL)/bin/,$(TOOLS))
 SAN_LINKS := $(addprefix $(SAN)/bin/,$(TOOLS))
+STATIC := $(BUILD)/static
+STATIC_BIN := $(STATIC)/bin/dm-cache-tools
+STATIC_LINKS := $(addprefix $(STATIC)/bin/,$(TOOLS))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(SAN)/tests/%,$(UNIT_SRCS))
 TESTPROG_BINS := $(patsubst tests/progs/%.c,$(SAN)/progs/%,$(TESTPROG_SRCS))
 REL_TESTPROG_BINS := $(patsubst tests/progs/%.c,$(REL)/progs/%,$(TESTPROG_SRCS))
 
 .PHONY: all deps demo check check-unit check-cli check-kernel bench install \
-	clean layering
+	clean layering static
 .DEFAULT_GOAL := all
 
 all: $(REL_LINKS)
@@ -111,6 +116,18 @@ $(SAN_BIN): $(call objs,$(SAN),$(TOOL_SRCS)) $(SAN_LIB)
 	$(call say,LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# No pkg-config here: the .a files come with the -dev packages, and
+# pkg-config --static would add what glibc already holds.
+$(STATIC_BIN): $(call objs,$(REL),$(TOOL_SRCS)) $(REL_LIB)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -static -o $@ $^ -lexpat -lpopt -laio -lpthread
+
+$(STATIC)/bin/cache_%: $(STATIC_BIN)
+	$(Q)ln -sf dm-cache-tools $@
+
+static: $(STATIC_LINKS)
 
 $(REL)/bin/cache_%: $(REL_BIN)
 	$(Q)ln -sf dm-cache-tools $@
@@ -154,8 +171,9 @@ demo: $(REL_LINKS)
 bench: $(REL_LINKS) $(REL_TESTPROG_BINS)
 	$(Q)BIN=$(CURDIR)/$(REL)/bin PROGS=$(CURDIR)/$(REL)/progs bench/run.sh
 
-check-kernel: $(REL_LINKS) $(SAN_LINKS)
-	$(Q)BIN=$(CURDIR)/$(SAN)/bin tests/kernel/run.sh
+check-kernel: $(REL_LINKS) $(SAN_LINKS) $(STATIC_LINKS)
+	$(Q)BIN=$(CURDIR)/$(SAN)/bin STATIC_BIN=$(CURDIR)/$(STATIC)/bin \
+		tests/kernel/run.sh
 
 install: $(REL_LINKS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \

@@ -302,6 +302,11 @@ static int open_output(const char *path, const char *input, struct pd_io **io)
 		return -EEXIST;
 	}
 	r = pd_io_open(path, PD_IO_WRITE | PD_IO_EXCL, io);
+	if (r == -EBUSY) {
+		tool_error("%s: device is in use (is a cache active on it?); "
+			   "refusing to write it", path);
+		return r;
+	}
 	if (r < 0) {
 		tool_error("%s: cannot open for writing: %s", path,
 			   pd_strerror(r));
