@@ -356,6 +356,34 @@ static void test_idle_writeback_and_status(void **state)
 	target_destroy(t);
 }
 
+/*
+ * The table load creates the policy a jiffy before the resume: smq's
+ * first periods end at the resume's waker, on an empty cache, and the
+ * next cache period is a minute away.  A block promoted by the first I/O
+ * keeps its level 63 (its hint), as the kernel's does; were the period
+ * to end at the first bio's tick instead, the redistribution would move
+ * the lone entry down to level 0.
+ */
+static void test_resume_after_load(void **state)
+{
+	struct rec r;
+	struct target *t = make(&r, TARGET_WRITEBACK, 4, 64,
+				TARGET_TICK_PER_BIO);
+	struct policy *p = target_policy(t);
+
+	(void)state;
+	assert_int_equal(io(t, 0, TRACE_OP_WRITE, 0, 4096, 0, 0), 0);
+	assert_int_equal(io(t, 10, TRACE_OP_READ, 0, 4096, 0, 1), 0);
+	assert_int_equal(io(t, 990, TRACE_OP_READ, 0, 4096, 0, 2), 0);
+	assert_int_equal(target_counters(t)->read_hits, 2);
+	assert_int_equal(p->ops->get_hint(p, 0), 63);
+	/* The waker's clock: resume at jiffy 1, trace time 1 s at 251. */
+	assert_int_equal(target_finish(t, 1000000000ull, false), 0);
+	assert_int_equal(target_jiffies(t), 251);
+	check_policy(t);
+	target_destroy(t);
+}
+
 static void test_crash_at(void **state)
 {
 	struct rec r;
@@ -408,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_demotion_commit_order),
 		cmocka_unit_test(test_writethrough_passthrough),
 		cmocka_unit_test(test_idle_writeback_and_status),
+		cmocka_unit_test(test_resume_after_load),
 		cmocka_unit_test(test_crash_at),
 		cmocka_unit_test(test_deterministic),
 	};
