@@ -759,6 +759,115 @@ s6() {
 	}
 }
 
+# ------------------------------------------------------------- scenario 7
+
+# The same trace both ways: tests/progs/kreplay issues it on the real
+# dm-cache in the guest and logs when each I/O was really issued and
+# completed (time 0 is the resume); cache_replay replays that log on copies
+# of the same starting images; s7.py compares the status counters and the
+# final metadata.  64 KiB blocks, 128 of them over a 1024-block origin.
+S7_BS=128 S7_CACHE=8M S7_ORIGIN=64M
+S7=("$PY" "$KDIR/s7.py")
+
+# s7_tolerance KIND: the agreement asserted (s7.py compare; the README
+# says why): full-block writes on a fresh cache are deterministic; else
+# the percentages allowed for the counters, the mapping and dirty sets,
+# and the hints
+s7_tolerance() {
+	case $1 in
+	full) echo exact ;;
+	*-warm) echo 5:10:5 ;;
+	*) echo 5:5:5 ;;
+	esac
+}
+
+# s7_run V KIND [FROM]: one boot of workloads/s7-replay.sh on $KWORK/s7-vV-KIND.*
+# (fresh images, or copies of the kernel's images after run FROM), the
+# model on copies of the same starting images; leaves P.k.status,
+# P.m.status, P.k.xml, P.m.xml; false (with a failure recorded) when a
+# step fails
+s7_run() {
+	local v=$1 kind=$2 from=${3:-} p=$KWORK/s7-v$1-$2 n=s7-v$1-$2 mt=2048 f
+	# no idle writebacks where the kernel's count of them is a race (see
+	# the README): full-block writes never touch the origin, and a warm
+	# start resumes with dirty blocks and no origin I/O yet
+	case $kind in full|*-warm) mt=0 ;; esac
+	if [ -n "$from" ]; then
+		for f in meta cache origin; do cp "$KWORK/s7-v$v-$from.$f" "$p.$f" || return 1; done
+	else
+		mkimg "$p.meta" 8M
+		mkimg "$p.cache" $S7_CACHE
+		mkimg "$p.origin" $S7_ORIGIN
+	fi
+	for f in meta cache origin; do cp --sparse=always "$p.$f" "$p.m.$f"; done
+	mkdir -p "$p.cfg"
+	# the warm start replays another trace of the same kind
+	"${S7[@]}" gen "${kind%-warm}" "$([ -n "$from" ] && echo $((v + 10)) || echo "$v")" \
+		$S7_BS 1024 128 "$p.cfg/s7.trace" || { sc_fail "cannot make the trace"; return 1; }
+	mkimg "$p.logimg" 4M
+	if [ ! -s "$KWORK/initramfs-s7.cpio.gz" ] &&
+		! kinitrd_tools "$STATIC_BIN" "$KWORK/initramfs-s7.cpio.gz"; then
+		sc_fail "cannot add $STATIC_BIN to the initramfs"
+		return 1
+	fi
+	INITRD=$KWORK/initramfs-s7.cpio.gz kernel "$n" -n -b $S7_BS -m "$v" -a "migration_threshold $mt" \
+		-f "$p.cfg/s7.trace" -x "log=$p.logimg" \
+		"$p.meta" "$p.cache" "$p.origin" "$WL/s7-replay.sh" || return 1
+	touch "$p.done"
+	local bytes
+	bytes=$(sed -n 's/^LAB-S7-LOG: bytes=\([0-9]*\)$/\1/p' "$KWORK/$n.serial")
+	[ -n "$bytes" ] || { sc_fail "no log from the guest"; return 1; }
+	head -c "$bytes" "$p.logimg" >"$p.log"
+	kstatus "$n" replayed | sed 's/^[0-9]* [0-9]* cache //' >"$p.k.status"
+	tool "$p.m.status" cache_replay replay --metadata "$p.m.meta" --cache "$p.m.cache" \
+		--origin "$p.m.origin" --trace "$p.log" --trace-format native \
+		--block-size $S7_BS --metadata-version "$v" --policy smq \
+		--migration-threshold $mt
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		sc_fail "cache_replay exit $rc: $(head -n 2 "$p.m.status.err")"
+		return 1
+	fi
+	check_passes "$p.meta" "the kernel's image"
+	check_passes "$p.m.meta" "cache_replay's image"
+	dump_of "$p.meta" "$p.k.xml" && dump_of "$p.m.meta" "$p.m.xml"
+}
+
+# s7_summary P: "what kernel/model (differ)" for each measure compared
+s7_summary() {
+	sed -n 's/^ROW \(.*[a-z)]\) *kernel *\([0-9]*\) *model *\([0-9]*\) *differ *\([0-9]*\) .*/\1 \2\/\3 (\4)/p' "$1.cmp" |
+		paste -sd, | sed 's/,/, /g'
+}
+
+s7() {
+	local v=$1 kind p tol from
+	for kind in full zipf scan zipf-warm; do
+		sc_begin "s7-v$v-replay-$kind" || continue
+		p=$KWORK/s7-v$v-$kind
+		from=
+		[ "$kind" = zipf-warm ] && from=zipf
+		if [ ! -x "$STATIC_BIN/kreplay" ]; then
+			S_SKIP="no static build in ${STATIC_BIN:-\$STATIC_BIN} (make static)"
+		elif have cache_check cache_dump; then
+			# the warm start needs the kernel's metadata of a zipf run
+			if [ -n "$from" ] && [ ! -e "$KWORK/s7-v$v-$from.done" ]; then
+				s7_run "$v" "$from" >/dev/null
+			fi
+			if [ -n "$from" ] && [ ! -e "$KWORK/s7-v$v-$from.done" ]; then
+				sc_fail "no kernel-written metadata to start from: the $from run failed"
+			elif s7_run "$v" "$kind" "$from"; then
+				tol=$(s7_tolerance "$kind")
+				"${S7[@]}" compare "$p.k.status" "$p.m.status" "$p.k.xml" "$p.m.xml" "$tol" >"$p.cmp"
+				sed -n 's/^FAIL //p' "$p.cmp" | while read -r l; do echo "$l"; done >"$p.cmp.fails"
+				while read -r l; do sc_fail "$l"; done <"$p.cmp.fails"
+				sc_detail "$(sed -n 's/^ROW //p' "$p.cmp")"
+				sc_note "$(s7_summary "$p")"
+			fi
+		fi
+		sc_end
+	done
+}
+
 # ------------------------------------------------------------------ main
 
 echo "kernel: $(cat "$LAB_OUT/kver"), tools in $BIN; implemented:$(for t in "${!IMPL[@]}"; do [ "${IMPL[$t]}" = 1 ] && printf ' %s' "$t"; done)"
@@ -769,6 +878,7 @@ for v in 1 2; do
 	s4 "$v"
 	s5 "$v"
 	s6 "$v"
+	s7 "$v"
 done
 
 echo "kernel: time $(( $(date +%s) - t_start )) s; logs and images in $KWORK"

@@ -4,16 +4,15 @@
  * kernel lab (tests/kernel, scenario s7), built statically by `make
  * static` and carried into the guest.
  *
- *   kreplay DM_NAME TRACE LOG STATUS
+ *   kreplay [-e EVERY] [-z HZ] DM_NAME TRACE LOG STATUS
  *
  * The device must be loaded and suspended (dmsetup create --notable,
  * dmsetup load).  kreplay reads the whole trace (any format our readers
- * take), resumes the device itself through the device-mapper ioctl, so
- * that the resume, where the kernel runs its first waker, is time 0 of
- * the log, then issues each I/O with O_DIRECT at its trace time (sleeping
+ * take), resumes the device itself through the device-mapper ioctl (where
+ * the kernel runs its first waker), then issues each I/O with O_DIRECT at its trace time (sleeping
  * until then), one at a time, and logs in our native trace format when
- * it was really issued and when it completed, in nanoseconds since the
- * resume: an emulated machine is slow and uneven, and cache_replay on the
+ * it was really issued and when it completed, in nanoseconds: an
+ * emulated machine is slow and uneven, and cache_replay on the
  * host replays that log, not the plan.  Right after the last I/O it reads
  * the target's status through the same ioctl and writes it to STATUS as
  * `dmsetup status` prints it; the log ends with a flush record at the
@@ -90,6 +89,24 @@ static int dm_call(int ctl, unsigned long cmd, const char *name,
 	return ioctl(ctl, cmd, q) < 0 ? -errno : 0;
 }
 
+/* The target's status line as dmsetup prints it, into f; 0 or -errno. */
+static int print_status(int ctl, const char *name, FILE *f)
+{
+	struct dm_req q;
+	struct dm_target_spec *sp;
+	int r = dm_call(ctl, DM_TABLE_STATUS, name, &q);
+
+	if (r < 0)
+		return r;
+	if (q.h.target_count != 1)
+		return -EINVAL;
+	sp = (struct dm_target_spec *)((char *)&q + q.h.data_start);
+	fprintf(f, "%" PRIu64 " %" PRIu64 " %s %s\n",
+		(uint64_t)sp->sector_start, (uint64_t)sp->length,
+		sp->target_type, (char *)(sp + 1));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct trace_io *ios = NULL, io;
@@ -102,17 +119,28 @@ int main(int argc, char **argv)
 	char *buf = NULL;
 	uint64_t t0, t_status;
 	int tfd = -1, ctl = -1, dev = -1, r, rc = 1;
+	unsigned long every = 0, hz = 0;
 	dev_t devno;
+	int opt;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s DM_NAME TRACE LOG STATUS\n", prog);
+	while ((opt = getopt(argc, argv, "e:z:")) != -1) {
+		if (opt == 'e')
+			every = strtoul(optarg, NULL, 10);
+		else if (opt == 'z')
+			hz = strtoul(optarg, NULL, 10);
+		else
+			argc = 0;
+	}
+	if (argc - optind != 4 || hz > 1000000000u) {
+		fprintf(stderr, "usage: %s [-e EVERY] [-z HZ] DM_NAME TRACE LOG STATUS\n", prog);
 		return 1;
 	}
+	argv += optind - 1;
 	tfd = open(argv[2], O_RDONLY);
 	if (tfd < 0)
 		return die("%s", argv[2], errno);
 	r = trace_reader_open_fd(&rd, tfd, TRACE_FMT_AUTO, &terr);
-	while (r == 0 && (r = trace_reader_next(rd, &io, &terr)) == 1) {
+	while (r >= 0 && (r = trace_reader_next(rd, &io, &terr)) == 1) {
 		if ((io.op != TRACE_OP_READ && io.op != TRACE_OP_WRITE) ||
 		    io.offset % ALIGN || io.len % ALIGN || !io.len ||
 		    io.len > MAX_IO) {
@@ -165,6 +193,8 @@ int main(int argc, char **argv)
 		die("resume %s", argv[1], -r);
 		goto out;
 	}
+	if (hz)
+		t0 -= t0 % (1000000000u / hz);
 	/* No udev in the guest: a node of our own from the answer. */
 	devno = (dev_t)q.h.dev;
 	unlink("/tmp/kreplay.dev");
@@ -200,26 +230,22 @@ int main(int argc, char **argv)
 		}
 		p->time_ns = s - t0;
 		p->done_ns = e - t0;
+		if (every && (i + 1) % every == 0) {
+			fprintf(st, "at %zu %" PRIu64 ": ", i + 1, now_ns() - t0);
+			r = print_status(ctl, argv[1], st);
+			if (r < 0) {
+				die("status %s", argv[1], -r);
+				goto out;
+			}
+		}
 	}
 
 	/* The status right after the last completion. */
 	t_status = now_ns() - t0;
-	r = dm_call(ctl, DM_TABLE_STATUS, argv[1], &q);
+	r = print_status(ctl, argv[1], st);
 	if (r < 0) {
 		die("status %s", argv[1], -r);
 		goto out;
-	}
-	{
-		struct dm_target_spec *sp =
-			(struct dm_target_spec *)((char *)&q + q.h.data_start);
-
-		if (q.h.target_count != 1) {
-			die("status %s: not one target", argv[1], 0);
-			goto out;
-		}
-		fprintf(st, "%" PRIu64 " %" PRIu64 " %s %s\n",
-			(uint64_t)sp->sector_start, (uint64_t)sp->length,
-			sp->target_type, (char *)(sp + 1));
 	}
 
 	trace_writer_open(&wr, log, TRACE_FMT_NATIVE, 0);
