@@ -17,17 +17,20 @@ each I/O, with cache_replay on copies of the same starting images.
         scan   a hot set read now and then, and sequential 16 KiB reads
                over a quarter of the origin, twice
   s7.py log LOG                print a native log: "issue_ns done_ns op offset len"
+  s7.py late TRACE LOG         how late the guest issued the trace's I/O: the
+                               90th percentile, in ms
   s7.py compare KSTATUS MSTATUS KXML MXML TOLERANCE
       KSTATUS the kernel's `dmsetup status` line, MSTATUS cache_replay's
       (the fields after "cache"), KXML and MXML the XML our cache_dump
       printed for each metadata.  Prints one "ROW what kernel model differ"
       line per measure and "FAIL ..." for every asserted measure outside
       TOLERANCE: "exact" (every measure equal, the cache blocks too), or
-      "C:S:H", the percentages allowed for the counters (cached blocks,
+      "C:S:H:N", the percentages allowed for the counters (cached blocks,
       read and write hits and misses, demotions, promotions, dirty; of the
       larger count), the mapping and dirty sets (origin blocks only one
       side holds, of the larger set) and the hints of the mappings both
-      sides hold in the same cache block.  Where the counts may differ,
+      sides hold in the same cache block, and N, a difference allowed
+      whatever its percentage (a few blocks of 20 are many percent).  Where the counts may differ,
       the cache blocks are reported, not asserted: a promotion more or
       less moves every later one to another block.
 """
@@ -154,21 +157,22 @@ def xml_maps(path):
 
 
 def compare(kstatus, mstatus, kxml, mxml, tol):
-    """tol: 'exact', or 'C:S:H', the percentages allowed for the counters,
-    the mapping and dirty sets, and the hints."""
+    """tol: 'exact', or 'C:S:H:N', the percentages allowed for the
+    counters, the mapping and dirty sets, and the hints, and a number of
+    blocks any measure may differ by whatever its percentage."""
     k = status_fields(open(kstatus).read())
     m = status_fields(open(mstatus).read())
     exact = tol == 'exact'
-    tc, ts, th = (0.0, 0.0, 0.0) if exact else (float(x) for x in tol.split(':'))
+    tc, ts, th, floor = (0.0, 0.0, 0.0, 0) if exact else (float(x) for x in tol.split(':'))
     fails = []
 
     def row(what, kv, mv, diff, base, allowed):
         pct = 100.0 * diff / base if base else 0.0
         told = 'asserted' if allowed is not None else 'reported'
         print('ROW %-24s kernel %5s  model %5s  differ %4d (%5.1f%%, %s)' % (what, kv, mv, diff, pct, told))
-        if allowed is not None and ((exact and diff) or pct > allowed):
-            fails.append('%s: kernel %s, model %s (%.1f%% apart, allowed %s)' %
-                         (what, kv, mv, pct, 'none' if exact else '%g%%' % allowed))
+        if allowed is not None and diff and (exact or (pct > allowed and diff > floor)):
+            fails.append('%s: kernel %s, model %s (%d or %.1f%% apart, allowed %s)' %
+                         (what, kv, mv, diff, pct, 'none' if exact else '%g%% or %d' % (allowed, floor)))
 
     for what in ('cached', 'read hits', 'read misses', 'write hits', 'write misses',
                  'demotions', 'promotions', 'dirty'):
@@ -194,6 +198,13 @@ def compare(kstatus, mstatus, kxml, mxml, tol):
     return 1 if fails else 0
 
 
+def lateness(plan, log):
+    """The 90th percentile of how late the guest issued the I/Os, in ms."""
+    p = read_native(plan)
+    late = sorted(max(0, l[0] - q[0]) for l, q in zip(read_native(log), p))
+    return late[len(late) * 9 // 10] / 1e6 if late else 0.0
+
+
 def main(a):
     if len(a) == 7 and a[0] == 'gen':
         write_native(a[6], gen(a[1], int(a[2]), int(a[3]), int(a[4]), int(a[5])))
@@ -201,6 +212,9 @@ def main(a):
     if len(a) == 2 and a[0] == 'log':
         for t, done, op, off, ln in read_native(a[1]):
             print(t, done, op, off, ln)
+        return 0
+    if len(a) == 3 and a[0] == 'late':
+        print('%.1f' % lateness(a[1], a[2]))
         return 0
     if len(a) == 6 and a[0] == 'compare':
         return compare(a[1], a[2], a[3], a[4], a[5])
