@@ -784,8 +784,8 @@ s7_tolerance() {
 	case $1 in
 	full) echo exact ;;
 	zipf) echo 5:10:5:4 ;;
-	scan) echo 10:20:5:4 ;;
-	zipf-warm) echo 5:15:5:4 ;;
+	scan) echo 12:25:5:4 ;;
+	zipf-warm) echo 5:15:5:6 ;;
 	esac
 }
 

@@ -8,15 +8,24 @@
  *
  * The device must be loaded and suspended (dmsetup create --notable,
  * dmsetup load).  kreplay reads the whole trace (any format our readers
- * take), resumes the device itself through the device-mapper ioctl (where
- * the kernel runs its first waker), then issues each I/O with O_DIRECT at its trace time (sleeping
- * until then), one at a time, and logs in our native trace format when
- * it was really issued and when it completed, in nanoseconds: an
- * emulated machine is slow and uneven, and cache_replay on the
- * host replays that log, not the plan.  Right after the last I/O it reads
- * the target's status through the same ioctl and writes it to STATUS as
- * `dmsetup status` prints it; the log ends with a flush record at the
- * time of that reading, so that the replay runs its clock as far.
+ * take), resumes the device itself through the device-mapper ioctl
+ * (where the kernel runs its first waker), then issues each I/O with
+ * O_DIRECT at its trace time (sleeping until then), one at a time, and
+ * logs in our native trace format when it was really issued and when it
+ * completed: an emulated machine is slow and uneven, and cache_replay on
+ * the host replays that log, not the plan.  Right after the last I/O it
+ * reads the target's status through the same ioctl and writes it to
+ * STATUS as `dmsetup status` prints it; the log ends with a flush record
+ * at the time of that reading, so that the replay runs its clock as far.
+ *
+ * Time 0 of the trace and of the log is the resume, or with -z the last
+ * tick of a HZ clock before it: the kernel's jiffies advance on
+ * CLOCK_MONOTONIC's multiples of 1/HZ s (its tick is aligned so), and
+ * cache_replay counts jiffies from its time 0, so both see each I/O in
+ * the same jiffy.  With -e EVERY the status is also read after every
+ * EVERY-th I/O, and STATUS gets a line "at N T: STATUS" for each (N I/Os
+ * done, T ns since time 0) before the final one: the kernel's counters
+ * over time, to set against a replay of the log's first N I/Os.
  *
  * Reads and writes only; offsets and lengths must be 4 KiB aligned.
  * Written data is a pattern of the I/O's index.  Exit 0, or 1 with one
