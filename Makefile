@@ -125,12 +125,18 @@ $(SAN_BIN): $(call objs,$(SAN),$(TOOL_SRCS)) $(SAN_LIB)
 $(STATIC_BIN): $(call objs,$(REL),$(TOOL_SRCS)) $(REL_LIB)
 	$(call say,LD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -static -o $@ $^ -lexpat -lpopt -laio -lpthread
+	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -static -o $@ $^ -lexpat -lpopt -laio -lz -lpthread
 
 $(STATIC)/bin/cache_%: $(STATIC_BIN)
 	$(Q)ln -sf dm-cache-tools $@
 
-static: $(STATIC_LINKS)
+# The kernel lab's trace replayer (tests/kernel s7), for the guest.
+$(STATIC)/bin/kreplay: $(REL)/tests/progs/kreplay.o $(REL_LIB)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -static -o $@ $^ -lz
+
+static: $(STATIC_LINKS) $(STATIC)/bin/kreplay
 
 $(REL)/bin/cache_%: $(REL_BIN)
 	$(Q)ln -sf dm-cache-tools $@
@@ -183,7 +189,7 @@ demo: $(REL_LINKS)
 bench: $(REL_LINKS) $(REL_TESTPROG_BINS)
 	$(Q)BIN=$(CURDIR)/$(REL)/bin PROGS=$(CURDIR)/$(REL)/progs bench/run.sh
 
-check-kernel: $(REL_LINKS) $(SAN_LINKS) $(STATIC_LINKS)
+check-kernel: $(REL_LINKS) $(SAN_LINKS) $(STATIC_LINKS) $(STATIC)/bin/kreplay
 	$(Q)BIN=$(CURDIR)/$(SAN)/bin STATIC_BIN=$(CURDIR)/$(STATIC)/bin \
 		tests/kernel/run.sh
 

@@ -17,7 +17,10 @@
  *    decision is 64 minus 64 divided by the hotspot confidence, so the
  *    cache-hit-ratio table is dead code (ENGINE.md §2.2);
  *  - a fresh entry is marked dirty until the target says otherwise;
- *  - free entries are taken from the tail of the free list;
+ *  - free entries are taken from the head of the free list and freed
+ *    ones go back to its tail: a fresh cache fills cblocks 0, 1, 2...
+ *    in order, as the kernel's does (tests/kernel s7), and a freed
+ *    block is reused last;
  *  - a hit counts once per cache period, a hotspot hit once per tick.
  */
 #include <errno.h>
@@ -186,6 +189,17 @@ static void l_del(struct smq *mq, struct ilist *l, struct entry *e)
 	else
 		l->tail = e->prev;
 	l->nr -= !is_sentinel(e);
+}
+
+static struct entry *l_pop_head(struct smq *mq, struct ilist *l)
+{
+	for (struct entry *e = at(mq, l->head); e; e = at(mq, e->next)) {
+		if (!is_sentinel(e)) {
+			l_del(mq, l, e);
+			return e;
+		}
+	}
+	return NULL;
 }
 
 static struct entry *l_pop_tail(struct smq *mq, struct ilist *l)
@@ -460,7 +474,7 @@ static void init_entry(struct entry *e)
 
 static struct entry *alloc_entry(struct smq *mq, struct alloc *a)
 {
-	struct entry *e = l_pop_tail(mq, &a->free);
+	struct entry *e = l_pop_head(mq, &a->free);
 
 	if (!e)
 		return NULL;

@@ -15,6 +15,16 @@
 /* The kernel's limit on discard blocks over the origin. */
 #define MAX_DISCARD_BLOCKS (1u << 14)
 
+/*
+ * The policy is created at jiffy 0, when the table is loaded; the resume,
+ * time 0 of the trace, comes a jiffy later.  The kernel's loads and
+ * resumes are apart (the metadata is read in between), and it matters:
+ * smq ends its first hotspot and cache periods at the first tick after
+ * its creation, which is then the resume's waker, before any I/O, as in
+ * the kernel (tests/kernel s7), not the first bio's tick.
+ */
+#define RESUME_JIFFIES 1u
+
 struct target {
 	struct target_config cfg;
 	struct target_hooks hooks;
@@ -308,7 +318,8 @@ static int advance(struct target *t, uint64_t j)
 	if (!t->woken) {
 		/* Resume runs the waker at once. */
 		t->woken = true;
-		t->next_waker = t->cfg.hz;
+		t->jiffies = RESUME_JIFFIES;
+		t->next_waker = t->jiffies + t->cfg.hz;
 		r = waker(t);
 	}
 	while (r == 0 && !t->stop && t->next_waker <= j) {
@@ -323,7 +334,8 @@ static int advance(struct target *t, uint64_t j)
 
 static uint64_t to_jiffies(const struct target *t, uint64_t ns)
 {
-	return (uint64_t)((unsigned __int128)ns * t->cfg.hz / 1000000000u);
+	return RESUME_JIFFIES +
+	       (uint64_t)((unsigned __int128)ns * t->cfg.hz / 1000000000u);
 }
 
 /* ---- the bio path ---- */

@@ -119,7 +119,8 @@ struct target_counters {
 struct target;
 
 /*
- * Creates the model and its policy.  jiffies start at 0.  Returns 0,
+ * Creates the model and its policy.  jiffies start at 0, the table
+ * load; time 0 of the trace, the resume, is jiffy 1.  Returns 0,
  * -EINVAL (bad config, unknown policy) or -ENOMEM.
  */
 int target_create(const struct target_config *cfg,

@@ -60,7 +60,8 @@ kpanicked() { grep -qE 'kernel BUG|Oops|Kernel panic|BUG:' "$KWORK/$1.serial" 2>
 # kinitrd_tools BINDIR OUT: the lab's initramfs with our statically linked
 # multi-call binary from BINDIR appended as a second archive (the kernel
 # unpacks concatenated archives in order), every tool name a link to it in
-# /usr/sbin; the base initramfs is not rebuilt when only the tools change
+# /usr/sbin (and kreplay, when BINDIR has it); the base initramfs is not
+# rebuilt when only the tools change
 kinitrd_tools() {
 	local bin=$1 out=$2 root rc
 	root=$(mktemp -d "${out%/*}/tools-root.XXXXXX") || return 1
@@ -68,6 +69,8 @@ kinitrd_tools() {
 		set -e
 		mkdir -p "$root/usr/sbin"
 		cp "$bin/dm-cache-tools" "$root/usr/sbin/dm-cache-tools"
+		# s7's trace replayer, built next to the tools
+		if [ -x "$bin/kreplay" ]; then cp "$bin/kreplay" "$root/usr/sbin/kreplay"; fi
 		for t in cache_check cache_dump cache_restore cache_repair cache_writeback cache_metadata_size; do
 			ln -s dm-cache-tools "$root/usr/sbin/$t"
 		done

@@ -23,6 +23,12 @@
 #       devices: every tool refuses the devices of an active cache ("in
 #       use"); check and dump read a device exactly as a byte copy of it;
 #       restore, writeback and repair write devices the kernel then loads
+#   s7  one trace both ways: tests/progs/kreplay issues it on the kernel's
+#       cache and logs when each I/O really ran; cache_replay replays the
+#       log on copies of the same images; the status counters and the
+#       final metadata (mappings, dirty set, hints) agree: exactly for
+#       full-block writes on a fresh cache, within the README's bounds
+#       where the kernel's timing decides
 #
 # Prints PASS/FAIL/SKIP per scenario (SKIP: a tool it needs still says "not
 # implemented yet"), ends with "kernel: N passed, N failed, N skipped" and
@@ -31,8 +37,8 @@
 # the scenario and shows the end of the serial log.
 #
 #   BIN=DIR      our tools (make check-kernel passes the sanitizer build)
-#   STATIC_BIN=DIR  our statically linked tools for s6 (make static); s6 is
-#                skipped without them
+#   STATIC_BIN=DIR  our statically linked tools and kreplay for s6 and s7
+#                (make static); those are skipped without them
 #   KTESTS=GLOB  only scenarios whose name matches (e.g. 's3-*', '*-v2*')
 #   LAB_OUT, KERNEL_CACHE, KBOOT_TIMEOUT: see setup.sh and lib.sh
 set -u
@@ -759,6 +765,150 @@ s6() {
 	}
 }
 
+# ------------------------------------------------------------- scenario 7
+
+# The same trace both ways: tests/progs/kreplay issues it on the real
+# dm-cache in the guest and logs when each I/O was really issued and
+# completed (time 0 is the resume); cache_replay replays that log on copies
+# of the same starting images; s7.py compares the status counters and the
+# final metadata.  64 KiB blocks, 128 of them over a 1024-block origin.
+S7_BS=128 S7_CACHE=8M S7_ORIGIN=64M
+S7=("$PY" "$KDIR/s7.py")
+
+# s7_tolerance KIND: the agreement asserted (s7.py compare; the README
+# says why): full-block writes on a fresh cache are deterministic; else
+# the percentages allowed for the counters, the mapping and dirty sets,
+# and the hints, and a few blocks allowed whatever the percentage: about
+# twice the differences seen in the runs the README records
+s7_tolerance() {
+	case $1 in
+	full) echo exact ;;
+	zipf) echo 5:10:5:4 ;;
+	scan) echo 12:25:5:4 ;;
+	zipf-warm) echo 5:15:5:6 ;;
+	esac
+}
+
+# s7_run V KIND [FROM]: one boot of workloads/s7-replay.sh on $KWORK/s7-vV-KIND.*
+# (fresh images, or copies of the kernel's images after run FROM), the
+# model on copies of the same starting images; leaves P.k.status,
+# P.m.status, P.k.xml, P.m.xml; false (with a failure recorded) when a
+# step fails
+s7_run() {
+	local v=$1 kind=$2 from=${3:-} p=$KWORK/s7-v$1-$2 n=s7-v$1-$2 mt=2048 f
+	# no idle writebacks where the kernel's count of them is a race (see
+	# the README): full-block writes never touch the origin, and a warm
+	# start resumes with dirty blocks and no origin I/O yet
+	case $kind in full|*-warm) mt=0 ;; esac
+	if [ -n "$from" ]; then
+		for f in meta cache origin; do cp "$KWORK/s7-v$v-$from.$f" "$p.$f" || return 1; done
+	else
+		mkimg "$p.meta" 8M
+		mkimg "$p.cache" $S7_CACHE
+		mkimg "$p.origin" $S7_ORIGIN
+	fi
+	for f in meta cache origin; do cp --sparse=always "$p.$f" "$p.m.$f"; done
+	mkdir -p "$p.cfg"
+	# the warm start replays another trace of the same kind
+	"${S7[@]}" gen "${kind%-warm}" "$([ -n "$from" ] && echo $((v + 10)) || echo "$v")" \
+		$S7_BS 1024 128 "$p.cfg/s7.trace" || { sc_fail "cannot make the trace"; return 1; }
+	mkimg "$p.logimg" 4M
+	if [ ! -s "$KWORK/initramfs-s7.cpio.gz" ] &&
+		! kinitrd_tools "$STATIC_BIN" "$KWORK/initramfs-s7.cpio.gz"; then
+		sc_fail "cannot add $STATIC_BIN to the initramfs"
+		return 1
+	fi
+	INITRD=$KWORK/initramfs-s7.cpio.gz kernel "$n" -n -b $S7_BS -m "$v" -a "migration_threshold $mt" \
+		-f "$p.cfg/s7.trace" -x "log=$p.logimg" \
+		"$p.meta" "$p.cache" "$p.origin" "$WL/s7-replay.sh" || return 1
+	touch "$p.done"
+	local bytes
+	bytes=$(sed -n 's/^LAB-S7-LOG: bytes=\([0-9]*\)$/\1/p' "$KWORK/$n.serial")
+	[ -n "$bytes" ] || { sc_fail "no log from the guest"; return 1; }
+	head -c "$bytes" "$p.logimg" >"$p.log"
+	kstatus "$n" replayed | sed 's/^[0-9]* [0-9]* cache //' >"$p.k.status"
+	tool "$p.m.status" cache_replay replay --metadata "$p.m.meta" --cache "$p.m.cache" \
+		--origin "$p.m.origin" --trace "$p.log" --trace-format native \
+		--block-size $S7_BS --metadata-version "$v" --policy smq \
+		--migration-threshold $mt
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		sc_fail "cache_replay exit $rc: $(head -n 2 "$p.m.status.err")"
+		return 1
+	fi
+	check_passes "$p.meta" "the kernel's image"
+	check_passes "$p.m.meta" "cache_replay's image"
+	dump_of "$p.meta" "$p.k.xml" && dump_of "$p.m.meta" "$p.m.xml"
+}
+
+# s7_punctual V KIND [FROM]: true when the guest kept the trace's time
+# (90 % of the I/Os issued at most S7_LATE_MS late), after one more boot
+# if the first fell behind; else sets S7_LATE and is still true (the
+# comparison is then reported, not asserted).  A starved emulated CPU
+# takes its timer interrupts late, and the kernel's jiffies then lag its
+# clock by more than the model can know (see the README).  The
+# full-block writes do not depend on time and are always asserted.
+S7_LATE_MS=10
+s7_punctual() {
+	local v=$1 kind=$2 from=${3:-} p=$KWORK/s7-v$1-$2 late try
+	S7_LATE=
+	[ "$kind" = full ] && return 0
+	for try in 1 2; do
+		late=$("${S7[@]}" late "$p.cfg/s7.trace" "$p.log") || { sc_fail "s7.py late failed"; return 1; }
+		if awk -v l="$late" -v m=$S7_LATE_MS 'BEGIN { exit !(l <= m) }'; then
+			[ $try = 1 ] || sc_note "second boot: the first fell behind the trace"
+			return 0
+		fi
+		S7_LATE+="${S7_LATE:+, }90th percentile ${late} ms late"
+		[ $try = 2 ] || s7_run "$v" "$kind" "$from" || return 1
+	done
+	return 0
+}
+
+# s7_summary P: "what kernel/model (differ)" for each measure compared
+s7_summary() {
+	sed -n 's/^ROW \(.*[a-z)]\) *kernel *\([0-9]*\) *model *\([0-9]*\) *differ *\([0-9]*\) .*/\1 \2\/\3 (\4)/p' "$1.cmp" |
+		paste -sd, | sed 's/,/, /g'
+}
+
+s7() {
+	local v=$1 kind p tol from rc
+	for kind in full zipf scan zipf-warm; do
+		sc_begin "s7-v$v-replay-$kind" || continue
+		p=$KWORK/s7-v$v-$kind
+		from=
+		[ "$kind" = zipf-warm ] && from=zipf
+		if [ ! -x "$STATIC_BIN/kreplay" ]; then
+			S_SKIP="no static build in ${STATIC_BIN:-\$STATIC_BIN} (make static)"
+		elif have cache_check cache_dump; then
+			# the warm start needs the kernel's metadata of a zipf run
+			if [ -n "$from" ] && [ ! -e "$KWORK/s7-v$v-$from.done" ]; then
+				s7_run "$v" "$from" >/dev/null
+			fi
+			if [ -n "$from" ] && [ ! -e "$KWORK/s7-v$v-$from.done" ]; then
+				sc_fail "no kernel-written metadata to start from: the $from run failed"
+			elif s7_run "$v" "$kind" "$from" && s7_punctual "$v" "$kind" "$from"; then
+				tol=$(s7_tolerance "$kind")
+				"${S7[@]}" compare "$p.k.status" "$p.m.status" "$p.k.xml" "$p.m.xml" "$tol" >"$p.cmp" 2>"$p.cmp.err"
+				rc=$?
+				# 0 agreed, 1 a measure outside the tolerance; else
+				# the comparison itself failed
+				[ $rc -le 1 ] || sc_fail "s7.py compare: exit $rc: $(tail -n 1 "$p.cmp.err")"
+				[ $rc -ne 1 ] || grep -q '^FAIL ' "$p.cmp" || sc_fail "s7.py compare: exit 1 without a FAIL line"
+				sc_note "$tol: $(s7_summary "$p")"
+				if [ -z "$S7_LATE" ]; then
+					while read -r l; do sc_fail "$l"; done < <(sed -n 's/^FAIL //p' "$p.cmp")
+					sc_detail "$(sed -n 's/^ROW //p' "$p.cmp")"
+				else
+					# reported, not held against the model
+					S_SKIP="the guest fell behind the trace twice ($S7_LATE): the kernel's clock was too uneven to compare; measured $S_NOTES"
+				fi
+			fi
+		fi
+		sc_end
+	done
+}
+
 # ------------------------------------------------------------------ main
 
 echo "kernel: $(cat "$LAB_OUT/kver"), tools in $BIN; implemented:$(for t in "${!IMPL[@]}"; do [ "${IMPL[$t]}" = 1 ] && printf ' %s' "$t"; done)"
@@ -769,6 +919,7 @@ for v in 1 2; do
 	s4 "$v"
 	s5 "$v"
 	s6 "$v"
+	s7 "$v"
 done
 
 echo "kernel: time $(( $(date +%s) - t_start )) s; logs and images in $KWORK"
