@@ -17,7 +17,8 @@ fails=0
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 # The trace of 91-replay: a zipf read/write mix with full-block writes,
-# discards two seconds in, the mix again at four seconds.
+# discards two seconds in, the mix again at 70 seconds: past smq's first
+# 60-second cache period, whose redistribution first lets it demote.
 fio --name=j --ioengine=null --size=32M --rw=randrw --rwmixread=70 \
 	--bssplit=4k/80:64k/20 --number_ios=6000 --randseed=11 \
 	--random_distribution=zipf:1.2 --write_iolog=mix.log >/dev/null 2>&1 ||
@@ -29,7 +30,7 @@ fio --name=j --ioengine=null --size=32M --rw=randtrim --bs=256k \
 	head -n 3 mix.log
 	awk 'NR > 3 && NF == 5 { print $1, "j.0.0", $3, $4, $5 }' mix.log
 	awk 'NF == 5 && $3 == "trim" { print 2000000 + $1, "j.0.0", $3, $4, $5 }' trim.log
-	awk 'NR > 3 && NF == 5 { print 4000000 + $1, "j.0.0", $3, $4, $5 }' mix.log
+	awk 'NR > 3 && NF == 5 { print 70000000 + $1, "j.0.0", $3, $4, $5 }' mix.log
 } >trace.log
 
 HEADER='policy,block_size,cache_blocks,ios,bios,reads,writes,read_hits,read_misses,write_hits,write_misses,overwrites,io_read_hits,io_read_misses,io_write_hits,io_write_misses,promotions,demotions,writebacks,bytes_promoted,bytes_written_back,residency,dirty,hit_ratio'
