@@ -5,8 +5,9 @@
  *
  *	build/san/fuzz/NAME FILE|DIR...
  *
- * Each file (each regular file of a directory, in name order; gzip files
- * are read decompressed) is passed once to LLVMFuzzerTestOneInput.  A
+ * Each file (each regular file of a directory, in name order, but for the
+ * crash logs, NAME.log, run.sh keeps beside a finding; gzip files are read
+ * decompressed) is passed once to LLVMFuzzerTestOneInput.  A
  * sanitizer report or a finding aborts the run, with the file's name
  * printed first; otherwise it prints how many inputs passed and exits 0.
  */
@@ -50,6 +51,13 @@ static int run_file(const char *path)
 	return 0;
 }
 
+static int is_log(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 4 && !strcmp(name + n - 4, ".log");
+}
+
 static int by_name(const struct dirent **a, const struct dirent **b)
 {
 	return strcmp((*a)->d_name, (*b)->d_name);
@@ -84,6 +92,7 @@ int main(int argc, char **argv)
 			snprintf(path, sizeof(path), "%s/%s", argv[i],
 				 names[j]->d_name);
 			if (!r && names[j]->d_name[0] != '.' &&
+			    !is_log(names[j]->d_name) &&
 			    stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
 				if (run_file(path) < 0)
 					r = 1;

@@ -59,7 +59,7 @@ slug() {
 		[ -z "$kind" ] && kind=$(sed -n 's/.*ERROR: libFuzzer: \([a-z-]*\).*/\1/p' "$log" | head -n 1)
 		# the first frame in our code
 		fn=$(grep -E '^ +#[0-9]+ ' "$log" |
-			grep -E ' (base|pdata|cache|xml|engine|tools)/[a-z_0-9]+\.c:' |
+			grep -E '[ /](base|pdata|cache|xml|engine|tools|tests/fuzz)/[a-z_0-9]+\.c:' |
 			head -n 1 | sed -n 's/.* in \([A-Za-z_0-9]*\) .*/\1/p')
 		[ -z "$fn" ] && fn=$(sed -n 's/^\(base\|pdata\|cache\|xml\|engine\)\/\([a-z_0-9]*\)\.c:\([0-9]*\):.*runtime error.*/\2-\3/p' "$log" | head -n 1)
 		s=${kind:-crash}${fn:+-$fn}
@@ -69,7 +69,7 @@ slug() {
 
 fuzz() {
 	local bin name seconds=${FUZZ_SECONDS:-60} found=0
-	local corpus seeds art opts log end left rc s dest n f
+	local corpus seeds art opts log end left rc s dest n f g saved
 	for bin in "$@"; do
 		name=$(basename "$bin")
 		corpus=$(dirname "$bin")/../corpus/$name
@@ -80,6 +80,7 @@ fuzz() {
 		for f in "$TOP/tests/fuzz/seeds/$name"/* "$TOP/tests/fuzz/findings/$name"/*; do
 			[ -f "$f" ] || continue
 			case $f in
+			*.log) continue ;;
 			*.gz) gzip -dc "$f" >"$seeds/$(basename "$f" .gz)" ;;
 			*) cp "$f" "$seeds/" ;;
 			esac
@@ -89,7 +90,8 @@ fuzz() {
 			read -r -a opts <"$TOP/tests/fuzz/$name.options"
 		end=$(($(date +%s) + seconds))
 		n=0
-		while left=$((end - $(date +%s))) && [ $left -gt 0 ] && [ $n -lt 20 ]; do
+		saved=" "
+		while left=$((end - $(date +%s))) && [ $left -gt 0 ] && [ $n -lt 50 ]; do
 			n=$((n + 1))
 			(cd "$TOP" && "$bin" -max_total_time=$left -print_final_stats=1 \
 				-artifact_prefix="$art/" "${opts[@]}" "$corpus" "$seeds") \
@@ -103,19 +105,27 @@ fuzz() {
 				found=1
 				break
 			fi
+			found=1
+			# A seed or corpus input that crashes (a finding not fixed
+			# yet) is taken out, or every restart would stop on it.
+			for g in "$seeds"/* "$corpus"/*; do
+				[ -f "$g" ] && cmp -s "$f" "$g" && rm -f "$g"
+			done
 			s=$(slug "$log")
+			case $saved in *" $s "*)
+				rm -f "$f"
+				continue ;;
+			esac
+			saved="$saved$s "
 			dest=$TOP/tests/fuzz/findings/$name/$s
 			mkdir -p "$(dirname "$dest")"
-			if [ ! -e "$dest" ]; then
-				cp "$f" "$dest"
-			elif ! cmp -s "$f" "$dest"; then
+			if [ -e "$dest" ] && ! cmp -s "$f" "$dest"; then
 				dest=$dest-$(sha1sum "$f" | cut -c1-8)
-				cp "$f" "$dest"
 			fi
+			cp "$f" "$dest"
 			cp "$log" "$dest.log"
 			rm -f "$f"
 			echo "FINDING fuzz $name: ${dest#"$TOP"/} (log: ${dest#"$TOP"/}.log)"
-			found=1
 		done
 		echo "fuzz $name: $seconds s budget, $n run(s); last run's final stats:"
 		grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" | sed 's/^/  /'
