@@ -10,8 +10,9 @@
  *	0x80 --ignore-non-fatal-errors
  *
  * Besides crashes, one property: when a check that may write finds no
- * fatal problem and writes, a second (read-only) check of what it wrote
- * finds no fatal problem and no leaked block, or that is a finding.
+ * fatal problem and writes, a second check of what it wrote, read-only
+ * and skipping what the first skipped, finds no fatal problem and no
+ * leaked block, or that is a finding ("check-write-leaves-damage").
  */
 #include <string.h>
 
@@ -72,7 +73,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			opts.flags |= opt_bits[i][1];
 	r = cache_check(io, &opts, &sink, &res);
 	if (r == 0 && res.wrote && !res.nr_fatal) {
-		struct cache_check_opts ro = { 0 };
+		struct cache_check_opts ro = {
+			.flags = opts.flags & ~(CACHE_CHECK_CLEAR_NEEDS_CHECK |
+						CACHE_CHECK_AUTO_REPAIR),
+		};
 
 		if (cache_check(io, &ro, NULL, &again) == 0 &&
 		    (again.nr_fatal || again.leaked_blocks))
