@@ -199,6 +199,7 @@ $(FUZZ)/bin/%: $(FUZZ)/obj/tests/fuzz/%_fuzz.o $(FUZZ)/obj/tests/fuzz/fuzz_lib.o
 		$(PKG_LIBS)
 
 fuzz: $(addprefix $(FUZZ)/bin/,$(FUZZ_RUN))
+	$(if $(FUZZ_RUN),,$(error FUZZ_ONLY=$(FUZZ_ONLY): no such harness: $(FUZZ_NAMES)))
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh fuzz $^
 
 demo: $(REL_LINKS)
