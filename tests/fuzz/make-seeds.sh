@@ -52,6 +52,31 @@ for f in "$TOP"/tests/kernel/fixtures/*.meta.xz; do
 	x=${f%.meta.xz}.xml.xz
 	[ -f "$x" ] && xz -dc "$x" | gzip -9n >"$xout/$name.xml.gz"
 done
+# The check harness's write paths (--clear-needs-check-flag,
+# --auto-repair) only run on an image with no fatal damage and something
+# to write, which mutation alone seldom reaches: kernel images with
+# NEEDS_CHECK set, or one leaked block, and the mode byte asking for it.
+python3 - "$out" <<'PY'
+import gzip, struct, sys
+out = sys.argv[1]
+for ver in ("v1", "v2"):
+    src = gzip.open("%s/kernel-%s-clean.gz" % (out, ver)).read()
+    for name, mode, needs_check, leak in (("needs-check", 0x02, 1, 0),
+                                          ("leak", 0x04, 0, 1),
+                                          ("leak-needs-check", 0x02, 1, 1)):
+        img = bytearray(src[1:])
+        if needs_check:
+            flags = struct.unpack_from('<I', img, 4)[0] | 2
+            struct.pack_into('<I', img, 4, flags)
+        if leak:
+            # block 100 counted 1 in the first bitmap; nr_allocated + 1
+            nr_alloc, index = struct.unpack_from('<QQ', img, 64 + 8)
+            bitmap = struct.unpack_from('<Q', img, index * 4096 + 16)[0]
+            img[bitmap * 4096 + 16 + 100 // 4] |= 1 << (2 * (100 % 4) + 1)
+            struct.pack_into('<Q', img, 64 + 8, nr_alloc + 1)
+        with open("%s/write-%s-%s.gz" % (out, name, ver), "wb") as f:
+            f.write(gzip.compress(bytes([mode]) + bytes(img), 9, mtime=0))
+PY
 for dir in "$TOP"/tests/corpus/*/; do
 	name=$(basename "$dir")
 	[ -f "$dir/build" ] || continue
