@@ -16,6 +16,7 @@
 #   make check-kernel   scenarios against a real kernel under QEMU
 #   make static     build/static/bin/*: the optimised objects linked
 #                   statically, for an initramfs or a rescue system
+#   make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (FUZZ_ONLY=NAME)
 #
 # V=1 shows full commands.
 
@@ -181,7 +182,60 @@ check-cli: $(SAN_LINKS) $(TESTPROG_BINS) $(REL_LINKS)
 
 check: layering
 	$(Q)$(MAKE) --no-print-directory check-unit
+	$(Q)$(MAKE) --no-print-directory check-fuzz
 	$(Q)$(MAKE) --no-print-directory check-cli
+
+# ---- fuzzing: tests/fuzz/NAME_fuzz.c, seeds in tests/fuzz/seeds/NAME/ ----
+# `make check` builds each harness with gcc, ASan/UBSan and a replay main
+# and runs it over its seeds and saved findings; `make fuzz` builds it with
+# clang's libFuzzer and runs it FUZZ_SECONDS (FUZZ_ONLY=NAME: that one).
+FUZZ_NAMES := $(patsubst tests/fuzz/%_fuzz.c,%,$(sort $(wildcard tests/fuzz/*_fuzz.c)))
+ifneq ($(FUZZ_ONLY),)
+FUZZ_RUN := $(filter $(FUZZ_ONLY),$(FUZZ_NAMES))
+else
+FUZZ_RUN := $(FUZZ_NAMES)
+endif
+FUZZ_SECONDS ?= 60
+FUZZ := $(BUILD)/fuzz
+FUZZ_CC := clang
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LIB := $(FUZZ)/libdmct.a
+FUZZ_REPLAY := $(addprefix $(SAN)/fuzz/,$(FUZZ_NAMES))
+
+.PHONY: check-fuzz fuzz fuzz-deps
+
+$(SAN)/fuzz/%: $(SAN)/tests/fuzz/%_fuzz.o $(SAN)/tests/fuzz/fuzz_lib.o \
+		$(SAN)/tests/fuzz/replay_main.o $(SAN_LIB)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lz
+
+check-fuzz: $(FUZZ_REPLAY)
+	$(Q)tests/fuzz/run.sh replay $(FUZZ_REPLAY)
+
+fuzz-deps:
+	$(Q)scripts/install-deps.sh --with-clang
+
+$(FUZZ)/obj/%.o: %.c | fuzz-deps
+	$(call say,CC-FUZZ,$<)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(FUZZ_LIB): $(call objs,$(FUZZ)/obj,$(LIB_SRCS))
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ)/bin/%: $(FUZZ)/obj/tests/fuzz/%_fuzz.o $(FUZZ)/obj/tests/fuzz/fuzz_lib.o \
+		$(FUZZ_LIB)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ \
+		$(PKG_LIBS)
+
+fuzz: $(addprefix $(FUZZ)/bin/,$(FUZZ_RUN))
+	$(if $(FUZZ_RUN),,$(error FUZZ_ONLY=$(FUZZ_ONLY): no such harness: $(FUZZ_NAMES)))
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh fuzz $^
 
 demo: $(REL_LINKS)
 	$(Q)BIN=$(CURDIR)/$(REL)/bin scripts/demo.sh

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Installs what building and testing dm-cache-tools needs on Debian: the
-# -dev packages of the libraries we link (expat, libaio, popt, cmocka), the
-# compilers, and the reference thin-provisioning-tools the tests use as an
+# -dev packages of the libraries we link (expat, libaio, popt, cmocka; zlib
+# for the fuzz replay), the compilers (clang with --with-clang, for make
+# fuzz), and the reference thin-provisioning-tools the tests use as an
 # oracle.  Run as root it installs only what is missing; otherwise it prints
 # the exact apt-get command and fails, so nothing is left half-done.
 set -eu
@@ -11,8 +12,10 @@ set -eu
 need_pkgs="build-essential pkg-config libexpat1-dev libaio-dev libpopt-dev \
 libcmocka-dev zlib1g-dev thin-provisioning-tools time xz-utils groff-base python3 \
 fio blktrace strace"
+# make fuzz: clang, and its sanitizer and libFuzzer runtimes, which clang
+# only recommends (and --no-install-recommends below leaves out).
 if [ "${1:-}" = "--with-clang" ]; then
-	need_pkgs="$need_pkgs clang"
+	need_pkgs="$need_pkgs clang libclang-rt-dev"
 fi
 
 missing=""
