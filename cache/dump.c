@@ -408,16 +408,24 @@ static int read_hints(struct dump *d)
 	int r;
 
 	/* No hint array (the kernel before its first clean shutdown). */
-	if (!sb->hint_root || !d->nr)
+	if (!sb->hint_root || !w)
 		return 0;
-	if (!w)
-		return 0;
-	if (w % 4 || w > CACHE_MAX_HINT_SIZE ||
-	    d->nr * w > pd_bm_nr_blocks(d->bm) * ARRAY_PAYLOAD) {
-		/* Only in repair mode does a bad width get this far. */
-		r = whole_loss(d, "hint array", d->nr, &d->res->lost_hints);
-		if (!r && (w % 4 || w > CACHE_MAX_HINT_SIZE))
+	/*
+	 * Only in repair mode does a width no restore takes get this far: it
+	 * is printed as 0, hints or not (a cache of 0 blocks too, or the XML
+	 * would not read back).
+	 */
+	if (w % 4 || w > CACHE_MAX_HINT_SIZE) {
+		r = d->nr ? whole_loss(d, "hint array", d->nr,
+				       &d->res->lost_hints) : 0;
+		if (!r)
 			d->res->fixed |= CACHE_DUMP_FIX_HINT_WIDTH;
+		return walk_result(d, r);
+	}
+	if (!d->nr)
+		return 0;
+	if (d->nr * w > pd_bm_nr_blocks(d->bm) * ARRAY_PAYLOAD) {
+		r = whole_loss(d, "hint array", d->nr, &d->res->lost_hints);
 		return walk_result(d, r);
 	}
 	d->hints = malloc((size_t)d->nr * w);

@@ -4,13 +4,13 @@
  * its events written as XML by the XML writer, as the tool does.  Input:
  * fuzz_lib.h's image format; mode bit 0x02 dumps with --repair.
  *
- * With DMCT_FUZZ_ROUNDTRIP=1 in the environment it also holds the dump to
- * issue 12's rule 8: what cache_dump writes with exit 0 is read back by
- * the XML reader, restored and passes cache_check, or that is a finding.
- * Off by default while that rule is being built (issue 12).
+ * It also holds the dump to issue 12's rule 8: what cache_dump writes with
+ * exit 0 is read back by the XML reader, restored and passes cache_check,
+ * or that is a finding (DMCT_FUZZ_ROUNDTRIP=0 turns that off).
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cache/dump.h"
@@ -49,6 +49,7 @@ static void read_back(int fd, uint32_t version)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *rt = getenv("DMCT_FUZZ_ROUNDTRIP");
+	int roundtrip = !rt || strcmp(rt, "0");
 	struct cache_dump_opts opts = { 0 };
 	struct cache_dump_result res;
 	struct xml_writer *w;
@@ -70,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = xml_writer_flush(w);
 	xml_writer_destroy(w);
 	(void)cache_dump_status_name(res.status);
-	if (!r && rt && *rt == '1')
+	if (!r && roundtrip)
 		read_back(fd, res.sb.version);
 	pd_io_destroy(io);
 	return 0;
