@@ -33,6 +33,8 @@
 #define BUF_SIZE (256u * 1024u)
 /* A text line longer than this is not a trace line. */
 #define MAX_LINE 4096u
+/* Bytes readable past a line's NUL: parse_u64 reads eight at a time. */
+#define PARSE_SLACK 8u
 #define NAME_MAX_LEN 255u
 
 /* MSR timestamps and response times count 100 ns ticks. */
@@ -260,20 +262,55 @@ static const char *skip_blanks(const char *p)
 }
 
 /*
+ * Eight ASCII digits at s (any bytes: 0 unless all are digits) as their
+ * value in *v, three multiplications instead of eight dependent steps.
+ * s must have 8 readable bytes: the line buffers keep PARSE_SLACK spare.
+ */
+static int digits8(const unsigned char *s, uint64_t *v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t c;
+
+	memcpy(&c, s, 8);
+	/* Every byte 0x30..0x39: its high nibble 3, and adding 6 keeps it. */
+	if (((c & 0xf0f0f0f0f0f0f0f0ull) |
+	     (((c + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull) >> 4)) !=
+	    0x3333333333333333ull)
+		return 0;
+	c -= 0x3030303030303030ull;
+	c = c * 10 + (c >> 8);	/* pairs of digits in alternate bytes */
+	c = ((c & 0x000000ff000000ffull) * (100 + (1000000ull << 32)) +
+	     ((c >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32))) >>
+	    32;
+	*v = c;
+	return 1;
+#else
+	(void)s;
+	(void)v;
+	return 0;
+#endif
+}
+
+/*
  * A decimal number; *p moves past it.  0 or -EINVAL (none, overflow).
  * Nineteen digits cannot overflow 64 bits, so only a twentieth is
- * checked: this runs several times for every line of a trace.
+ * checked: this runs several times for every line of a trace, and an
+ * MSR timestamp has eighteen digits, so up to sixteen go eight at a time.
  */
 static int parse_u64(const char **p, uint64_t *v)
 {
 	const unsigned char *s = (const unsigned char *)*p;
-	uint64_t x = 0;
+	uint64_t x = 0, eight;
 	unsigned n = 0, d;
 
 	if ((unsigned)(s[0] - '0') > 9)
 		return -EINVAL;
 	while (s[0] == '0' && (unsigned)(s[1] - '0') <= 9)
 		s++;
+	while (n < 16 && digits8(s + n, &eight)) {
+		x = x * 100000000u + eight;
+		n += 8;
+	}
 	while (n < 19 && (d = (unsigned)(s[n] - '0')) <= 9) {
 		x = x * 10 + d;
 		n++;
@@ -892,7 +929,7 @@ static int detect(struct trace_reader *r, struct trace_error *err)
 	if (nl)
 		len = (size_t)(nl - s);
 	{
-		char first[MAX_LINE + 1];
+		char first[MAX_LINE + PARSE_SLACK] = { 0 };
 
 		if (len > MAX_LINE)
 			len = MAX_LINE;
@@ -922,7 +959,8 @@ static int reader_start(struct trace_reader *r, enum trace_format fmt,
 	ssize_t n;
 	int rc;
 
-	r->buf = malloc(BUF_SIZE + 1);
+	/* A NUL after the last line, and parse_u64's eight-byte reads. */
+	r->buf = calloc(1, BUF_SIZE + PARSE_SLACK);
 	if (!r->buf)
 		return -ENOMEM;
 	/* Peek at the raw bytes for gzip's magic: read them into buf, and

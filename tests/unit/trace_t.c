@@ -265,6 +265,68 @@ static void test_msr(void **state)
 		     "bad size field");
 }
 
+/*
+ * Numbers of every length from 1 to 20 digits, with and without leading
+ * zeros, at every place in the line a number can end (the reader converts
+ * eight digits at a time where it can), against strtoull; and the 64-bit
+ * edge: the largest offset whose end fits, and one past 2^64.
+ */
+static void test_numbers(void **state)
+{
+	char line[128], digits[32];
+	unsigned len, zeros, i;
+	uint64_t seed = 12345;
+
+	(void)state;
+	for (len = 1; len <= 19; len++) {
+		for (zeros = 0; zeros <= 9; zeros += 3) {
+			struct parsed p;
+			uint64_t want;
+
+			for (i = 0; i < len; i++) {
+				seed = seed * 6364136223846793005ull +
+				       1442695040888963407ull;
+				digits[i] = (char)('0' + (seed >> 33) % 10);
+			}
+			if (len > 1 && digits[0] == '0')
+				digits[0] = '7';
+			digits[len] = '\0';
+			want = strtoull(digits, NULL, 10);
+			/* The response time in 100 ns ticks must fit 64 bits
+			 * in ns: up to 16 digits there. */
+			snprintf(line, sizeof(line), "%.*s1,hm,0,Read,%.*s%s,"
+				 "512,%.*s%s\n", (int)zeros, "000000000",
+				 (int)zeros, "000000000", digits, (int)zeros,
+				 "000000000", len <= 16 ? digits : "5");
+			parse(line, TRACE_FMT_MSR, &p);
+			if (p.rc != 0 || p.n != 1 || p.io[0].offset != want ||
+			    p.io[0].done_ns != (len <= 16 ? want : 5) * 100)
+				fail_msg("'%s': rc %d n %d offset %llu", line,
+					 p.rc, p.n,
+					 (unsigned long long)p.io[0].offset);
+		}
+	}
+	{
+		struct parsed p;
+
+		parse("1,hm,0,Read,18446744073709551103,512,1\n",
+		      TRACE_FMT_MSR, &p);
+		assert_int_equal(p.rc, 0);
+		assert_int_equal(p.io[0].offset, 18446744073709551103ull);
+		parse("0000000000000000000000000001,hm,0,Read,"
+		      "00000000000000000000012345678901234567,512,1\n",
+		      TRACE_FMT_MSR, &p);
+		assert_int_equal(p.rc, 0);
+		assert_int_equal(p.io[0].offset, 12345678901234567ull);
+	}
+	expect_error("1,hm,0,Read,18446744073709551616,512,1\n",
+		     TRACE_FMT_MSR, 1, "bad offset field");
+	expect_error("1,hm,0,Read,123456789012345678901,512,1\n",
+		     TRACE_FMT_MSR, 1, "bad offset field");
+	expect_error("1,hm,0,Read,1234567a,512,1\n", TRACE_FMT_MSR, 1,
+		     "bad offset field");
+}
+
 static void test_detect(void **state)
 {
 	struct parsed p;
@@ -659,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_blkparse),
 		cmocka_unit_test(test_blkparse_errors),
 		cmocka_unit_test(test_msr),
+		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_detect),
 		cmocka_unit_test(test_many_lines),
 		cmocka_unit_test(test_gzip),
