@@ -53,7 +53,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 SAN_CFLAGS := -O1 -g $(SAN_FLAGS)
 
-LIB_SRCS := $(sort $(wildcard base/*.c pdata/*.c cache/*.c xml/*.c engine/*.c))
+LIB_SRCS := $(sort $(wildcard base/*.c pdata/*.c cache/*.c thin/*.c xml/*.c \
+	engine/*.c))
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/*_t.c))
 # Small programs the functional tests use (corruptors, generators).
@@ -133,7 +134,8 @@ $(REL)/progs/%: $(REL)/tests/progs/%.o $(REL_LIB)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# The layers only point one way: base <- pdata <- cache <- {xml, engine} <- tools.
+# The layers only point one way: base <- pdata <- {cache, thin} <- {xml, engine}
+# <- tools.
 layering:
 	$(Q)scripts/check-layering.sh
 
