@@ -19,7 +19,7 @@
 
 VERSION := 1.0.0
 TOOLS := cache_check cache_dump cache_restore cache_repair \
-	cache_metadata_size cache_writeback
+	cache_metadata_size cache_writeback thin_dump
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -117,6 +117,12 @@ $(REL)/bin/cache_%: $(REL_BIN)
 	$(Q)ln -sf dm-cache-tools $@
 
 $(SAN)/bin/cache_%: $(SAN_BIN)
+	$(Q)ln -sf dm-cache-tools $@
+
+$(REL)/bin/thin_%: $(REL_BIN)
+	$(Q)ln -sf dm-cache-tools $@
+
+$(SAN)/bin/thin_%: $(SAN_BIN)
 	$(Q)ln -sf dm-cache-tools $@
 
 $(SAN)/tests/%: $(SAN)/tests/unit/%.o $(SAN_LIB)
