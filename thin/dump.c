@@ -415,7 +415,8 @@ int thin_dump(struct pd_io *io, const struct thin_dump_opts *opts,
 	esb.version = use->version;
 	esb.data_block_size = use->data_block_size;
 	esb.nr_data_blocks = use->data_sm.nr_blocks;
-	esb.metadata_snap = use == &res->sb ? res->sb.held_root : 0;
+	/* 0.9.0 never names the held snapshot in its dumps. */
+	esb.metadata_snap = 0;
 	if (opts->before_emit) {
 		r = opts->before_emit(opts->ctx, res);
 		if (r) {

@@ -28,7 +28,11 @@ struct thin_emit_sb {
 	uint32_t version;
 	uint32_t data_block_size;	/* sectors */
 	uint64_t nr_data_blocks;
-	/* The held metadata snapshot's block; 0 when there is none. */
+	/*
+	 * A held metadata snapshot's block, written as metadata_snap="N"
+	 * (the newer tools' attribute); 0.9.0 never writes it, so the dump
+	 * leaves it 0.
+	 */
 	uint64_t metadata_snap;
 };
 
