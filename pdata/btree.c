@@ -294,6 +294,17 @@ static int report(struct walk *w, const struct pd_btree_damage *d)
 	return w->ops->damage ? w->ops->damage(w->ctx, d) : 0;
 }
 
+/* Damage to a node enter() let in: the caller hears leave() after it. */
+static int report_leave(struct walk *w, const struct pd_btree_damage *d,
+			uint64_t block)
+{
+	int r = report(w, d);
+
+	if (!r && w->ops->leave)
+		w->ops->leave(w->ctx, block);
+	return r;
+}
+
 static int on_path(const struct walk *w, uint64_t block)
 {
 	for (unsigned i = 0; i < w->sp; i++)
@@ -373,17 +384,23 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 		return report(w, &d);
 	}
 
+	if (w->ops->enter) {
+		r = w->ops->enter(w->ctx, block, depth);
+		if (r)
+			return r > 0 ? 0 : r;
+	}
+
 	r = pd_bm_read_lock(w->bm, block, &pd_btree_validator, &blk, &f);
 	if (r < 0) {
 		if (!is_read_damage(r))
 			return r;
 		set_block_damage(&d, &f, b, depth);
-		return report(w, &d);
+		return report_leave(w, &d, block);
 	}
 	h = pd_block_data(blk);
 	if (check_node(h, block, w->value_size, b, depth, &d)) {
 		pd_bm_unlock(blk);
-		return report(w, &d);
+		return report_leave(w, &d, block);
 	}
 	if (le32_to_cpu(h->flags) == PD_BTREE_LEAF) {
 		if (w->leaf_depth < 0)
@@ -392,7 +409,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 			set_damage(&d, PD_BT_DEPTH, block, b, depth, "depth",
 				   depth, (unsigned)w->leaf_depth);
 			pd_bm_unlock(blk);
-			return report(w, &d);
+			return report_leave(w, &d, block);
 		}
 		r = 0;
 		if (w->ops->leaf && le32_to_cpu(h->nr_entries))
@@ -402,6 +419,8 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 						 PD_NODE_KEYS_OFFSET,
 					 node_values(h));
 		pd_bm_unlock(blk);
+		if (!r && w->ops->leave)
+			w->ops->leave(w->ctx, block);
 		return r;
 	}
 	/* An internal node at or below the leaves' depth cannot be right. */
@@ -410,7 +429,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 		set_damage(&d, PD_BT_DEPTH, block, b, depth, "depth", depth,
 			   (unsigned)w->leaf_depth - 1);
 		pd_bm_unlock(blk);
-		return report(w, &d);
+		return report_leave(w, &d, block);
 	}
 	r = push(w, h, block, b);
 	pd_bm_unlock(blk);
@@ -451,6 +470,8 @@ int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 
 		if (fr->next == fr->nr) {
 			w->sp--;
+			if (w->ops->leave)
+				w->ops->leave(w->ctx, fr->block);
 			continue;
 		}
 		i = fr->next++;

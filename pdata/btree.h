@@ -86,6 +86,21 @@ struct pd_btree_walk_ops {
 	 * For reference counting.  May be NULL.
 	 */
 	int (*node_ref)(void *ctx, uint64_t block);
+	/*
+	 * Sharing between walks (dm-thin's snapshots share subtrees between
+	 * device trees): called for a node after its pointer passed the
+	 * range, cycle and in-walk sharing checks, before it is read.
+	 * Returning 1 skips the node and everything under it (the caller has
+	 * walked it from another tree), 0 walks it, a negative value stops
+	 * the walk.  May be NULL (walk everything).
+	 */
+	int (*enter)(void *ctx, uint64_t block, unsigned depth);
+	/*
+	 * After a node that enter() let in, and everything under it, was
+	 * visited: exactly once per such node, damaged or not, so a caller
+	 * can keep a stack of per-subtree totals.  May be NULL.
+	 */
+	void (*leave)(void *ctx, uint64_t block);
 };
 
 enum pd_btree_walk_flags {
