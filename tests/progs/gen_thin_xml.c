@@ -137,7 +137,7 @@ int main(int argc, char **argv)
 
 		printf("  <device dev_id=\"%" PRIu64 "\" mapped_blocks=\"%" PRIu64
 		       "\" transaction=\"%" PRIu64 "\" creation_time=\"%u\" "
-		       "snap_time=\"%u\">\n", id, mappings, k,
+		       "snap_time=\"%u\">\n", id, mappings, k < tid ? k : tid,
 		       k >= origins ? (unsigned)time : 0u, snap_time);
 		for (uint64_t i = 0; i < mappings; i++)
 			printf("    <single_mapping origin_block=\"%" PRIu64
