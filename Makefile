@@ -19,7 +19,8 @@
 
 VERSION := 1.0.0
 TOOLS := cache_check cache_dump cache_restore cache_repair \
-	cache_metadata_size cache_writeback thin_check thin_dump
+	cache_metadata_size cache_writeback thin_check thin_dump \
+	thin_metadata_size
 
 PREFIX ?= /usr/local
 DESTDIR ?=
