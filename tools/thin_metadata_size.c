@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <popt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,7 +120,8 @@ static void print_result(const struct msize *m)
 	double whole;
 
 	r = r * 4096 / thin_msize_unit_bytes(m->unit);
-	whole = floor(r);
+	/* floor() without libm: past 2^53 every double is whole. */
+	whole = r < 9007199254740992.0 ? (double)(uint64_t)r : r;
 	if (m->numeric == NUM_NONE)
 		printf("%s - ", tool_name);
 	if (r == whole && r < 18446744073709551616.0)
