@@ -42,11 +42,18 @@
  * referenced is a leak (warning); any other difference is fatal.  Leaks
  * and over-counts are only judged when every structure was walked whole.
  *
- * Writes (only with CLEAR_NEEDS_CHECK or AUTO_REPAIR, only when no fatal
- * problem was found, never with --super-block-only's partial view
- * refusing: 0.9.0 refuses it, LVM's slow-boot work-around needs it): the
- * superblock with NEEDS_CHECK cleared, then a flush.  Leaked blocks are
- * reported and left allocated.
+ * Writes (only with CLEAR_NEEDS_CHECK or AUTO_REPAIR, and only when no
+ * fatal problem was found; accepted with --skip-mappings and
+ * --super-block-only, which 0.9.0 refuses although distributions give it
+ * as the slow-boot work-around): leaked blocks (counted, referenced by
+ * nothing, every structure walked whole) are freed in place, bitmap by
+ * bitmap (a count of 3 would need its overflow entry removed and is left),
+ * then the metadata index block's advisory nr_free/none_free_before (the
+ * data map's, in btree leaves, are left low: the kernel then only looks
+ * further for free blocks), a flush, then the superblock (nr_allocated of
+ * each map less what was freed, NEEDS_CHECK cleared) and a flush.  Nothing
+ * references a leaked block, so every state between these writes is valid
+ * metadata; the superblock goes last.
  */
 #include "thin/check.h"
 
@@ -149,6 +156,11 @@ struct checker {
 	struct dev_list details;	/* pass 2 */
 	struct dev_list top;		/* pass 3 */
 	int collect;			/* leaves go to the lists */
+
+	/* What the space-map passes leave for the leak repair. */
+	struct base_bitmap data_leaks, meta_leaks;
+	uint64_t data_in_use, meta_in_use;
+	int data_sm_read, meta_sm_read;
 
 	const char *structure;		/* for messages */
 	uint64_t cur_dev;
@@ -982,7 +994,7 @@ static uint64_t compare_counts(struct checker *c, const struct compare_ids *ids,
 			       uint64_t nr_have, const struct base_bitmap *unknown,
 			       const uint32_t *want_v, uint64_t nr_want,
 			       int incomplete, uint64_t nr_allocated,
-			       uint64_t *leaks)
+			       uint64_t *leaks, struct base_bitmap *leak_set)
 {
 	uint64_t n = nr_have < nr_want ? nr_have : nr_want, in_use = 0;
 
@@ -1006,6 +1018,8 @@ static uint64_t compare_counts(struct checker *c, const struct compare_ids *ids,
 			continue;
 		if (want == 0) {
 			(*leaks)++;
+			if (leak_set && b < leak_set->nr_bits)
+				base_bitmap_set(leak_set, b);
 			report(c, ids->leak,
 			       "%s: %s %" PRIu64 " has count %" PRIu32 " but "
 			       "nothing references it (leaked)", name, ids->what,
@@ -1049,14 +1063,22 @@ static int pass_data_sm(struct checker *c)
 		return r;
 	if (c->res->nr_fatal != fatal_before)
 		c->drefs_incomplete = 1;
-	if (c->drefs)
-		compare_counts(c, &ids, p.name, counts, nr, &unknown, c->drefs,
-			       c->nr_drefs, c->drefs_incomplete,
-			       c->sb.data_sm.nr_allocated,
-			       &c->res->leaked_data);
+	r = base_bitmap_init(&c->data_leaks, nr);
+	if (r < 0)
+		goto out;
+	if (c->drefs) {
+		c->data_in_use = compare_counts(c, &ids, p.name, counts, nr,
+						&unknown, c->drefs, c->nr_drefs,
+						c->drefs_incomplete,
+						c->sb.data_sm.nr_allocated,
+						&c->res->leaked_data,
+						&c->data_leaks);
+		c->data_sm_read = 1;
+	}
+out:
 	free(counts);
 	base_bitmap_release(&unknown);
-	return 0;
+	return r;
 }
 
 static int pass_metadata_sm(struct checker *c)
@@ -1084,10 +1106,18 @@ static int pass_metadata_sm(struct checker *c)
 		return r;
 	if (c->res->nr_fatal != fatal_before)
 		c->mrefs_incomplete = 1;
+	r = base_bitmap_init(&c->meta_leaks, nr);
+	if (r < 0) {
+		free(counts);
+		base_bitmap_release(&unknown);
+		return r;
+	}
 	in_use = compare_counts(c, &ids, p.name, counts, nr, &unknown, c->mrefs,
 				c->nr_mrefs, c->mrefs_incomplete,
 				c->sb.metadata_sm.nr_allocated,
-				&c->res->leaked_metadata);
+				&c->res->leaked_metadata, &c->meta_leaks);
+	c->meta_in_use = in_use;
+	c->meta_sm_read = 1;
 	/*
 	 * What the kernel will report as free (nr_blocks - nr_allocated, from
 	 * the root), unless the root is nonsense; the bitmaps' own count can
@@ -1107,13 +1137,141 @@ static int pass_metadata_sm(struct checker *c)
 	return 0;
 }
 
-/* ---- writes: NEEDS_CHECK ---- */
+/* ---- writes: leaks and NEEDS_CHECK ---- */
 
-static int clear_needs_check(struct checker *c)
+static int write_block(struct checker *c, uint64_t block, const void *data)
+{
+	int r = c->io->ops->write(c->io, block, 1, data);
+
+	if (!r)
+		c->res->wrote = 1;
+	pd_bm_forget(c->bm, block);
+	return r;
+}
+
+/*
+ * Zeroes the leaked entries of bitmap bn, whose entries start at block
+ * base; only counts 1 and 2 (a 3 would also need its overflow entry
+ * removed: such a leak is left).  *freed and *first get what was freed.
+ */
+static int free_in_bitmap(struct checker *c, uint64_t bn, uint64_t base,
+			  const struct base_bitmap *leaks, uint32_t *freed,
+			  uint32_t *first)
+{
+	unsigned char buf[PD_BLOCK_SIZE];
+	uint64_t end = base + PD_SM_ENTRIES_PER_BITMAP;
+	struct pd_block *b;
+	int r;
+
+	*freed = 0;
+	*first = UINT32_MAX;
+	if (end > leaks->nr_bits)
+		end = leaks->nr_bits;
+	r = pd_bm_read_lock(c->bm, bn, &pd_bitmap_validator, &b, NULL);
+	if (r < 0)
+		return r;
+	memcpy(buf, pd_block_data(b), PD_BLOCK_SIZE);
+	pd_bm_unlock(b);
+	for (uint64_t j = base_bitmap_next_set(leaks, base); j < end;
+	     j = base_bitmap_next_set(leaks, j + 1)) {
+		uint32_t e = (uint32_t)(j - base);
+
+		if (pd_bitmap_get(buf, e) >= 3)
+			continue;
+		pd_bitmap_set(buf, e, 0);
+		if (e < *first)
+			*first = e;
+		(*freed)++;
+	}
+	if (!*freed)
+		return 0;
+	pd_validator_prepare(&pd_bitmap_validator, buf, bn);
+	return write_block(c, bn, buf);
+}
+
+/* The metadata map: bitmaps, then the index block's advisory fields. */
+static int free_meta_leaks(struct checker *c, uint64_t *total)
+{
+	unsigned char index[PD_BLOCK_SIZE];
+	struct pd_index_block *ib = (struct pd_index_block *)index;
+	uint64_t root = c->sb.metadata_sm.bitmap_root, nb;
+	struct pd_block *b;
+	int r;
+
+	r = pd_bm_read_lock(c->bm, root, &pd_index_validator, &b, NULL);
+	if (r < 0)
+		return r;
+	memcpy(index, pd_block_data(b), PD_BLOCK_SIZE);
+	pd_bm_unlock(b);
+	nb = (c->meta_leaks.nr_bits + PD_SM_ENTRIES_PER_BITMAP - 1) /
+	     PD_SM_ENTRIES_PER_BITMAP;
+	for (uint64_t i = 0; i < nb && i < PD_SM_MAX_INDEX_ENTRIES; i++) {
+		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP;
+		uint32_t freed, first;
+
+		if (base_bitmap_next_set(&c->meta_leaks, base) >=
+		    base + PD_SM_ENTRIES_PER_BITMAP)
+			continue;
+		r = free_in_bitmap(c, le64_to_cpu(ib->entries[i].blocknr), base,
+				   &c->meta_leaks, &freed, &first);
+		if (r < 0)
+			return r;
+		ib->entries[i].nr_free = cpu_to_le32(
+			le32_to_cpu(ib->entries[i].nr_free) + freed);
+		if (freed &&
+		    first < le32_to_cpu(ib->entries[i].none_free_before))
+			ib->entries[i].none_free_before = cpu_to_le32(first);
+		*total += freed;
+	}
+	if (!*total)
+		return 0;
+	pd_validator_prepare(&pd_index_validator, index, root);
+	return write_block(c, root, index);
+}
+
+/*
+ * The data map: bitmaps only.  Its index entries live in btree leaves;
+ * their nr_free and none_free_before are advisory, and left low they only
+ * make the kernel look further for a free block, never hand out a used
+ * one, so the leaves are not rewritten.
+ */
+static int free_data_leaks(struct checker *c, uint64_t *total)
+{
+	uint64_t nb = (c->data_leaks.nr_bits + PD_SM_ENTRIES_PER_BITMAP - 1) /
+		      PD_SM_ENTRIES_PER_BITMAP;
+	int r;
+
+	for (uint64_t i = 0; i < nb; i++) {
+		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP;
+		struct pd_index_entry ie;
+		uint32_t freed, first;
+		struct pd_fault f;
+
+		if (base_bitmap_next_set(&c->data_leaks, base) >=
+		    base + PD_SM_ENTRIES_PER_BITMAP)
+			continue;
+		r = pd_btree_lookup(c->bm, c->sb.data_sm.bitmap_root,
+				    sizeof(ie), i, &ie, &f);
+		if (r < 0)
+			return r;
+		r = free_in_bitmap(c, le64_to_cpu(ie.blocknr), base,
+				   &c->data_leaks, &freed, &first);
+		if (r < 0)
+			return r;
+		*total += freed;
+	}
+	return 0;
+}
+
+static int repair(struct checker *c)
 {
 	unsigned f = c->opts->flags;
 	struct thin_disk_sb *d = (struct thin_disk_sb *)c->sb_raw;
-	int r;
+	struct pd_sm_root *dsm = (struct pd_sm_root *)d->data_space_map_root;
+	struct pd_sm_root *msm = (struct pd_sm_root *)d->metadata_space_map_root;
+	uint64_t mfreed = 0, dfreed = 0;
+	int changed = 0, r;
+	char msg[128];
 
 	if (!(f & (THIN_CHECK_AUTO_REPAIR | THIN_CHECK_CLEAR_NEEDS_CHECK)))
 		return 0;
@@ -1122,23 +1280,51 @@ static int clear_needs_check(struct checker *c)
 			  "(thin_repair rebuilds it)");
 		return 0;
 	}
-	if (c->res->leaked_metadata || c->res->leaked_data)
-		action(c, "leaked blocks left allocated (harmless: they only "
-			  "waste space)");
-	if (!(c->sb.flags & THIN_SB_NEEDS_CHECK))
+	if (c->data_sm_read && c->res->leaked_data) {
+		r = free_data_leaks(c, &dfreed);
+		if (r < 0)
+			return r;
+	}
+	if (c->meta_sm_read && c->res->leaked_metadata) {
+		r = free_meta_leaks(c, &mfreed);
+		if (r < 0)
+			return r;
+	}
+	if (dfreed || mfreed) {
+		r = c->io->ops->flush(c->io);
+		if (r < 0)
+			return r;
+		snprintf(msg, sizeof(msg), "freed %" PRIu64 " leaked metadata "
+			 "block%s and %" PRIu64 " leaked data block%s", mfreed,
+			 mfreed == 1 ? "" : "s", dfreed, dfreed == 1 ? "" : "s");
+		action(c, msg);
+		c->res->freed_blocks = mfreed + dfreed;
+	}
+	if (dfreed) {
+		dsm->nr_allocated = cpu_to_le64(c->data_in_use - dfreed);
+		changed = 1;
+	}
+	if (mfreed) {
+		msm->nr_allocated = cpu_to_le64(c->meta_in_use - mfreed);
+		changed = 1;
+	}
+	if (c->sb.flags & THIN_SB_NEEDS_CHECK) {
+		d->flags = cpu_to_le32(c->sb.flags & ~THIN_SB_NEEDS_CHECK);
+		changed = 1;
+	}
+	if (!changed)
 		return 0;
-	d->flags = cpu_to_le32(c->sb.flags & ~THIN_SB_NEEDS_CHECK);
+	/* The superblock last, once everything it describes is on disk. */
 	d->csum = cpu_to_le32(pd_block_csum(c->sb_raw, THIN_SB_CSUM_XOR));
-	r = c->io->ops->write(c->io, THIN_SB_LOCATION, 1, c->sb_raw);
-	if (!r)
-		c->res->wrote = 1;
-	pd_bm_forget(c->bm, THIN_SB_LOCATION);
+	r = write_block(c, THIN_SB_LOCATION, c->sb_raw);
 	if (!r)
 		r = c->io->ops->flush(c->io);
 	if (r < 0)
 		return r;
-	c->res->cleared_needs_check = 1;
-	action(c, "cleared NEEDS_CHECK");
+	if (c->sb.flags & THIN_SB_NEEDS_CHECK) {
+		c->res->cleared_needs_check = 1;
+		action(c, "cleared NEEDS_CHECK");
+	}
 	return 0;
 }
 
@@ -1296,7 +1482,7 @@ int thin_check(struct pd_io *io, const struct thin_check_opts *opts,
 	}
 	end_pass(c);
 	if (opts->flags & THIN_CHECK_SB_ONLY) {
-		r = clear_needs_check(c);
+		r = repair(c);
 		goto out_bm;
 	}
 	r = setup_counts(c);
@@ -1306,7 +1492,7 @@ int thin_check(struct pd_io *io, const struct thin_check_opts *opts,
 	if (r < 0)
 		goto out_bm;
 	if (!(opts->flags & THIN_CHECK_METADATA_SNAP))
-		r = clear_needs_check(c);
+		r = repair(c);
 out_bm:
 	free(c->mrefs);
 	free(c->drefs);
@@ -1314,6 +1500,8 @@ out_bm:
 	free(c->details.v);
 	free(c->top.v);
 	base_bitmap_release(&c->seen);
+	base_bitmap_release(&c->data_leaks);
+	base_bitmap_release(&c->meta_leaks);
 	pd_bm_destroy(c->bm);
 out_free:
 	free(c);

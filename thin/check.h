@@ -9,8 +9,9 @@
  *
  * It never prints: findings go to a sink the caller supplies.  It never
  * writes unless asked: THIN_CHECK_CLEAR_NEEDS_CHECK and
- * THIN_CHECK_AUTO_REPAIR rewrite the superblock (NEEDS_CHECK cleared) when
- * no fatal problem was found; the device must then be open for writing.
+ * THIN_CHECK_AUTO_REPAIR free leaked blocks in both space maps and clear
+ * NEEDS_CHECK when no fatal problem was found (check.c says in which order);
+ * the device must then be open for writing.
  *
  *	struct thin_check_result res;
  *	struct thin_check_opts o = { 0 };
@@ -72,6 +73,7 @@ struct thin_check_result {
 	uint64_t nr_mappings;		/* distinct leaves' entries */
 	uint64_t leaked_metadata;
 	uint64_t leaked_data;
+	uint64_t freed_blocks;		/* leaks the repair freed */
 	int cleared_needs_check;
 	int wrote;
 };

@@ -151,9 +151,10 @@ int cmd_thin_check(int argc, const char **argv)
 		  "not each device's mappings", NULL },
 		{ "clear-needs-check-flag", 0, POPT_ARG_NONE,
 		  &o.clear_needs_check, 0,
-		  "clear NEEDS_CHECK if no error was found", NULL },
+		  "free leaked blocks and clear NEEDS_CHECK if no error was "
+		  "found", NULL },
 		{ "auto-repair", 0, POPT_ARG_NONE, &o.auto_repair, 0,
-		  "clear NEEDS_CHECK if only leaks were found; nothing else",
+		  "free leaked blocks and clear NEEDS_CHECK; nothing else",
 		  NULL },
 		{ "ignore-non-fatal-errors", 0, POPT_ARG_NONE,
 		  &o.ignore_non_fatal, 0,

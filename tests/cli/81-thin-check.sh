@@ -81,6 +81,22 @@ cp nw.img nw.before
 "$BIN/thin_check" -q nw.img
 cmp -s nw.img nw.before || bad "a plain check wrote"
 
+# Leaks: freed by --auto-repair and --clear-needs-check-flag; the result
+# checks without a leak (ours and 0.9.0's), and the data block freed is
+# the leaked one only.
+for opt in --auto-repair --clear-needs-check-flag; do
+	cp small.img lk.img
+	last=$(( $("$PROGS/thin_corrupt" lk.img where sb-data_nr_blocks) - 1 ))
+	"$PROGS/thin_corrupt" lk.img set-data-count "$last" 1
+	"$PROGS/thin_corrupt" lk.img set-meta-count 1000 1
+	"$BIN/thin_check" -q $opt lk.img || bad "$opt on leaks: exit $?"
+	"$BIN/thin_check" lk.img >lk.out 2>&1 || bad "$opt: the result fails"
+	grep -q 'leak' lk.out && { bad "$opt: leaks remain"; cat lk.out; }
+	$REF_CHECK -q lk.img || bad "$opt: 0.9.0 fails the result"
+	cmp -s <("$BIN/thin_dump" lk.img) <("$BIN/thin_dump" small.img) ||
+		bad "$opt: the mappings changed"
+done
+
 # -m: the held snapshot is checked; without one it is an error.
 "$BIN/thin_check" -m snaps.img >m.out 2>&1 || { bad "-m: exit $?"; cat m.out; }
 grep -q 'examining metadata snapshot' m.out || bad "-m did not examine the snapshot"
