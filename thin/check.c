@@ -74,7 +74,7 @@
 #include "thin/format.h"
 
 #define DEFAULT_MAX_REPORTS 10u
-#define BM_CACHE_BLOCKS 1024u
+#define BM_CACHE_BLOCKS 512u
 #define MEMO_UNKNOWN UINT64_MAX
 
 /* ---- the problem table ---- */

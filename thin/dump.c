@@ -20,7 +20,7 @@
 #include "pdata/btree.h"
 
 /* Enough for a prefetched level (up to 252 children) and the walker. */
-#define DUMP_BM_BLOCKS 4096u
+#define DUMP_BM_BLOCKS 512u
 
 const char *thin_dump_status_name(enum thin_dump_status s)
 {
