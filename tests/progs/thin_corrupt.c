@@ -13,7 +13,8 @@
  *       FIELD: mapped_blocks transaction creation_time snap_time
  *   thin_corrupt IMG set-mapping ID VBLOCK DATA TIME
  *   thin_corrupt IMG set-data-count DBLOCK N      (N 0..2)
- *   thin_corrupt IMG set-meta-count BLOCK N       (N 0..2)
+ *   thin_corrupt IMG set-meta-count BLOCK N       (N 0..3: 3 without an
+ *                                                 overflow entry)
  *   thin_corrupt IMG flip BLOCK OFFSET            (checksum left stale)
  *   thin_corrupt IMG set-u32|set-u64 BLOCK OFFSET VALUE V
  *       V (validator to re-stamp): sb btree bitmap index none
