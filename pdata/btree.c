@@ -130,7 +130,7 @@ static int is_read_damage(int r)
  * Returns 0 when sound, 1 with d filled when not.
  */
 static int check_node(const void *data, uint64_t block, uint32_t leaf_vs,
-		      const struct bounds *b, unsigned depth,
+		      const struct bounds *b, unsigned depth, unsigned flags,
 		      struct pd_btree_damage *d)
 {
 	const struct pd_node_header *h = data;
@@ -156,8 +156,9 @@ static int check_node(const void *data, uint64_t block, uint32_t leaf_vs,
 			   "nr_entries", 0, 1);
 		return 1;
 	}
-	/* Only the root may be less than a third full. */
-	if (depth > 0 && nr < max / 3) {
+	/* Only the root may be less than a third full (and thin's leaves). */
+	if (depth > 0 && nr < max / 3 &&
+	    !(leaf && (flags & PD_WALK_LEAF_UNDERFULL_OK))) {
 		set_damage(d, PD_BT_UNDERFULL, block, b, depth, "nr_entries",
 			   nr, max / 3);
 		return 1;
@@ -398,7 +399,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 		return report_leave(w, &d, block);
 	}
 	h = pd_block_data(blk);
-	if (check_node(h, block, w->value_size, b, depth, &d)) {
+	if (check_node(h, block, w->value_size, b, depth, w->flags, &d)) {
 		pd_bm_unlock(blk);
 		return report_leave(w, &d, block);
 	}
@@ -570,7 +571,7 @@ static int cursor_load(struct pd_btree_cursor *c, uint64_t block,
 		return r;
 	}
 	h = pd_block_data(blk);
-	if (check_node(h, block, c->value_size, b, depth, &c->damage)) {
+	if (check_node(h, block, c->value_size, b, depth, 0, &c->damage)) {
 		pd_bm_unlock(blk);
 		return c->damage.fault.err;
 	}

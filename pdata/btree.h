@@ -112,6 +112,13 @@ enum pd_btree_walk_flags {
 	PD_WALK_ALLOW_SHARED = 1 << 0,
 	/* Read each level with pd_bm_prefetch before visiting it. */
 	PD_WALK_PREFETCH = 1 << 1,
+	/*
+	 * Leaves may be less than a third full (internal nodes may not):
+	 * dm-thin's range removal (dm_btree_remove_leaves) deletes runs of
+	 * entries from a leaf without rebalancing it afterwards, so kernel
+	 * metadata can hold such leaves, even empty ones.
+	 */
+	PD_WALK_LEAF_UNDERFULL_OK = 1 << 2,
 };
 
 /*

@@ -21,6 +21,11 @@
 
 /* Enough for a prefetched level (up to 252 children) and the walker. */
 #define DUMP_BM_BLOCKS 512u
+/*
+ * Every thin tree: leaves may be under a third full, as range removal in
+ * the kernel leaves them (pdata/btree.h); internal nodes may not.
+ */
+#define THIN_WALK (PD_WALK_PREFETCH | PD_WALK_LEAF_UNDERFULL_OK)
 
 const char *thin_dump_status_name(enum thin_dump_status s)
 {
@@ -259,12 +264,12 @@ static int read_devices(struct dump *d, const struct thin_sb *sb)
 
 	d->pass = 0;
 	r = pd_btree_walk(d->bm, sb->details_root,
-			  sizeof(struct thin_disk_details), PD_WALK_PREFETCH,
+			  sizeof(struct thin_disk_details), THIN_WALK,
 			  &details_ops, d);
 	if (r)
 		return r == -EUCLEAN ? r : fail(d, THIN_DUMP_ERROR, r);
 	d->pass = 1;
-	r = pd_btree_walk(d->bm, sb->mapping_root, 8, PD_WALK_PREFETCH,
+	r = pd_btree_walk(d->bm, sb->mapping_root, 8, THIN_WALK,
 			  &top_ops, d);
 	if (r)
 		return r == -EUCLEAN ? r : fail(d, THIN_DUMP_ERROR, r);
@@ -356,7 +361,7 @@ static int emit_device(struct dump *d, const struct dev_entry *x)
 		d->pass = 2;
 		d->cur_dev = x->id;
 		d->in_run = 0;
-		r = pd_btree_walk(d->bm, x->root, 8, PD_WALK_PREFETCH,
+		r = pd_btree_walk(d->bm, x->root, 8, THIN_WALK,
 				  &map_ops, d);
 		if (r)
 			return r == -EUCLEAN || d->res->status ?

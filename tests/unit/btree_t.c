@@ -1075,6 +1075,38 @@ static void test_enter_leave(void **state)
 	pdb_release(&b);
 }
 
+/* PD_WALK_LEAF_UNDERFULL_OK: thin's leaves may be nearly empty, internal
+ * nodes still may not. */
+static void test_leaf_underfull_ok(void **state)
+{
+	struct pdb b;
+	uint64_t root;
+	struct rec *r;
+	int ret;
+
+	(void)state;
+	root = three_leaves(&b);
+	/* The middle leaf cut to 10 entries. */
+	pdb_hdr(&b, b.nodes[1])->nr_entries = cpu_to_le32(10);
+	pdb_seal_node(&b, b.nodes[1]);
+	r = walk(&b, root, 0, &ret);
+	assert_int_equal(ret, 0);
+	assert_int_equal(r->nd, 1);
+	assert_int_equal(r->dmg[0].problem, PD_BT_UNDERFULL);
+	rec_free(r);
+	pdb_release(&b);
+
+	root = three_leaves(&b);
+	pdb_hdr(&b, b.nodes[1])->nr_entries = cpu_to_le32(10);
+	pdb_seal_node(&b, b.nodes[1]);
+	r = walk(&b, root, PD_WALK_LEAF_UNDERFULL_OK, &ret);
+	assert_int_equal(ret, 0);
+	assert_int_equal(r->nd, 0);
+	assert_int_equal(r->n, 410);
+	rec_free(r);
+	pdb_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1104,6 +1136,7 @@ int main(void)
 		cmocka_unit_test(test_cycle),
 		cmocka_unit_test(test_shared),
 		cmocka_unit_test(test_enter_leave),
+		cmocka_unit_test(test_leaf_underfull_ok),
 		cmocka_unit_test(test_lookup_errors),
 		cmocka_unit_test(test_value_size_4),
 		cmocka_unit_test(test_problem_names),
