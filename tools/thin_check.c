@@ -163,13 +163,18 @@ int cmd_thin_check(int argc, const char **argv)
 		  &o.override_root, 0,
 		  "check the mapping tree at BLOCK instead of the superblock's",
 		  "BLOCK" },
-		{ "metadata-snap-flag", 'm',
+		{ "metadata-snap-flag", 0,
 		  POPT_ARG_NONE | POPT_ARGFLAG_DOC_HIDDEN, &o.snap_flag, 0,
 		  NULL, NULL },
 		{ "metadata-snap-value", 0,
 		  POPT_ARG_STRING | POPT_ARGFLAG_DOC_HIDDEN, &o.snap_value, 0,
 		  NULL, NULL },
-		{ "metadata-snap", 0, POPT_ARG_NONE, NULL, 0,
+		/*
+		 * -m and --metadata-snap alone are rewritten before popt
+		 * (tool_split_optional); this entry shows them in the help and
+		 * catches -m inside a cluster such as -qm.
+		 */
+		{ "metadata-snap", 'm', POPT_ARG_NONE, &o.snap_flag, 0,
 		  "check the held metadata snapshot of live metadata "
 		  "(-mBLOCK or --metadata-snap=BLOCK: the one at BLOCK)",
 		  NULL },

@@ -200,12 +200,17 @@ int cmd_thin_dump(int argc, const char **argv)
 		  "xml (the default) or human_readable", "FORMAT" },
 		{ "repair", 'r', POPT_ARG_NONE, &o.repair, 0,
 		  "skip damaged parts and dump what can be read", NULL },
-		{ "metadata-snap-flag", 'm', POPT_ARG_NONE | POPT_ARGFLAG_DOC_HIDDEN,
+		{ "metadata-snap-flag", 0, POPT_ARG_NONE | POPT_ARGFLAG_DOC_HIDDEN,
 		  &o.snap_flag, 0, NULL, NULL },
 		{ "metadata-snap-value", 0,
 		  POPT_ARG_STRING | POPT_ARGFLAG_DOC_HIDDEN, &o.snap_value, 0,
 		  NULL, NULL },
-		{ "metadata-snap", 0, POPT_ARG_NONE, NULL, 0,
+		/*
+		 * -m and --metadata-snap alone are rewritten before popt
+		 * (tool_split_optional); this entry shows them in the help and
+		 * catches -m inside a cluster such as -qm.
+		 */
+		{ "metadata-snap", 'm', POPT_ARG_NONE, &o.snap_flag, 0,
 		  "dump the held metadata snapshot (-mBLOCK or "
 		  "--metadata-snap=BLOCK: the one at BLOCK)", NULL },
 		{ "output", 'o', POPT_ARG_STRING, &o.output, 0,
