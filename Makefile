@@ -14,13 +14,15 @@
 #   make bench      time our tools against the reference ones
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make check-kernel   scenarios against a real kernel under QEMU
+#   make static     build/static/bin/*: the optimised objects linked
+#                   statically, for an initramfs or a rescue system
 #
 # V=1 shows full commands.
 
 VERSION := 1.0.0
 TOOLS := cache_check cache_dump cache_restore cache_repair \
-	cache_metadata_size cache_writeback thin_check thin_dump \
-	thin_metadata_size
+	cache_metadata_size cache_writeback cache_replay thin_check \
+	thin_dump thin_metadata_size
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -41,7 +43,7 @@ endif
 
 # Lazily expanded so that `make deps` can install the packages first.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags expat popt cmocka 2>/dev/null)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs expat popt 2>/dev/null || echo -lexpat -lpopt) -laio -lpthread
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs expat popt zlib 2>/dev/null || echo -lexpat -lpopt -lz) -laio -lpthread -lm
 CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -59,7 +61,9 @@ LIB_SRCS := $(sort $(wildcard base/*.c pdata/*.c cache/*.c thin/*.c xml/*.c \
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/*_t.c))
 # Small programs the functional tests use (corruptors, generators).
-TESTPROG_SRCS := $(sort $(wildcard tests/progs/*.c))
+# faultio.c is not a program but an LD_PRELOAD shim (faultio.so).
+TESTPROG_SRCS := $(filter-out tests/progs/faultio.c,\
+	$(sort $(wildcard tests/progs/*.c)))
 
 BUILD ?= build
 REL := $(BUILD)/rel
@@ -73,12 +77,16 @@ REL_BIN := $(REL)/bin/dm-cache-tools
 SAN_BIN := $(SAN)/bin/dm-cache-tools
 REL_LINKS := $(addprefix $(REL)/bin/,$(TOOLS))
 SAN_LINKS := $(addprefix $(SAN)/bin/,$(TOOLS))
+STATIC := $(BUILD)/static
+STATIC_BIN := $(STATIC)/bin/dm-cache-tools
+STATIC_LINKS := $(addprefix $(STATIC)/bin/,$(TOOLS))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(SAN)/tests/%,$(UNIT_SRCS))
-TESTPROG_BINS := $(patsubst tests/progs/%.c,$(SAN)/progs/%,$(TESTPROG_SRCS))
+TESTPROG_BINS := $(patsubst tests/progs/%.c,$(SAN)/progs/%,$(TESTPROG_SRCS)) \
+	$(SAN)/progs/faultio.so
 REL_TESTPROG_BINS := $(patsubst tests/progs/%.c,$(REL)/progs/%,$(TESTPROG_SRCS))
 
 .PHONY: all deps demo check check-unit check-cli check-kernel bench install \
-	clean layering
+	clean layering static
 .DEFAULT_GOAL := all
 
 all: $(REL_LINKS)
@@ -114,6 +122,18 @@ $(SAN_BIN): $(call objs,$(SAN),$(TOOL_SRCS)) $(SAN_LIB)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# No pkg-config here: the .a files come with the -dev packages, and
+# pkg-config --static would add what glibc already holds.
+$(STATIC_BIN): $(call objs,$(REL),$(TOOL_SRCS)) $(REL_LIB)
+	$(call say,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -static -o $@ $^ -lexpat -lpopt -laio -lpthread
+
+$(STATIC)/bin/cache_%: $(STATIC_BIN)
+	$(Q)ln -sf dm-cache-tools $@
+
+static: $(STATIC_LINKS)
+
 $(REL)/bin/cache_%: $(REL_BIN)
 	$(Q)ln -sf dm-cache-tools $@
 
@@ -141,6 +161,15 @@ $(REL)/progs/%: $(REL)/tests/progs/%.o $(REL_LIB)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# Preloaded into the sanitizer build's tools, so built without sanitizers
+# (ASan wants to be first; the tests set verify_asan_link_order=0), and
+# without _FILE_OFFSET_BITS, so that pread and pread64 are two symbols.
+$(SAN)/progs/faultio.so: tests/progs/faultio.c | deps
+	$(call say,CC-SO,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -fPIC -shared \
+		$(CFLAGS) $(LDFLAGS) -o $@ $< -ldl
+
 # The layers only point one way: base <- pdata <- {cache, thin} <- {xml, engine}
 # <- tools.
 layering:
@@ -163,8 +192,9 @@ demo: $(REL_LINKS)
 bench: $(REL_LINKS) $(REL_TESTPROG_BINS)
 	$(Q)BIN=$(CURDIR)/$(REL)/bin PROGS=$(CURDIR)/$(REL)/progs bench/run.sh
 
-check-kernel: $(REL_LINKS) $(SAN_LINKS)
-	$(Q)BIN=$(CURDIR)/$(SAN)/bin tests/kernel/run.sh
+check-kernel: $(REL_LINKS) $(SAN_LINKS) $(STATIC_LINKS)
+	$(Q)BIN=$(CURDIR)/$(SAN)/bin STATIC_BIN=$(CURDIR)/$(STATIC)/bin \
+		tests/kernel/run.sh
 
 install: $(REL_LINKS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \

@@ -18,7 +18,10 @@
  *        inside the origin when its size is known
  *  3     dirty bitset (v2): structure, length,     -
  *        dirty bits only on mapped blocks (a
- *        warning: 0.9.0's restore sets them all)
+ *        warning: 0.9.0's restore sets them all).
+ *        A v1 superblock with dirty_root set is
+ *        v2 metadata mislabelled: read the same
+ *        way, and fatal (sb-v1-dirty-bitset)
  *  4     hint array: structure and length, width   -
  *        from the superblock; hint_root 0 = none
  *  5     discard bitset: structure, length         -
@@ -26,7 +29,15 @@
  *  6     space map: the counts read from disk      -
  *        (pd_sm_read) against the references
  *        counted in passes 1-5 plus the space
- *        map's own blocks.  Referenced more than
+ *        map's own blocks.  A block's expected
+ *        count is the number of parents pointing
+ *        to it: a block shared by two keys or two
+ *        structures counts each pointer, and the
+ *        blocks below a shared node count once
+ *        (PD_WALK_COUNTED).  Sharing is legal;
+ *        only a node reached twice within one
+ *        tree is damage (the walk reports it
+ *        as btree-shared).  Referenced more than
  *        counted is fatal (the kernel would hand
  *        an in-use block out again and panic on
  *        it); counted 1 but unreferenced is a
@@ -38,6 +49,11 @@
  *        space.  nr_free and none_free_before
  *        are advisory and not checked (the
  *        kernel and 0.9.0 disagree on them).
+ *        In v1, leaked blocks that form a dirty
+ *        bitset of the cache's length are v2
+ *        metadata mislabelled, dirty_root
+ *        cleared too: fatal, so nothing is freed
+ *        (find_orphan_dirty_bitset).
  *
  * Leaks and over-counts can only be judged when every structure was walked
  * whole: when a pass was skipped or a structure is damaged (children of an
@@ -56,8 +72,13 @@
  * NEEDS_CHECK is only cleared once everything else is on disk.  A 4 KiB
  * write torn by a power cut would leave a bitmap with a bad checksum,
  * which the next check reports; no torn state passes silently.
+ *
+ * This file holds the reporting, the reference counting, passes 1-5 and
+ * the driver; check_sm.c pass 6 and the writes; check_int.h what they
+ * share.
  */
 #include "cache/check.h"
+#include "cache/check_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -113,59 +134,10 @@ const char *cache_problem_desc(enum cache_problem p)
 	return p < CACHE_NR_PROBLEMS ? problems[p].desc : "unknown problem";
 }
 
-/*
- * Origin blocks seen so far, to find one mapped twice.  Up to limit_bits a
- * bitmap that grows with the largest origin block seen; past it (a huge or
- * corrupt origin block) a list sorted at the end.  Both are bounded by
- * what the metadata holds, never by a number read from disk.
- */
-struct far_origin {
-	uint64_t oblock;
-	uint64_t cblock;
-};
-
-struct origin_set {
-	uint64_t *words;
-	uint64_t nr_words;
-	uint64_t limit_bits;
-	struct far_origin *far;
-	size_t nr_far, cap_far;
-};
-
-struct checker {
-	struct pd_io *io;
-	struct pd_bm *bm;
-	const struct cache_check_opts *opts;
-	const struct cache_check_sink *sink;
-	struct cache_check_result *res;
-	unsigned max_reports;
-	uint64_t pass_counts[CACHE_NR_PROBLEMS];
-	int err;			/* -ENOMEM from a callback */
-
-	unsigned char sb_raw[PD_BLOCK_SIZE];
-	struct cache_sb sb;
-	int sb_reported_nr_blocks;
-
-	/* Expected reference count per metadata block (pass 6). */
-	uint32_t *refs;
-	uint64_t nr_refs;
-	int refs_incomplete;
-
-	/* Pass 2 results, used by pass 3. */
-	int mappings_walked;
-	struct base_bitmap mapped;	/* valid cblocks */
-	struct base_bitmap map_lost;	/* cblocks whose entry is unknown */
-	struct origin_set origins;
-	uint64_t origin_blocks;		/* 0 = unknown */
-	const char *structure;		/* for messages of the current walk */
-	uint64_t damage_in_walk;
-};
-
 /* ---- reporting ---- */
 
 __attribute__((format(printf, 3, 4)))
-static void report(struct checker *c, enum cache_problem id, const char *fmt,
-		   ...)
+void ck_report(struct checker *c, enum cache_problem id, const char *fmt, ...)
 {
 	enum cache_severity sev = problems[id].sev;
 	char msg[512];
@@ -200,13 +172,13 @@ static void end_pass(struct checker *c)
 	}
 }
 
-static void pass(struct checker *c, const char *text)
+void ck_pass(struct checker *c, const char *text)
 {
 	if (c->sink->pass)
 		c->sink->pass(c->sink->ctx, text);
 }
 
-static void action(struct checker *c, const char *text)
+void ck_action(struct checker *c, const char *text)
 {
 	if (c->sink->action)
 		c->sink->action(c->sink->ctx, text);
@@ -217,45 +189,45 @@ static void action(struct checker *c, const char *text)
  * array block 8: bad checksum (found 0x..., expected 0x...)".  lost is
  * appended as is ("; entries [0, 509) lost").
  */
-static void report_fault(struct checker *c, const char *structure,
-			 const struct pd_fault *f, const char *lost)
+void ck_report_fault(struct checker *c, const char *structure,
+		     const struct pd_fault *f, const char *lost)
 {
 	const char *v = f->validator ? f->validator : "block";
 	enum cache_problem id;
 
 	switch (f->kind) {
 	case PD_FAULT_RANGE:
-		report(c, CACHE_P_BLOCK_RANGE,
-		       "%s: %s %" PRIu64 " is past the end of the device (%"
-		       PRIu64 " blocks)%s", structure, v, f->block,
-		       pd_bm_nr_blocks(c->bm), lost);
+		ck_report(c, CACHE_P_BLOCK_RANGE,
+			  "%s: %s %" PRIu64 " is past the end of the device (%"
+			  PRIu64 " blocks)%s", structure, v, f->block,
+			  pd_bm_nr_blocks(c->bm), lost);
 		return;
 	case PD_FAULT_LOCATION:
-		report(c, CACHE_P_BLOCK_LOCATION,
-		       "%s: %s %" PRIu64 " claims to be block %" PRIu64 "%s",
-		       structure, v, f->block, f->found, lost);
+		ck_report(c, CACHE_P_BLOCK_LOCATION,
+			  "%s: %s %" PRIu64 " claims to be block %" PRIu64 "%s",
+			  structure, v, f->block, f->found, lost);
 		return;
 	case PD_FAULT_CHECKSUM:
-		report(c, CACHE_P_BLOCK_CHECKSUM,
-		       "%s: %s %" PRIu64 ": bad checksum (found 0x%08" PRIx64
-		       ", expected 0x%08" PRIx64 ")%s", structure, v, f->block,
-		       f->found, f->expected, lost);
+		ck_report(c, CACHE_P_BLOCK_CHECKSUM,
+			  "%s: %s %" PRIu64 ": bad checksum (found 0x%08" PRIx64
+			  ", expected 0x%08" PRIx64 ")%s", structure, v,
+			  f->block, f->found, f->expected, lost);
 		return;
 	case PD_FAULT_HEADER:
 		id = CACHE_P_BLOCK_HEADER;
 		break;
 	default:
-		report(c, CACHE_P_BLOCK_IO, "%s: %s %" PRIu64 ": %s%s",
-		       structure, v, f->block, pd_strerror(f->err), lost);
+		ck_report(c, CACHE_P_BLOCK_IO, "%s: %s %" PRIu64 ": %s%s",
+			  structure, v, f->block, pd_strerror(f->err), lost);
 		return;
 	}
-	report(c, id, "%s: %s %" PRIu64 ": bad %s (found %" PRIu64
-	       ", expected %" PRIu64 ")%s", structure, v, f->block,
-	       f->what ? f->what : "header", f->found, f->expected, lost);
+	ck_report(c, id, "%s: %s %" PRIu64 ": bad %s (found %" PRIu64
+		  ", expected %" PRIu64 ")%s", structure, v, f->block,
+		  f->what ? f->what : "header", f->found, f->expected, lost);
 }
 
-static const char *lost_range(char *buf, size_t len, const char *unit,
-			      uint64_t begin, uint64_t end)
+const char *ck_lost_range(char *buf, size_t len, const char *unit,
+			  uint64_t begin, uint64_t end)
 {
 	if (begin >= end)
 		return "";
@@ -266,10 +238,16 @@ static const char *lost_range(char *buf, size_t len, const char *unit,
 
 /* ---- reference counting (pass 6's expectations) ---- */
 
-static void ref_inc(struct checker *c, uint64_t block)
+/*
+ * One pointer to block.  Returns 1 when the block was referenced before:
+ * its own pointers were counted then, and a block's count is the number of
+ * parents pointing at it, so they must not be counted again (a subtree two
+ * structures share has its root counted twice, the rest once).
+ */
+int ck_ref_inc(struct checker *c, uint64_t block)
 {
 	if (!c->refs)
-		return;
+		return 0;
 	if (block >= c->nr_refs) {
 		/*
 		 * The walkers report pointers past the device; a block inside
@@ -277,27 +255,28 @@ static void ref_inc(struct checker *c, uint64_t block)
 		 * visible here.
 		 */
 		if (block < pd_bm_nr_blocks(c->bm))
-			report(c, CACHE_P_BLOCK_RANGE,
-			       "%s: block %" PRIu64 " is past the %" PRIu64
-			       " blocks the space map covers",
-			       c->structure, block, c->nr_refs);
-		return;
+			ck_report(c, CACHE_P_BLOCK_RANGE,
+				  "%s: block %" PRIu64 " is past the %" PRIu64
+				  " blocks the space map covers",
+				  c->structure, block, c->nr_refs);
+		return 0;
 	}
-	if (c->refs[block] != UINT32_MAX)
-		c->refs[block]++;
+	if (c->refs[block] == UINT32_MAX)
+		return 1;
+	return c->refs[block]++ != 0;
 }
 
+/* The walkers' block_ref: see ref_inc and PD_WALK_COUNTED. */
 static int cb_block_ref(void *ctx, uint64_t block)
 {
-	ref_inc(ctx, block);
-	return 0;
+	return ck_ref_inc(ctx, block) ? PD_WALK_COUNTED : 0;
 }
 
 /* ---- damage from the walkers ---- */
 
-static void report_btree_damage(struct checker *c,
-				const struct pd_btree_damage *d,
-				uint64_t begin, uint64_t end, const char *unit)
+void ck_report_btree_damage(struct checker *c,
+			    const struct pd_btree_damage *d,
+			    uint64_t begin, uint64_t end, const char *unit)
 {
 	const struct pd_fault *f = &d->fault;
 	enum cache_problem id;
@@ -307,8 +286,9 @@ static void report_btree_damage(struct checker *c,
 	c->refs_incomplete = 1;
 	switch (d->problem) {
 	case PD_BT_BLOCK:
-		report_fault(c, c->structure, f,
-			     lost_range(buf, sizeof(buf), unit, begin, end));
+		ck_report_fault(c, c->structure, f,
+				ck_lost_range(buf, sizeof(buf), unit, begin,
+					      end));
 		return;
 	case PD_BT_VALUE_SIZE:
 		id = CACHE_P_BTREE_VALUE_SIZE;
@@ -340,7 +320,8 @@ static void report_btree_damage(struct checker *c,
 		 * visited already; take it back, so that pass 6 reports the
 		 * bad pointer once, here, and not again as a count mismatch.
 		 */
-		if (c->refs && f->block < c->nr_refs && c->refs[f->block])
+		if (!d->ref_skipped && c->refs && f->block < c->nr_refs &&
+		    c->refs[f->block])
 			c->refs[f->block]--;
 		id = d->problem == PD_BT_CYCLE ? CACHE_P_BTREE_CYCLE
 					       : CACHE_P_BTREE_SHARED;
@@ -349,41 +330,41 @@ static void report_btree_damage(struct checker *c,
 		id = CACHE_P_BLOCK_HEADER;
 		break;
 	}
-	lost = lost_range(buf, sizeof(buf), unit, begin, end);
+	lost = ck_lost_range(buf, sizeof(buf), unit, begin, end);
 	switch (d->problem) {
 	case PD_BT_CYCLE:
-		report(c, id, "%s: btree node %" PRIu64 " (depth %u) is its "
-		       "own ancestor: a cycle%s", c->structure, f->block,
-		       d->depth, lost);
+		ck_report(c, id, "%s: btree node %" PRIu64 " (depth %u) is its "
+			  "own ancestor: a cycle%s", c->structure, f->block,
+			  d->depth, lost);
 		return;
 	case PD_BT_SHARED:
-		report(c, id, "%s: btree node %" PRIu64 " (depth %u) is "
-		       "reached a second time%s", c->structure, f->block,
-		       d->depth, lost);
+		ck_report(c, id, "%s: btree node %" PRIu64 " (depth %u) is "
+			  "reached a second time%s", c->structure, f->block,
+			  d->depth, lost);
 		return;
 	case PD_BT_EMPTY_INTERNAL:
-		report(c, id, "%s: btree node %" PRIu64 " (depth %u) is an "
-		       "internal node without entries%s", c->structure,
-		       f->block, d->depth, lost);
+		ck_report(c, id, "%s: btree node %" PRIu64 " (depth %u) is an "
+			  "internal node without entries%s", c->structure,
+			  f->block, d->depth, lost);
 		return;
 	case PD_BT_KEY_ORDER:
 		/* expected is one past the key before it */
-		report(c, id, "%s: btree node %" PRIu64 " (depth %u): key %"
-		       PRIu64 " follows key %" PRIu64 "%s", c->structure,
-		       f->block, d->depth, f->found, f->expected - 1, lost);
+		ck_report(c, id, "%s: btree node %" PRIu64 " (depth %u): key %"
+			  PRIu64 " follows key %" PRIu64 "%s", c->structure,
+			  f->block, d->depth, f->found, f->expected - 1, lost);
 		return;
 	default:
 		break;
 	}
-	report(c, id,
-	       "%s: btree node %" PRIu64 " (depth %u): %s %" PRIu64
-	       ", expected %s%" PRIu64 "%s",
-	       c->structure, f->block, d->depth, f->what ? f->what : "value",
-	       f->found,
-	       d->problem == PD_BT_UNDERFULL || d->problem == PD_BT_KEY_LOW ?
+	ck_report(c, id,
+		  "%s: btree node %" PRIu64 " (depth %u): %s %" PRIu64
+		  ", expected %s%" PRIu64 "%s",
+		  c->structure, f->block, d->depth, f->what ? f->what : "value",
+		  f->found,
+		  d->problem == PD_BT_UNDERFULL || d->problem == PD_BT_KEY_LOW ?
 		       "at least " :
-	       d->problem == PD_BT_KEY_HIGH ? "at most " : "",
-	       f->expected, lost);
+		  d->problem == PD_BT_KEY_HIGH ? "at most " : "",
+		  f->expected, lost);
 }
 
 static int cb_array_damage(void *ctx, const struct pd_array_damage *d)
@@ -397,40 +378,41 @@ static int cb_array_damage(void *ctx, const struct pd_array_damage *d)
 	c->refs_incomplete = 1;
 	switch (d->problem) {
 	case PD_ARR_BTREE:
-		report_btree_damage(c, &d->btree, d->index_begin, d->index_end,
-				    unit);
+		ck_report_btree_damage(c, &d->btree, d->index_begin,
+				       d->index_end, unit);
 		break;
 	case PD_ARR_BLOCK:
-		report_fault(c, c->structure, f,
-			     lost_range(lost, sizeof(lost), unit,
+		ck_report_fault(c, c->structure, f,
+				ck_lost_range(lost, sizeof(lost), unit,
 					d->index_begin, d->index_end));
 		break;
 	case PD_ARR_VALUE_SIZE:
-		report(c, CACHE_P_ARRAY_VALUE_SIZE,
-		       "%s: array block %" PRIu64 ": value size %" PRIu64
-		       ", expected %" PRIu64 "; entries [%" PRIu64 ", %" PRIu64
-		       ") lost", c->structure, f->block, f->found, f->expected,
-		       d->index_begin, d->index_end);
+		ck_report(c, CACHE_P_ARRAY_VALUE_SIZE,
+			  "%s: array block %" PRIu64 ": value size %" PRIu64
+			  ", expected %" PRIu64 "; entries [%" PRIu64
+			  ", %" PRIu64 ") lost", c->structure, f->block,
+			  f->found, f->expected, d->index_begin,
+			  d->index_end);
 		break;
 	case PD_ARR_NR_ENTRIES:
-		report(c, CACHE_P_ARRAY_NR_ENTRIES,
-		       "%s: array block %" PRIu64 ": %s %" PRIu64
-		       ", expected %" PRIu64 "; entries [%" PRIu64 ", %" PRIu64
-		       ") lost", c->structure, f->block,
-		       f->what ? f->what : "nr_entries", f->found, f->expected,
-		       d->index_begin, d->index_end);
+		ck_report(c, CACHE_P_ARRAY_NR_ENTRIES,
+			  "%s: array block %" PRIu64 ": %s %" PRIu64
+			  ", expected %" PRIu64 "; entries [%" PRIu64
+			  ", %" PRIu64 ") lost", c->structure, f->block,
+			  f->what ? f->what : "nr_entries", f->found,
+			  f->expected, d->index_begin, d->index_end);
 		break;
 	case PD_ARR_MISSING:
-		report(c, CACHE_P_ARRAY_MISSING,
-		       "%s: entries [%" PRIu64 ", %" PRIu64
-		       ") are missing (no array block holds them)",
-		       c->structure, d->index_begin, d->index_end);
+		ck_report(c, CACHE_P_ARRAY_MISSING,
+			  "%s: entries [%" PRIu64 ", %" PRIu64
+			  ") are missing (no array block holds them)",
+			  c->structure, d->index_begin, d->index_end);
 		break;
 	case PD_ARR_EXTRA:
-		report(c, CACHE_P_ARRAY_EXTRA,
-		       "%s: array block %" PRIu64 " holds entries [%" PRIu64
-		       ", %" PRIu64 ") past the array's length",
-		       c->structure, f->block, d->index_begin, d->index_end);
+		ck_report(c, CACHE_P_ARRAY_EXTRA,
+			  "%s: array block %" PRIu64 " holds entries [%" PRIu64
+			  ", %" PRIu64 ") past the array's length",
+			  c->structure, f->block, d->index_begin, d->index_end);
 		break;
 	}
 	return 0;
@@ -488,58 +470,59 @@ static int sb_violation(void *ctx, const struct cache_sb_violation *v)
 	switch (v->problem) {
 	case CACHE_SB_BAD_LOCATION:
 		s->unusable = 1;
-		report(c, id, "superblock: blocknr is %" PRIu64 ", expected 0",
-		       v->found);
+		ck_report(c, id, "superblock: blocknr is %" PRIu64
+			  ", expected 0", v->found);
 		break;
 	case CACHE_SB_BAD_MAGIC:
 		s->unusable = 1;
-		report(c, id, "superblock: magic is %" PRIu64 ", expected %"
-		       PRIu64 " (not dm-cache metadata)", v->found,
-		       v->expected);
+		ck_report(c, id, "superblock: magic is %" PRIu64 ", expected %"
+			  PRIu64 " (not dm-cache metadata)", v->found,
+			  v->expected);
 		break;
 	case CACHE_SB_BAD_CSUM:
 		s->unusable = 1;
-		report(c, id, "superblock: bad checksum (found 0x%08" PRIx64
-		       ", expected 0x%08" PRIx64 ")", v->found, v->expected);
+		ck_report(c, id, "bad checksum in superblock (found 0x%08"
+			  PRIx64 ", expected 0x%08" PRIx64 ")", v->found,
+			  v->expected);
 		break;
 	case CACHE_SB_BAD_VERSION:
 		s->unusable = 1;
-		report(c, id, "superblock: version is %" PRIu64
-		       ", expected 1 or 2", v->found);
+		ck_report(c, id, "superblock: version is %" PRIu64
+			  ", expected 1 or 2", v->found);
 		break;
 	case CACHE_SB_BAD_FLAGS:
-		report(c, id, "superblock: flags are 0x%" PRIx64
-		       ", only 0x%" PRIx64 " are defined", v->found,
-		       v->expected);
+		ck_report(c, id, "superblock: flags are 0x%" PRIx64
+			  ", only 0x%" PRIx64 " are defined", v->found,
+			  v->expected);
 		break;
 	case CACHE_SB_POLICY_NAME:
-		report(c, id, "superblock: policy name has no NUL within %u bytes",
-		       CACHE_POLICY_NAME_SIZE);
+		ck_report(c, id, "superblock: policy name has no NUL within "
+			  "%u bytes", CACHE_POLICY_NAME_SIZE);
 		break;
 	case CACHE_SB_HINT_SIZE:
-		report(c, id, "superblock: policy hint size is %" PRIu64
-		       ", expected a multiple of 4 up to %" PRIu64, v->found,
-		       v->expected);
+		ck_report(c, id, "superblock: policy hint size is %" PRIu64
+			  ", expected a multiple of 4 up to %" PRIu64, v->found,
+			  v->expected);
 		break;
 	case CACHE_SB_SM_NR_BLOCKS:
 		c->sb_reported_nr_blocks = 1;
-		report(c, id, "superblock: the space map covers %" PRIu64
-		       " blocks, the device has %" PRIu64 " (truncated?)",
-		       v->found, v->expected);
+		ck_report(c, id, "superblock: the space map covers %" PRIu64
+			  " blocks, the device has %" PRIu64 " (truncated?)",
+			  v->found, v->expected);
 		break;
 	case CACHE_SB_ROOT_RANGE:
 		s->bad_roots |= root_bit(v->field);
-		report(c, id, "superblock: %s is %" PRIu64
-		       ", past the end of the metadata (%" PRIu64 " blocks)",
-		       v->field, v->found, v->expected);
+		ck_report(c, id, "superblock: %s is %" PRIu64
+			  ", past the end of the metadata (%" PRIu64 " blocks)",
+			  v->field, v->found, v->expected);
 		break;
 	case CACHE_SB_DIRTY_ROOT:
 		s->bad_roots |= ROOT_DIRTY;
-		report(c, id, "superblock: version 2 but dirty_root is 0");
+		ck_report(c, id, "superblock: version 2 but dirty_root is 0");
 		break;
 	default:
-		report(c, id, "superblock: %s is %" PRIu64 ", expected %" PRIu64,
-		       v->field, v->found, v->expected);
+		ck_report(c, id, "superblock: %s is %" PRIu64 ", expected %"
+			  PRIu64, v->field, v->found, v->expected);
 		break;
 	}
 	return 0;
@@ -560,42 +543,62 @@ static int pass_superblock(struct checker *c, struct sb_state *s)
 	struct pd_fault f;
 	int r;
 
-	pass(c, "examining superblock");
+	ck_pass(c, "examining superblock");
 	if (c->io->nr_blocks < 1) {
-		report(c, CACHE_P_SB_UNREADABLE,
-		       "superblock: the device holds %" PRIu64
-		       " bytes, less than one %u-byte block",
-		       c->io->size_bytes, PD_BLOCK_SIZE);
+		ck_report(c, CACHE_P_SB_UNREADABLE,
+			  "Metadata device/file too small.  Is this binary "
+			  "metadata? (the device holds %" PRIu64
+			  " bytes, less than one %u-byte block)",
+			  c->io->size_bytes, PD_BLOCK_SIZE);
 		return 0;
 	}
 	memset(&f, 0, sizeof(f));
 	r = pd_bm_read_lock(c->bm, CACHE_SB_LOCATION, NULL, &b, &f);
 	if (r < 0) {
-		report(c, CACHE_P_SB_UNREADABLE, "superblock: %s",
-		       pd_strerror(r));
+		ck_report(c, CACHE_P_SB_UNREADABLE, "superblock: %s",
+			  pd_strerror(r));
 		return 0;
 	}
 	memcpy(c->sb_raw, pd_block_data(b), PD_BLOCK_SIZE);
 	pd_bm_unlock(b);
 
 	if (all_zero(c->sb_raw, PD_BLOCK_SIZE)) {
-		report(c, CACHE_P_SB_MAGIC,
-		       "superblock: block 0 is all zeros (no metadata, or a "
-		       "restore that failed)");
+		ck_report(c, CACHE_P_SB_MAGIC,
+			  "superblock: block 0 is all zeros (no metadata, or a "
+			  "restore that failed)");
 		return 0;
 	}
 	cache_sb_unpack(c->sb_raw, &c->sb);
 	cache_sb_check(&c->sb, c->sb_raw, c->io->nr_blocks, sb_violation, s);
 	if (s->unusable)
 		return 0;
+	c->res->data_block_size = c->sb.data_block_size;
+	/*
+	 * Version 2 metadata under a version 1 superblock: v2 mapping entries
+	 * hold no dirty flag, so read as v1 every dirty block looks clean and
+	 * the kernel would drop the dirty data on activation.  The kernel
+	 * leaves dirty_root 0 in v1, and so does every writer; when it is
+	 * set, pass 3 reads it as the dirty bitset it is.  With dirty_root
+	 * cleared too, pass 6 looks for the bitset among the leaked blocks
+	 * (find_orphan_dirty_bitset).
+	 */
+	if (c->sb.version < 2 && c->sb.dirty_root) {
+		ck_report(c, CACHE_P_SB_V1_DIRTY_BITSET,
+			  "superblock: version 1 but dirty_root is %" PRIu64
+			  ": version 2 metadata labelled version 1 (read as "
+			  "version 1, every dirty block looks clean)",
+			  c->sb.dirty_root);
+		if (c->sb.dirty_root >= c->io->nr_blocks)
+			s->bad_roots |= ROOT_DIRTY;
+	}
 	if (c->sb.flags & CACHE_SB_NEEDS_CHECK)
-		report(c, CACHE_P_SB_NEEDS_CHECK,
-		       "superblock: NEEDS_CHECK is set (the kernel refuses to "
-		       "load it read-write until it is cleared)");
+		ck_report(c, CACHE_P_SB_NEEDS_CHECK,
+			  "superblock: NEEDS_CHECK is set (the kernel refuses "
+			  "to load it read-write until it is cleared)");
 	if (!(c->sb.flags & CACHE_SB_CLEAN_SHUTDOWN))
-		report(c, CACHE_P_SB_NOT_CLEAN,
-		       "superblock: CLEAN_SHUTDOWN is clear (the kernel will "
-		       "treat every mapping as dirty)");
+		ck_report(c, CACHE_P_SB_NOT_CLEAN,
+			  "superblock: CLEAN_SHUTDOWN is clear (the kernel "
+			  "will treat every mapping as dirty)");
 	return 1;
 }
 
@@ -686,11 +689,11 @@ static void origin_set_finish(struct checker *c)
 	qsort(o->far, o->nr_far, sizeof(*o->far), cmp_far);
 	for (size_t i = 1; i < o->nr_far; i++)
 		if (o->far[i].oblock == o->far[i - 1].oblock)
-			report(c, CACHE_P_MAP_DUPLICATE,
-			       "mapping array: origin block %" PRIu64
-			       " is mapped by cache blocks %" PRIu64
-			       " and %" PRIu64, o->far[i].oblock,
-			       o->far[i - 1].cblock, o->far[i].cblock);
+			ck_report(c, CACHE_P_MAP_DUPLICATE,
+				  "mapping array: origin block %" PRIu64
+				  " is mapped by cache blocks %" PRIu64
+				  " and %" PRIu64, o->far[i].oblock,
+				  o->far[i - 1].cblock, o->far[i].cblock);
 }
 
 /* ---- pass 2: mappings ---- */
@@ -734,38 +737,38 @@ static int cb_mapping_values(void *ctx, uint64_t index, unsigned nr,
 		uint64_t oblock = cache_mapping_oblock(v);
 
 		if (flags & ~allowed) {
-			report(c, CACHE_P_MAP_FLAGS,
-			       "mapping array: cache block %" PRIu64
-			       " (array block %" PRIu64 "): flags 0x%x, "
-			       "version %u allows only 0x%x", cblock, block,
-			       flags, c->sb.version, allowed);
+			ck_report(c, CACHE_P_MAP_FLAGS,
+				  "mapping array: cache block %" PRIu64
+				  " (array block %" PRIu64 "): flags 0x%x, "
+				  "version %u allows only 0x%x", cblock, block,
+				  flags, c->sb.version, allowed);
 			/* An unknown bit says the entry is garbage: skip it. */
 			continue;
 		}
 		if (!(flags & CACHE_M_VALID)) {
 			if (v)
-				report(c, CACHE_P_MAP_UNMAPPED,
-				       "mapping array: unmapped cache block %"
-				       PRIu64 " holds 0x%016" PRIx64
-				       ", expected 0", cblock, v);
+				ck_report(c, CACHE_P_MAP_UNMAPPED,
+					  "mapping array: unmapped cache "
+					  "block %" PRIu64 " holds 0x%016"
+					  PRIx64 ", expected 0", cblock, v);
 			continue;
 		}
 		if (cblock < c->mapped.nr_bits)
 			base_bitmap_set(&c->mapped, cblock);
 		if (c->origin_blocks && oblock >= c->origin_blocks)
-			report(c, CACHE_P_MAP_ORIGIN_RANGE,
-			       "mapping array: cache block %" PRIu64
-			       " maps origin block %" PRIu64
-			       ", past the origin's %" PRIu64 " blocks",
-			       cblock, oblock, c->origin_blocks);
+			ck_report(c, CACHE_P_MAP_ORIGIN_RANGE,
+				  "mapping array: cache block %" PRIu64
+				  " maps origin block %" PRIu64
+				  ", past the origin's %" PRIu64 " blocks",
+				  cblock, oblock, c->origin_blocks);
 		r = origin_set_add(&c->origins, oblock, cblock);
 		if (r < 0)
 			return r;
 		if (r)
-			report(c, CACHE_P_MAP_DUPLICATE,
-			       "mapping array: origin block %" PRIu64
-			       " is mapped twice (again by cache block %"
-			       PRIu64 ")", oblock, cblock);
+			ck_report(c, CACHE_P_MAP_DUPLICATE,
+				  "mapping array: origin block %" PRIu64
+				  " is mapped twice (again by cache block %"
+				  PRIu64 ")", oblock, cblock);
 	}
 	return 0;
 }
@@ -803,13 +806,13 @@ static int pass_mappings(struct checker *c)
 	uint64_t n = sb->cache_blocks;
 	int r;
 
-	pass(c, "examining mapping array");
+	ck_pass(c, "examining mapping array");
 	c->structure = "mapping array";
 	if (n > max_entries(c, 8)) {
-		report(c, CACHE_P_ARRAY_MISSING,
-		       "mapping array: cache_blocks is %" PRIu64
-		       ", more than %" PRIu64 " metadata blocks can hold",
-		       n, c->nr_refs);
+		ck_report(c, CACHE_P_ARRAY_MISSING,
+			  "mapping array: cache_blocks is %" PRIu64
+			  ", more than %" PRIu64 " metadata blocks can hold",
+			  n, c->nr_refs);
 		c->refs_incomplete = 1;
 		return 0;
 	}
@@ -840,6 +843,33 @@ static int pass_mappings(struct checker *c)
 
 /* ---- pass 3: dirty bitset ---- */
 
+/*
+ * Dirty bits of the bitset words [index, index + nr) that fall on mapped
+ * cache blocks (on every block when the mappings were not walked); bits
+ * past the cache's n blocks are padding.
+ */
+uint64_t ck_dirty_mapped(const struct checker *c, uint64_t n, uint64_t index,
+			 unsigned nr, const unsigned char *le_words,
+			 const uint64_t *words)
+{
+	uint64_t count = 0;
+
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t w = index + i;
+		uint64_t x = le_words ? load_le64(le_words + 8 * (size_t)i)
+				      : words[i];
+
+		if (w >= (n + 63) / 64)
+			break;
+		if (w == n / 64)
+			x &= (1ull << (n % 64)) - 1;
+		if (c->mappings_walked)
+			x &= c->mapped.words[w];
+		count += (uint64_t)__builtin_popcountll(x);
+	}
+	return count;
+}
+
 static int pass_dirty(struct checker *c)
 {
 	static const struct pd_array_walk_ops ops = {
@@ -848,9 +878,10 @@ static int pass_dirty(struct checker *c)
 	};
 	struct base_bitmap bits = { 0 }, lost = { 0 };
 	uint64_t n = c->sb.cache_blocks, count = 0, first = 0;
+	char note[160];
 	int r;
 
-	pass(c, "examining dirty bitset");
+	ck_pass(c, "examining dirty bitset");
 	c->structure = "dirty bitset";
 	if ((n + 63) / 64 > max_entries(c, 8)) {
 		c->refs_incomplete = 1;
@@ -860,6 +891,16 @@ static int pass_dirty(struct checker *c)
 			   &bits, &lost);
 	if (r < 0)
 		return r;
+	if (c->sb.version < 2) {
+		/* Pass 1 reported sb-v1-dirty-bitset: say what is at stake. */
+		snprintf(note, sizeof(note),
+			 "  (read as version 1, the %" PRIu64 " mapped cache "
+			 "blocks this bitset marks dirty would be taken as "
+			 "clean)", ck_dirty_mapped(c, n, 0,
+						 (unsigned)((n + 63) / 64),
+						 NULL, bits.words));
+		ck_pass(c, note);
+	}
 	if (c->mappings_walked) {
 		uint64_t words = (n + 63) / 64;
 
@@ -877,9 +918,10 @@ static int pass_dirty(struct checker *c)
 		}
 	}
 	if (count)
-		report(c, CACHE_P_DIRTY_UNMAPPED,
-		       "dirty bitset: %" PRIu64 " unmapped cache blocks are "
-		       "marked dirty (the first is %" PRIu64 ")", count, first);
+		ck_report(c, CACHE_P_DIRTY_UNMAPPED,
+			  "dirty bitset: %" PRIu64 " unmapped cache blocks are "
+			  "marked dirty (the first is %" PRIu64 ")", count,
+			  first);
 	base_bitmap_release(&bits);
 	base_bitmap_release(&lost);
 	return 0;
@@ -897,15 +939,15 @@ static int pass_hints(struct checker *c)
 	uint32_t width = cache_sb_hint_width(&c->sb);
 
 	if (!c->sb.hint_root) {
-		pass(c, "no hint array present");
+		ck_pass(c, "no hint array present");
 		return 0;
 	}
-	pass(c, "examining hint array");
+	ck_pass(c, "examining hint array");
 	c->structure = "hint array";
 	if (!width) {
-		report(c, CACHE_P_HINT_WIDTH,
-		       "hint array: root %" PRIu64
-		       " present but the hint width is 0", c->sb.hint_root);
+		ck_report(c, CACHE_P_HINT_WIDTH,
+			  "hint array: root %" PRIu64
+			  " present but the hint width is 0", c->sb.hint_root);
 		c->refs_incomplete = 1;
 		return 0;
 	}
@@ -930,315 +972,21 @@ static int pass_discards(struct checker *c)
 			 !!(c->sb.discard_nr_blocks % 64);
 
 	if (!c->sb.discard_root) {
-		pass(c, "no discard bitset present");
+		ck_pass(c, "no discard bitset present");
 		return 0;
 	}
-	pass(c, "examining discard bitset");
+	ck_pass(c, "examining discard bitset");
 	c->structure = "discard bitset";
 	if (words > max_entries(c, 8)) {
-		report(c, CACHE_P_ARRAY_MISSING,
-		       "discard bitset: discard_nr_blocks is %" PRIu64
-		       ", more than %" PRIu64 " metadata blocks can hold",
-		       c->sb.discard_nr_blocks, c->nr_refs);
+		ck_report(c, CACHE_P_ARRAY_MISSING,
+			  "discard bitset: discard_nr_blocks is %" PRIu64
+			  ", more than %" PRIu64 " metadata blocks can hold",
+			  c->sb.discard_nr_blocks, c->nr_refs);
 		c->refs_incomplete = 1;
 		return 0;
 	}
 	return pd_array_walk(c->bm, c->sb.discard_root, words, 8,
 			     PD_WALK_PREFETCH, &ops, c);
-}
-
-/* ---- pass 6: space map ---- */
-
-static int cb_sm_damage(void *ctx, const struct pd_sm_damage *d)
-{
-	struct checker *c = ctx;
-	char lost[96];
-
-	switch (d->problem) {
-	case PD_SM_NR_BLOCKS:
-		if (!c->sb_reported_nr_blocks)
-			report(c, CACHE_P_SB_SM_NR_BLOCKS,
-			       "space map: nr_blocks is %" PRIu64
-			       ", more than %" PRIu64, d->fault.found,
-			       d->fault.expected);
-		break;
-	case PD_SM_INDEX:
-	case PD_SM_BITMAP:
-		report_fault(c, "space map", &d->fault,
-			     lost_range(lost, sizeof(lost), "counts of blocks",
-					d->block_begin, d->block_end));
-		break;
-	case PD_SM_INDEX_ENTRY:
-		report(c, CACHE_P_SM_INDEX_ENTRY,
-		       "space map: index entry for blocks [%" PRIu64 ", %"
-		       PRIu64 ") points to block %" PRIu64,
-		       d->block_begin, d->block_end, d->fault.found);
-		break;
-	case PD_SM_OVERFLOW:
-		c->structure = "space map overflow tree";
-		report_btree_damage(c, &d->btree, d->block_begin, d->block_end,
-				    "counts of blocks");
-		break;
-	case PD_SM_OVERFLOW_MISSING:
-		report(c, CACHE_P_SM_OVERFLOW,
-		       "space map: block %" PRIu64 " has bitmap count 3 but "
-		       "no overflow entry", d->block_begin);
-		break;
-	case PD_SM_OVERFLOW_EXTRA:
-		report(c, CACHE_P_SM_OVERFLOW,
-		       "space map: overflow entry for block %" PRIu64
-		       " (count %" PRIu64 ") whose bitmap count is not 3",
-		       d->block_begin, d->fault.found);
-		break;
-	case PD_SM_OVERFLOW_LOW:
-		report(c, CACHE_P_SM_OVERFLOW,
-		       "space map: overflow entry for block %" PRIu64
-		       " holds count %" PRIu64 ", below 3",
-		       d->block_begin, d->fault.found);
-		break;
-	}
-	return 0;
-}
-
-static int cb_sm_own_ref(void *ctx, uint64_t block)
-{
-	struct checker *c = ctx;
-
-	c->structure = "space map";
-	ref_inc(c, block);
-	return 0;
-}
-
-struct sm_result {
-	uint32_t *counts;
-	uint64_t nr_counts;
-	struct base_bitmap unknown;
-	struct base_bitmap leaks;	/* blocks to free */
-	uint64_t nr_leaks;
-	uint64_t in_use;		/* on-disk counts > 0 */
-};
-
-static int pass_space_map(struct checker *c, struct sm_result *s)
-{
-	static const struct pd_sm_read_ops ops = {
-		.damage = cb_sm_damage,
-		.own_block_ref = cb_sm_own_ref,
-	};
-	uint64_t fatal_before = c->res->nr_fatal, n;
-	int r;
-
-	pass(c, "examining space map");
-	c->structure = "space map";
-	r = pd_sm_read(c->bm, &c->sb.sm_root, &ops, c, &s->counts,
-		       &s->nr_counts, &s->unknown);
-	if (r < 0)
-		return r;
-	if (c->res->nr_fatal != fatal_before)
-		c->refs_incomplete = 1;
-	n = s->nr_counts < c->nr_refs ? s->nr_counts : c->nr_refs;
-	r = base_bitmap_init(&s->leaks, n);
-	if (r < 0)
-		return r;
-	for (uint64_t b = 0; b < s->nr_counts; b++)
-		if (s->counts[b])
-			s->in_use++;
-	for (uint64_t b = 0; b < n; b++) {
-		uint32_t want = c->refs[b], have = s->counts[b];
-
-		if (want > 1) {
-			/*
-			 * Nothing in cache metadata is shared, so a second
-			 * pointer to a block is damage whatever the count says
-			 * (the walkers only see sharing inside one tree).
-			 */
-			report(c, CACHE_P_BTREE_SHARED,
-			       "block %" PRIu64 " is referenced %" PRIu32
-			       " times (space map count %" PRIu32 ")", b, want,
-			       have);
-			continue;
-		}
-		if (want == have || base_bitmap_test(&s->unknown, b))
-			continue;
-		if (have < want) {
-			report(c, CACHE_P_SM_UNDERCOUNT,
-			       "space map: block %" PRIu64 " is referenced %"
-			       PRIu32 " time%s but its count is %" PRIu32 "%s",
-			       b, want, want == 1 ? "" : "s", have,
-			       have ? "" : " (free: it would be handed out "
-					   "again)");
-			continue;
-		}
-		if (c->refs_incomplete)
-			continue;
-		if (want == 0 && have == 1) {
-			base_bitmap_set(&s->leaks, b);
-			s->nr_leaks++;
-			report(c, CACHE_P_SM_LEAK,
-			       "space map: block %" PRIu64 " is allocated but "
-			       "nothing references it (leaked)", b);
-			continue;
-		}
-		report(c, CACHE_P_SM_OVERCOUNT,
-		       "space map: block %" PRIu64 " is referenced %" PRIu32
-		       " time%s but its count is %" PRIu32, b, want,
-		       want == 1 ? "" : "s", have);
-	}
-	c->res->leaked_blocks = s->nr_leaks;
-	if (c->refs_incomplete) {
-		pass(c, "  (structures damaged or skipped: only checked that "
-			"every referenced block is counted)");
-	} else if (s->in_use != c->sb.sm_root.nr_allocated &&
-		   !c->res->nr_fatal) {
-		report(c, CACHE_P_SM_NR_ALLOCATED,
-		       "space map: nr_allocated is %" PRIu64
-		       ", but %" PRIu64 " blocks are in use",
-		       c->sb.sm_root.nr_allocated, s->in_use);
-	}
-	return 0;
-}
-
-static void sm_result_release(struct sm_result *s)
-{
-	free(s->counts);
-	base_bitmap_release(&s->unknown);
-	base_bitmap_release(&s->leaks);
-}
-
-/* ---- writes: leak repair and NEEDS_CHECK ---- */
-
-static int write_block(struct checker *c, uint64_t block, const void *data)
-{
-	int r = c->io->ops->write(c->io, block, 1, data);
-
-	if (!r)
-		c->res->wrote = 1;
-	pd_bm_forget(c->bm, block);
-	return r;
-}
-
-/* Zeroes the leaked entries, bitmap by bitmap, then the index. */
-static int free_leaks(struct checker *c, struct sm_result *s)
-{
-	unsigned char *buf = NULL, *index = NULL;
-	struct pd_index_block *ib;
-	struct pd_block *b;
-	uint64_t nr_bitmaps;
-	int r;
-
-	buf = malloc(PD_BLOCK_SIZE);
-	index = malloc(PD_BLOCK_SIZE);
-	if (!buf || !index) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = pd_bm_read_lock(c->bm, c->sb.sm_root.bitmap_root,
-			    &pd_index_validator, &b, NULL);
-	if (r < 0)
-		goto out;
-	memcpy(index, pd_block_data(b), PD_BLOCK_SIZE);
-	pd_bm_unlock(b);
-	ib = (struct pd_index_block *)index;
-
-	nr_bitmaps = (s->leaks.nr_bits + PD_SM_ENTRIES_PER_BITMAP - 1) /
-		     PD_SM_ENTRIES_PER_BITMAP;
-	for (uint64_t i = 0; i < nr_bitmaps && i < PD_SM_MAX_INDEX_ENTRIES; i++) {
-		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP, end, bn;
-		uint32_t freed = 0, first = UINT32_MAX;
-
-		end = base + PD_SM_ENTRIES_PER_BITMAP;
-		if (end > s->leaks.nr_bits)
-			end = s->leaks.nr_bits;
-		if (base_bitmap_next_set(&s->leaks, base) >= end)
-			continue;
-		bn = le64_to_cpu(ib->entries[i].blocknr);
-		r = pd_bm_read_lock(c->bm, bn, &pd_bitmap_validator, &b, NULL);
-		if (r < 0)
-			goto out;
-		memcpy(buf, pd_block_data(b), PD_BLOCK_SIZE);
-		pd_bm_unlock(b);
-		for (uint64_t j = base_bitmap_next_set(&s->leaks, base); j < end;
-		     j = base_bitmap_next_set(&s->leaks, j + 1)) {
-			uint32_t e = (uint32_t)(j - base);
-
-			pd_bitmap_set(buf, e, 0);
-			if (e < first)
-				first = e;
-			freed++;
-		}
-		pd_validator_prepare(&pd_bitmap_validator, buf, bn);
-		r = write_block(c, bn, buf);
-		if (r < 0)
-			goto out;
-		ib->entries[i].nr_free = cpu_to_le32(
-			le32_to_cpu(ib->entries[i].nr_free) + freed);
-		if (first < le32_to_cpu(ib->entries[i].none_free_before))
-			ib->entries[i].none_free_before = cpu_to_le32(first);
-		c->res->freed_blocks += freed;
-	}
-	pd_validator_prepare(&pd_index_validator, index,
-			     c->sb.sm_root.bitmap_root);
-	r = write_block(c, c->sb.sm_root.bitmap_root, index);
-	if (!r)
-		r = c->io->ops->flush(c->io);
-out:
-	free(buf);
-	free(index);
-	return r;
-}
-
-static int write_superblock(struct checker *c, uint32_t flags,
-			    uint64_t nr_allocated)
-{
-	struct cache_disk_sb *d = (struct cache_disk_sb *)c->sb_raw;
-	struct pd_sm_root *smr = (struct pd_sm_root *)d->metadata_space_map_root;
-	int r;
-
-	d->flags = cpu_to_le32(flags);
-	smr->nr_allocated = cpu_to_le64(nr_allocated);
-	d->csum = cpu_to_le32(pd_block_csum(c->sb_raw, CACHE_SB_CSUM_XOR));
-	r = write_block(c, CACHE_SB_LOCATION, c->sb_raw);
-	if (!r)
-		r = c->io->ops->flush(c->io);
-	return r;
-}
-
-static int repair(struct checker *c, struct sm_result *s)
-{
-	unsigned f = c->opts->flags;
-	uint32_t flags = c->sb.flags;
-	uint64_t nr_allocated = c->sb.sm_root.nr_allocated;
-	char msg[128];
-	int r;
-
-	if (!(f & (CACHE_CHECK_AUTO_REPAIR | CACHE_CHECK_CLEAR_NEEDS_CHECK)))
-		return 0;
-	if (c->res->nr_fatal) {
-		action(c, "not writing anything: the metadata has errors "
-			  "(cache_repair rebuilds it)");
-		return 0;
-	}
-	if (s && s->nr_leaks) {
-		r = free_leaks(c, s);
-		if (r < 0)
-			return r;
-		nr_allocated = s->in_use - c->res->freed_blocks;
-		snprintf(msg, sizeof(msg), "freed %" PRIu64 " leaked block%s",
-			 c->res->freed_blocks,
-			 c->res->freed_blocks == 1 ? "" : "s");
-		action(c, msg);
-	}
-	if (flags & CACHE_SB_NEEDS_CHECK)
-		flags &= ~CACHE_SB_NEEDS_CHECK;
-	if (flags == c->sb.flags && nr_allocated == c->sb.sm_root.nr_allocated)
-		return 0;
-	r = write_superblock(c, flags, nr_allocated);
-	if (r < 0)
-		return r;
-	if (flags != c->sb.flags) {
-		c->res->cleared_needs_check = 1;
-		action(c, "cleared NEEDS_CHECK");
-	}
-	return 0;
 }
 
 /* ---- the driver ---- */
@@ -1273,7 +1021,7 @@ int cache_check(struct pd_io *io, const struct cache_check_opts *opts,
 		end_pass(c);
 		if (!(opts->flags & CACHE_CHECK_SB_ONLY) || res->nr_fatal)
 			goto out_bm;
-		r = repair(c, NULL);
+		r = ck_write(c, NULL);
 		goto out_bm;
 	}
 	end_pass(c);
@@ -1290,7 +1038,7 @@ int cache_check(struct pd_io *io, const struct cache_check_opts *opts,
 		goto out_bm;
 	}
 	c->structure = "superblock";
-	ref_inc(c, CACHE_SB_LOCATION);
+	ck_ref_inc(c, CACHE_SB_LOCATION);
 
 	if ((opts->flags & CACHE_CHECK_SKIP_MAPPINGS) ||
 	    (s.bad_roots & ROOT_MAPPING)) {
@@ -1301,7 +1049,8 @@ int cache_check(struct pd_io *io, const struct cache_check_opts *opts,
 		if (r < 0)
 			goto out_bm;
 	}
-	if (c->sb.version >= 2) {
+	if (c->sb.version >= 2 || c->sb.dirty_root) {
+		/* In v1, a dirty_root is version 2 metadata: read it. */
 		if (s.bad_roots & ROOT_DIRTY) {
 			c->refs_incomplete = 1;
 		} else {
@@ -1329,15 +1078,15 @@ int cache_check(struct pd_io *io, const struct cache_check_opts *opts,
 			goto out_bm;
 	}
 	if (!(s.bad_roots & ROOT_SM)) {
-		r = pass_space_map(c, &smr);
+		r = ck_pass_space_map(c, &smr);
 		have_sm = 1;
 		end_pass(c);
 		if (r < 0)
 			goto out_bm;
 	}
-	r = repair(c, have_sm ? &smr : NULL);
+	r = ck_write(c, have_sm ? &smr : NULL);
 out_bm:
-	sm_result_release(&smr);
+	ck_sm_result_release(&smr);
 	base_bitmap_release(&c->mapped);
 	base_bitmap_release(&c->map_lost);
 	origin_set_release(&c->origins);

@@ -76,6 +76,8 @@ struct cache_check_result {
 	uint64_t freed_blocks;		/* leaks the repair freed */
 	int cleared_needs_check;
 	int wrote;			/* anything written to the device */
+	/* The superblock's data block size (sectors); 0 when unreadable. */
+	uint32_t data_block_size;
 };
 
 /*

@@ -44,7 +44,10 @@ struct dump {
 	int have_hints;			/* walk and print the hint array */
 	int have_discards;		/* print <discards> */
 
+	uint64_t block_size;		/* as printed (repair: never 0) */
 	uint64_t *map;			/* raw le64 mapping values, nr */
+	uint64_t nr_valid;		/* valid entries in map */
+	uint64_t max_oblock;		/* the largest origin they map */
 	unsigned char *hints;		/* hint_width bytes per cache block */
 	struct base_bitmap hint_ok;	/* hints that were read */
 	struct base_bitmap dirty, dirty_lost;		/* v2 */
@@ -153,6 +156,16 @@ static int map_values(void *ctx, uint64_t index, unsigned nr,
 	if (nr > d->nr - index)
 		nr = (unsigned)(d->nr - index);
 	memcpy(d->map + index, values, (size_t)nr * sizeof(uint64_t));
+	/* For check_origins, while the values are in the cache. */
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t v = le64_to_cpu(((const le64 *)values)[i]);
+
+		if (cache_mapping_flags(v) & CACHE_M_VALID) {
+			d->nr_valid++;
+			if (cache_mapping_oblock(v) > d->max_oblock)
+				d->max_oblock = cache_mapping_oblock(v);
+		}
+	}
 	return 0;
 }
 
@@ -204,13 +217,20 @@ static int sb_violation_harmless(const struct cache_sb_violation *v)
 {
 	switch (v->problem) {
 	case CACHE_SB_BAD_FLAGS:		/* unknown bits, read anyway */
-	case CACHE_SB_POLICY_NAME:		/* printed, 16 characters */
 	case CACHE_SB_METADATA_BLOCK_SIZE:	/* always 4096 bytes here */
 	case CACHE_SB_COMPAT_FLAGS:		/* safe to ignore by definition */
 	case CACHE_SB_COMPAT_RO_FLAGS:		/* reading is safe by definition */
 	case CACHE_SB_SM_NR_BLOCKS:		/* roots are range-checked */
-	case CACHE_SB_DATA_BLOCK_SIZE:		/* printed as it is */
 		return 1;
+	/*
+	 * Not harmless to the reading, but to what is printed: no restore
+	 * can write a block size of 0 or a policy name of 16 bytes, so a
+	 * dump that printed them would not read back (repair mode fixes
+	 * them: enum cache_dump_fix).
+	 */
+	case CACHE_SB_POLICY_NAME:
+	case CACHE_SB_DATA_BLOCK_SIZE:
+		return 0;
 	case CACHE_SB_INCOMPAT_FLAGS:
 		/*
 		 * 0.9.0's variable hint size bit is understood here (the hint
@@ -396,6 +416,8 @@ static int read_hints(struct dump *d)
 	    d->nr * w > pd_bm_nr_blocks(d->bm) * ARRAY_PAYLOAD) {
 		/* Only in repair mode does a bad width get this far. */
 		r = whole_loss(d, "hint array", d->nr, &d->res->lost_hints);
+		if (!r && (w % 4 || w > CACHE_MAX_HINT_SIZE))
+			d->res->fixed |= CACHE_DUMP_FIX_HINT_WIDTH;
 		return walk_result(d, r);
 	}
 	d->hints = malloc((size_t)d->nr * w);
@@ -410,6 +432,147 @@ static int read_hints(struct dump *d)
 	return walk_result(d, r);
 }
 
+/*
+ * What the restore refuses in the mappings, found before the first event:
+ * an origin block mapped by two cache blocks (the kernel would serve one's
+ * data for the other), and a mapping past the origin size the discard
+ * geometry gives (the kernel refuses the cache; the rule of the restore
+ * and the checker).  Without repair either is damage: no XML.  With it,
+ * as cache_repair decides: of two mappings of one origin the dirty one
+ * stays, else the lower cache block; and against the geometry the
+ * mappings win (they may be dirty, discard bits are only a hint), so the
+ * discards are left out.
+ */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct origin {
+	uint64_t oblock;
+	uint64_t rank;		/* clean (1) after dirty (0), then cblock */
+};
+
+static int cmp_origin(const void *a, const void *b)
+{
+	const struct origin *x = a, *y = b;
+
+	if (x->oblock != y->oblock)
+		return x->oblock < y->oblock ? -1 : 1;
+	return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+static int mapping_dirty(const struct dump *d, uint64_t v, uint64_t c)
+{
+	return cache_mapping_dirty(d->sb->version, v, &d->dirty,
+				   &d->dirty_lost, c);
+}
+
+/* One cache block per origin; the others' entries are cleared. */
+static int drop_duplicates(struct dump *d, uint64_t n)
+{
+	le64 *map = (le64 *)d->map;
+	struct origin *o = malloc(n * sizeof(*o));
+	uint64_t k = 0;
+
+	if (!o)
+		return fail(d, CACHE_DUMP_ERROR, -ENOMEM);
+	for (uint64_t c = 0; c < d->nr; c++) {
+		uint64_t v = le64_to_cpu(map[c]);
+
+		if (!(cache_mapping_flags(v) & CACHE_M_VALID))
+			continue;
+		o[k].oblock = cache_mapping_oblock(v);
+		o[k].rank = (uint64_t)!mapping_dirty(d, v, c) << 63 | c;
+		k++;
+	}
+	n = k;		/* the walk's count; a repeated index aside */
+	qsort(o, n, sizeof(*o), cmp_origin);
+	for (k = 1; k < n; k++) {
+		if (o[k].oblock != o[k - 1].oblock)
+			continue;
+		map[o[k].rank & ~(1ull << 63)] = cpu_to_le64(0);
+		d->res->nr_duplicates++;
+		d->res->fixed |= CACHE_DUMP_FIX_DUPLICATES;
+	}
+	free(o);
+	return 0;
+}
+
+static int check_origins(struct dump *d)
+{
+	const le64 *map = (const le64 *)d->map;
+	uint64_t n = d->nr_valid, max = d->max_oblock;
+	uint64_t dbs = d->sb->discard_block_size;
+	uint64_t dnr = d->sb->discard_nr_blocks;
+	struct base_bitmap seen;
+	int dup = 0, exact = 0;
+
+	if (n && d->have_discards && dbs && dnr <= UINT64_MAX / dbs) {
+		uint64_t sectors = dbs * dnr;
+		uint64_t limit = sectors / d->block_size +
+				 !!(sectors % d->block_size);
+
+		if (max >= limit) {
+			d->structure = "discard geometry";
+			d->structure_len = 0;
+			d->lost = NULL;
+			if (damage(d, NULL, 0, 0))
+				return fail(d, CACHE_DUMP_DAMAGED, -EUCLEAN);
+			d->have_discards = 0;
+			d->res->lost_discards = dnr;
+			d->res->fixed |= CACHE_DUMP_FIX_DISCARDS;
+		}
+	}
+	if (n < 2)
+		return 0;
+	/* A bitmap while origins are dense enough, else straight to a sort. */
+	if (max / 64 <= n + (1u << 20) && !base_bitmap_init(&seen, max + 1)) {
+		for (uint64_t c = 0; c < d->nr && !dup; c++) {
+			uint64_t v = le64_to_cpu(map[c]);
+
+			if (cache_mapping_flags(v) & CACHE_M_VALID)
+				dup = base_bitmap_test_and_set(&seen,
+						cache_mapping_oblock(v));
+		}
+		base_bitmap_release(&seen);
+		if (!dup)
+			return 0;
+		exact = 1;
+	}
+	if (!d->repair && !exact) {
+		/* Sparse origins: a sorted copy says whether there is one. */
+		uint64_t *o = malloc(n * sizeof(*o)), k = 0;
+
+		if (!o)
+			return fail(d, CACHE_DUMP_ERROR, -ENOMEM);
+		for (uint64_t c = 0; c < d->nr; c++) {
+			uint64_t v = le64_to_cpu(map[c]);
+
+			if (cache_mapping_flags(v) & CACHE_M_VALID)
+				o[k++] = cache_mapping_oblock(v);
+		}
+		n = k;		/* the walk's count; a repeated index aside */
+		qsort(o, n, sizeof(*o), cmp_u64);
+		for (k = 1; k < n && !dup; k++)
+			dup = o[k] == o[k - 1];
+		free(o);
+		if (!dup)
+			return 0;
+	}
+	if (!d->repair) {
+		d->structure = "mapping array";
+		d->structure_len = 0;
+		d->lost = NULL;
+		damage(d, NULL, 0, 0);
+		return fail(d, CACHE_DUMP_DAMAGED, -EUCLEAN);
+	}
+	return drop_duplicates(d, n);
+}
+
 /* ---- emitting ---- */
 
 #define EMIT(d, e, call)						\
@@ -419,15 +582,40 @@ static int read_hints(struct dump *d)
 			return fail((d), CACHE_DUMP_ERROR, r_ < 0 ? r_ : -EIO); \
 	} while (0)
 
-static void emit_sb_fill(const struct cache_sb *sb, uint32_t hint_width,
-			 struct cache_emit_sb *out)
+/*
+ * The superblock as the XML will have it.  In repair mode the fields no
+ * restore could write are fixed (enum cache_dump_fix); without it the
+ * superblock check refused them already.
+ */
+static void emit_sb_fill(struct dump *d, struct cache_emit_sb *out)
 {
+	const struct cache_sb *sb = d->sb;
+	struct cache_dump_result *res = d->res;
+
 	memset(out, 0, sizeof(*out));
 	memcpy(out->uuid, sb->uuid, sizeof(out->uuid));
-	out->block_size = sb->data_block_size;
+	out->block_size = d->block_size;
+	if (!sb->data_block_size)
+		res->fixed |= CACHE_DUMP_FIX_BLOCK_SIZE;
 	out->nr_cache_blocks = sb->cache_blocks;
 	memcpy(out->policy, sb->policy_name, sizeof(out->policy));
-	out->hint_width = hint_width;
+	if (!sb->policy_name_terminated) {
+		out->policy[CACHE_POLICY_NAME_SIZE - 1] = '\0';
+		res->fixed |= CACHE_DUMP_FIX_POLICY;
+	}
+	/*
+	 * 0 when there is no hint array to print (hint_root 0, as the kernel
+	 * leaves it before its first clean shutdown, and as the restore
+	 * writes hint_width 0), or when a width no restore takes had its
+	 * hints dropped: a width printed over no array would make the next
+	 * restore write one of zeros.  0.9.0 prints 4 (and its restore
+	 * cannot read 0).
+	 */
+	if (!sb->hint_root || (res->fixed & CACHE_DUMP_FIX_HINT_WIDTH))
+		out->hint_width = 0;
+	else
+		out->hint_width = d->hint_width;
+	res->hint_width = out->hint_width;
 	out->have_binary = 1;
 	out->version = sb->version;
 	out->flags = sb->flags;
@@ -519,7 +707,7 @@ static int emit_all(struct dump *d, const struct cache_emitter *e)
 	struct cache_emit_sb esb;
 	int r;
 
-	emit_sb_fill(d->sb, d->hint_width, &esb);
+	emit_sb_fill(d, &esb);
 	if (e->begin_superblock)
 		EMIT(d, e, e->begin_superblock(e->ctx, &esb));
 	r = emit_mappings(d, e);
@@ -556,6 +744,9 @@ int cache_dump(struct pd_io *io, const struct cache_dump_opts *opts,
 		goto out;
 	d.nr = sb.cache_blocks;
 	d.hint_width = cache_sb_hint_width(&sb);
+	/* 0 got here only in repair mode: see CACHE_DUMP_FIX_BLOCK_SIZE. */
+	d.block_size = sb.data_block_size ? sb.data_block_size
+					  : CACHE_DUMP_GUESS_BLOCK_SIZE;
 	/* The mapping array needs a block per 509 entries. */
 	fit = pd_bm_nr_blocks(d.bm) * pd_array_entries_per_block(sizeof(uint64_t));
 	if (d.nr > fit) {
@@ -575,6 +766,9 @@ int cache_dump(struct pd_io *io, const struct cache_dump_opts *opts,
 	if (r < 0)
 		goto out;
 	r = read_hints(&d);
+	if (r < 0)
+		goto out;
+	r = check_origins(&d);
 	if (r < 0)
 		goto out;
 	if (opts && opts->before_emit) {

@@ -11,6 +11,16 @@
  * checked before the first event, so without CACHE_DUMP_REPAIR a damaged
  * image produces no events at all, never a truncated dump.
  *
+ * What is emitted is what the XML reader and the restore accept, so a dump
+ * that succeeds can be restored to the same metadata: the hint width is 0
+ * when there is no hint array (hint_root 0; the restore writes none for
+ * 0), and a superblock whose block size is 0 or whose policy name has no
+ * NUL within its 16 bytes, which no restore can write, is refused without
+ * CACHE_DUMP_REPAIR, and so are mappings the restore refuses (an origin
+ * block mapped twice, an origin past the discard geometry's extent: status
+ * CACHE_DUMP_DAMAGED).  With it, all of these are repaired as described at
+ * enum cache_dump_fix and res.fixed says which were.
+ *
  * With CACHE_DUMP_REPAIR, damage in the arrays and bitsets is skipped:
  * mappings and hints in lost index ranges are left out, discard bits that
  * cannot be read count as not discarded, and v2 dirty bits that cannot be
@@ -60,6 +70,42 @@ struct cache_dump_opts {
 	void *ctx;
 };
 
+/*
+ * Superblock fields a repair dump changes so that its XML can be restored
+ * (res.fixed; res.sb keeps what the disk says).
+ */
+enum cache_dump_fix {
+	/*
+	 * data_block_size 0: printed as CACHE_DUMP_GUESS_BLOCK_SIZE.  Nothing
+	 * else records it; the kernel refuses metadata whose block size
+	 * differs from its table's, so a wrong guess stops activation and
+	 * never misplaces data.
+	 */
+	CACHE_DUMP_FIX_BLOCK_SIZE = 1 << 0,
+	/* A policy name with no NUL in 16 bytes: its first 15 printed. */
+	CACHE_DUMP_FIX_POLICY = 1 << 1,
+	/*
+	 * A hint width that is not 0 or 4..128 in steps of 4: its hints are
+	 * dropped and the width is printed as 0 (no hints).
+	 */
+	CACHE_DUMP_FIX_HINT_WIDTH = 1 << 2,
+	/*
+	 * Origin blocks mapped twice (the restore refuses them): one mapping
+	 * kept per origin, the dirty one, else the lower cache block, as
+	 * cache_repair decides; res.nr_duplicates were left out.
+	 */
+	CACHE_DUMP_FIX_DUPLICATES = 1 << 3,
+	/*
+	 * A mapping past the origin size the discard geometry gives (the
+	 * kernel and the restore refuse it): the mappings win, they may be
+	 * dirty; <discards> is left out (res.lost_discards).
+	 */
+	CACHE_DUMP_FIX_DISCARDS = 1 << 4,
+};
+
+/* 64 KiB in sectors: LVM's default cache chunk size. */
+#define CACHE_DUMP_GUESS_BLOCK_SIZE 128u
+
 enum cache_dump_status {
 	CACHE_DUMP_OK = 0,
 	CACHE_DUMP_SB_UNREADABLE,	/* block 0 could not be read: res.err */
@@ -91,6 +137,10 @@ struct cache_dump_result {
 	const char *structure;		/* "mapping array", "hint array", ... */
 	struct pd_fault fault;
 	uint64_t nr_damage;		/* damage reports, all structures */
+
+	unsigned fixed;			/* enum cache_dump_fix (repair mode) */
+	uint64_t nr_duplicates;		/* mappings left out, FIX_DUPLICATES */
+	uint32_t hint_width;		/* as printed */
 
 	/* What was emitted. */
 	uint64_t nr_mappings;

@@ -219,6 +219,16 @@ int cache_size_parse(const char *s, uint64_t default_unit_bytes,
 	return 0;
 }
 
+const char *cache_block_size_problem(uint64_t sectors)
+{
+	/* 0 and every size below the minimum fail the multiple rule too. */
+	if (!sectors || sectors % CACHE_MIN_BLOCK_SECTORS)
+		return "block size must be a multiple of 32 KiB";
+	if (sectors > CACHE_MAX_BLOCK_SECTORS)
+		return "maximum block size is 1 GiB";
+	return NULL;
+}
+
 void cache_size_in_unit(uint64_t sectors, const struct cache_size_unit *unit,
 			uint64_t *whole, unsigned *hundredths, int *exact)
 {

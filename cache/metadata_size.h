@@ -77,6 +77,22 @@ struct cache_msize_exact {
 int cache_msize_exact(const struct cache_msize_layout *l,
 		      struct cache_msize_exact *out);
 
+/*
+ * The cache block sizes the kernel's dm-cache target accepts: 64 to
+ * 2097152 sectors (32 KiB to 1 GiB), a multiple of 64.  It also refuses to
+ * load metadata whose data block size differs from its table line's, so
+ * metadata with any other block size can never be used.
+ */
+#define CACHE_MIN_BLOCK_SECTORS 64u
+#define CACHE_MAX_BLOCK_SECTORS 2097152u
+
+/*
+ * NULL when the kernel can use cache blocks of that many sectors, else the
+ * reason, in the newer reference tools' words ("block size must be a
+ * multiple of 32 KiB", "maximum block size is 1 GiB"), for a message.
+ */
+const char *cache_block_size_problem(uint64_t sectors);
+
 /* Nodes of a bottom-up btree over nr_keys keys (an empty tree is 1 node). */
 uint64_t cache_msize_btree_nodes(uint64_t nr_keys, uint32_t max_entries);
 /* Array blocks plus btree nodes of a dm-array of nr_entries values. */

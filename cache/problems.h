@@ -51,6 +51,10 @@
 	  "a root block lies outside the metadata device")		\
 	X(SB_DIRTY_ROOT, FATAL, "sb-dirty-root",			\
 	  "version 2 metadata without a dirty bitset")			\
+	X(SB_V1_DIRTY_BITSET, FATAL, "sb-v1-dirty-bitset",		\
+	  "version 2 metadata labelled version 1: a dirty bitset under "\
+	  "dirty_root or among the leaked blocks (read as version 1, "	\
+	  "every dirty block looks clean)")				\
 	X(SB_SM_NR_BLOCKS, FATAL, "sb-sm-nr-blocks",			\
 	  "the space map covers more blocks than the device has")	\
 	X(SB_DATA_BLOCK_SIZE, FATAL, "sb-data-block-size",		\
@@ -92,7 +96,7 @@
 	X(BTREE_CYCLE, FATAL, "btree-cycle",				\
 	  "a btree node is its own ancestor")				\
 	X(BTREE_SHARED, FATAL, "btree-shared",				\
-	  "a btree node or array block is reached twice")		\
+	  "a btree node is reached twice within one tree")		\
 	/* arrays */							\
 	X(ARRAY_VALUE_SIZE, FATAL, "array-value-size",			\
 	  "an array block has the wrong value size")			\

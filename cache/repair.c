@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /*
- * cache_repair's engine (see repair.h for the layers and the rules).
+ * cache_repair's engine (see repair.h for the layers and the rules); the
+ * cross-check of the superblock's fields against the structures (layer 0)
+ * is in repair_xcheck.c.
  *
  * Everything salvaged lives in flat in-core arrays indexed by cache block:
  * the raw mapping values, a "known" bit per index, the hints, and the
@@ -10,7 +12,7 @@
  * pass turns raw values into what is written: flags cleaned up, dirty
  * decided (toward dirty), duplicate origin blocks resolved.
  */
-#include "cache/repair.h"
+#include "cache/repair_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +29,6 @@
 #include "pdata/ondisk.h"
 #include "pdata/scan.h"
 
-#define MAP_PER_BLOCK 509u	/* pd_array_entries_per_block(8) */
 #define BM_CACHE_BLOCKS 512u
 #define DEFAULT_POLICY "smq"
 #define DEFAULT_VERSION 2u
@@ -60,32 +61,6 @@ struct candidate {
 	unsigned score;
 };
 
-struct cache_salvage {
-	struct cache_repair_report rep;
-	const char *missing;
-
-	uint64_t dev_blocks;
-	uint64_t nr;		/* cache blocks */
-	uint32_t width;		/* hint width, 0 = none */
-	uint32_t version;
-
-	uint64_t *map;		/* raw values, nr */
-	unsigned char *hints;	/* nr * width */
-	struct base_bitmap known;	/* mapping value read */
-	struct base_bitmap scanned;	/* ... by the scan */
-	struct base_bitmap dirty;	/* final dirty bit */
-	struct base_bitmap force_dirty;	/* dirty state unknown */
-	struct base_bitmap hint_known;
-	struct base_bitmap discards;	/* discard_nr_blocks bits */
-
-	struct scan_array *arrays;
-	size_t nr_arrays, cap_arrays;
-	struct scan_entry *entries;
-	size_t nr_entries, cap_entries;
-	struct base_bitmap live;	/* from the on-disk space map */
-	int have_live;
-};
-
 const char *cache_repair_source_name(enum cache_repair_source s)
 {
 	switch (s) {
@@ -99,6 +74,8 @@ const char *cache_repair_source_name(enum cache_repair_source s)
 		return "scan";
 	case CACHE_FROM_DEFAULT:
 		return "default";
+	case CACHE_FROM_STRUCTURES:
+		return "structures";
 	}
 	return "unknown";
 }
@@ -118,6 +95,8 @@ const char *cache_repair_field_name(enum cache_repair_field f)
 		return "hint width";
 	case CACHE_FIELD_FLAGS:
 		return "flags";
+	case CACHE_FIELD_DISCARDS:
+		return "discard geometry";
 	case CACHE_NR_FIELDS:
 		break;
 	}
@@ -148,6 +127,7 @@ void cache_salvage_destroy(struct cache_salvage *s)
 	base_bitmap_release(&s->hint_known);
 	base_bitmap_release(&s->discards);
 	base_bitmap_release(&s->live);
+	base_bitmap_release(&s->refd);
 	free(s->arrays);
 	free(s->entries);
 	free(s);
@@ -189,11 +169,6 @@ static int plausible_policy(const struct cache_sb *sb)
 static uint64_t max_cache_blocks(uint64_t dev_blocks)
 {
 	return dev_blocks * MAP_PER_BLOCK;
-}
-
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return a / b + (a % b != 0);
 }
 
 /* Entries array block k of an array of n entries holds (0 = none). */
@@ -300,15 +275,21 @@ static int walk_damage(void *ctx, const struct pd_array_damage *d)
 	return 0;
 }
 
+/* Every block a walk reaches: what is left over may be a lost structure. */
+static int walk_ref(void *ctx, uint64_t block)
+{
+	struct cache_salvage *s = ((struct walk_ctx *)ctx)->s;
+
+	if (block < s->refd.nr_bits)
+		base_bitmap_set(&s->refd, block);
+	return 0;
+}
+
 static const struct pd_array_walk_ops walk_ops = {
 	.values = walk_values,
 	.damage = walk_damage,
+	.block_ref = walk_ref,
 };
-
-static int root_usable(const struct cache_salvage *s, uint64_t root)
-{
-	return root != 0 && root < s->dev_blocks;
-}
 
 static int walk_dirty(struct cache_salvage *s, struct pd_bm *bm,
 		      uint64_t root)
@@ -330,6 +311,8 @@ static int walk_dirty(struct cache_salvage *s, struct pd_bm *bm,
 		s->dirty.words[i] |= bits.words[i];
 		s->force_dirty.words[i] |= lost.words[i];
 	}
+	/* A root that led to no bit at all may not be the dirty bitset's. */
+	s->dirty_read = base_bitmap_count(&lost) < s->nr;
 	base_bitmap_release(&bits);
 	base_bitmap_release(&lost);
 	return 0;
@@ -735,6 +718,7 @@ static int scan_device(struct cache_salvage *s, struct pd_io *io)
 struct sb_read {
 	int valid;		/* passed the validator, version 1..2 */
 	int damaged;		/* something was read but it failed */
+	int csum_ok;		/* passed the validator (the version may not) */
 	struct cache_sb sb;
 };
 
@@ -750,6 +734,7 @@ static void read_sb(struct cache_salvage *s, struct pd_bm *bm,
 	if (!r) {
 		cache_sb_unpack(pd_block_data(b), &in->sb);
 		pd_bm_unlock(b);
+		in->csum_ok = 1;
 		if (in->sb.version >= CACHE_MIN_VERSION &&
 		    in->sb.version <= CACHE_MAX_VERSION) {
 			in->valid = 1;
@@ -793,23 +778,9 @@ static void read_sb(struct cache_salvage *s, struct pd_bm *bm,
 
 /*
  * Decides every superblock value that does not need the scan: options
- * first, then a valid superblock, then a plausible field of a damaged one.
- * Cache blocks, hint width and version may still be left to the scan
- * (have_* clear).
+ * first, then a valid superblock, then a plausible field of a damaged one
+ * (struct decided, repair_int.h).
  */
-struct decided {
-	int have_nr, have_width, have_version;
-	int use_roots;		/* the superblock's roots are worth walking */
-	uint64_t mapping_root, hint_root, dirty_root, discard_root;
-	struct pd_sm_root_cpu sm_root;
-};
-
-static void set_source(struct cache_salvage *s, enum cache_repair_field f,
-		       enum cache_repair_source src)
-{
-	s->rep.source[f] = src;
-}
-
 static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 		     const struct sb_read *in, struct decided *d)
 {
@@ -821,6 +792,10 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 
 	memset(d, 0, sizeof(*d));
 	e->have_binary = 1;
+	d->have_sb = have;
+	d->sb_nr = sb->cache_blocks;
+	d->sb_width = cache_sb_hint_width(sb);
+	d->sb_version = sb->version;
 
 	/* Block size: cannot be guessed. */
 	if (o->have_block_size) {
@@ -832,6 +807,7 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 	} else {
 		set_source(s, CACHE_FIELD_BLOCK_SIZE, CACHE_FROM_DEFAULT);
 		s->missing = "--block-size";
+		s->rep.missing_field = CACHE_FIELD_BLOCK_SIZE;
 		return -EINVAL;
 	}
 
@@ -850,7 +826,11 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 		s->nr = o->nr_cache_blocks;
 		d->have_nr = 1;
 		set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, CACHE_FROM_OPTION);
-	} else if (have && sb->cache_blocks <= max_cache_blocks(s->dev_blocks)) {
+	} else if (have && sb->cache_blocks <= max_cache_blocks(
+					   s->dev_blocks > o->out_blocks ?
+						   s->dev_blocks :
+						   o->out_blocks)) {
+		/* What the output can hold: the input may be cut short. */
 		s->nr = sb->cache_blocks;
 		d->have_nr = 1;
 		set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS, from);
@@ -880,6 +860,17 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 	if (in->valid) {
 		s->rep.input_flags = sb->flags;
 		set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_SB);
+	} else if (in->csum_ok) {
+		/*
+		 * Only the version is wrong, and the structures settle it:
+		 * the checksum vouches for the flags as the kernel wrote
+		 * them, so the clean state is not thrown away with it.
+		 */
+		s->rep.input_flags = sb->flags;
+		set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_DAMAGED_SB);
+		snprintf(s->rep.why[CACHE_FIELD_FLAGS], sizeof(s->rep.why[0]),
+			 "the checksum is right and only the version is "
+			 "wrong: the flags are as written");
 	} else {
 		set_source(s, CACHE_FIELD_FLAGS, CACHE_FROM_DEFAULT);
 	}
@@ -894,10 +885,12 @@ static int decide_sb(struct cache_salvage *s, const struct cache_repair_opts *o,
 		d->dirty_root = sb->dirty_root;
 		d->discard_root = sb->discard_root;
 		d->sm_root = sb->sm_root;
-		/* A discard bitset that could not fit the device is noise. */
+		/* A discard bitset that could fit no device is noise. */
 		if (sb->discard_block_size && sb->discard_nr_blocks &&
 		    div_up(sb->discard_nr_blocks, 64) <=
-			    max_cache_blocks(s->dev_blocks)) {
+			    max_cache_blocks(s->dev_blocks > o->out_blocks ?
+						     s->dev_blocks :
+						     o->out_blocks)) {
 			e->discard_block_size = sb->discard_block_size;
 			e->discard_nr_blocks = sb->discard_nr_blocks;
 		}
@@ -1119,7 +1112,9 @@ static uint64_t valid_word(const struct cache_salvage *s, uint64_t w)
  */
 static int finish(struct cache_salvage *s)
 {
-	int clean = s->rep.source[CACHE_FIELD_FLAGS] == CACHE_FROM_SB &&
+	int clean = (s->rep.source[CACHE_FIELD_FLAGS] == CACHE_FROM_SB ||
+		     s->rep.source[CACHE_FIELD_FLAGS] ==
+			     CACHE_FROM_DAMAGED_SB) &&
 		    (s->rep.input_flags & CACHE_SB_CLEAN_SHUTDOWN);
 	uint64_t nr_valid = 0, max_oblock = 0, words = div_up(s->nr, 64);
 	int r;
@@ -1188,10 +1183,34 @@ int cache_repair_salvage(struct pd_io *io, const struct cache_repair_opts *o,
 	if (r)
 		goto out_bm;
 
-	/* Layer 1: only with a geometry known without the scan. */
-	if (d.have_nr && d.have_width && d.have_version) {
+	/* The superblock's fields against what the structures record. */
+	if (d.use_roots) {
+		r = base_bitmap_init(&s->refd, s->dev_blocks);
+		if (!r)
+			r = repair_cross_check(s, bm, o, &d);
+		if (r)
+			goto out_bm;
+	}
+	if (s->rep.sb.discard_nr_blocks) {
+		r = walk_discards(s, bm, d.discard_root,
+				  s->rep.sb.discard_nr_blocks);
+		if (r)
+			goto out_bm;
+	}
+
+	/*
+	 * Layer 1 needs only the cache-block count: a hint width or version
+	 * that nothing settles must not stop the mappings being read.
+	 */
+	if (d.have_nr) {
 		struct walk_ctx w = { s, 0 };
 
+		if (!d.have_width) {
+			s->width = CACHE_DEFAULT_HINT_SIZE;
+			d.have_width = 1;
+			set_source(s, CACHE_FIELD_HINT_WIDTH,
+					  CACHE_FROM_DEFAULT);
+		}
 		r = alloc_state(s);
 		if (r)
 			goto out_bm;
@@ -1201,22 +1220,21 @@ int cache_repair_salvage(struct pd_io *io, const struct cache_repair_opts *o,
 			if (r)
 				goto out_bm;
 		}
-		if (d.use_roots && s->width && root_usable(s, d.hint_root)) {
+		if (d.use_roots && s->width &&
+		    root_usable(s, d.hint_root)) {
 			w.hints = 1;
 			r = pd_array_walk(bm, d.hint_root, s->nr, s->width,
 					  PD_WALK_PREFETCH, &walk_ops, &w);
 			if (r)
 				goto out_bm;
 		}
+		repair_version_from_mappings(s, o, &d);
 		if (s->version >= 2) {
 			r = walk_dirty(s, bm, d.use_roots ? d.dirty_root : 0);
 			if (r)
 				goto out_bm;
 		}
-	}
-	if (s->rep.sb.discard_nr_blocks) {
-		r = walk_discards(s, bm, d.discard_root,
-				  s->rep.sb.discard_nr_blocks);
+		r = repair_find_leaked_dirty(s, bm, o, &d);
 		if (r)
 			goto out_bm;
 	}
@@ -1238,6 +1256,17 @@ int cache_repair_salvage(struct pd_io *io, const struct cache_repair_opts *o,
 		for_each_entry(s, LEAF_MAP, LEAF_ZERO, guess_from_map, &g);
 		if (!s->map) {
 			/* Layer 3: what the superblock could not tell. */
+			if (!d.have_nr && !g.nr) {
+				/*
+				 * No mapping array anywhere: a count of 0
+				 * would be no guess but an empty cache.
+				 */
+				s->missing = "--nr-cache-blocks";
+				s->rep.missing_field =
+					CACHE_FIELD_NR_CACHE_BLOCKS;
+				r = -EINVAL;
+				goto out_bm;
+			}
 			if (!d.have_nr) {
 				s->nr = g.nr;
 				set_source(s, CACHE_FIELD_NR_CACHE_BLOCKS,

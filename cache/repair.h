@@ -6,6 +6,17 @@
  *
  * Salvage works in layers, each used only where the one before failed:
  *
+ *  0. Cross-check (repair_xcheck.c): the superblock's cache blocks, hint
+ *     width, version and discard geometry are compared with what the
+ *     structures at its roots record (the arrays' lengths, the hint
+ *     array's value size, a dirty bitset of the cache's length at the
+ *     dirty root, the discard bitset's length).  The structures win when
+ *     they agree among themselves; a field nothing contradicts is kept;
+ *     the report's why[] says which won and why.  A dirty bitset the space
+ *     map counts but nothing references (a v2 cache labelled v1, a lost
+ *     dirty root) is found and its bits kept, the output then being v2.
+ *     The walk of the mappings needs only the cache-block count: a field
+ *     that does not concern a structure never stops it being read.
  *  1. Walk: the superblock's roots are walked with the checking walkers;
  *     damaged subtrees and array blocks are skipped, everything else is
  *     taken as it is, dirty state included.
@@ -25,12 +36,13 @@
  *     by the scan is marked dirty: its block may be older than the last
  *     commit, so its dirty state cannot be trusted.
  *  3. Superblock: when block 0 fails its validator, the fields that still
- *     look plausible are used ("from the damaged superblock"); the rest
- *     come from the options, from the scan (cache blocks from the mapping
- *     array's last block, hint width from the hint array blocks, version 1
- *     when a mapping carries the v1 dirty flag) or from defaults, and the
+ *     look plausible are used ("from the damaged superblock") and checked
+ *     as in layer 0; the rest come from the options, from the scan (cache
+ *     blocks from the mapping array's last block, version 1 when a mapping
+ *     carries the v1 dirty flag) or from defaults (hint width 4), and the
  *     report says which.  The data block size cannot be guessed: without a
- *     plausible one in block 0 it must be given.
+ *     plausible one in block 0 it must be given; nor can a cache-block
+ *     count when no mapping array is found anywhere.
  *
  * Dirty state errs toward dirty: v2 dirty bits that cannot be read, scan
  * recovered mappings, and mappings with unknown flag bits are dirty.  When
@@ -80,6 +92,12 @@ struct cache_repair_opts {
 	int have_version;
 	uint32_t version;
 	const char *policy;		/* NULL = not given */
+	/*
+	 * Blocks of the output device (0: none, e.g. XML only).  The output
+	 * must hold the arrays, so a superblock's cache-block count up to
+	 * what it could hold is believable even on an input cut short.
+	 */
+	uint64_t out_blocks;
 };
 
 /* Where a superblock value came from. */
@@ -89,6 +107,7 @@ enum cache_repair_source {
 	CACHE_FROM_OPTION,		/* the command line */
 	CACHE_FROM_SCAN,		/* what the scan found */
 	CACHE_FROM_DEFAULT,		/* nothing better: a guess */
+	CACHE_FROM_STRUCTURES,		/* the structures at the roots */
 };
 
 const char *cache_repair_source_name(enum cache_repair_source s);
@@ -107,6 +126,7 @@ enum cache_repair_field {
 	CACHE_FIELD_POLICY,
 	CACHE_FIELD_HINT_WIDTH,
 	CACHE_FIELD_FLAGS,
+	CACHE_FIELD_DISCARDS,		/* discard block size and count */
 	CACHE_NR_FIELDS
 };
 
@@ -118,6 +138,14 @@ struct cache_repair_report {
 	struct cache_emit_sb sb;	/* what will be written */
 	enum cache_repair_source source[CACHE_NR_FIELDS];
 	uint32_t input_flags;		/* as read, when known */
+	/*
+	 * Why a field is what it is when the superblock and a structure
+	 * disagreed (which won and what each said), else "".
+	 */
+	char why[CACHE_NR_FIELDS][160];
+	enum cache_repair_field missing_field;	/* see cache_salvage_missing */
+	uint64_t leaked_dirty_root;	/* dirty bitset found unreferenced */
+	uint64_t leaked_dirty_bitsets;	/* ... how many (bits united) */
 
 	int scanned;			/* layer 2 ran */
 	uint64_t scan_leaves;		/* array-btree leaves found */
@@ -148,10 +176,11 @@ struct cache_salvage;
 
 /*
  * Reads io (nothing is written to it) and salvages.  Returns 0, or
- * -EINVAL when the superblock is unusable and a value the options must
- * supply is missing (the report's source[] has the field as
- * CACHE_FROM_DEFAULT and cache_salvage_missing() names it; *out is still
- * set so the caller can show the report), -ENOMEM, -EIO.
+ * -EINVAL when a value the options must supply is missing: the block size
+ * of an unusable superblock, or a cache-block count that neither the
+ * superblock nor any structure gives (cache_salvage_missing() names the
+ * option, the report's missing_field the field; *out is still set so the
+ * caller can show the report), -ENOMEM, -EIO.
  */
 int cache_repair_salvage(struct pd_io *io, const struct cache_repair_opts *o,
 			 struct cache_salvage **out);

@@ -61,6 +61,7 @@ struct cache_restore {
 	int short_of_space;
 	uint64_t blocks_needed;
 	char msg[200];
+	enum cache_restore_left left;	/* what a failed commit left */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -840,15 +841,46 @@ static int fill_sb(void *ctx, void *data, const struct pd_sm_root_cpu *root)
  * the blocks below can be overwritten in any order and a crash shows an
  * unformatted device, never an old superblock over a half-new tree.
  */
-static int zero_superblock(struct pd_io *io)
+static int zero_superblock(struct cache_restore *rs)
 {
 	static const unsigned char zero[PD_BLOCK_SIZE];
+	struct pd_io *io = rs->io;
 	int r;
 
 	r = io->ops->write(io, PD_TM_SB_LOCATION, 1, zero);
-	if (!r)
-		r = io->ops->flush(io);
-	return r;
+	if (r < 0)
+		return r;
+	rs->left = CACHE_RESTORE_LEFT_ZEROED;
+	return io->ops->flush(io);
+}
+
+/*
+ * After a failed commit: a block 0 that reads back non-zero is the new
+ * superblock, written before the last flush failed.
+ */
+static void note_left(struct cache_restore *rs)
+{
+	unsigned char *b;
+
+	if (rs->left != CACHE_RESTORE_LEFT_ZEROED)
+		return;
+	b = malloc(PD_BLOCK_SIZE);
+	if (!b)
+		return;
+	if (!rs->io->ops->read(rs->io, PD_TM_SB_LOCATION, 1, b) &&
+	    (b[0] || memcmp(b, b + 1, PD_BLOCK_SIZE - 1)))
+		rs->left = CACHE_RESTORE_LEFT_UNFLUSHED;
+	free(b);
+}
+
+uint64_t cache_restore_block_size(const struct cache_restore *rs)
+{
+	return rs->sb.block_size;
+}
+
+enum cache_restore_left cache_restore_left(const struct cache_restore *rs)
+{
+	return rs->left;
 }
 
 int cache_restore_commit(struct cache_restore *rs)
@@ -862,7 +894,7 @@ int cache_restore_commit(struct cache_restore *rs)
 	if (rs->stage != S_COMPLETE)
 		return failf(rs, -EINVAL, "the input was not complete");
 	rs->stage = S_COMMITTED;
-	r = zero_superblock(rs->io);
+	r = zero_superblock(rs);
 	if (r < 0)
 		return r;
 	r = pd_bm_create(rs->io, RESTORE_BM_BLOCKS, &bm);
@@ -898,5 +930,7 @@ out_tm:
 	pd_tm_destroy(tm);
 out_bm:
 	pd_bm_destroy(bm);
+	if (r < 0)
+		note_left(rs);
 	return r;
 }

@@ -29,7 +29,8 @@
  *     bitset, the hint array and the discard bitset through the transaction
  *     manager, then commits: space map, flush, superblock, flush.  The
  *     superblock is the last block written, and only once everything it
- *     points to is on stable storage.  On failure block 0 stays zeroed.
+ *     points to is on stable storage.  On failure block 0 stays zeroed
+ *     (cache_restore_left() says what a failure left).
  *
  * What it writes (FORMAT.md §2, §6), chosen to match what the kernel writes:
  *   - version: the option; default 2 (the kernel's and upstream's).
@@ -143,10 +144,27 @@ int cache_restore_commit(struct cache_restore *rs);
 const char *cache_restore_message(const struct cache_restore *rs);
 
 /*
+ * What a failed cache_restore_commit() left on the device, for the message:
+ * nothing written (the zeroing of block 0 failed), block 0 zeroed (an
+ * unformatted device), or the new superblock written but its flush failed
+ * (the device holds the new metadata or, if the write did not reach the
+ * disk, a zeroed block 0).
+ */
+enum cache_restore_left {
+	CACHE_RESTORE_LEFT_UNCHANGED,
+	CACHE_RESTORE_LEFT_ZEROED,
+	CACHE_RESTORE_LEFT_UNFLUSHED,
+};
+enum cache_restore_left cache_restore_left(const struct cache_restore *rs);
+
+/*
  * After -ENOSPC: the smallest device, in 4 KiB blocks, that the staged
  * metadata fits (0 when it cannot fit any device: more than the 4,161,600
  * blocks a space map covers).
  */
 uint64_t cache_restore_blocks_needed(const struct cache_restore *rs);
+
+/* The data block size the superblock gives (sectors; 0 before it). */
+uint64_t cache_restore_block_size(const struct cache_restore *rs);
 
 #endif

@@ -168,7 +168,7 @@ static int visit_block(struct awalk *a, uint64_t k, uint64_t ab)
 }
 
 static int btree_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
-		      const void *values)
+		      const void *values, int counted)
 {
 	struct awalk *a = ctx;
 	const unsigned char *kp = keys, *vp = values;
@@ -197,9 +197,14 @@ static int btree_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 		if (r)
 			return r;
 		a->next_key = k + 1;
-		if (a->ops && a->ops->block_ref) {
+		/*
+		 * Below a node counted before, this leaf's pointers were
+		 * counted with it.  An array block points nowhere, so its
+		 * being counted before (shared) changes nothing here.
+		 */
+		if (!counted && a->ops && a->ops->block_ref) {
 			r = a->ops->block_ref(a->ctx, ab);
-			if (r)
+			if (r && r != PD_WALK_COUNTED)
 				return r;
 		}
 		if (k >= a->nblocks) {
@@ -248,7 +253,12 @@ int pd_array_walk(struct pd_bm *bm, uint64_t root, uint64_t nr_entries,
 		return -EINVAL;
 	a.per = pd_array_entries_per_block(value_size);
 	a.nblocks = nr_entries / a.per + (nr_entries % a.per != 0);
-	/* Sharing array-btree nodes is never legal: no ALLOW_SHARED. */
+	/*
+	 * A node reached twice within one array's btree would have to hold
+	 * keys in two disjoint ranges: damage, so no ALLOW_SHARED.  Array
+	 * blocks may be shared (one block for many keys, the kernel's
+	 * refcounted copy-on-write): block_ref sees each pointer.
+	 */
 	r = pd_btree_walk(bm, root, 8, walk_flags & ~PD_WALK_ALLOW_SHARED,
 			  &bops, &a);
 	if (r)

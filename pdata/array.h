@@ -47,7 +47,14 @@ struct pd_array_walk_ops {
 	int (*values)(void *ctx, uint64_t index, unsigned nr, const void *values,
 		      uint64_t block);
 	int (*damage)(void *ctx, const struct pd_array_damage *d);
-	/* Every reference to a btree node or an array block. May be NULL. */
+	/*
+	 * Every reference to a btree node or an array block, once per
+	 * pointer (an array block shared by two keys is seen twice).  As
+	 * pd_btree_walk_ops.node_ref: PD_WALK_COUNTED for a btree node seen
+	 * before means the pointers below it (child nodes, array blocks) are
+	 * not passed here again; for an array block it means nothing.  Any
+	 * other non-zero value stops the walk.  May be NULL.
+	 */
 	int (*block_ref)(void *ctx, uint64_t block);
 };
 
@@ -95,5 +102,22 @@ int pd_array_set(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
 int pd_array_update(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
 		    uint64_t nr_entries, uint64_t index,
 		    void (*fn)(void *value, void *ctx), void *ctx);
+
+/*
+ * In a transaction: changes the array's length from old_nr to new_nr
+ * values.  New values are copies of fill (value_size bytes); values past
+ * new_nr are dropped, their array blocks released and the last kept block's
+ * dropped values zeroed.  O((blocks added or removed + 1) * log n).
+ * -EINVAL for a value size no block holds, -EUCLEAN when a block's header
+ * disagrees with old_nr, and the transaction manager's errors.
+ */
+int pd_array_resize(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
+		    uint64_t old_nr, uint64_t new_nr, const void *fill);
+
+/*
+ * In a transaction: drops this reference to the array: every btree node
+ * and array block that no one else references is released.  O(blocks).
+ */
+int pd_array_del(struct pd_tm *tm, uint64_t root);
 
 #endif

@@ -12,6 +12,12 @@
  *
  * Array values here are plain data: a shared array block that is copied
  * does not increment anything its values might name.
+ *
+ * Resize grows by topping up the last block and appending new blocks, one
+ * btree insert each; it shrinks by removing whole blocks from the end and
+ * trimming the new last one (dropped values zeroed).  So either way it
+ * costs O(blocks changed * log n).  Delete drops one reference to the
+ * whole tree (pd_btree_del), as the kernel's dm_array_del does.
  */
 #include "pdata/array.h"
 
@@ -282,37 +288,43 @@ static int find_ablock(struct pd_tm *tm, uint64_t root, uint64_t k,
 	return -EUCLEAN;
 }
 
-int pd_array_update(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
-		    uint64_t nr_entries, uint64_t index,
-		    void (*fn)(void *value, void *ctx), void *ctx)
+/*
+ * Makes array block k writable: finds it, shadows it, and checks its header
+ * (value size, max_entries).  *old is where it was; ablock_put() links a
+ * moved copy back into the btree.
+ */
+static int ablock_get(struct pd_tm *tm, uint64_t root, uint32_t value_size,
+		      uint64_t k, uint64_t *old, struct pd_block **out)
 {
-	uint32_t per = value_size ? pd_array_entries_per_block(value_size) : 0;
 	const struct pd_array_header *h;
-	struct pd_block *blk;
-	uint64_t old, k, nb;
-	unsigned char v[8];
 	int inc, r;
 
-	if (!per || index >= nr_entries)
-		return -EINVAL;
-	k = index / per;
-	r = find_ablock(tm, *root, k, &old);
+	*out = NULL;
+	r = find_ablock(tm, root, k, old);
 	if (r < 0)
 		return r;
-	r = pd_tm_shadow(tm, old, &pd_array_validator, &blk, &inc, NULL);
+	r = pd_tm_shadow(tm, *old, &pd_array_validator, out, &inc, NULL);
 	if (r < 0)
 		return r;
-	h = pd_block_data(blk);
+	h = pd_block_data(*out);
 	if (le32_to_cpu(h->value_size) != value_size ||
-	    le32_to_cpu(h->max_entries) != per ||
-	    index % per >= le32_to_cpu(h->nr_entries)) {
-		pd_bm_unlock(blk);
+	    le32_to_cpu(h->max_entries) !=
+		    pd_array_entries_per_block(value_size)) {
+		pd_bm_unlock(*out);
+		*out = NULL;
 		return -EUCLEAN;
 	}
-	fn(ablock_value(pd_block_wdata(blk), value_size, (uint32_t)(index % per)),
-	   ctx);
-	nb = pd_block_nr(blk);
-	store_le64(v, nb);
+	return 0;
+}
+
+/* Unlocks blk and, when the shadow moved it, points key k at the copy. */
+static int ablock_put(struct pd_tm *tm, uint64_t *root, uint64_t k,
+		      uint64_t old, struct pd_block *blk)
+{
+	uint64_t nb = pd_block_nr(blk);
+	unsigned char v[8];
+	int r;
+
 	pd_bm_unlock(blk);
 	if (nb == old)
 		return 0;	/* written in place: the path is ours already */
@@ -324,7 +336,137 @@ int pd_array_update(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
 	r = pd_tm_inc(tm, old);
 	if (r < 0)
 		return r;
+	store_le64(v, nb);
 	return pd_btree_insert_flags(tm, root, 8, k, v, PD_BTREE_BLOCK_VALUES);
+}
+
+int pd_array_update(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
+		    uint64_t nr_entries, uint64_t index,
+		    void (*fn)(void *value, void *ctx), void *ctx)
+{
+	uint32_t per = value_size ? pd_array_entries_per_block(value_size) : 0;
+	const struct pd_array_header *h;
+	struct pd_block *blk;
+	uint64_t old, k;
+	int r;
+
+	if (!per || index >= nr_entries)
+		return -EINVAL;
+	k = index / per;
+	r = ablock_get(tm, *root, value_size, k, &old, &blk);
+	if (r < 0)
+		return r;
+	h = pd_block_data(blk);
+	if (index % per >= le32_to_cpu(h->nr_entries)) {
+		pd_bm_unlock(blk);
+		return -EUCLEAN;
+	}
+	fn(ablock_value(pd_block_wdata(blk), value_size, (uint32_t)(index % per)),
+	   ctx);
+	return ablock_put(tm, root, k, old, blk);
+}
+
+/*
+ * Sets block k's nr_entries to nr: new entries get fill, dropped ones are
+ * zeroed (nothing past nr_entries is left behind for a reader to find).
+ * The block must hold old_nr entries now.
+ */
+static int ablock_set_nr(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
+			 uint64_t k, uint32_t old_nr, uint32_t nr,
+			 const void *fill)
+{
+	struct pd_array_header *h;
+	struct pd_block *blk;
+	uint64_t old;
+	int r;
+
+	r = ablock_get(tm, *root, value_size, k, &old, &blk);
+	if (r < 0)
+		return r;
+	h = pd_block_wdata(blk);
+	if (le32_to_cpu(h->nr_entries) != old_nr) {
+		pd_bm_unlock(blk);
+		return -EUCLEAN;
+	}
+	for (uint32_t i = old_nr; i < nr; i++)
+		memcpy(ablock_value(h, value_size, i), fill, value_size);
+	if (nr < old_nr)
+		memset(ablock_value(h, value_size, nr), 0,
+		       (size_t)value_size * (old_nr - nr));
+	h->nr_entries = cpu_to_le32(nr);
+	return ablock_put(tm, root, k, old, blk);
+}
+
+/* A new array block k of nr copies of fill, added to the btree. */
+static int ablock_append(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
+			 uint64_t k, uint32_t nr, const void *fill)
+{
+	struct pd_array_header *h;
+	struct pd_block *blk;
+	unsigned char v[8];
+	int r;
+
+	r = pd_tm_new_block(tm, &pd_array_validator, &blk);
+	if (r < 0)
+		return r;
+	h = pd_block_wdata(blk);
+	h->max_entries = cpu_to_le32(pd_array_entries_per_block(value_size));
+	h->value_size = cpu_to_le32(value_size);
+	h->nr_entries = cpu_to_le32(nr);
+	for (uint32_t i = 0; i < nr; i++)
+		memcpy(ablock_value(h, value_size, i), fill, value_size);
+	store_le64(v, pd_block_nr(blk));
+	pd_bm_unlock(blk);
+	/* The new block's one reference passes to the btree. */
+	return pd_btree_insert_flags(tm, root, 8, k, v, PD_BTREE_BLOCK_VALUES);
+}
+
+int pd_array_resize(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
+		    uint64_t old_nr, uint64_t new_nr, const void *fill)
+{
+	uint32_t per = value_size ? pd_array_entries_per_block(value_size) : 0;
+	uint64_t old_blocks, new_blocks;
+	int r = 0;
+
+	if (!per)
+		return -EINVAL;
+	old_blocks = old_nr / per + (old_nr % per != 0);
+	new_blocks = new_nr / per + (new_nr % per != 0);
+	if (new_nr > old_nr) {
+		if (old_nr % per) {
+			uint64_t end = old_blocks * per < new_nr ?
+					       old_blocks * per : new_nr;
+
+			r = ablock_set_nr(tm, root, value_size, old_blocks - 1,
+					  (uint32_t)(old_nr % per),
+					  (uint32_t)(end - (old_blocks - 1) * per),
+					  fill);
+		}
+		for (uint64_t k = old_blocks; k < new_blocks && r == 0; k++) {
+			uint64_t left = new_nr - k * per;
+
+			r = ablock_append(tm, root, value_size, k,
+					  left < per ? (uint32_t)left : per, fill);
+		}
+	} else if (new_nr < old_nr) {
+		for (uint64_t k = old_blocks; k > new_blocks && r == 0; k--)
+			r = pd_btree_remove_flags(tm, root, 8, k - 1,
+						  PD_BTREE_BLOCK_VALUES);
+		if (r == 0 && new_nr % per) {
+			uint64_t k = new_blocks - 1;
+			uint64_t had = old_nr - k * per;
+
+			r = ablock_set_nr(tm, root, value_size, k,
+					  had < per ? (uint32_t)had : per,
+					  (uint32_t)(new_nr % per), fill);
+		}
+	}
+	return r;
+}
+
+int pd_array_del(struct pd_tm *tm, uint64_t root)
+{
+	return pd_btree_del(tm, root, 8, PD_BTREE_BLOCK_VALUES);
 }
 
 struct set_ctx {

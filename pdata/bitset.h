@@ -40,4 +40,12 @@ int pd_bitset_set(struct pd_tm *tm, uint64_t *root, uint64_t nr_bits,
 int pd_bitset_clear(struct pd_tm *tm, uint64_t *root, uint64_t nr_bits,
 		    uint64_t i);
 
+/*
+ * In a transaction: from old_bits to new_bits bits, as the kernel's
+ * dm_bitset_resize: new bits are value, bits past new_bits dropped, the
+ * padding of the last word left 0.  O(words changed / 509 * log n).
+ */
+int pd_bitset_resize(struct pd_tm *tm, uint64_t *root, uint64_t old_bits,
+		     uint64_t new_bits, int value);
+
 #endif

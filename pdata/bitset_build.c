@@ -85,3 +85,50 @@ int pd_bitset_clear(struct pd_tm *tm, uint64_t *root, uint64_t nr_bits,
 {
 	return change_bit(tm, root, nr_bits, i, 0);
 }
+
+struct word_op {
+	uint64_t clear, set;
+};
+
+static void apply_word(void *value, void *ctx)
+{
+	const struct word_op *op = ctx;
+
+	store_le64(value, (load_le64(value) & ~op->clear) | op->set);
+}
+
+/* Bits [lo, hi) of word w (lo < hi <= 64) made v, in a transaction. */
+static int word_bits(struct pd_tm *tm, uint64_t *root, uint64_t nr_words,
+		     uint64_t w, unsigned lo, unsigned hi, int v)
+{
+	uint64_t mask = (hi == 64 ? ~0ull : (1ull << hi) - 1) & ~((1ull << lo) - 1);
+	struct word_op op = { mask, v ? mask : 0 };
+
+	return pd_array_update(tm, root, 8, nr_words, w, apply_word, &op);
+}
+
+int pd_bitset_resize(struct pd_tm *tm, uint64_t *root, uint64_t old_bits,
+		     uint64_t new_bits, int value)
+{
+	uint64_t old_words = (old_bits + 63) / 64, new_words = (new_bits + 63) / 64;
+	unsigned char fill[8];
+	int r;
+
+	store_le64(fill, value ? ~0ull : 0);
+	r = pd_array_resize(tm, root, 8, old_words, new_words, fill);
+	if (r < 0 || new_bits == old_bits)
+		return r;
+	/* Old padding that became bits takes the new bits' value. */
+	if (new_bits > old_bits && old_bits % 64) {
+		uint64_t end = new_bits < old_words * 64 ? new_bits : old_words * 64;
+
+		r = word_bits(tm, root, new_words, old_words - 1,
+			      (unsigned)(old_bits % 64),
+			      (unsigned)(end - (old_words - 1) * 64), value);
+	}
+	/* The new last word's padding is 0, as every writer here leaves it. */
+	if (r == 0 && new_bits % 64 && (value || new_bits < old_bits))
+		r = word_bits(tm, root, new_words, new_words - 1,
+			      (unsigned)(new_bits % 64), 64, 0);
+	return r;
+}

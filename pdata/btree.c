@@ -273,6 +273,7 @@ struct frame {
 	uint64_t block;
 	struct bounds b;
 	unsigned nr, next;
+	int counted;		/* node_ref said PD_WALK_COUNTED at or above */
 	uint64_t *keys;		/* MAX_CHILDREN each, allocated on first use */
 	uint64_t *children;
 };
@@ -295,11 +296,18 @@ static int report(struct walk *w, const struct pd_btree_damage *d)
 	return w->ops->damage ? w->ops->damage(w->ctx, d) : 0;
 }
 
-/* Damage to a node enter() let in: the caller hears leave() after it. */
-static int report_leave(struct walk *w, const struct pd_btree_damage *d,
-			uint64_t block)
+/* Damage to a node whose pointer node_ref saw (quiet 0) or not. */
+static int report_at(struct walk *w, struct pd_btree_damage *d, int quiet)
 {
-	int r = report(w, d);
+	d->ref_skipped = quiet;
+	return report(w, d);
+}
+
+/* Damage to a node enter() let in: the caller hears leave() after it. */
+static int report_leave(struct walk *w, struct pd_btree_damage *d,
+			uint64_t block, int quiet)
+{
+	int r = report_at(w, d, quiet);
 
 	if (!r && w->ops->leave)
 		w->ops->leave(w->ctx, block);
@@ -316,7 +324,7 @@ static int on_path(const struct walk *w, uint64_t block)
 
 /* Copies an internal node into frame sp and makes it the top of the stack. */
 static int push(struct walk *w, const void *data, uint64_t block,
-		const struct bounds *b)
+		const struct bounds *b, int counted)
 {
 	struct frame *fr = &w->frames[w->sp];
 	const unsigned char *vals = node_values(data);
@@ -332,6 +340,7 @@ static int push(struct walk *w, const void *data, uint64_t block,
 	fr->b = *b;
 	fr->nr = nr;
 	fr->next = 0;
+	fr->counted = counted;
 	for (unsigned i = 0; i < nr; i++) {
 		fr->keys[i] = node_key(data, i);
 		fr->children[i] = load_le64(vals + 8 * (size_t)i);
@@ -340,9 +349,14 @@ static int push(struct walk *w, const void *data, uint64_t block,
 	return 0;
 }
 
-/* One pointer to a node, at depth w->sp, allowed keys b. */
-static int visit(struct walk *w, uint64_t block, const struct bounds *b)
+/*
+ * One pointer to a node, at depth w->sp, allowed keys b; quiet when a node
+ * above it was counted already (the pointer is not passed to node_ref).
+ */
+static int visit(struct walk *w, uint64_t block, const struct bounds *b,
+		 int quiet)
 {
+	int counted = quiet;	/* the pointers below were counted before */
 	unsigned depth = w->sp;
 	struct pd_btree_damage d;
 	const struct pd_node_header *h;
@@ -350,15 +364,17 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 	struct pd_fault f;
 	int r;
 
-	if (w->ops->node_ref) {
+	if (!quiet && w->ops->node_ref) {
 		r = w->ops->node_ref(w->ctx, block);
-		if (r)
+		if (r == PD_WALK_COUNTED)
+			counted = 1;
+		else if (r)
 			return r;
 	}
 	if (depth >= PD_BTREE_MAX_DEPTH) {
 		set_damage(&d, PD_BT_TOO_DEEP, block, b, depth, "depth", depth,
 			   PD_BTREE_MAX_DEPTH - 1);
-		return report(w, &d);
+		return report_at(w, &d, quiet);
 	}
 	if (block >= w->nr_blocks) {
 		memset(&f, 0, sizeof(f));
@@ -370,19 +386,19 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 		f.expected = w->nr_blocks;
 		f.err = -ERANGE;
 		set_block_damage(&d, &f, b, depth);
-		return report(w, &d);
+		return report_at(w, &d, quiet);
 	}
 	if (on_path(w, block)) {
 		set_damage(&d, PD_BT_CYCLE, block, b, depth, "blocknr", block,
 			   block);
-		return report(w, &d);
+		return report_at(w, &d, quiet);
 	}
 	if (base_bitmap_test_and_set(&w->visited, block)) {
 		if (w->flags & PD_WALK_ALLOW_SHARED)
 			return 0;
 		set_damage(&d, PD_BT_SHARED, block, b, depth, "blocknr", block,
 			   block);
-		return report(w, &d);
+		return report_at(w, &d, quiet);
 	}
 
 	if (w->ops->enter) {
@@ -396,12 +412,12 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 		if (!is_read_damage(r))
 			return r;
 		set_block_damage(&d, &f, b, depth);
-		return report_leave(w, &d, block);
+		return report_leave(w, &d, block, quiet);
 	}
 	h = pd_block_data(blk);
 	if (check_node(h, block, w->value_size, b, depth, w->flags, &d)) {
 		pd_bm_unlock(blk);
-		return report_leave(w, &d, block);
+		return report_leave(w, &d, block, quiet);
 	}
 	if (le32_to_cpu(h->flags) == PD_BTREE_LEAF) {
 		if (w->leaf_depth < 0)
@@ -410,7 +426,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 			set_damage(&d, PD_BT_DEPTH, block, b, depth, "depth",
 				   depth, (unsigned)w->leaf_depth);
 			pd_bm_unlock(blk);
-			return report_leave(w, &d, block);
+			return report_leave(w, &d, block, quiet);
 		}
 		r = 0;
 		if (w->ops->leaf && le32_to_cpu(h->nr_entries))
@@ -418,7 +434,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 					 le32_to_cpu(h->nr_entries),
 					 (const unsigned char *)h +
 						 PD_NODE_KEYS_OFFSET,
-					 node_values(h));
+					 node_values(h), counted);
 		pd_bm_unlock(blk);
 		if (!r && w->ops->leave)
 			w->ops->leave(w->ctx, block);
@@ -430,9 +446,9 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b)
 		set_damage(&d, PD_BT_DEPTH, block, b, depth, "depth", depth,
 			   (unsigned)w->leaf_depth - 1);
 		pd_bm_unlock(blk);
-		return report_leave(w, &d, block);
+		return report_leave(w, &d, block, quiet);
 	}
-	r = push(w, h, block, b);
+	r = push(w, h, block, b, counted);
 	pd_bm_unlock(blk);
 	if (r == 0 && (w->flags & PD_WALK_PREFETCH)) {
 		struct frame *fr = &w->frames[w->sp - 1];
@@ -463,7 +479,7 @@ int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 	if (r < 0)
 		goto out_free;
 
-	r = visit(w, root, &whole_range);
+	r = visit(w, root, &whole_range, 0);
 	while (r == 0 && w->sp > 0) {
 		struct frame *fr = &w->frames[w->sp - 1];
 		struct bounds cb;
@@ -484,7 +500,7 @@ int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 			cb.hi = fr->b.hi;
 			cb.bounded = fr->b.bounded;
 		}
-		r = visit(w, fr->children[i], &cb);
+		r = visit(w, fr->children[i], &cb, fr->counted);
 	}
 
 	base_bitmap_release(&w->visited);

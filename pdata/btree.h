@@ -10,8 +10,11 @@
  *                      the caller in key order and reports damage as lost key
  *                      ranges, then keeps going.  Its return value is only for
  *                      -ENOMEM or a callback's own error; damage is not an
- *                      error.  A cycle or a node reached twice is damage, never
- *                      a hang; depth is capped at PD_BTREE_MAX_DEPTH.
+ *                      error.  A cycle or a node reached twice within one
+ *                      walk is damage, never a hang; depth is capped at
+ *                      PD_BTREE_MAX_DEPTH.  Nodes shared with another tree
+ *                      are walked again, their references counted once
+ *                      (node_ref and PD_WALK_COUNTED).
  *
  * Write side (btree_build.c): a bottom-up builder for sorted input, and
  * insert/remove on top of the transaction manager (tm.h).
@@ -67,6 +70,12 @@ struct pd_btree_damage {
 	 */
 	struct pd_fault fault;
 	unsigned depth;		/* 0 = root */
+	/*
+	 * 1 when the node lies below one node_ref said PD_WALK_COUNTED
+	 * for, so the pointer to it was not passed to node_ref: a counter
+	 * that takes back the count of a bad pointer must not.
+	 */
+	int ref_skipped;
 };
 
 struct pd_btree_walk_ops {
@@ -74,16 +83,32 @@ struct pd_btree_walk_ops {
 	 * A sound leaf: nr entries, keys and values as stored (le64 keys,
 	 * value_size bytes per value), in key order across calls.  Empty
 	 * leaves (an empty tree) are not passed on.  The pointers are into
-	 * the locked block and valid only during the call.  May be NULL.
+	 * the locked block and valid only during the call.  counted is 1
+	 * when the leaf lies below a node whose references node_ref said
+	 * were counted already (PD_WALK_COUNTED): a caller counting the
+	 * pointers its values hold must not count them again.  May be NULL.
 	 */
 	int (*leaf)(void *ctx, uint64_t block, unsigned nr, const void *keys,
-		    const void *values);
+		    const void *values, int counted);
 	/* Damage; keys in the range are lost.  May be NULL. */
 	int (*damage)(void *ctx, const struct pd_btree_damage *d);
 	/*
 	 * Every pointer to a node, the root's included, before the node is
-	 * read: once per reference, so a shared node is seen once per parent.
-	 * For reference counting.  May be NULL.
+	 * read: once per reference, so a shared node is seen once per parent
+	 * (within one walk and across walks), except the pointers below a
+	 * node for which it returned PD_WALK_COUNTED.  For reference
+	 * counting.  May be NULL.
+	 *
+	 * In persistent-data a block's reference count is the number of
+	 * parents pointing at it, not the number of paths reaching it: a
+	 * subtree two trees share has its root counted twice and everything
+	 * below it once.  So a caller counting references returns
+	 * PD_WALK_COUNTED for a node it has seen before (in an earlier walk;
+	 * within one walk a second visit is damage or skipped, see
+	 * PD_WALK_ALLOW_SHARED): the walk still reads and checks the node and
+	 * everything below it, with this tree's key bounds, and delivers its
+	 * leaves, but passes no pointer below it to node_ref.  0 goes on as
+	 * usual; any other value stops the walk.
 	 */
 	int (*node_ref)(void *ctx, uint64_t block);
 	/*
@@ -102,6 +127,9 @@ struct pd_btree_walk_ops {
 	 */
 	void (*leave)(void *ctx, uint64_t block);
 };
+
+/* node_ref's "already counted: walk it, but don't count below it". */
+#define PD_WALK_COUNTED 1
 
 enum pd_btree_walk_flags {
 	/*
@@ -238,5 +266,17 @@ int pd_btree_insert_flags(struct pd_tm *tm, uint64_t *root,
 			  unsigned flags);
 int pd_btree_remove_flags(struct pd_tm *tm, uint64_t *root,
 			  uint32_t value_size, uint64_t key, unsigned flags);
+
+/*
+ * Drops one reference to the tree at root, as the kernel's dm_btree_del:
+ * a node whose count falls to 0 is released and drops a reference to each
+ * child (and, with PD_BTREE_BLOCK_VALUES, each value block); a node still
+ * shared elsewhere only loses the one count.  Iterative: no recursion,
+ * memory bounded by the nodes visited.  -EUCLEAN for a cycle or a node
+ * with the wrong value size, -EILSEQ and the like for a block that fails
+ * its validator (the transaction is then dead, as after any count error).
+ */
+int pd_btree_del(struct pd_tm *tm, uint64_t root, uint32_t value_size,
+		 unsigned flags);
 
 #endif

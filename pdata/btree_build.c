@@ -764,3 +764,75 @@ int pd_btree_remove(struct pd_tm *tm, uint64_t *root, uint32_t value_size,
 {
 	return pd_btree_remove_flags(tm, root, value_size, key, 0);
 }
+
+/* ---- delete ---- */
+
+struct del_stack {
+	uint64_t *b;
+	size_t n, cap;
+};
+
+static int del_push(struct del_stack *s, uint64_t block)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		uint64_t *p = realloc(s->b, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		s->b = p;
+		s->cap = cap;
+	}
+	s->b[s->n++] = block;
+	return 0;
+}
+
+int pd_btree_del(struct pd_tm *tm, uint64_t root, uint32_t value_size,
+		 unsigned flags)
+{
+	struct del_stack s = { 0 };
+	int r;
+
+	if ((flags & PD_BTREE_BLOCK_VALUES) && value_size != 8)
+		return -EINVAL;
+	r = del_push(&s, root);
+	while (r == 0 && s.n) {
+		uint64_t b = s.b[--s.n];
+		struct pd_block *blk;
+		const void *d;
+
+		/*
+		 * Only the last reference frees a node and its children; a node
+		 * freed already (count 0: a cycle or a node reached twice) makes
+		 * pd_tm_dec fail, so every node is opened at most once.
+		 */
+		if (pd_tm_ref_count(tm, b) != 1) {
+			r = pd_tm_dec(tm, b);
+			continue;
+		}
+		r = pd_tm_read_lock(tm, b, &pd_btree_validator, &blk, NULL);
+		if (r < 0)
+			break;
+		d = pd_block_data(blk);
+		if (n_vs(d) != (n_internal(d) ? 8 : value_size) ||
+		    n_nr(d) > n_max(d) ||
+		    PD_NODE_KEYS_OFFSET + (size_t)n_max(d) * (8 + n_vs(d)) >
+			    PD_BLOCK_SIZE)
+			r = -EUCLEAN;
+		for (uint32_t i = 0; r == 0 && i < n_nr(d); i++) {
+			uint64_t v = load_le64(val_at((void *)d, i));
+
+			if (n_internal(d))
+				r = del_push(&s, v);
+			else if (flags & PD_BTREE_BLOCK_VALUES)
+				r = pd_tm_dec(tm, v);
+			else
+				break;
+		}
+		pd_bm_unlock(blk);
+		if (r == 0)
+			r = pd_tm_dec(tm, b);
+	}
+	free(s.b);
+	return r;
+}

@@ -223,11 +223,12 @@ struct disk_index {
 };
 
 static int di_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
-		   const void *values)
+		   const void *values, int counted)
 {
 	struct disk_index *x = ctx;
 	const unsigned char *kp = keys, *vp = values;
 
+	(void)counted;
 	(void)block;
 	for (unsigned i = 0; i < nr; i++) {
 		uint64_t k = load_le64(kp + 8 * (size_t)i);
@@ -295,13 +296,15 @@ out:
 /* ---- the overflow tree ---- */
 
 static int ov_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
-		   const void *values)
+		   const void *values, int counted)
 {
 	struct smread *s = ctx;
 	const unsigned char *kp = keys, *vp = values;
 	struct pd_sm_damage d;
 	int r;
 
+	(void)block;
+	(void)counted;	/* counts, not pointers */
 	for (unsigned i = 0; i < nr; i++) {
 		uint64_t k = load_le64(kp + 8 * (size_t)i);
 		uint32_t v = load_le32(vp + 4 * (size_t)i);

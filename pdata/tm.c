@@ -103,12 +103,18 @@ static int sm_blocks_push(struct pd_tm *tm, uint64_t block)
 struct open_ctx {
 	struct pd_tm *tm;
 	int damaged;
+	int io_err;	/* a block the device failed to read: its errno */
 };
 
 static int open_damage(void *ctx, const struct pd_sm_damage *d)
 {
-	(void)d;
-	((struct open_ctx *)ctx)->damaged = 1;
+	struct open_ctx *oc = ctx;
+	const struct pd_fault *f = d->problem == PD_SM_OVERFLOW ?
+				   &d->btree.fault : &d->fault;
+
+	oc->damaged = 1;
+	if (f->kind == PD_FAULT_IO && f->err < 0 && !oc->io_err)
+		oc->io_err = f->err;
 	return 0;
 }
 
@@ -145,7 +151,8 @@ int pd_tm_open(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		goto out_tm;
 	if (oc.damaged || nr_counts != tm->nr_blocks ||
 	    base_bitmap_count(&unknown) || counts[PD_TM_SB_LOCATION] == 0) {
-		r = -EUCLEAN;
+		/* An unreadable space map is an I/O error, not damage. */
+		r = oc.io_err ? oc.io_err : -EUCLEAN;
 		goto out_counts;
 	}
 	free(tm->counts);

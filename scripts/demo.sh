@@ -115,10 +115,40 @@ demo_repair() {
 		"mapping's dirty state is unknown, so it is kept dirty)"
 }
 
+demo_replay() {
+	# The sample's geometry: 1024 cache blocks of 32 KiB, an origin of
+	# 8192 x 32 KiB.  The images start as zeroes, so the shadow (which
+	# gets every write) starts equal to the origin.
+	cp "$meta" "$work/replay.meta"
+	truncate -s 32M "$work/cache.img"
+	truncate -s 256M "$work/origin.img"
+	truncate -s 256M "$work/shadow.img"
+	gzip -dc "$top/sample/trace.log.gz" >"$work/trace.log"
+	say cache_replay trace stat --trace trace.log
+	"$BIN/cache_replay" trace stat --trace "$work/trace.log" |
+		sed -n 's/^/   /; /^   \(format\|ios\|reads\|writes\|footprint\):/p'
+	say cache_replay replay --metadata replay.meta --cache cache.img \
+		--origin origin.img --trace trace.log --shadow shadow.img --verify
+	status=$("$BIN/cache_replay" replay --metadata "$work/replay.meta" \
+		--cache "$work/cache.img" --origin "$work/origin.img" \
+		--trace "$work/trace.log" --shadow "$work/shadow.img" \
+		--verify) || return 1
+	echo "   $status"
+	say cache_check replay.meta
+	"$BIN/cache_check" -q "$work/replay.meta" || return 1
+	"$BIN/cache_dump" -o "$work/replay.xml" "$work/replay.meta" || return 1
+	echo "   exit 0; the metadata now has" \
+		"$(count '<mapping ' "$work/replay.xml") mappings," \
+		"$(count 'dirty="true"' "$work/replay.xml") dirty, smq hints" \
+		"(the sample's $(count '<mapping ' "$work/sample.xml") warm-started" \
+		"the policy); every read matched the shadow"
+}
+
 step dump cache_dump
 step check cache_check
 step restore cache_restore
 step repair cache_repair
+step replay cache_replay
 
 echo
 if [ "$failed" -ne 0 ]; then

@@ -9,7 +9,8 @@
 set -eu
 
 need_pkgs="build-essential pkg-config libexpat1-dev libaio-dev libpopt-dev \
-libcmocka-dev thin-provisioning-tools time xz-utils groff-base python3"
+libcmocka-dev zlib1g-dev thin-provisioning-tools time xz-utils groff-base python3 \
+fio blktrace strace"
 if [ "${1:-}" = "--with-clang" ]; then
 	need_pkgs="$need_pkgs clang"
 fi

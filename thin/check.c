@@ -474,11 +474,12 @@ static struct device *dev_add(struct dev_list *l, uint64_t id)
 }
 
 static int cb_details_leaf(void *ctx, uint64_t block, unsigned nr,
-			   const void *keys, const void *values)
+			   const void *keys, const void *values, int counted)
 {
 	struct checker *c = ctx;
 	const unsigned char *kp = keys, *vp = values;
 
+	(void)counted;
 	(void)block;
 	if (!c->collect)
 		return 0;
@@ -496,11 +497,12 @@ static int cb_details_leaf(void *ctx, uint64_t block, unsigned nr,
 }
 
 static int cb_top_leaf(void *ctx, uint64_t block, unsigned nr,
-		       const void *keys, const void *values)
+		       const void *keys, const void *values, int counted)
 {
 	struct checker *c = ctx;
 	const unsigned char *kp = keys, *vp = values;
 
+	(void)counted;
 	(void)block;
 	for (unsigned i = 0; i < nr; i++) {
 		struct device *x = dev_add(&c->top,
@@ -768,11 +770,12 @@ static void match_devices(struct checker *c, int details_whole, int top_whole)
 /* ---- pass 4: each device's tree ---- */
 
 static int cb_map_leaf(void *ctx, uint64_t block, unsigned nr,
-		       const void *keys, const void *values)
+		       const void *keys, const void *values, int counted)
 {
 	struct checker *c = ctx;
 	const unsigned char *kp = keys, *vp = values;
 
+	(void)counted;
 	c->totals[c->nt - 1].n += nr;
 	c->res->nr_mappings += nr;
 	for (unsigned i = 0; i < nr; i++) {

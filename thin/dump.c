@@ -190,11 +190,12 @@ static struct dev_entry *add_dev(struct dump *d, uint64_t id)
 }
 
 static int details_leaf(void *ctx, uint64_t block, unsigned nr,
-			const void *keys, const void *values)
+			const void *keys, const void *values, int counted)
 {
 	struct dump *d = ctx;
 	const unsigned char *kp = keys, *vp = values;
 
+	(void)counted;
 	(void)block;
 	for (unsigned i = 0; i < nr; i++) {
 		/* Keys come in increasing order: the list stays sorted. */
@@ -210,11 +211,12 @@ static int details_leaf(void *ctx, uint64_t block, unsigned nr,
 }
 
 static int top_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
-		    const void *values)
+		    const void *values, int counted)
 {
 	struct dump *d = ctx;
 	const unsigned char *kp = keys, *vp = values;
 
+	(void)counted;
 	(void)block;
 	for (unsigned i = 0; i < nr; i++) {
 		uint64_t id = load_le64(kp + 8 * (size_t)i);
@@ -308,12 +310,13 @@ static int end_run(struct dump *d)
 }
 
 static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
-		    const void *values)
+		    const void *values, int counted)
 {
 	struct dump *d = ctx;
 	const unsigned char *kp = keys, *vp = values;
 	int r;
 
+	(void)counted;
 	(void)block;
 	d->res->nr_mappings += nr;
 	for (unsigned i = 0; i < nr; i++) {

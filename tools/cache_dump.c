@@ -5,9 +5,10 @@
  * metadata, and with the real dirty state for v2 (0.9.0 ignores the dirty
  * bitset).
  *
- * Exit codes: 0 dumped (also when the reader of a pipe went away early:
- * `cache_dump meta | head` ends quietly), 1 anything else, with one message
- * on stderr.  The input is only ever opened read-only.  With -o, the file is
+ * Exit codes: 0 dumped, 1 anything else, with one message on stderr.  When
+ * the reader of the output goes away early (`cache_dump meta | head`, a
+ * FIFO whose reader exits), the dump is killed by SIGPIPE with nothing on
+ * stderr, as 0.9.0's: a truncated dump never passes for a whole one.  The input is only ever opened read-only.  With -o, the file is
  * created at once (so a bad path fails before any work) but only emptied
  * when the dump starts to write, and a file this run created is removed
  * again if the dump fails.
@@ -91,10 +92,17 @@ static void report_failure(const char *input, const struct tool_output *out,
 			   sb->cache_blocks);
 		break;
 	case CACHE_DUMP_SB_INVALID:
-		tool_error("%s: superblock is invalid: %s is %" PRIu64
-			   " (run cache_check for details, or --repair to dump "
-			   "what can be read)", input, res->violation.field,
-			   res->violation.found);
+		if (res->violation.problem == CACHE_SB_POLICY_NAME)
+			tool_error("%s: superblock is invalid: the policy name "
+				   "has no NUL in its %u bytes (run cache_check "
+				   "for details, or --repair to dump it cut to "
+				   "%u)", input, CACHE_POLICY_NAME_SIZE,
+				   CACHE_POLICY_NAME_SIZE - 1);
+		else
+			tool_error("%s: superblock is invalid: %s is %" PRIu64
+				   " (run cache_check for details, or --repair "
+				   "to dump what can be read)", input,
+				   res->violation.field, res->violation.found);
 		break;
 	case CACHE_DUMP_DAMAGED:
 		/* 0.9.0's message, word for word. */
@@ -121,6 +129,30 @@ static void report_notes(const struct cache_dump_result *res, int repair)
 			   " rule(s) broken that do not affect the dump; run "
 			   "cache_check)", res->sb_note.field, res->sb_note.found,
 			   res->nr_sb_notes);
+	if (res->fixed & CACHE_DUMP_FIX_BLOCK_SIZE)
+		tool_error("repair: superblock block_size is 0; printed as %u, "
+			   "a guess: put the cache's real block size in the XML "
+			   "before restoring (the kernel refuses metadata whose "
+			   "block size differs from its table's)",
+			   CACHE_DUMP_GUESS_BLOCK_SIZE);
+	if (res->fixed & CACHE_DUMP_FIX_POLICY)
+		tool_error("repair: superblock policy name has no NUL in its %u "
+			   "bytes; printed cut to its first %u",
+			   CACHE_POLICY_NAME_SIZE, CACHE_POLICY_NAME_SIZE - 1);
+	if (res->fixed & CACHE_DUMP_FIX_HINT_WIDTH)
+		tool_error("repair: superblock hint width %" PRIu32 " is not 0 "
+			   "or a multiple of 4 up to %u; its hints are dropped "
+			   "and hint_width is printed as 0",
+			   cache_sb_hint_width(&res->sb), CACHE_MAX_HINT_SIZE);
+	if (res->fixed & CACHE_DUMP_FIX_DUPLICATES)
+		tool_error("repair: %" PRIu64 " mapping(s) of an origin block "
+			   "another cache block maps too left out (the dirty "
+			   "one kept, else the lower cache block)",
+			   res->nr_duplicates);
+	if (res->fixed & CACHE_DUMP_FIX_DISCARDS)
+		tool_error("repair: a mapping is past the origin size the "
+			   "discard geometry gives; the discards are left out "
+			   "(the kernel sets a new geometry on its next load)");
 	if (repair && res->nr_damage)
 		tool_error("repair: skipped %" PRIu64 " damaged range(s): "
 			   "%" PRIu64 " mapping(s) and %" PRIu64 " hint(s) "
@@ -143,6 +175,7 @@ static int run(const struct dump_opts *o, const char *input)
 	struct xml_writer *w = NULL;
 	struct cache_emitter e;
 	struct pd_io *io = NULL;
+	int broken_pipe = 0;
 	int r;
 
 	r = tool_open_metadata(input, PD_IO_RDONLY | PD_IO_EXCL | PD_IO_AIO,
@@ -159,7 +192,7 @@ static int run(const struct dump_opts *o, const char *input)
 	}
 	xml_writer_emitter(w, &e);
 
-	/* A closed pipe is an EPIPE from write(2), handled below. */
+	/* A closed pipe is an EPIPE from write(2): cleaned up, then SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	dopts.flags = o->repair ? CACHE_DUMP_REPAIR : 0;
 	dopts.before_emit = before_emit;
@@ -167,10 +200,9 @@ static int run(const struct dump_opts *o, const char *input)
 	r = cache_dump(io, &dopts, &e, &res);
 	if (!r)
 		r = xml_writer_flush(w);
-	if (r == -EPIPE && out.is_stdout) {
-		/* The reader has all it wanted: not an error. */
-		r = 0;
-		goto out_writer;
+	if (r == -EPIPE) {
+		broken_pipe = 1;
+		goto out_abort;
 	}
 	if (r < 0) {
 		if (!res.status) {
@@ -196,6 +228,8 @@ out_writer:
 	xml_writer_destroy(w);
 out_io:
 	pd_io_destroy(io);
+	if (broken_pipe)
+		tool_die_of_sigpipe();
 	return r < 0 ? 1 : 0;
 }
 

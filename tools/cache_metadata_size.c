@@ -6,8 +6,10 @@
  * error lines, so scripts and LVM see no difference.  On top of that, the
  * 1.x size units (--device-size 10G, -u/--unit, -n/--numeric-only), and
  * --exact, which adds the number of blocks a fresh cache_restore of that
- * many cache blocks allocates.  Unlike 0.9.0 it rejects a block size of 0
- * (which crashed it) and sizes that do not fit in 64 bits (which wrapped).
+ * many cache blocks allocates.  Unlike 0.9.0 it rejects sizes that do not
+ * fit in 64 bits (which wrapped) and, as the newer reference does, a block
+ * size the kernel cannot use (0 crashed 0.9.0; 100 gave a size for a cache
+ * that cannot exist).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -98,6 +100,7 @@ static int parse_number(const char *opt, const char *s, uint64_t max,
 static int nr_blocks_from(const struct msize_opts *o, uint64_t *nr)
 {
 	uint64_t dev, bs, derived;
+	const char *why;
 
 	if (o->block_size && !o->device_size) {
 		msg("If you specify --block-size you must also give "
@@ -124,9 +127,11 @@ static int nr_blocks_from(const struct msize_opts *o, uint64_t *nr)
 	if (parse_size("--device-size", o->device_size, &dev) < 0 ||
 	    parse_size("--block-size", o->block_size, &bs) < 0)
 		return 1;
-	if (!bs || bs % 512) {
-		msg("--block-size must be a non-zero whole number of sectors: "
-		    "%s", o->block_size);
+	/* In sectors; a part sector fails the multiple-of-64 rule too. */
+	why = cache_block_size_problem(bs % 512 ? 1 : bs / 512);
+	if (why) {
+		msg("%s: --block-size %s (the kernel takes 64 to 2097152 "
+		    "sectors, a multiple of 64)", why, o->block_size);
 		return 1;
 	}
 	/* A partial block at the end of the device cannot hold a block. */
@@ -162,10 +167,9 @@ static int run(const struct msize_opts *o)
 	if (o->hint_width &&
 	    parse_number("--max-hint-width", o->hint_width, 128, &width) < 0)
 		return 1;
-	if (o->version && (parse_number("--metadata-version", o->version, 2,
-					&version) < 0 || version < 1)) {
-		if (version < 1)
-			msg("--metadata-version must be 1 or 2: %s", o->version);
+	if (o->version && (cache_size_parse_u64(o->version, &version) < 0 ||
+			   version < 1 || version > 2)) {
+		msg("--metadata-version must be 1 or 2: %s", o->version);
 		return 1;
 	}
 	if (cache_size_unit_parse(o->unit ? o->unit : "sector", &unit) < 0) {

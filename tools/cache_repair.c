@@ -12,7 +12,9 @@
  *
  * Exit codes: 0 the output was written (what could not be recovered is
  * reported unless -q); 1 nothing usable was written, with one line saying
- * why.  LVM passes its empty cache_repair_options as an extra empty
+ * why.  When the reader of the report or of --xml goes away early (a
+ * closed pipe), repair stops before OUT is touched and is killed by
+ * SIGPIPE with nothing on stderr, as 0.9.0's tools are.  LVM passes its empty cache_repair_options as an extra empty
  * argument: one such argument is accepted and ignored.
  */
 #include <errno.h>
@@ -174,7 +176,7 @@ static void print_report(const struct cache_salvage *s)
 	}
 	printf("\n");
 	for (int f = 0; f < CACHE_NR_FIELDS; f++) {
-		if (r->source[f] == CACHE_FROM_SB)
+		if (r->source[f] == CACHE_FROM_SB && !r->why[f][0])
 			continue;
 		printf("  %s: ", cache_repair_field_name(f));
 		switch (f) {
@@ -194,15 +196,40 @@ static void print_report(const struct cache_salvage *s)
 			printf("%" PRIu32, r->sb.hint_width);
 			break;
 		case CACHE_FIELD_FLAGS:
-			printf("not clean");
+			printf("%s", r->sb.flags & CACHE_SB_CLEAN_SHUTDOWN ?
+					     "clean" :
+					     "not clean");
+			break;
+		case CACHE_FIELD_DISCARDS:
+			if (r->sb.discard_nr_blocks)
+				printf("%" PRIu64 " blocks of %" PRIu64
+				       " sectors", r->sb.discard_nr_blocks,
+				       r->sb.discard_block_size);
+			else
+				printf("none");
 			break;
 		}
-		printf(" (%s%s)\n", cache_repair_source_name(r->source[f]),
-		       r->source[f] == CACHE_FROM_DEFAULT ||
-				       r->source[f] == CACHE_FROM_SCAN ?
-			       ", guessed" :
-			       "");
+		/* Which won, and why, when the structures had a say. */
+		if (r->why[f][0])
+			printf(" (%s: %s)\n",
+			       cache_repair_source_name(r->source[f]),
+			       r->why[f]);
+		else
+			printf(" (%s%s)\n",
+			       cache_repair_source_name(r->source[f]),
+			       r->source[f] == CACHE_FROM_DEFAULT ||
+					       r->source[f] == CACHE_FROM_SCAN ?
+				       ", guessed" :
+				       "");
 	}
+	if (r->leaked_dirty_bitsets == 1)
+		printf("dirty bitset: found unreferenced at block %" PRIu64
+		       ", its dirty bits kept\n", r->leaked_dirty_root);
+	else if (r->leaked_dirty_bitsets)
+		printf("dirty bitset: %" PRIu64 " unreferenced candidates "
+		       "(the first at block %" PRIu64 "), their dirty bits "
+		       "united\n", r->leaked_dirty_bitsets,
+		       r->leaked_dirty_root);
 	if (r->scanned)
 		printf("scan: %" PRIu64 " array btree leaves and %" PRIu64
 		       " array blocks found; %s\n",
@@ -269,8 +296,11 @@ static int write_xml(const struct cache_salvage *s, const char *path,
 	if (!r)
 		r = xml_writer_flush(w);
 	xml_writer_destroy(w);
-	if (r == -EPIPE && out.is_stdout)
-		return 0;
+	if (r == -EPIPE) {
+		/* Nothing is on OUT yet: end as a closed pipe ends 0.9.0. */
+		tool_output_abort(&out);
+		tool_die_of_sigpipe();
+	}
 	if (r < 0) {
 		tool_error("%s: cannot write: %s", out.path, strerror(-r));
 		goto out_abort;
@@ -282,33 +312,38 @@ out_abort:
 	return r < 0 ? r : -EIO;
 }
 
-/* The output must exist, be writable and not be the input. */
-static int open_output(const char *path, const char *input, struct pd_io **io)
+/* The output must exist and be writable (run() refused the input). */
+static int open_output(const char *path, struct pd_io **io)
 {
-	struct stat a, b;
+	struct stat a;
 	int r;
 
 	if (stat(path, &a) < 0) {
 		if (errno == ENOENT)
-			tool_error("%s: output does not exist (create it, e.g. "
-				   "with truncate or lvcreate, first)", path);
+			tool_error("%s: Output file does not exist (create it, "
+				   "e.g. with truncate or lvcreate, first)", path);
 		else
 			tool_error("%s: %s", path, strerror(errno));
 		return -errno;
 	}
-	if (!stat(input, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-		tool_error("%s: the output is the input: repair writes new "
-			   "metadata to another device", path);
-		return -EEXIST;
-	}
 	r = pd_io_open(path, PD_IO_WRITE | PD_IO_EXCL, io);
+	if (r == -EBUSY) {
+		tool_error("%s: device is in use (is a cache active on it?); "
+			   "refusing to write it", path);
+		return r;
+	}
+	if (r == -EISDIR || r == -ENODEV) {
+		tool_error("%s: Not a block device or regular file%s", path,
+			   r == -EISDIR ? " (a directory)" : "");
+		return r;
+	}
 	if (r < 0) {
 		tool_error("%s: cannot open for writing: %s", path,
 			   pd_strerror(r));
 		return r;
 	}
 	if ((*io)->nr_blocks < 2) {
-		tool_error("%s: too small for metadata (%" PRIu64 " bytes)",
+		tool_error("%s: Output file too small (%" PRIu64 " bytes)",
 			   path, (*io)->size_bytes);
 		pd_io_destroy(*io);
 		*io = NULL;
@@ -338,25 +373,42 @@ static int run(const struct repair_opts *o)
 	r = parse_opts(o, &ro);
 	if (r)
 		return 1;
+	/* Repair writes new metadata to another device, never its input. */
+	if (o->output && tool_refuse_input(o->output, o->input, NULL) < 0)
+		return 1;
 	r = tool_open_metadata(o->input, PD_IO_RDONLY | PD_IO_EXCL | in_flags,
 			       &in);
 	if (r < 0)
 		return 1;
 	if (o->output) {
-		r = open_output(o->output, o->input, &out);
+		r = open_output(o->output, &out);
 		if (r < 0)
 			goto out_in;
 	}
 
+	if (out)
+		ro.out_blocks = out->nr_blocks;
 	r = cache_repair_salvage(in, &ro, &s);
+	if (r < 0 && tool_looks_like_xml(o->input)) {
+		tool_error_xml_input(o->input);
+		goto out_fail;
+	}
 	if (r == -EINVAL && s && cache_salvage_missing(s)) {
 		const struct cache_repair_report *rep = cache_salvage_report(s);
 
-		tool_error("%s: the superblock is %s and its %s cannot be "
-			   "recovered: give it with %s",
-			   o->input, sb_state_text(rep->sb_state),
-			   cache_repair_field_name(CACHE_FIELD_BLOCK_SIZE),
-			   cache_salvage_missing(s));
+		if (rep->missing_field == CACHE_FIELD_BLOCK_SIZE)
+			tool_error("%s: the superblock is %s and its %s cannot "
+				   "be recovered: give it with %s",
+				   o->input, sb_state_text(rep->sb_state),
+				   cache_repair_field_name(rep->missing_field),
+				   cache_salvage_missing(s));
+		else
+			tool_error("%s: the superblock is %s and no mapping "
+				   "array was found: the number of %s cannot "
+				   "be recovered: give it with %s",
+				   o->input, sb_state_text(rep->sb_state),
+				   cache_repair_field_name(rep->missing_field),
+				   cache_salvage_missing(s));
 		goto out_fail;
 	}
 	if (r < 0) {
@@ -365,7 +417,9 @@ static int run(const struct repair_opts *o)
 	}
 	if (!o->quiet)
 		print_report(s);
-	fflush(stdout);
+	/* A lost report stops the repair before OUT is touched. */
+	if (tool_flush_stdout() < 0)
+		goto out_fail;
 
 	if (o->xml) {
 		signal(SIGPIPE, SIG_IGN);
@@ -377,6 +431,11 @@ static int run(const struct repair_opts *o)
 		char msg[256];
 
 		r = cache_repair_write(s, out, msg, sizeof(msg));
+		if (r == -ENOSPC) {
+			tool_error("%s: Output file too small: %s", o->output,
+				   *msg ? msg : pd_strerror(r));
+			goto out_fail;
+		}
 		if (r < 0) {
 			tool_error("%s: writing the repaired metadata failed: "
 				   "%s", o->output, *msg ? msg : pd_strerror(r));
@@ -454,13 +513,13 @@ int cmd_cache_repair(int argc, const char **argv)
 		goto out;
 	}
 	if (!o.input) {
-		tool_error("no input file provided (-i)");
+		tool_error("No input file provided (-i)");
 		poptPrintUsage(pc, stderr, 0);
 		r = 1;
 		goto out;
 	}
 	if (!o.output && !o.xml) {
-		tool_error("no output file provided (-o)");
+		tool_error("No output file provided (-o, or --xml)");
 		poptPrintUsage(pc, stderr, 0);
 		r = 1;
 		goto out;

@@ -12,10 +12,15 @@
  *
  * The default metadata version is 2, as the kernel and the current
  * upstream tools write (0.9.0 defaulted to 1).
- * --debug-override-metadata-version N, a 0.9.0 debugging option that wrote
- * N into the superblock after the restore, is accepted as a synonym of
- * --metadata-version for 1 and 2 and refused otherwise: any other version
- * makes metadata that no tool and no kernel reads.
+ * --debug-override-metadata-version N does what 0.9.0's does, for tests
+ * that need metadata the kernel refuses: any N from 0 to 2^32-1 goes into
+ * the superblock, over the layout of version 2 for N >= 2 and of version 1
+ * otherwise (the dirty bitset is written from 2 on), whatever
+ * --metadata-version says.  The restore is done for that layout, then
+ * block 0 is rewritten with N (re-checksummed).
+ *
+ * A block size the kernel cannot use (not 64..2097152 sectors in steps of
+ * 64) is restored as asked, with one warning line.
  *
  * Exit codes: 0 restored; 1 anything else, with one line on stderr.  A
  * failure while writing leaves block 0 zeroed (an unformatted device, as
@@ -25,6 +30,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <popt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/format.h"
 #include "cache/restore.h"
 #include "pdata/bm.h"
 #include "pdata/io.h"
@@ -86,6 +93,12 @@ static int open_input(const char *path, int *fd, struct stat *st)
 	if (!strcmp(path, "-")) {
 		*fd = STDIN_FILENO;
 	} else {
+		/* 0.9.0's words lead: scripts search for them. */
+		if (stat(path, st) < 0) {
+			tool_error("%s: Couldn't stat file: %s", path,
+				   strerror(errno));
+			return -1;
+		}
 		*fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (*fd < 0) {
 			tool_error("%s: cannot open the input: %s", path,
@@ -94,8 +107,8 @@ static int open_input(const char *path, int *fd, struct stat *st)
 		}
 	}
 	if (fstat(*fd, st) < 0 || S_ISDIR(st->st_mode)) {
-		tool_error("%s: the input is a directory, not an XML file",
-			   path);
+		tool_error("%s: Not a regular file (a directory, not an XML "
+			   "file)", path);
 		if (*fd != STDIN_FILENO)
 			close(*fd);
 		return -1;
@@ -103,26 +116,23 @@ static int open_input(const char *path, int *fd, struct stat *st)
 	return 0;
 }
 
-static int open_output(const char *path, const struct stat *in,
-		       struct pd_io **io)
+static int open_output(const char *path, const char *input,
+		       const struct stat *in, struct pd_io **io)
 {
 	struct stat st;
 	int r;
 
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT)
-			tool_error("%s: does not exist (the output must be an "
-				   "existing file or block device, big enough "
+			tool_error("%s: Output file does not exist (it must be "
+				   "an existing file or block device, big enough "
 				   "for the metadata)", path);
 		else
 			tool_error("%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (st.st_dev == in->st_dev && st.st_ino == in->st_ino &&
-	    S_ISREG(st.st_mode)) {
-		tool_error("%s: the output is the input file", path);
+	if (tool_refuse_input(path, input, in) < 0)
 		return -1;
-	}
 	r = pd_io_open(path, PD_IO_WRITE | PD_IO_EXCL, io);
 	switch (r) {
 	case 0:
@@ -132,8 +142,11 @@ static int open_output(const char *path, const struct stat *in,
 			   "device-mapper); refusing to write it", path);
 		break;
 	case -EISDIR:
+		tool_error("%s: Not a block device or regular file (a "
+			   "directory)", path);
+		break;
 	case -ENODEV:
-		tool_error("%s: not a regular file or a block device", path);
+		tool_error("%s: Not a block device or regular file", path);
 		break;
 	default:
 		tool_error("%s: cannot open for writing: %s", path,
@@ -157,7 +170,7 @@ static void report_read_error(const char *in, const char *out,
 			what = err->err == -ENOMEM ? "out of memory"
 						   : pd_strerror(err->err);
 		if (err->err == -ENOSPC) {
-			tool_error("%s: too small: %s", out, what);
+			tool_error("%s: Output file too small: %s", out, what);
 			return;
 		}
 	}
@@ -174,8 +187,51 @@ static int parse_version(const char *opt, const char *s, uint32_t *v)
 		*v = (uint32_t)(s[0] - '0');
 		return 0;
 	}
-	tool_error("%s must be 1 or 2, not '%s'", opt, s);
+	tool_error("Bad metadata version: %s must be 1 or 2, not '%s'", opt,
+		   s);
 	return -1;
+}
+
+/* 0.9.0's override takes any u32, even one no tool or kernel reads. */
+static int parse_override(const char *s, uint32_t *v)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (!*s || *s == '-' || *s == '+' || *end || errno || x > UINT32_MAX) {
+		tool_error("--debug-override-metadata-version: not a number "
+			   "from 0 to %u: '%s'", UINT32_MAX, s);
+		return -1;
+	}
+	*v = (uint32_t)x;
+	return 0;
+}
+
+/* Writes version into the superblock the restore committed. */
+static int override_version(struct pd_io *io, const char *path,
+			    uint32_t version)
+{
+	struct cache_disk_sb *sb = aligned_alloc(PD_BLOCK_SIZE, PD_BLOCK_SIZE);
+	int r = -ENOMEM;
+
+	if (!sb)
+		goto out;
+	r = io->ops->read(io, CACHE_SB_LOCATION, 1, sb);
+	if (r < 0)
+		goto out;
+	sb->version = cpu_to_le32(version);
+	pd_validator_prepare(&cache_sb_validator, sb, CACHE_SB_LOCATION);
+	r = io->ops->write(io, CACHE_SB_LOCATION, 1, sb);
+	if (!r)
+		r = io->ops->flush(io);
+out:
+	if (r < 0)
+		tool_error("%s: writing version %" PRIu32 " into the superblock "
+			   "failed: %s", path, version, pd_strerror(r));
+	free(sb);
+	return r;
 }
 
 static int run(const struct restore_opts *o)
@@ -188,31 +244,33 @@ static int run(const struct restore_opts *o)
 	struct bar bar = { 0, -1 };
 	struct pd_io *io = NULL;
 	struct stat st;
+	uint32_t override = 0;
 	int fd, r, ret = 1;
 
 	if (!o->input) {
-		tool_error("no input file given (-i FILE, or -i - for "
+		tool_error("No input file provided (-i FILE, or -i - for "
 			   "standard input)");
 		return 1;
 	}
 	if (!o->output) {
-		tool_error("no output given (-o DEVICE or FILE)");
+		tool_error("No output file provided (-o DEVICE or FILE)");
 		return 1;
 	}
 	ro.version = CACHE_RESTORE_DEFAULT_VERSION;
 	if (o->version &&
 	    parse_version("--metadata-version", o->version, &ro.version) < 0)
 		return 1;
-	if (o->override_version &&
-	    parse_version("--debug-override-metadata-version",
-			  o->override_version, &ro.version) < 0)
-		return 1;
+	if (o->override_version) {
+		if (parse_override(o->override_version, &override) < 0)
+			return 1;
+		ro.version = override >= 2 ? 2 : 1;
+	}
 	if (o->omit_clean_shutdown)
 		ro.flags |= CACHE_RESTORE_OMIT_CLEAN_SHUTDOWN;
 
 	if (open_input(o->input, &fd, &st) < 0)
 		return 1;
-	if (open_output(o->output, &st, &io) < 0)
+	if (open_output(o->output, o->input, &st, &io) < 0)
 		goto out_input;
 	r = cache_restore_create(io, &ro, &rs);
 	if (r < 0) {
@@ -237,12 +295,25 @@ static int run(const struct restore_opts *o)
 	}
 	r = cache_restore_commit(rs);
 	if (r < 0) {
-		tool_error("%s: writing the metadata failed: %s (block 0 is "
-			   "left zeroed)", o->output,
+		static const char *const left[] = {
+			[CACHE_RESTORE_LEFT_UNCHANGED] = "the device is unchanged",
+			[CACHE_RESTORE_LEFT_ZEROED] = "block 0 is left zeroed",
+			[CACHE_RESTORE_LEFT_UNFLUSHED] =
+				"the new metadata is written but may not be on disk",
+		};
+
+		tool_error("%s: writing the metadata failed: %s (%s)",
+			   o->output,
 			   cache_restore_message(rs) ? cache_restore_message(rs)
-						     : pd_strerror(r));
+						     : pd_strerror(r),
+			   left[cache_restore_left(rs)]);
 		goto out_restore;
 	}
+	if (o->override_version &&
+	    override_version(io, o->output, override) < 0)
+		goto out_restore;
+	/* From the XML: the restore never reads its output back. */
+	tool_warn_block_size_value(cache_restore_block_size(rs));
 	ret = 0;
 out_restore:
 	cache_restore_destroy(rs);
@@ -271,9 +342,9 @@ int cmd_cache_restore(int argc, const char **argv)
 		  &o.omit_clean_shutdown, 0,
 		  "leave the clean-shutdown flag clear (the kernel then "
 		  "treats every mapped block as dirty)", NULL },
-		{ "debug-override-metadata-version", 0,
-		  POPT_ARG_STRING | POPT_ARGFLAG_DOC_HIDDEN, NULL, 4,
-		  "the same as --metadata-version", "{1|2}" },
+		{ "debug-override-metadata-version", 0, POPT_ARG_STRING, NULL,
+		  4, "write N as the superblock's version, whatever it is "
+		  "(for tests: metadata the kernel refuses)", "N" },
 		{ "quiet", 'q', POPT_ARG_NONE, &o.quiet, 0,
 		  "no progress bar", NULL },
 		{ "help", 'h', POPT_ARG_NONE, &o.help, 0, "show this help",

@@ -112,27 +112,32 @@ static int parse_u64(const char *opt, const char *s, uint64_t max,
 	return 0;
 
 out_bad:
-	tool_error("invalid number for %s: '%s'", opt, s);
+	/* 0.9.0's words for the one number it parses. */
+	if (!strcmp(opt, "--buffer-size-meg"))
+		tool_error("Couldn't parse buffer size: '%s' (--buffer-size-meg "
+			   "takes a number of MiB)", s);
+	else
+		tool_error("invalid number for %s: '%s'", opt, s);
 	return -EINVAL;
 }
 
 static void list_failed(const struct cache_writeback_result *res)
 {
 	for (uint64_t i = 0; i < res->nr_jobs; i++) {
-		const struct cache_wb_job *j = &res->jobs[i];
-		enum cache_wb_stage s = (enum cache_wb_stage)j->stage;
+		const struct pd_copy_job *j = &res->jobs[i];
+		enum pd_copy_stage s = (enum pd_copy_stage)j->stage;
 
-		if (s == CACHE_WB_COPIED)
+		if (s == PD_COPY_COPIED)
 			continue;
-		if (s == CACHE_WB_FAILED_FAST_END ||
-		    s == CACHE_WB_FAILED_ORIGIN_END)
+		if (s == PD_COPY_FAILED_FAST_END ||
+		    s == PD_COPY_FAILED_ORIGIN_END)
 			printf("cache block %" PRIu64 " (origin block %" PRIu64
 			       "): %s\n", j->cblock, j->oblock,
-			       cache_wb_stage_name(s));
+			       pd_copy_stage_name(s));
 		else
 			printf("cache block %" PRIu64 " (origin block %" PRIu64
 			       "): %s: %s\n", j->cblock, j->oblock,
-			       cache_wb_stage_name(s), strerror(-j->err));
+			       pd_copy_stage_name(s), strerror(-j->err));
 	}
 }
 
@@ -144,6 +149,18 @@ static void report_refusal(const struct wb_opts *o,
 
 	switch (res->status) {
 	case CACHE_WB_SB_UNREADABLE:
+		if (tool_looks_like_xml(o->metadata)) {
+			tool_error_xml_input(o->metadata);
+			break;
+		}
+		if (res->fault.kind == PD_FAULT_CHECKSUM) {
+			/* 0.9.0's words, which scripts search for. */
+			tool_error("%s: bad checksum in superblock (found "
+				   "0x%08" PRIx64 ", expected 0x%08" PRIx64 ")",
+				   o->metadata, res->fault.found,
+				   res->fault.expected);
+			break;
+		}
 		pd_fault_format(&res->fault, buf, sizeof(buf));
 		tool_error("%s: cannot read the superblock: %s", o->metadata,
 			   res->fault.kind != PD_FAULT_NONE ? buf :
@@ -156,7 +173,11 @@ static void report_refusal(const struct wb_opts *o,
 			   res->violation.found);
 		break;
 	case CACHE_WB_DAMAGED:
-		if (res->first_problem[0])
+		pd_fault_format(&res->fault, buf, sizeof(buf));
+		if (res->fault.kind == PD_FAULT_IO)
+			tool_error("%s: cannot read the %s: %s; nothing was "
+				   "copied", o->metadata, res->structure, buf);
+		else if (res->first_problem[0])
 			tool_error("%s: the metadata has errors (%s); nothing "
 				   "was copied: run cache_check for details and "
 				   "cache_repair to fix them", o->metadata,
@@ -171,6 +192,10 @@ static void report_refusal(const struct wb_opts *o,
 		tool_error("%s: %s", res->bad_path,
 			   res->err == -EBUSY ?
 			   "device is in use (is the cache still active?)" :
+			   res->err == -EISDIR ? "Not a block device or regular "
+						 "file (a directory)" :
+			   res->err == -ENODEV ? "Not a block device or regular "
+						 "file" :
 			   strerror(-res->err));
 		break;
 	case CACHE_WB_COPY_ERROR:
@@ -277,7 +302,7 @@ static int run(const struct wb_opts *o)
 			   res.stats.failed);
 	rc = res.stats.failed ? 1 : 0;
 out:
-	if (fflush(stdout) != 0)
+	if (tool_flush_stdout() < 0)
 		rc = 1;
 	cache_writeback_release(&res);
 	pd_io_destroy(io);

@@ -6,6 +6,7 @@
 #include "tools/common.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +15,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/format.h"
+#include "cache/metadata_size.h"
+#include "pdata/bm.h"
 #include "pdata/ondisk.h"
 #include "tools/tool.h"
 
+/* Led by 0.9.0's words where it has them: scripts search for those. */
 static const char *open_error_text(int err)
 {
 	switch (err) {
 	case -EISDIR:
-		return "is a directory, not a metadata device or file";
+		return "Not a block device or regular file (a directory)";
 	case -ENODEV:
-		return "not a regular file or block device";
+		return "Not a block device or regular file";
+	case -ENOENT:
+		return "Couldn't stat path: No such file or directory";
+	case -ENOTDIR:
+		return "Couldn't stat path: Not a directory";
 	case -EBUSY:
 		return "device is in use (is the cache still active? "
 		       "deactivate it, or dump a copy)";
@@ -91,9 +100,9 @@ int tool_open_metadata(const char *path, unsigned flags, struct pd_io **out)
 		if (tool_looks_like_xml(path))
 			tool_error_xml_input(path);
 		else
-			tool_error("%s: too small to hold cache metadata "
-				   "(%llu bytes; the superblock alone takes "
-				   "%u)", path,
+			tool_error("%s: Metadata device/file too small.  Is "
+				   "this binary metadata? (%llu bytes; the "
+				   "superblock alone takes %u)", path,
 				   (unsigned long long)io->size_bytes,
 				   PD_BLOCK_SIZE);
 		pd_io_destroy(io);
@@ -103,11 +112,33 @@ int tool_open_metadata(const char *path, unsigned flags, struct pd_io **out)
 	return 0;
 }
 
-int tool_output_open(struct tool_output *o, const char *path,
-		     const char *input)
+int tool_same_file(const struct stat *a, const struct stat *b)
+{
+	if (S_ISBLK(a->st_mode) && S_ISBLK(b->st_mode))
+		return a->st_rdev == b->st_rdev;
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+int tool_refuse_input(const char *output, const char *input,
+		      const struct stat *in)
 {
 	struct stat in_st, out_st;
 
+	if (!in) {
+		if (!input || stat(input, &in_st) < 0)
+			return 0;
+		in = &in_st;
+	}
+	if (stat(output, &out_st) < 0 || !tool_same_file(in, &out_st))
+		return 0;
+	tool_error("%s: the output is the input (%s); refusing to overwrite "
+		   "it", output, input);
+	return -EEXIST;
+}
+
+int tool_output_open(struct tool_output *o, const char *path,
+		     const char *input)
+{
 	memset(o, 0, sizeof(*o));
 	if (!path || !strcmp(path, "-")) {
 		o->path = "standard output";
@@ -117,11 +148,8 @@ int tool_output_open(struct tool_output *o, const char *path,
 	}
 	o->path = path;
 	/* Writing the dump over its own input would destroy the input. */
-	if (input && !stat(input, &in_st) && !stat(path, &out_st) &&
-	    in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino) {
-		tool_error("%s: is the input; refusing to overwrite it", path);
+	if (tool_refuse_input(path, input, NULL) < 0)
 		return -EEXIST;
-	}
 	o->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (o->fd >= 0) {
 		o->created = 1;
@@ -240,6 +268,18 @@ void tool_free_slots(const struct tool_parse_spec *spec)
 			free(*spec->slots[i]);
 			*spec->slots[i] = NULL;
 		}
+}
+
+void tool_warn_block_size_value(uint64_t sectors)
+{
+	const char *why = sectors && sectors <= UINT32_MAX ?
+		cache_block_size_problem((uint32_t)sectors) : NULL;
+
+	if (why)
+		tool_error("warning: the cache block size is %" PRIu64
+			   " sectors: %s (the kernel takes 64 to 2097152 "
+			   "sectors, a multiple of 64) and cannot use this "
+			   "metadata", sectors, why);
 }
 
 const char **tool_split_optional(int argc, const char **argv, char short_name,

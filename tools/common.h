@@ -12,6 +12,7 @@
 
 #include <popt.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "pdata/io.h"
 
@@ -53,6 +54,23 @@ struct tool_output {
 	int started;
 	int is_stdout;
 };
+
+/*
+ * 1 when a and b are one file: the same device and inode (which a symlink,
+ * a hard link, /proc/self/fd/N or a bind mount all share), or two nodes
+ * of the same block device (st_rdev).
+ */
+int tool_same_file(const struct stat *a, const struct stat *b);
+
+/*
+ * Refuses an output that is the input, whatever name either goes by:
+ * -EEXIST and one line, "OUTPUT: the output is the input (INPUT);
+ * refusing to overwrite it".  in is the input's stat, or NULL to stat
+ * input.  An output or input that cannot be stat'ed is not refused here
+ * (0): opening it says what is wrong.  Call before anything is written.
+ */
+int tool_refuse_input(const char *output, const char *input,
+		      const struct stat *in);
 
 /*
  * Refuses (-EEXIST) an output that is the input file itself; input may be
@@ -107,5 +125,16 @@ const char **tool_split_optional(int argc, const char **argv, char short_name,
 void tool_free_argv(int argc, const char **argv, const char **orig);
 /* Frees what tool_parse stored in the slots. */
 void tool_free_slots(const struct tool_parse_spec *spec);
+
+/*
+ * Issue 12 finding 7: for a cache block size (sectors) the kernel cannot
+ * use (cache/metadata_size.h), prints one warning line saying so; 0 (a
+ * superblock that could not be read, or a size the tools refuse or report
+ * already) prints nothing.  Never changes an exit code.  The size comes
+ * from what the tool read anyway (the checker's superblock, the restore's
+ * XML): a tool that only reads never reads twice, and a restore never
+ * reads back what it wrote.
+ */
+void tool_warn_block_size_value(uint64_t sectors);
 
 #endif

@@ -4,11 +4,14 @@
  * tool its name says.  `dm-cache-tools TOOL ARGS...` works as well, for
  * running from the build tree without links.
  */
+#include <errno.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tools/tool.h"
 
@@ -24,6 +27,8 @@ static const struct {
 	{ "cache_metadata_size", cmd_cache_metadata_size,
 	  "estimate the size of cache metadata" },
 	{ "cache_repair", cmd_cache_repair, "repair cache metadata" },
+	{ "cache_replay", cmd_cache_replay,
+	  "replay, simulate and convert block I/O traces" },
 	{ "cache_restore", cmd_cache_restore,
 	  "write cache metadata from XML" },
 	{ "cache_writeback", cmd_cache_writeback,
@@ -48,6 +53,50 @@ void tool_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void tool_die_of_sigpipe(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(SIGPIPE);
+	_exit(1);	/* not reached: SIGPIPE's default action ends us */
+}
+
+/*
+ * What a tool printed on stdout (sizes, reports, help) must have arrived:
+ * a full disk fails the run with a message (0.9.0 exits 0 there), a
+ * closed pipe ends it by SIGPIPE.
+ */
+int tool_flush_stdout(void)
+{
+	static int reported;
+	int err = 0;
+
+	if (fflush(stdout) != 0)
+		err = errno;
+	else if (!ferror(stdout))
+		return 0;
+	if (err == EPIPE)
+		tool_die_of_sigpipe();
+	/* An earlier write failed and was reported by whoever flushed. */
+	if (reported)
+		return -1;
+	reported = 1;
+	if (err)
+		tool_error("standard output: cannot write: %s", strerror(err));
+	else
+		tool_error("standard output: cannot write");
+	return -1;
+}
+
+static int finish_stdout(int rc)
+{
+	return tool_flush_stdout() < 0 ? 1 : rc;
 }
 
 static int run(const char *name, int argc, const char **argv)
@@ -77,22 +126,23 @@ int main(int argc, char **argv)
 	const char *base = copy ? basename(copy) : "";
 	int r;
 
+	signal(SIGPIPE, SIG_DFL);
 	r = run(base, argc, (const char **)argv);
 	free(copy);
 	if (r >= 0)
-		return r;
+		return finish_stdout(r);
 	if (argc >= 2) {
 		if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
 			tool_print_version();
-			return 0;
+			return finish_stdout(0);
 		}
 		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 			usage(stdout);
-			return 0;
+			return finish_stdout(0);
 		}
 		r = run(argv[1], argc - 1, (const char **)argv + 1);
 		if (r >= 0)
-			return r;
+			return finish_stdout(r);
 		fprintf(stderr, "dm-cache-tools: unknown tool '%s'\n", argv[1]);
 	}
 	usage(stderr);

@@ -240,7 +240,7 @@ int cmd_thin_check(int argc, const char **argv)
 	}
 	path = poptGetArg(pc);
 	if (!path) {
-		tool_error("no input file provided");
+		tool_error("No input file provided.");
 		poptPrintUsage(pc, stderr, 0);
 		goto out;
 	}

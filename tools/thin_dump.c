@@ -106,7 +106,12 @@ static void report_failure(const char *input, const struct tool_output *out,
 		break;
 	case THIN_DUMP_DAMAGED:
 		pd_fault_format(&res->fault, buf, sizeof(buf));
-		tool_error("%s: %s damaged: %s", input, res->structure, buf);
+		if (!strcmp(res->structure, "device mapping tree"))
+			tool_error("%s: the mapping tree of device %" PRIu64
+				   " is damaged: %s", input, res->dev_id, buf);
+		else
+			tool_error("%s: %s damaged: %s", input, res->structure,
+				   buf);
 		/* 0.9.0's message, word for word. */
 		fprintf(stderr, "metadata contains errors (run thin_check for "
 				"details).\nperhaps you wanted to run with "

@@ -21,6 +21,7 @@
 #include "base/bitmap.h"
 #include "cache/format.h"
 #include "xml/reader.h"
+#include "xml/writer.h"
 
 #define READ_CHUNK (256u << 10)
 
@@ -389,6 +390,34 @@ static int emit_hints_if_missing(struct reader *rd)
 
 /* ---- elements ---- */
 
+/*
+ * A uuid or policy value as raw bytes: U+F700..U+F7FF (UTF-8 EF 9C..9F
+ * 80..BF) is the byte the writer escaped (writer.h), everything else is
+ * taken as it is.  *len gets the decoded length; only the first max bytes
+ * are stored.  Runs once per file, so it can afford to be plain.
+ */
+static void decode_bytes(const char *v, unsigned char *out, size_t max,
+			 size_t *len)
+{
+	const unsigned char *s = (const unsigned char *)v;
+	size_t n = 0;
+
+	_Static_assert(XML_BYTE_ESCAPE == 0xF700,
+		       "the escape range is EF 9C..9F 80..BF in UTF-8");
+	while (*s) {
+		unsigned char b = *s++;
+
+		if (b == 0xef && (s[0] & 0xfc) == 0x9c && (s[1] & 0xc0) == 0x80) {
+			b = (unsigned char)((s[0] & 3) << 6 | (s[1] & 0x3f));
+			s += 2;
+		}
+		if (n < max)
+			out[n] = b;
+		n++;
+	}
+	*len = n;
+}
+
 static void start_superblock(struct reader *rd, const XML_Char **atts)
 {
 	const struct cache_emitter *e = rd->e;
@@ -400,13 +429,12 @@ static void start_superblock(struct reader *rd, const XML_Char **atts)
 	if (get_attrs(rd, &sb_attrs, atts, v) < 0)
 		return;
 	memset(&sb, 0, sizeof(sb));
-	len = strlen(v[0]);
+	decode_bytes(v[0], sb.uuid, sizeof(sb.uuid), &len);
 	if (len > sizeof(sb.uuid)) {
 		fail(rd, "<superblock>: uuid \"%s\" is longer than %zu bytes",
 		     quote(v[0]).s, sizeof(sb.uuid));
 		return;
 	}
-	memcpy(sb.uuid, v[0], len);
 	if (get_u64(rd, "superblock", "block_size", v[1], UINT32_MAX, &bs) < 0)
 		return;
 	if (!bs) {
@@ -417,13 +445,19 @@ static void start_superblock(struct reader *rd, const XML_Char **atts)
 	if (get_u64(rd, "superblock", "nr_cache_blocks", v[2], UINT32_MAX,
 		    &nr) < 0)
 		return;
-	len = strlen(v[3]);
+	decode_bytes(v[3], (unsigned char *)sb.policy, CACHE_POLICY_NAME_SIZE,
+		     &len);
 	if (len >= CACHE_POLICY_NAME_SIZE) {
-		fail(rd, "<superblock>: policy \"%s\" is longer than %u characters",
+		fail(rd, "<superblock>: policy \"%s\" is longer than %u bytes",
 		     quote(v[3]).s, CACHE_POLICY_NAME_SIZE - 1);
 		return;
 	}
-	memcpy(sb.policy, v[3], len);
+	if (strlen(sb.policy) != len) {
+		/* On disk the name ends at its first NUL. */
+		fail(rd, "<superblock>: policy \"%s\" has a NUL byte (&#xF700;) in it",
+		     quote(v[3]).s);
+		return;
+	}
 	if (get_u64(rd, "superblock", "hint_width", v[4], UINT32_MAX, &hw) < 0)
 		return;
 	if (hw && (hw < 4 || hw > CACHE_MAX_HINT_SIZE || hw % 4)) {

@@ -33,7 +33,12 @@
  * checks:
  *   - block_size 1..2^32-1, nr_cache_blocks 0..2^32-1 (both are le32 on
  *     disk); hint_width 0 (no hints) or 4..128 in steps of 4; policy at
- *     most 15 bytes; uuid at most 16 bytes.
+ *     most 15 bytes, none of them NUL; uuid at most 16 bytes.  Both are
+ *     counted as the bytes they stand for: each U+F700..U+F7FF in them is
+ *     the one byte 0x00..0xFF the writer escaped (writer.h), even when
+ *     written as a literal character (the writer never writes one, so
+ *     the range always means bytes), and any other character is its
+ *     UTF-8 bytes.
  *   - cache_block < nr_cache_blocks; no cache block mapped twice, no hint
  *     given twice; origin_block < 2^48 (the mapping value keeps 48 bits).
  *     An origin block mapped by two cache blocks is the consumer's to find

@@ -17,8 +17,8 @@
 #define WBUF_SIZE (1u << 20)
 /* Room for any fixed-shape line: tags, attribute names, five u64s. */
 #define LINE_RESERVE 256u
-/* An escaped byte is at most 6 characters ("&quot;"). */
-#define ESC_MAX 6u
+/* An escaped byte is at most 8 characters ("&#xF7HH;"). */
+#define ESC_MAX 8u
 
 struct xml_writer {
 	int fd;
@@ -99,44 +99,92 @@ static char *put_u64(char *p, uint64_t v)
 #define PUT_LIT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) + sizeof(s) - 1)
 
 /*
- * Up to the first NUL or max bytes, escaped for a double-quoted attribute.
- * 0.9.0 writes the bytes raw; escaping only differs for names that would
- * otherwise make the XML unreadable.
+ * The length of the UTF-8 sequence at s[0..n) when it is one character
+ * that XML 1.0 can carry as it is and that the reader takes for itself, or
+ * 0.  Shortest form only, no surrogates, nothing past U+10FFFF; not
+ * U+FFFE/U+FFFF (not XML characters) nor U+F700..U+F7FF (the byte
+ * escapes, so that every one the reader finds stands for a byte).
  */
-static char *put_attr_string(char *p, const void *str, size_t max)
+static size_t utf8_char(const unsigned char *s, size_t n)
 {
-	const unsigned char *s = str;
+	uint32_t cp;
+	size_t len, i;
 
-	for (size_t i = 0; i < max && s[i]; i++) {
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (len > n)
+		return 0;
+	cp = s[0] & (0x7fu >> len);
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    cp == 0xfffe || cp == 0xffff ||
+	    (cp >= XML_BYTE_ESCAPE && cp <= XML_BYTE_ESCAPE + 0xff))
+		return 0;
+	return len;
+}
+
+/*
+ * n raw bytes, escaped for a double-quoted attribute: at most
+ * ESC_MAX * n characters.  0.9.0 writes the bytes raw; escaping only
+ * differs for strings that would otherwise make the XML unreadable, and
+ * every byte string comes back from the reader as it was (writer.h).
+ */
+static char *put_attr_bytes(char *p, const unsigned char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
 		unsigned char c = s[i];
+		size_t len;
 
 		switch (c) {
 		case '&':
 			p = PUT_LIT(p, "&amp;");
-			break;
+			continue;
 		case '<':
 			p = PUT_LIT(p, "&lt;");
-			break;
+			continue;
 		case '>':
 			p = PUT_LIT(p, "&gt;");
-			break;
+			continue;
 		case '"':
 			p = PUT_LIT(p, "&quot;");
-			break;
+			continue;
+		/* As references, these three survive attribute normalisation. */
 		case '\t':
 			p = PUT_LIT(p, "&#9;");
-			break;
+			continue;
 		case '\n':
 			p = PUT_LIT(p, "&#10;");
-			break;
+			continue;
 		case '\r':
 			p = PUT_LIT(p, "&#13;");
-			break;
+			continue;
 		default:
-			/* XML 1.0 has no way at all to carry other controls. */
-			*p++ = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
 			break;
 		}
+		if (c >= 0x20 && c < 0x7f) {
+			*p++ = (char)c;
+			continue;
+		}
+		len = c >= 0x80 ? utf8_char(s + i, n - i) : 0;
+		if (len) {
+			memcpy(p, s + i, len);
+			p += len;
+			i += len - 1;
+			continue;
+		}
+		/* A byte XML cannot carry: &#xF7HH; (U+F700 + the byte). */
+		p = PUT_LIT(p, "&#xF7");
+		*p++ = hex[c >> 4];
+		*p++ = hex[c & 15];
+		*p++ = ';';
 	}
 	return p;
 }
@@ -213,19 +261,24 @@ static int put_line(struct xml_writer *w, const char *s, size_t n)
 static int w_begin_superblock(void *ctx, const struct cache_emit_sb *sb)
 {
 	struct xml_writer *w = ctx;
+	size_t uuid_len = sizeof(sb->uuid);
 	char *p = reserve(w, LINE_RESERVE + ESC_MAX * (sizeof(sb->uuid) +
 						       sizeof(sb->policy)));
 
 	if (!p)
 		return w->err;
 	p = PUT_LIT(p, "<superblock uuid=\"");
-	p = put_attr_string(p, sb->uuid, sizeof(sb->uuid));
+	/* Raw bytes: all up to the last that is not NUL (writer.h). */
+	while (uuid_len && !sb->uuid[uuid_len - 1])
+		uuid_len--;
+	p = put_attr_bytes(p, sb->uuid, uuid_len);
 	p = PUT_LIT(p, "\" block_size=\"");
 	p = put_u64(p, sb->block_size);
 	p = PUT_LIT(p, "\" nr_cache_blocks=\"");
 	p = put_u64(p, sb->nr_cache_blocks);
 	p = PUT_LIT(p, "\" policy=\"");
-	p = put_attr_string(p, sb->policy, sizeof(sb->policy));
+	p = put_attr_bytes(p, (const unsigned char *)sb->policy,
+			   strnlen(sb->policy, sizeof(sb->policy)));
 	p = PUT_LIT(p, "\" hint_width=\"");
 	p = put_u64(p, sb->hint_width);
 	p = PUT_LIT(p, "\">\n");

@@ -24,10 +24,17 @@
  *		r = xml_writer_flush(w);
  *	xml_writer_destroy(w);
  *
- * Strings from disk (uuid, policy) are written up to their first NUL, as
- * 0.9.0 does, but with the XML special characters escaped (0.9.0 writes them
- * raw, which makes XML nobody can read back); control characters that XML
- * cannot carry become '?'.
+ * Strings from disk are written so that the reader (reader.h) gives back
+ * exactly the same bytes, whatever they are: the policy up to its first
+ * NUL, the uuid (16 raw bytes) up to its last byte that is not NUL, which
+ * for the usual uuids is 0.9.0's "up to the first NUL".  & < > " are
+ * escaped as entities (0.9.0 writes them raw, which makes XML nobody can
+ * read back), tab, newline and CR as character references, and valid
+ * UTF-8 is written as it is.  Every other byte (a NUL inside the uuid,
+ * other control characters, DEL, bytes that are not part of valid UTF-8,
+ * and the bytes of a character XML cannot carry or of one in the escape
+ * range itself) is written as &#xF7HH;, the private-use character
+ * U+F700 + the byte.  So a U+F7HH in the XML always stands for one byte.
  *
  * Errors: every callback returns 0 or a negative errno.  The first write
  * error (-EPIPE when the reader has gone, -ENOSPC, -EIO ...) is kept and
@@ -41,6 +48,9 @@
 #include "cache/emit.h"
 
 struct xml_writer;
+
+/* U+F700 + byte: a byte of a uuid or policy that XML cannot carry. */
+#define XML_BYTE_ESCAPE 0xF700u
 
 /* Writes to fd, which the writer does not own or close. */
 int xml_writer_create(int fd, struct xml_writer **out);

@@ -58,17 +58,11 @@ case_() {
 		ours "$name" $v || continue
 		"$BIN/cache_dump" "$name.v$v.img" >"$name.v$v.ours" 2>&1 ||
 			bad "$name v$v: our dump failed"
-		if [ "$width" = 0 ]; then
-			# No hint array: the dump cannot tell which width
-			# there was and prints the default, 4.
-			sed '1s/hint_width="0"/hint_width="4"/' "$name.xml" \
-				>"$name.want"
-			same "$name v$v: our dump of our restore" \
-				"$name.want" "$name.v$v.ours"
-		else
-			same "$name v$v: our dump of our restore" \
-				"$name.xml" "$name.v$v.ours"
-		fi
+		# Width 0 too: no hint array is written, and no array dumps
+		# as 0 (issue 12 finding 8: it was 4, and the next restore
+		# wrote an array of zero hints).
+		same "$name v$v: our dump of our restore" \
+			"$name.xml" "$name.v$v.ours"
 		[ "$width" = 4 ] || continue
 		[ "$nr" -gt 0 ] && { $REF_CHECK "$name.v$v.img" >/dev/null 2>&1 ||
 			bad "$name v$v: the reference cache_check fails our image"; }

@@ -105,7 +105,7 @@ t hintlen "$SB
 t hintwidth '<superblock uuid="" block_size="128" nr_cache_blocks="16" policy="smq" hint_width="5"/>' \
 	'line 1, column 1: <superblock>: hint_width 5 is not 0 or a multiple of 4 from 4 to 128'
 t policy '<superblock uuid="" block_size="128" nr_cache_blocks="16" policy="a_policy_name_too_long" hint_width="4"/>' \
-	'line 1, column 1: <superblock>: policy "a_policy_name_too_long" is longer than 15 characters'
+	'line 1, column 1: <superblock>: policy "a_policy_name_too_long" is longer than 15 bytes'
 t text "$SB
   <mappings>
     oops" 'line 3, column 1: unexpected text "oops" inside <mappings>'
@@ -141,7 +141,7 @@ cp small.img small.before
 "$BIN/cache_restore" -i s16.xml -o small.img 2>small.err
 rc=$?
 [ $rc -eq 1 ] || bad "small: exit $rc"
-[ "$(cat small.err)" = "cache_restore: small.img: too small: the output holds 10 blocks of 4 KiB but this metadata needs 11 (45056 bytes)" ] ||
+[ "$(cat small.err)" = "cache_restore: small.img: Output file too small: the output holds 10 blocks of 4 KiB but this metadata needs 11 (45056 bytes)" ] ||
 	bad "small: stderr '$(cat small.err)'"
 cmp -s small.img small.before || bad "small: the output was written"
 truncate -s 45056 small.img

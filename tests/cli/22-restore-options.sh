@@ -3,8 +3,8 @@
 #
 # cache_restore options and the superblock fields they set: -h, -V, missing
 # or unknown options and their messages, version 2 by default and 1 on
-# request (also through 0.9.0's --debug-override-metadata-version, which
-# takes only 1 or 2 here), CLEAN_SHUTDOWN unless --omit-clean-shutdown, the
+# request, 0.9.0's --debug-override-metadata-version (any u32 into the
+# superblock, over version 2's layout from 2 on), CLEAN_SHUTDOWN unless --omit-clean-shutdown, the
 # kernel's policy version and hint size, input from standard input, and the
 # outputs refused: missing, a directory, a character device, the input
 # itself.  With a terminal (through script(1), when there is one) a big
@@ -36,38 +36,39 @@ truncate -s 1M out.img
 "$R" -h >help.out 2>help.err || bad "-h: non-zero exit"
 [ -s help.err ] && bad "-h: wrote to stderr"
 for o in --input --output --metadata-version --omit-clean-shutdown \
-	--quiet --help --version; do
+	--quiet --help --version --debug-override-metadata-version; do
 	grep -q -- "$o" help.out || bad "-h: no $o"
 done
-grep -q -- --debug-override help.out && bad "-h: shows the hidden option"
 [ "$("$R" -V)" = "$("$BIN/cache_check" -V)" ] || bad "-V differs from cache_check's"
 "$R" -V | grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+' || bad "-V: not a bare version"
 
 # usage errors
-expect noargs 1 "cache_restore: no input file given (-i FILE, or -i - for standard input)" "$R"
-expect noout 1 "cache_restore: no output given (-o DEVICE or FILE)" "$R" -i in.xml
+expect noargs 1 "cache_restore: No input file provided (-i FILE, or -i - for standard input)" "$R"
+expect noout 1 "cache_restore: No output file provided (-o DEVICE or FILE)" "$R" -i in.xml
 "$R" --bogus -i in.xml -o out.img >bogus.out 2>bogus.err
 [ $? -eq 1 ] || bad "--bogus: exit not 1"
 [ "$(head -n 1 bogus.err)" = "cache_restore: --bogus: unknown option" ] ||
 	bad "--bogus: '$(head -n 1 bogus.err)'"
 expect extra 1 "cache_restore: unexpected argument: extra" "$R" -i in.xml -o out.img extra
-expect v3 1 "cache_restore: --metadata-version must be 1 or 2, not '3'" \
+expect v3 1 "cache_restore: Bad metadata version: --metadata-version must be 1 or 2, not '3'" \
 	"$R" -i in.xml -o out.img --metadata-version 3
-expect override7 1 "cache_restore: --debug-override-metadata-version must be 1 or 2, not '7'" \
-	"$R" -i in.xml -o out.img --debug-override-metadata-version 7
-expect noinput 1 "cache_restore: nope.xml: cannot open the input: No such file or directory" \
+expect override1x 1 "cache_restore: --debug-override-metadata-version: not a number from 0 to 4294967295: '1x'" \
+	"$R" -i in.xml -o out.img --debug-override-metadata-version 1x
+expect override-big 1 "cache_restore: --debug-override-metadata-version: not a number from 0 to 4294967295: '4294967296'" \
+	"$R" -i in.xml -o out.img --debug-override-metadata-version 4294967296
+expect noinput 1 "cache_restore: nope.xml: Couldn't stat file: No such file or directory" \
 	"$R" -i nope.xml -o out.img
-expect dirinput 1 "cache_restore: .: the input is a directory, not an XML file" \
+expect dirinput 1 "cache_restore: .: Not a regular file (a directory, not an XML file)" \
 	"$R" -i . -o out.img
-expect nooutput 1 "cache_restore: nope.img: does not exist (the output must be an existing file or block device, big enough for the metadata)" \
+expect nooutput 1 "cache_restore: nope.img: Output file does not exist (it must be an existing file or block device, big enough for the metadata)" \
 	"$R" -i in.xml -o nope.img
 [ -e nope.img ] && bad "nope.img was created"
 mkdir d
-expect dirout 1 "cache_restore: d: not a regular file or a block device" "$R" -i in.xml -o d
-expect chrout 1 "cache_restore: /dev/null: not a regular file or a block device" \
+expect dirout 1 "cache_restore: d: Not a block device or regular file (a directory)" "$R" -i in.xml -o d
+expect chrout 1 "cache_restore: /dev/null: Not a block device or regular file" \
 	"$R" -i in.xml -o /dev/null
 cp in.xml self.xml
-expect self 1 "cache_restore: self.xml: the output is the input file" \
+expect self 1 "cache_restore: self.xml: the output is the input (self.xml); refusing to overwrite it" \
 	"$R" -i self.xml -o self.xml
 cmp -s in.xml self.xml || bad "self: the input was written"
 
@@ -87,6 +88,28 @@ expect v1 0 "" "$R" -i in.xml -o out.img --metadata-version 1
 [ "$(u32 out.img 40)" = 1 ] || bad "v1: version $(u32 out.img 40)"
 expect override1 0 "" "$R" -i in.xml -o out.img --debug-override-metadata-version 1
 [ "$(u32 out.img 40)" = 1 ] || bad "override1: version $(u32 out.img 40)"
+# Any version, over the layout 0.9.0 uses for it (dirty_root at 284 from
+# 2 on), the override winning over --metadata-version; the checksum is
+# right, so cache_check stops at the version alone.
+for v in 0:1 1:2 2:1 3:1 7: 4294967295:; do
+	n=${v%%:*} mv=${v#*:}
+	expect override$n 0 "" "$R" -i in.xml -o out.img \
+		--debug-override-metadata-version $n ${mv:+--metadata-version $mv}
+	[ "$(u32 out.img 40)" = $n ] || bad "override$n: version $(u32 out.img 40)"
+	dirty=$(od -An -tu8 -j 284 -N8 out.img | tr -d ' ')
+	if [ $n -ge 2 ]; then
+		[ "$dirty" != 0 ] || bad "override$n: no dirty bitset"
+	else
+		[ "$dirty" = 0 ] || bad "override$n: a dirty root in a v1 layout"
+	fi
+	if [ $n -ge 1 ] && [ $n -le 2 ]; then
+		"$BIN/cache_check" -q out.img || bad "override$n: check fails"
+	else
+		"$BIN/cache_check" out.img >check.out 2>&1
+		[ "$(sed -n 2p check.out)" = "  error: superblock: version is $n, expected 1 or 2 [sb-version]" ] ||
+			bad "override$n: check says '$(cat check.out)'"
+	fi
+done
 expect omit 0 "" "$R" -i in.xml -o out.img --omit-clean-shutdown -q
 [ "$(u32 out.img 4)" = 0 ] || bad "omit: flags $(u32 out.img 4), not 0"
 

@@ -45,7 +45,7 @@ done
 
 # usage errors: exit 1 and a message naming the problem
 expect 1 noarg.out "$CHECK"
-grep -q '^cache_check: no input file provided$' noarg.out || bad "no-argument message: $(head -n 1 noarg.out)"
+grep -q '^cache_check: No input file provided\.$' noarg.out || bad "no-argument message: $(head -n 1 noarg.out)"
 expect 1 badopt.out "$CHECK" --no-such-option v1.img
 grep -q -- '--no-such-option' badopt.out || bad "unknown option not named"
 expect 1 two.out "$CHECK" v1.img v2.img
@@ -56,12 +56,12 @@ expect 1 nofile.out "$CHECK" no-such-file
 [ "$(cat nofile.out)" = "cache_check: no-such-file: No such file or directory" ] || bad "missing file: $(cat nofile.out)"
 mkdir adir
 expect 1 dir.out "$CHECK" adir
-[ "$(cat dir.out)" = "cache_check: adir: Is a directory" ] || bad "directory: $(cat dir.out)"
+[ "$(cat dir.out)" = "cache_check: adir: Not a block device or regular file (a directory)" ] || bad "directory: $(cat dir.out)"
 expect 1 null.out "$CHECK" /dev/null
-[ "$(cat null.out)" = "cache_check: /dev/null: not a block device or regular file" ] || bad "/dev/null: $(cat null.out)"
+[ "$(cat null.out)" = "cache_check: /dev/null: Not a block device or regular file" ] || bad "/dev/null: $(cat null.out)"
 : >empty.img
 expect 1 empty.out "$CHECK" empty.img
-grep -q 'less than one 4096-byte block \[sb-unreadable\]' empty.out || bad "empty file: $(cat empty.out)"
+grep -q '^  error: Metadata device/file too small.  Is this binary metadata? (the device holds 0 bytes, less than one 4096-byte block) \[sb-unreadable\]$' empty.out || bad "empty file: $(cat empty.out)"
 head -c 1048576 /dev/urandom >garbage.img
 expect 1 garbage.out "$CHECK" garbage.img
 grep -q '\[sb-magic\]' garbage.out || bad "garbage: $(cat garbage.out)"

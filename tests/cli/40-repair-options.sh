@@ -33,11 +33,11 @@ truncate -s 4M in.img
 head -c 4194304 /dev/urandom >out.img
 cp out.img out.orig
 
-expect 1 "no input file provided" -- -o out.img
-expect 1 "no output file provided" -- -i in.img
+expect 1 "No input file provided (-i)" -- -o out.img
+expect 1 "No output file provided (-o, or --xml)" -- -i in.img
 expect 1 "unexpected argument: junk" -- -i in.img -o out.img junk
 expect 1 "missing.img" -- -i missing.img -o out.img
-expect 1 "output does not exist" -- -i in.img -o nothere.img
+expect 1 "Output file does not exist" -- -i in.img -o nothere.img
 [ -e nothere.img ] && fail "created the output"
 expect 1 "the output is the input" -- -i in.img -o in.img
 expect 1 "--block-size: not a number" -- -i in.img -o out.img --block-size x

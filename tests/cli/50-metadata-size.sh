@@ -61,7 +61,7 @@ expect "" "Contradictory arguments given, --nr-blocks doesn't match the --device
 	--nr-blocks 1 --device-size 128 --block-size 64
 
 # Where 0.9.0 is wrong: a floating point exception, and wrapped sums.
-expect "" "--block-size must be a non-zero whole number of sectors: 0" 1 \
+expect "" "block size must be a multiple of 32 KiB: --block-size 0 (the kernel takes 64 to 2097152 sectors, a multiple of 64)" 1 \
 	--device-size 128 --block-size 0
 expect "" "--nr-blocks must be at most 4294967295: 18446744073709551615" 1 \
 	--nr-blocks 18446744073709551615

@@ -6,6 +6,9 @@
 #   expect.check  what `cache_check image` prints (stderr and stdout) and,
 #                 on the last line, "exit N"
 #   args          optional: extra cache_check options, one line
+# A build may also leave ./fault.env, FAULTIO_* settings (one per line) for
+# tests/progs/faultio.so: the tools then read ./image through that shim,
+# for damage no file can hold, such as a block whose read fails.
 #   run           sources this file and calls corpus_run
 # Other tools (cache_repair) reuse `corpus_build DIR` to get the same image.
 #
@@ -45,10 +48,25 @@ mkimage_xml() {
 
 corrupt() { "$CORRUPT" image "$@"; }
 where() { "$CORRUPT" image where "$@"; }
+# u64 BLOCK OFFSET: the little-endian u64 stored there (a read, to follow
+# pointers and fix counts the way the kernel would have written them).
+u64() { od -An -tu8 -j $(($1 * 4096 + $2)) -N8 image | tr -d ' '; }
 
 # Byte offsets inside a btree node (value size 8, max 252).
 node_key() { echo $((32 + 8 * $1)); }
 node_value() { echo $((32 + 8 * 252 + 8 * $1)); }
+
+# corpus_with_fault CMD...: CMD, under the case's fault shim if it has one.
+corpus_with_fault() {
+	if [ -f fault.env ]; then
+		# shellcheck disable=SC2046
+		env ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+			LD_PRELOAD="$PROGS/faultio.so" FAULTIO_FILE=image \
+			$(cat fault.env) "$@"
+	else
+		"$@"
+	fi
+}
 
 # corpus_build CASE_DIR: the case's image in the current folder.
 corpus_build() {
@@ -68,11 +86,11 @@ corpus_run() {
 	r=$?
 	[ $r -eq 0 ] || exit $r
 	[ -f "$dir/args" ] && read -r -a args <"$dir/args"
-	"$BIN/cache_check" "${args[@]}" image >check.out 2>&1
+	corpus_with_fault "$BIN/cache_check" "${args[@]}" image >check.out 2>&1
 	r=$?
 	echo "exit $r" >>check.out
 	# -q (what LVM runs): the same verdict, and not a word.
-	"$BIN/cache_check" -q "${args[@]}" image >quiet.out 2>&1
+	corpus_with_fault "$BIN/cache_check" -q "${args[@]}" image >quiet.out 2>&1
 	if [ $? -ne $r ] || [ -s quiet.out ]; then
 		echo "cache_check -q disagrees or prints:"
 		cat quiet.out

@@ -56,3 +56,27 @@ kdmesg() {
 
 # kpanicked NAME: true when the kernel oopsed or panicked
 kpanicked() { grep -qE 'kernel BUG|Oops|Kernel panic|BUG:' "$KWORK/$1.serial" 2>/dev/null; }
+
+# kinitrd_tools BINDIR OUT: the lab's initramfs with our statically linked
+# multi-call binary from BINDIR appended as a second archive (the kernel
+# unpacks concatenated archives in order), every tool name a link to it in
+# /usr/sbin; the base initramfs is not rebuilt when only the tools change
+kinitrd_tools() {
+	local bin=$1 out=$2 root rc
+	root=$(mktemp -d "${out%/*}/tools-root.XXXXXX") || return 1
+	(
+		set -e
+		mkdir -p "$root/usr/sbin"
+		cp "$bin/dm-cache-tools" "$root/usr/sbin/dm-cache-tools"
+		for t in cache_check cache_dump cache_restore cache_repair cache_writeback cache_metadata_size; do
+			ln -s dm-cache-tools "$root/usr/sbin/$t"
+		done
+		cat "$LAB_OUT/initramfs.cpio.gz" >"$out.tmp"
+		cd "$root"
+		find . -print0 | sort -z | cpio --null -o -H newc --quiet --owner=0:0 | gzip -9n >>"$out.tmp"
+		mv "$out.tmp" "$out"
+	)
+	rc=$?
+	rm -rf "$root"
+	return $rc
+}

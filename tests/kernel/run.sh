@@ -19,6 +19,10 @@
 #       which then allocates and commits on it
 #   s5  the lab's experiment-c damages: every one the kernel refuses or
 #       panics on, our cache_check fails; the kernel's own output passes
+#   s6  our statically linked tools inside the guest, on its virtio block
+#       devices: every tool refuses the devices of an active cache ("in
+#       use"); check and dump read a device exactly as a byte copy of it;
+#       restore, writeback and repair write devices the kernel then loads
 #
 # Prints PASS/FAIL/SKIP per scenario (SKIP: a tool it needs still says "not
 # implemented yet"), ends with "kernel: N passed, N failed, N skipped" and
@@ -27,11 +31,14 @@
 # the scenario and shows the end of the serial log.
 #
 #   BIN=DIR      our tools (make check-kernel passes the sanitizer build)
+#   STATIC_BIN=DIR  our statically linked tools for s6 (make static); s6 is
+#                skipped without them
 #   KTESTS=GLOB  only scenarios whose name matches (e.g. 's3-*', '*-v2*')
 #   LAB_OUT, KERNEL_CACHE, KBOOT_TIMEOUT: see setup.sh and lib.sh
 set -u
 : "${BIN:?BIN must name the folder holding our tools}"
 BIN=$(cd "$BIN" && pwd)
+STATIC_BIN=${STATIC_BIN:+$(cd "$STATIC_BIN" && pwd)}
 . "$(dirname "$0")/lib.sh"
 WL=$KDIR/workloads
 ONLY=${KTESTS:-*}
@@ -52,12 +59,12 @@ MT0="migration_threshold 0"
 # ---------------------------------------------------------------- results
 
 npass=0 nfail=0 nskip=0 failed=""
-S= S_FAILS=0 S_MISSING= S_NOTES= S_DETAIL=
+S= S_FAILS=0 S_MISSING= S_NOTES= S_DETAIL= S_SKIP=
 
 # sc_begin NAME: start a scenario; false when KTESTS filters it out
 sc_begin() {
 	[[ $1 == $ONLY ]] || return 1
-	S=$1 S_FAILS=0 S_MISSING= S_NOTES= S_DETAIL=
+	S=$1 S_FAILS=0 S_MISSING= S_NOTES= S_DETAIL= S_SKIP=
 	return 0
 }
 sc_fail() { S_FAILS=$((S_FAILS + 1)); S_DETAIL+="    - $*"$'\n'; }
@@ -69,6 +76,9 @@ sc_end() {
 		nfail=$((nfail + 1)); failed+=" $S"
 		echo "FAIL $S${S_NOTES:+: $S_NOTES}"
 		printf '%s' "$S_DETAIL"
+	elif [ -n "$S_SKIP" ]; then
+		nskip=$((nskip + 1))
+		echo "SKIP $S: $S_SKIP"
 	elif [ -n "$S_MISSING" ]; then
 		nskip=$((nskip + 1))
 		echo "SKIP $S: not implemented yet:$S_MISSING${S_NOTES:+ (what ran passed: $S_NOTES)}"
@@ -273,12 +283,13 @@ s2() {
 # from the highest cblock down, an order the kernel's own choice for
 # hint-less mappings does not produce.
 S3_NRC=256 S3_BS=128
+# s3_xml [NR_CACHE_BLOCKS [CBLOCK_STRIDE]]: with cblock STRIDE*i instead of 2i
 s3_xml() {
-	awk -v nrc=$S3_NRC -v bs=$S3_BS 'BEGIN {
+	awk -v nrc="${1:-$S3_NRC}" -v st="${2:-2}" -v bs=$S3_BS 'BEGIN {
 		printf "<superblock uuid=\"\" block_size=\"%d\" nr_cache_blocks=\"%d\" policy=\"smq\" hint_width=\"4\">\n", bs, nrc
 		print "  <mappings>"
 		for (i = 0; i < 20; i++)
-			printf "    <mapping cache_block=\"%d\" origin_block=\"%d\" dirty=\"%s\"/>\n", 2 * i, 37 * i + 5, (i % 3) ? "true" : "false"
+			printf "    <mapping cache_block=\"%d\" origin_block=\"%d\" dirty=\"%s\"/>\n", st * i, 37 * i + 5, (i % 3) ? "true" : "false"
 		print "  </mappings>"
 		print "  <hints>"
 		nc = 0; nd = 0
@@ -287,7 +298,7 @@ s3_xml() {
 		for (i = 0; i < 20; i++) {
 			# base64 of the le32 lvl[i] (< 64): bytes lvl 0 0 0
 			h = substr(b64, int(lvl[i] / 4) + 1, 1) substr(b64, (lvl[i] % 4) * 16 + 1, 1) "AAAA=="
-			printf "    <hint cache_block=\"%d\" data=\"%s\"/>\n", 2 * i, h
+			printf "    <hint cache_block=\"%d\" data=\"%s\"/>\n", st * i, h
 		}
 		print "  </hints>"
 		print "</superblock>"
@@ -302,7 +313,7 @@ s3_images() {
 	mkimg "$p.cache" "$2"
 	mkimg "$p.origin" 64M
 	"${BLOCKS[@]}" fill "$p.origin" $S3_BS origin 0 1024
-	xmaps "$KWORK/s3.xml" | while read -r c o _; do
+	xmaps "${S3_XML:-$KWORK/s3.xml}" | while read -r c o _; do
 		"${BLOCKS[@]}" put "$p.cache" $S3_BS "$c" "cache-c$c" "$o"
 	done
 }
@@ -592,6 +603,162 @@ s5() {
 	done
 }
 
+# ------------------------------------------------------------- scenario 6
+
+# The guest's output per command (see workloads/s6-blockdev.sh)
+s6_out() { sed -n "s/^LAB-S6-OUT\[$2\]: //p" "$KWORK/$1.serial"; }
+s6_err() { sed -n "s/^LAB-S6-ERR\[$2\]: //p" "$KWORK/$1.serial"; }
+s6_rc() { sed -n "s/^LAB-S6-RC\[$2\]: //p" "$KWORK/$1.serial" | tail -n1; }
+
+# s6_boot V: one boot runs the whole of workloads/s6-blockdev.sh (the three
+# s6 scenarios assert on parts of it): s3's mappings, data and hints, but
+# 4096 cache blocks of 64 KiB with the 20 mappings 200 apart, so that the
+# arrays span several blocks and the tools read them in batches (through
+# libaio on a device, pread on a file)
+S6_NRC=4096
+S6_OK=()
+s6_boot() {
+	local v=$1 p=$KWORK/s6-v$1
+	[ -n "${S6_OK[$v]:-}" ] && return "${S6_OK[$v]}"
+	S6_OK[$v]=1
+	[ -s "$KWORK/s6.xml" ] || s3_xml $S6_NRC 200 >"$KWORK/s6.xml"
+	if [ ! -s "$KWORK/initramfs-tools.cpio.gz" ] &&
+		! kinitrd_tools "$STATIC_BIN" "$KWORK/initramfs-tools.cpio.gz"; then
+		sc_fail "cannot add $STATIC_BIN/dm-cache-tools to the initramfs"
+		return 1
+	fi
+	S3_XML=$KWORK/s6.xml s3_images "$p" 256M
+	mkimg "$p.spare" 8M
+	INITRD=$KWORK/initramfs-tools.cpio.gz kernel "s6-v$v" -n -b $S3_BS -m "$v" -a "$MT0" \
+		-f "$KWORK/s6.xml" -x "spare=$p.spare" \
+		"$p.meta" "$p.cache" "$p.origin" "$WL/s6-blockdev.sh" || return 1
+	S6_OK[$v]=0
+}
+
+# s6_need TAG...: each command ran in the guest (else the run stopped early)
+s6_need() {
+	local t
+	for t in "$@"; do
+		[ -n "$(s6_rc "s6-v$V6" "$t")" ] || { sc_fail "$t did not run in the guest"; return 1; }
+	done
+}
+
+s6() {
+	local v=$1 n=s6-v$1 p=$KWORK/s6-v$1 t V6=$1
+	local busy="busy-check busy-check-clear busy-dump busy-restore busy-repair-in
+		busy-repair-out busy-writeback-meta busy-writeback-origin busy-writeback-fast"
+
+	# a: the devices of an active cache are refused by every tool
+	sc_begin "$n-in-use" && {
+		if [ ! -x "$STATIC_BIN/dm-cache-tools" ]; then
+			S_SKIP="no static build in ${STATIC_BIN:-\$STATIC_BIN} (make static)"
+		elif have cache_check cache_dump cache_restore cache_repair && s6_boot "$v" && s6_need restore $busy; then
+			local dev want_dev ok=0
+			kcounts "$n" loaded
+			expect_eq "kernel on our restore (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/$S6_NRC 13"
+			for t in $busy; do
+				# the one busy device: each attempt names it
+				case $t in
+				*-origin) dev=origin ;; *-fast) dev=cache ;; *) dev=meta ;;
+				esac
+				want_dev=$(sed -n "s/^LAB-S6-DISKS:.* $dev=\([^ ]*\).*/\1/p" "$KWORK/$n.serial")
+				expect_eq "$t: exit status" "$(s6_rc "$n" "$t")" 1
+				if ! s6_err "$n" "$t" | grep -q "^cache_[a-z]*: $want_dev: .*in use"; then
+					sc_fail "$t: no \"$want_dev: ... in use\" line: $(s6_err "$n" "$t" | head -n 2 | tr '\n' '|')"
+				elif [ "$(s6_err "$n" "$t" | wc -l)" != 1 ]; then
+					sc_fail "$t: more than the one line on stderr: $(s6_err "$n" "$t" | tr '\n' '|')"
+				else
+					ok=$((ok + 1))
+				fi
+			done
+			kcounts "$n" after-busy
+			expect_eq "kernel after the attempts (cached dirty mode)" \
+				"$K_CACHED $K_DIRTY $(kfield "$n" after-busy mode/needs_check)" "20 13 rw/-"
+			sc_note "kernel: 20/$S6_NRC cached, 13 dirty; $ok/$(wc -w <<<"$busy") attempts refused: \"$(s6_err "$n" busy-dump | head -n 1 | cut -c1-70)\""
+		fi
+		sc_end
+	}
+
+	# b: a block device reads exactly as a byte copy of it
+	sc_begin "$n-read-dev-as-file" && {
+		if [ ! -x "$STATIC_BIN/dm-cache-tools" ]; then
+			S_SKIP="no static build in ${STATIC_BIN:-\$STATIC_BIN} (make static)"
+		elif have cache_check cache_dump cache_restore && s6_boot "$v" && s6_need check-dev check-file dump-dev dump-file; then
+			local dd
+			dd=$(sed -n 's/^LAB-S6-DISKS: meta=\([^ ]*\).*/\1/p' "$KWORK/$n.serial")
+			expect_eq "cache_check exit, device and file" "$(s6_rc "$n" check-dev) $(s6_rc "$n" check-file)" "0 0"
+			expect_eq "cache_check stdout, device vs file" "$(s6_out "$n" check-dev | md5sum)" "$(s6_out "$n" check-file | md5sum)"
+			expect_eq "cache_check stderr, device vs file" \
+				"$(s6_err "$n" check-dev | sed "s|$dd|PATH|g" | md5sum)" \
+				"$(s6_err "$n" check-file | sed "s|/tmp/meta.img|PATH|g" | md5sum)"
+			expect_eq "cache_dump exit, device and file" "$(s6_rc "$n" dump-dev) $(s6_rc "$n" dump-file)" "0 0"
+			s6_out "$n" dump-dev >"$p.dev.xml"
+			s6_out "$n" dump-file >"$p.file.xml"
+			if ! cmp -s "$p.dev.xml" "$p.file.xml"; then
+				sc_fail "cache_dump of the device differs from the dump of its copy"
+				sc_detail "$(diff "$p.file.xml" "$p.dev.xml" | head -n 8)"
+			fi
+			expect_eq "cache_dump stderr, device and file" "$(s6_err "$n" dump-dev)$(s6_err "$n" dump-file)" ""
+			# and what it read is what the kernel left: our restore's
+			# mappings and hints (s3-*-restore-load-hints)
+			expect_eq "mappings read from the device" "$(xmaps "$p.dev.xml" | md5sum)" "$(xmaps "$KWORK/s6.xml" | md5sum)"
+			expect_eq "hints read from the device" "$(xhints "$p.dev.xml" | md5sum)" "$(xhints "$KWORK/s6.xml" | md5sum)"
+			sc_note "check 0 and dump ($(nmaps "$p.dev.xml") mappings, $(ndirty "$p.dev.xml") dirty, $(wc -c <"$p.dev.xml") bytes) the same on $dd and on its copy"
+		fi
+		sc_end
+	}
+
+	# c: restore, writeback and repair write block devices; the kernel
+	# loads each result
+	sc_begin "$n-write-dev-kernel-loads" && {
+		if [ ! -x "$STATIC_BIN/dm-cache-tools" ]; then
+			S_SKIP="no static build in ${STATIC_BIN:-\$STATIC_BIN} (make static)"
+		elif have cache_check cache_dump cache_restore cache_repair && s6_boot "$v" &&
+			s6_need restore writeback dump-wb repair check-repaired dump-repaired; then
+			expect_eq "cache_restore on the device: exit" "$(s6_rc "$n" restore)" 0
+			kcounts "$n" loaded
+			expect_eq "kernel on our restore (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/$S6_NRC 13"
+			# writeback: exactly the 13 dirty blocks, from the fast
+			# device to the origin, then marked clean
+			expect_eq "cache_writeback on the devices: exit" "$(s6_rc "$n" writeback)" 0
+			expect_eq "cache_writeback says" "$(s6_out "$n" writeback)" "13/13 blocks successfully copied."
+			s6_out "$n" dump-wb >"$p.wb.xml"
+			expect_eq "dump after the writeback (mappings dirty)" "$(nmaps "$p.wb.xml") $(ndirty "$p.wb.xml")" "20 0"
+			expect_eq "mappings after the writeback (cblock oblock)" \
+				"$(xmaps "$p.wb.xml" | cut -d' ' -f1,2 | md5sum)" "$(xmaps "$KWORK/s6.xml" | cut -d' ' -f1,2 | md5sum)"
+			kcounts "$n" after-writeback
+			expect_eq "kernel after the writeback (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/$S6_NRC 0"
+			local want got
+			want=$(xmaps "$KWORK/s6.xml" | awk '$3 == "true" {print $2 " cache-c" $1} $3 == "false" {print $2 " origin"}' | sort -n)
+			got=$(xmaps "$KWORK/s6.xml" | while read -r c o _; do
+				echo "$o $("${BLOCKS[@]}" get "$p.origin" $S3_BS "$o" | awk '{print $1}')"; done | sort -n)
+			expect_eq "origin blocks of the mappings after the writeback" "$(echo "$got" | md5sum)" "$(echo "$want" | md5sum)"
+			[ "$got" = "$want" ] || sc_detail "$(diff <(echo "$want") <(echo "$got") | head -n 8)"
+			expect_eq "origin blocks changed in all" \
+				"$("${BLOCKS[@]}" scan "$p.origin" $S3_BS | awk '$2 != "origin" {split($1, r, /\.\./); n += r[2] - r[1] + 1} END {print n + 0}')" 13
+			# repair onto the spare disk, which the kernel then loads
+			expect_eq "cache_repair onto the spare device: exit" "$(s6_rc "$n" repair)" 0
+			kcounts "$n" repaired
+			expect_eq "kernel on our repair (cached dirty)" "$K_CACHED/$K_TOTAL $K_DIRTY" "20/$S6_NRC 0"
+			expect_eq "cache_check of the repaired device after the kernel: exit" "$(s6_rc "$n" check-repaired)" 0
+			s6_out "$n" dump-repaired >"$p.repaired.xml"
+			expect_eq "mappings on the repaired device after the kernel" \
+				"$(xmaps "$p.repaired.xml" | md5sum)" "$(xmaps "$p.wb.xml" | md5sum)"
+			# the host's sanitizer build reads the same bytes from the
+			# image file behind the spare disk
+			check_passes "$p.spare" "the spare image after the guest"
+			if dump_of "$p.spare" "$p.spare.xml" && ! cmp -s "$p.spare.xml" "$p.repaired.xml"; then
+				sc_fail "the guest's dump of the spare device differs from ours of its image file"
+				sc_detail "$(diff "$p.spare.xml" "$p.repaired.xml" | head -n 8)"
+			fi
+			expect_eq "metadata version written by writeback, by repair" \
+				"$("${INSPECT[@]}" summary "$p.meta" | sed -n 's/^superblock: .* version=\([0-9]*\)$/\1/p') $("${INSPECT[@]}" summary "$p.spare" | sed -n 's/^superblock: .* version=\([0-9]*\)$/\1/p')" "$v $v"
+			sc_note "restore: kernel 20/$S6_NRC cached, 13 dirty; writeback: $(s6_out "$n" writeback), kernel $K_CACHED cached, 0 dirty; repair: kernel $K_CACHED cached, $K_DIRTY dirty"
+		fi
+		sc_end
+	}
+}
+
 # ------------------------------------------------------------------ main
 
 echo "kernel: $(cat "$LAB_OUT/kver"), tools in $BIN; implemented:$(for t in "${!IMPL[@]}"; do [ "${IMPL[$t]}" = 1 ] && printf ' %s' "$t"; done)"
@@ -601,6 +768,7 @@ for v in 1 2; do
 	s3 "$v"
 	s4 "$v"
 	s5 "$v"
+	s6 "$v"
 done
 
 echo "kernel: time $(( $(date +%s) - t_start )) s; logs and images in $KWORK"

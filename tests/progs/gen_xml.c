@@ -7,6 +7,11 @@
  *
  * gen_xml --nr-cache-blocks N [--mapped PCT] [--dirty PCT] [--hint-width W]
  *         [--block-size S] [--policy NAME] [--seed X] [--oblock-max M]
+ *         [--pad-to BYTES]
+ *
+ * --pad-to fills the document up to BYTES with blank lines before
+ * </superblock> (whitespace any reader must skip): a big input of a known
+ * size for the memory-bound tests, without a big metadata device.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,16 +68,40 @@ static uint64_t arg_u64(const char *s)
 	return v;
 }
 
+static uint64_t written;
+
+/* printf, counting the bytes for --pad-to. */
+#define out(...) (written += (uint64_t)printf(__VA_ARGS__))
+
+/* n bytes of blank lines (lines of spaces). */
+static void pad(uint64_t n)
+{
+	static char buf[65536];
+
+	memset(buf, ' ', sizeof(buf));
+	for (size_t i = 79; i < sizeof(buf); i += 80)
+		buf[i] = '\n';
+	buf[sizeof(buf) - 1] = '\n';
+	while (n) {
+		size_t k = n < sizeof(buf) ? (size_t)n : sizeof(buf);
+
+		if (fwrite(buf + sizeof(buf) - k, 1, k, stdout) != k)
+			exit(1);
+		n -= k;
+		written += k;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t nr = 0, mapped = 100, dirty = 50, width = 4, bs = 128;
-	uint64_t oblock_max = 0;
+	uint64_t oblock_max = 0, pad_to = 0;
 	const char *policy = "smq";
 	unsigned char *used = NULL;
 	uint64_t *oblocks;
 
 	rng_state = 1;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!v) {
@@ -95,11 +124,12 @@ int main(int argc, char **argv)
 			rng_state = arg_u64(v);
 		else if (!strcmp(a, "--oblock-max"))
 			oblock_max = arg_u64(v);
+		else if (!strcmp(a, "--pad-to"))
+			pad_to = arg_u64(v);
 		else {
 			fprintf(stderr, "gen_xml: unknown option %s\n", a);
 			return 2;
 		}
-		i++;
 	}
 	if (width > 128) {
 		fprintf(stderr, "gen_xml: hint width too large\n");
@@ -141,17 +171,17 @@ int main(int argc, char **argv)
 	for (uint64_t c = 0; c < nr; c++)
 		used[c] = rng() % 100 < mapped;
 
-	printf("<superblock uuid=\"\" block_size=\"%" PRIu64 "\" nr_cache_blocks=\"%"
+	out("<superblock uuid=\"\" block_size=\"%" PRIu64 "\" nr_cache_blocks=\"%"
 	       PRIu64 "\" policy=\"%s\" hint_width=\"%" PRIu64 "\">\n",
 	       bs, nr, policy, width);
-	printf("  <mappings>\n");
+	out("  <mappings>\n");
 	for (uint64_t c = 0; c < nr; c++)
 		if (used[c])
-			printf("    <mapping cache_block=\"%" PRIu64
+			out("    <mapping cache_block=\"%" PRIu64
 			       "\" origin_block=\"%" PRIu64 "\" dirty=\"%s\"/>\n",
 			       c, oblocks[c], rng() % 100 < dirty ? "true" : "false");
-	printf("  </mappings>\n");
-	printf("  <hints>\n");
+	out("  </mappings>\n");
+	out("  <hints>\n");
 	if (width) {
 		unsigned char h[128];
 		char enc[200];
@@ -162,12 +192,14 @@ int main(int argc, char **argv)
 			for (unsigned k = 0; k < width; k++)
 				h[k] = (unsigned char)rng();
 			b64(h, (unsigned)width, enc);
-			printf("    <hint cache_block=\"%" PRIu64 "\" data=\"%s\"/>\n",
+			out("    <hint cache_block=\"%" PRIu64 "\" data=\"%s\"/>\n",
 			       c, enc);
 		}
 	}
-	printf("  </hints>\n");
-	printf("</superblock>\n");
+	out("  </hints>\n");
+	if (pad_to > written + 14)
+		pad(pad_to - written - 14);
+	out("</superblock>\n");
 	free(used);
 	free(oblocks);
 	return fflush(stdout) ? 1 : 0;

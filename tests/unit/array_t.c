@@ -560,6 +560,80 @@ static void test_shared_block(void **state)
 	pdb_release(&b);
 }
 
+/*
+ * The reference-counting contract (PD_WALK_COUNTED): a block_ref that says
+ * "seen before" for an array block does not stop the walk; said for the
+ * btree root, the walk delivers every value but reports no pointer below
+ * the root.
+ */
+struct counting {
+	uint64_t seen[8];
+	unsigned nseen, nrefs;
+	uint64_t values;
+};
+
+static int counting_ref(void *ctx, uint64_t block)
+{
+	struct counting *k = ctx;
+
+	k->nrefs++;
+	for (unsigned i = 0; i < k->nseen; i++)
+		if (k->seen[i] == block)
+			return PD_WALK_COUNTED;
+	assert_true(k->nseen < 8);
+	k->seen[k->nseen++] = block;
+	return 0;
+}
+
+static int counting_values(void *ctx, uint64_t index, unsigned nr,
+			   const void *values, uint64_t block)
+{
+	struct counting *k = ctx;
+
+	(void)index;
+	(void)values;
+	(void)block;
+	k->values += nr;
+	return 0;
+}
+
+static void test_counted_refs(void **state)
+{
+	static const uint64_t keys[] = { 0, 1 };
+	static const struct pd_array_walk_ops ops = {
+		.values = counting_values,
+		.block_ref = counting_ref,
+	};
+	uint64_t blk, root, n = 2 * PER8;
+	unsigned char ptrs[16];
+	struct counting k = { 0 };
+	struct pdb b;
+
+	(void)state;
+	pdb_init(&b, 32);
+	blk = pdb_alloc(&b);
+	pdb_ahdr(&b, blk)->max_entries = cpu_to_le32(PER8);
+	pdb_ahdr(&b, blk)->nr_entries = cpu_to_le32(PER8);
+	pdb_ahdr(&b, blk)->value_size = cpu_to_le32(8);
+	pdb_seal_array(&b, blk);
+	store_le64(ptrs, blk);
+	store_le64(ptrs + 8, blk);
+	root = pdb_tree(&b, 2, keys, ptrs, 8, 0);
+
+	/* root, then the shared block twice: the second "seen" goes on */
+	assert_int_equal(pd_array_walk(pdb_bm(&b), root, n, 8, 0, &ops, &k), 0);
+	assert_int_equal(k.nrefs, 3);
+	assert_int_equal(k.values, n);
+
+	/* the root seen before: only its own pointer, every value */
+	k.nrefs = 0;
+	k.values = 0;
+	assert_int_equal(pd_array_walk(pdb_bm(&b), root, n, 8, 0, &ops, &k), 0);
+	assert_int_equal(k.nrefs, 1);
+	assert_int_equal(k.values, n);
+	pdb_release(&b);
+}
+
 /* A bad btree leaf loses the indices of its keys. */
 static void test_btree_damage(void **state)
 {
@@ -641,6 +715,7 @@ int main(void)
 		cmocka_unit_test(test_missing_all),
 		cmocka_unit_test(test_extra_keys),
 		cmocka_unit_test(test_shared_block),
+		cmocka_unit_test(test_counted_refs),
 		cmocka_unit_test(test_btree_damage),
 		cmocka_unit_test(test_bad_value_size_arg),
 		cmocka_unit_test(test_problem_names),

@@ -30,18 +30,21 @@ struct rec {
 	struct pd_btree_damage dmg[MAX_DAMAGE];
 	size_t nd;
 	size_t node_refs;
+	size_t counted_leaves;	/* leaves passed with counted set */
 	size_t leaves;
 	uint32_t vs;
 	int stop_at_leaf;	/* return 77 from this leaf (1-based) */
+	uint64_t counted_node;	/* node_ref says PD_WALK_COUNTED for it */
 };
 
 static int rec_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
-		    const void *values)
+		    const void *values, int counted)
 {
 	struct rec *r = ctx;
 	const unsigned char *kp = keys, *vp = values;
 
 	(void)block;
+	r->counted_leaves += counted != 0;
 	r->leaves++;
 	if (r->stop_at_leaf && (int)r->leaves == r->stop_at_leaf)
 		return 77;
@@ -74,9 +77,8 @@ static int rec_node_ref(void *ctx, uint64_t block)
 {
 	struct rec *r = ctx;
 
-	(void)block;
 	r->node_refs++;
-	return 0;
+	return r->counted_node && block == r->counted_node ? PD_WALK_COUNTED : 0;
 }
 
 static const struct pd_btree_walk_ops rec_ops = {
@@ -883,10 +885,77 @@ static void test_shared(void **state)
 			assert_int_equal(r->dmg[0].problem, PD_BT_SHARED);
 			assert_int_equal(r->dmg[0].fault.block, leaf);
 			assert_int_equal(r->dmg[0].key_begin, 500);
+			assert_int_equal(r->dmg[0].ref_skipped, 0);
+		}
+		rec_free(r);
+
+		/*
+		 * Below a node counted before: the same verdict, but neither
+		 * pointer to the leaf was passed to node_ref, and the damage
+		 * says so.
+		 */
+		r = rec_new();
+		r->counted_node = root;
+		ret = pd_btree_walk(pdb_bm(&b), root, 8, flags, &rec_ops, r);
+		assert_int_equal(ret, 0);
+		assert_int_equal(r->node_refs, 1);
+		assert_keys(r, 1, ranges, 1);
+		if (flags & PD_WALK_ALLOW_SHARED) {
+			assert_int_equal(r->nd, 0);
+		} else {
+			assert_int_equal(r->nd, 1);
+			assert_int_equal(r->dmg[0].problem, PD_BT_SHARED);
+			assert_int_equal(r->dmg[0].ref_skipped, 1);
 		}
 		rec_free(r);
 		pdb_release(&b);
 	}
+}
+
+/*
+ * A subtree counted before (shared with another tree): node_ref sees the
+ * pointer to it, not the pointers below it, and the walk still checks and
+ * delivers everything under it, its leaves flagged as counted.
+ */
+static void test_counted_subtree(void **state)
+{
+	struct pdb b;
+	uint64_t root, n = 84 * 84 * 2, ranges[2] = { 0, n };
+	struct rec *r;
+	int ret;
+
+	(void)state;
+	pdb_init(&b, 256);
+	/* 84 per node: 168 leaves under 2 internal nodes under the root. */
+	root = pdb_tree_seq(&b, n, 1, 84);
+	for (unsigned flags = 0; flags <= PD_WALK_PREFETCH;
+	     flags += PD_WALK_PREFETCH) {
+		/* The first internal node: its 84 leaves go uncounted. */
+		r = rec_new();
+		r->counted_node = load_le64((const unsigned char *)
+						    pdb_hdr(&b, root) +
+					    PD_NODE_KEYS_OFFSET + 8 * 252);
+		ret = pd_btree_walk(pdb_bm(&b), root, 8, flags, &rec_ops, r);
+		assert_int_equal(ret, 0);
+		assert_int_equal(r->nd, 0);
+		assert_int_equal(r->node_refs, 171 - 84);
+		assert_int_equal(r->leaves, 168);
+		assert_int_equal(r->counted_leaves, 84);
+		assert_keys(r, 1, ranges, 1);
+		rec_free(r);
+
+		/* The root: only the pointer to it is seen. */
+		r = rec_new();
+		r->counted_node = root;
+		ret = pd_btree_walk(pdb_bm(&b), root, 8, flags, &rec_ops, r);
+		assert_int_equal(ret, 0);
+		assert_int_equal(r->nd, 0);
+		assert_int_equal(r->node_refs, 1);
+		assert_int_equal(r->counted_leaves, 168);
+		assert_keys(r, 1, ranges, 1);
+		rec_free(r);
+	}
+	pdb_release(&b);
 }
 
 static void test_lookup_errors(void **state)
@@ -974,9 +1043,9 @@ struct el {
 };
 
 static int el_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
-		   const void *values)
+		   const void *values, int counted)
 {
-	return rec_leaf(((struct el *)ctx)->r, block, nr, keys, values);
+	return rec_leaf(((struct el *)ctx)->r, block, nr, keys, values, counted);
 }
 
 static int el_damage(void *ctx, const struct pd_btree_damage *d)
@@ -1135,6 +1204,7 @@ int main(void)
 		cmocka_unit_test(test_too_deep),
 		cmocka_unit_test(test_cycle),
 		cmocka_unit_test(test_shared),
+		cmocka_unit_test(test_counted_subtree),
 		cmocka_unit_test(test_enter_leave),
 		cmocka_unit_test(test_leaf_underfull_ok),
 		cmocka_unit_test(test_lookup_errors),

@@ -3,8 +3,11 @@
  * cache_check's engine in memory: metadata written by the library restore
  * (v1 and v2, with hints and discards) checks clean with no finding at all;
  * a read failure of any single block in use is reported as a finding
- * (block-io, or sb-unreadable for block 0) and never crashes; and the
- * engine writes nothing without a writing flag.
+ * (block-io, or sb-unreadable for block 0) and never crashes; the
+ * engine writes nothing without a writing flag; and version 2 metadata
+ * relabelled version 1 fails the check, with or without its dirty_root,
+ * and is left untouched by the writing flags (they would otherwise free
+ * the dirty bitset as leaks).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,9 +19,12 @@
 
 #include <cmocka.h>
 
+#include "base/endian.h"
 #include "cache/check.h"
 #include "cache/emit.h"
+#include "cache/format.h"
 #include "cache/restore.h"
+#include "pdata/bm.h"
 #include "pdata/io.h"
 #include "pdata/ondisk.h"
 
@@ -172,11 +178,58 @@ static void test_read_failures(void **state)
 	}
 }
 
+/* The superblock says version 1; dirty_root kept or cleared. */
+static void relabel_v1(struct pd_io *io, int clear_dirty_root)
+{
+	unsigned char *sb = pd_io_mem_data(io);
+
+	store_le32(sb + offsetof(struct cache_disk_sb, version), 1);
+	if (clear_dirty_root)
+		store_le64(sb + offsetof(struct cache_disk_sb, dirty_root), 0);
+	store_le32(sb + offsetof(struct cache_disk_sb, csum),
+		   pd_block_csum(sb, CACHE_SB_CSUM_XOR));
+}
+
+static void test_v1_labelled_v2(void **state)
+{
+	static const unsigned flags[] = {
+		0, CACHE_CHECK_CLEAR_NEEDS_CHECK, CACHE_CHECK_AUTO_REPAIR,
+	};
+
+	(void)state;
+	for (int clear = 0; clear <= 1; clear++) {
+		for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+			struct pd_io *io = make_image(2, 1);
+			struct cache_check_opts o = { .flags = flags[f] };
+			struct cache_check_result res;
+			unsigned char *before = malloc(DEV_BLOCKS * PD_BLOCK_SIZE);
+
+			assert_non_null(before);
+			relabel_v1(io, clear);
+			memcpy(before, pd_io_mem_data(io),
+			       DEV_BLOCKS * PD_BLOCK_SIZE);
+			assert_int_equal(cache_check(io, &o, NULL, &res), 0);
+			assert_int_equal(res.counts[CACHE_P_SB_V1_DIRTY_BITSET],
+					 1);
+			assert_int_equal(res.nr_fatal, 1);
+			/* the bitset's root leaf and its one array block */
+			assert_int_equal(res.leaked_blocks, clear ? 2 : 0);
+			assert_int_equal(res.wrote, 0);
+			assert_int_equal(res.freed_blocks, 0);
+			assert_memory_equal(before, pd_io_mem_data(io),
+					    DEV_BLOCKS * PD_BLOCK_SIZE);
+			free(before);
+			pd_io_destroy(io);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clean),
 		cmocka_unit_test(test_read_failures),
+		cmocka_unit_test(test_v1_labelled_v2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

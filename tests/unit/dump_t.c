@@ -2,10 +2,13 @@
 /*
  * cache_dump() in memory: metadata written by the library's restore from a
  * known event stream must dump back as exactly that stream (v1 and v2,
- * hint widths 4 and 8, discards, an empty cache); damage without repair
+ * hint widths 0, 4 and 8, discards, an empty cache); damage without repair
  * gives no events at all; repair loses exactly the damaged block and turns
  * unreadable v2 dirty bits dirty; sizes the device cannot hold are refused
- * without being allocated; emitter and before_emit errors stop the dump.
+ * without being allocated; fields no restore can write (block size 0, a
+ * policy name without NUL, a bad hint width) and mappings it refuses (an
+ * origin mapped twice, past the discard geometry) refuse the dump without
+ * repair and are fixed with it; emitter and before_emit errors stop it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -164,7 +167,7 @@ static void feed(const struct scenario *sc, const struct cache_emitter *e)
 	for (uint64_t c = 0; c < sc->nr; c++) {
 		uint64_t r = lcg(&s);
 
-		if (r % 100 >= sc->mapped_pct)
+		if (r % 100 >= sc->mapped_pct || !sc->hint_width)
 			continue;
 		for (uint32_t i = 0; i < sc->hint_width; i++)
 			hint[i] = (unsigned char)(c * 7 + i);
@@ -384,6 +387,20 @@ static void test_lost_dirty_bits_are_dirty(void **state)
 	pd_io_destroy(io);
 }
 
+/*
+ * hint_width 0 (no hint array) dumps as 0, not as the 4 that 0.9.0 prints
+ * for a hint_root of 0: a 4 would make the next restore write zero hints.
+ */
+static void test_roundtrip_no_hints(void **state)
+{
+	struct scenario v1 = { 1, 500, 60, 40, 0, 0, 0 };
+	struct scenario v2 = { 2, 500, 60, 40, 0, 1, 1 };
+
+	(void)state;
+	roundtrip(&v1);
+	roundtrip(&v2);
+}
+
 /* Re-stamps the superblock after a field was changed. */
 static void patch_sb(struct pd_io *io, unsigned offset, unsigned size,
 		     uint64_t value)
@@ -395,6 +412,155 @@ static void patch_sb(struct pd_io *io, unsigned offset, unsigned size,
 	else
 		store_le64(d + offset, value);
 	pd_validator_prepare(&cache_sb_validator, d, 0);
+}
+
+/*
+ * Fields no restore can write: refused without repair (no events), fixed
+ * and flagged with it, so that whatever the dump emits can be restored.
+ */
+static void test_unrestorable_fields(void **state)
+{
+	struct scenario sc = { 1, 300, 50, 50, 4, 0, 0 };
+	struct pd_io *io = make_image(&sc);
+	unsigned char *d = pd_io_mem_data(io);
+	struct rec r = { 0 };
+	struct cache_dump_result res;
+
+	(void)state;
+	patch_sb(io, offsetof(struct cache_disk_sb, data_block_size), 4, 0);
+	assert_int_equal(dump(io, 0, &r, &res, NULL), -EILSEQ);
+	assert_int_equal(res.status, CACHE_DUMP_SB_INVALID);
+	assert_int_equal(res.violation.problem, CACHE_SB_DATA_BLOCK_SIZE);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(dump(io, CACHE_DUMP_REPAIR, &r, &res, NULL), 0);
+	assert_int_equal(res.fixed, CACHE_DUMP_FIX_BLOCK_SIZE);
+	assert_int_equal(strncmp(r.buf, "sb uuid=uuid-1 bs=128 nr=300 policy=smq hw=4\n", 45), 0);
+	free(r.buf);
+	memset(&r, 0, sizeof(r));
+	patch_sb(io, offsetof(struct cache_disk_sb, data_block_size), 4, 128);
+
+	memcpy(d + offsetof(struct cache_disk_sb, policy_name),
+	       "0123456789abcdef", 16);
+	pd_validator_prepare(&cache_sb_validator, d, 0);
+	assert_int_equal(dump(io, 0, &r, &res, NULL), -EILSEQ);
+	assert_int_equal(res.status, CACHE_DUMP_SB_INVALID);
+	assert_int_equal(res.violation.problem, CACHE_SB_POLICY_NAME);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(dump(io, CACHE_DUMP_REPAIR, &r, &res, NULL), 0);
+	assert_int_equal(res.fixed, CACHE_DUMP_FIX_POLICY);
+	assert_int_equal(strncmp(r.buf, "sb uuid=uuid-1 bs=128 nr=300 policy=0123456789abcde hw=4\n", 57), 0);
+	free(r.buf);
+	memset(&r, 0, sizeof(r));
+	memcpy(d + offsetof(struct cache_disk_sb, policy_name), "smq\0", 4);
+	pd_validator_prepare(&cache_sb_validator, d, 0);
+
+	/* A width no restore takes: its hints go, and it is printed as 0. */
+	patch_sb(io, offsetof(struct cache_disk_sb, policy_hint_size), 4, 6);
+	assert_int_equal(dump(io, 0, &r, &res, NULL), -EILSEQ);
+	assert_int_equal(res.violation.problem, CACHE_SB_HINT_SIZE);
+	assert_int_equal(dump(io, CACHE_DUMP_REPAIR, &r, &res, NULL), 0);
+	assert_int_equal(res.fixed, CACHE_DUMP_FIX_HINT_WIDTH);
+	assert_int_equal(res.hint_width, 0);
+	assert_int_equal(res.nr_hints, 0);
+	assert_int_equal(strncmp(r.buf, "sb uuid=uuid-1 bs=128 nr=300 policy=smq hw=0\n", 45), 0);
+	assert_non_null(strstr(r.buf, "hints\n/hints\n"));
+	free(r.buf);
+	memset(&r, 0, sizeof(r));
+
+	/* 8 is a width the restore takes: kept, its (unreadable) hints lost. */
+	patch_sb(io, offsetof(struct cache_disk_sb, policy_hint_size), 4, 8);
+	assert_int_equal(dump(io, CACHE_DUMP_REPAIR, &r, &res, NULL), 0);
+	assert_int_equal(res.fixed, 0);
+	assert_int_equal(res.hint_width, 8);
+	free(r.buf);
+	pd_io_destroy(io);
+}
+
+/* Sets mapping entry c of the v1 scenario's mapping array, re-stamped. */
+static void set_mapping(struct pd_io *io, uint32_t nr, uint64_t c,
+			uint64_t value)
+{
+	uint64_t b = find_array_block(io, 8, nr, 1);
+	unsigned char *blk = pd_io_mem_data(io) + b * PD_BLOCK_SIZE;
+
+	store_le64(blk + sizeof(struct pd_array_header) + c * 8, value);
+	pd_validator_prepare(&pd_array_validator, blk, b);
+}
+
+/*
+ * Mappings the restore refuses: without repair damage (no events), with
+ * it the dump leaves out what cache_repair would, and says so.
+ */
+static void test_unrestorable_mappings(void **state)
+{
+	/* Every block mapped, none dirty: origin c * 3 (+ 2^47 if odd, so
+	 * sparse: the sort finds the duplicate), or c * 3 with discards. */
+	struct scenario sc = { 1, 300, 100, 0, 4, 0, 0 };
+	struct scenario geo = { 1, 300, 100, 0, 4, 1, 0 };
+	struct pd_io *io = make_image(&sc);
+	struct rec r = { 0 };
+	struct cache_dump_result res;
+
+	(void)state;
+	/* Cache block 5 maps cache block 2's origin 6, and is dirty. */
+	set_mapping(io, 300, 5, cache_mapping_pack(6, CACHE_M_VALID |
+						    CACHE_M_DIRTY));
+	assert_int_equal(dump(io, 0, &r, &res, NULL), -EUCLEAN);
+	assert_int_equal(res.status, CACHE_DUMP_DAMAGED);
+	assert_string_equal(res.structure, "mapping array");
+	assert_int_equal(r.n, 0);
+	assert_int_equal(dump(io, CACHE_DUMP_REPAIR, &r, &res, NULL), 0);
+	assert_int_equal(res.fixed, CACHE_DUMP_FIX_DUPLICATES);
+	assert_int_equal(res.nr_duplicates, 1);
+	assert_int_equal(res.nr_mappings, 299);
+	/* The dirty one stays; the clean cache block 2 and its hint go. */
+	assert_non_null(strstr(r.buf, "m 5 6 1\n"));
+	assert_null(strstr(r.buf, "m 2 "));
+	assert_null(strstr(r.buf, "h 2 "));
+	free(r.buf);
+	memset(&r, 0, sizeof(r));
+	/* Both clean: the lower cache block stays. */
+	set_mapping(io, 300, 5, cache_mapping_pack(6, CACHE_M_VALID));
+	assert_int_equal(dump(io, CACHE_DUMP_REPAIR, &r, &res, NULL), 0);
+	assert_non_null(strstr(r.buf, "m 2 6 0\n"));
+	assert_null(strstr(r.buf, "m 5 "));
+	free(r.buf);
+	memset(&r, 0, sizeof(r));
+	pd_io_destroy(io);
+
+	/* 5000 discard blocks of 256 sectors: 10000 blocks of 128. */
+	io = make_image(&geo);
+	set_mapping(io, 300, 7, cache_mapping_pack(9999, CACHE_M_VALID));
+	assert_int_equal(dump(io, 0, &r, &res, NULL), 0);
+	assert_non_null(strstr(r.buf, "discards 256 5000\n"));
+	free(r.buf);
+	memset(&r, 0, sizeof(r));
+	set_mapping(io, 300, 7, cache_mapping_pack(10000, CACHE_M_VALID));
+	assert_int_equal(dump(io, 0, &r, &res, NULL), -EUCLEAN);
+	assert_int_equal(res.status, CACHE_DUMP_DAMAGED);
+	assert_string_equal(res.structure, "discard geometry");
+	assert_int_equal(r.n, 0);
+	assert_int_equal(dump(io, CACHE_DUMP_REPAIR, &r, &res, NULL), 0);
+	assert_int_equal(res.fixed, CACHE_DUMP_FIX_DISCARDS);
+	assert_int_equal(res.lost_discards, 5000);
+	assert_non_null(strstr(r.buf, "m 7 10000 0\n"));
+	assert_null(strstr(r.buf, "discards"));
+	free(r.buf);
+	memset(&r, 0, sizeof(r));
+
+	/* Dense origins (the bitmap finds it, not the sort): block 5 maps 6. */
+	set_mapping(io, 300, 7, cache_mapping_pack(21, CACHE_M_VALID));
+	set_mapping(io, 300, 5, cache_mapping_pack(6, CACHE_M_VALID));
+	assert_int_equal(dump(io, 0, &r, &res, NULL), -EUCLEAN);
+	assert_string_equal(res.structure, "mapping array");
+	assert_int_equal(r.n, 0);
+	assert_int_equal(dump(io, CACHE_DUMP_REPAIR, &r, &res, NULL), 0);
+	assert_int_equal(res.fixed, CACHE_DUMP_FIX_DUPLICATES);
+	assert_non_null(strstr(r.buf, "m 2 6 0\n"));
+	assert_null(strstr(r.buf, "m 5 "));
+	assert_non_null(strstr(r.buf, "discards 256 5000\n"));
+	free(r.buf);
+	pd_io_destroy(io);
 }
 
 static void test_sizes_beyond_the_device(void **state)
@@ -478,8 +644,11 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_v2),
 		cmocka_unit_test(test_roundtrip_discards_width8),
 		cmocka_unit_test(test_roundtrip_empty),
+		cmocka_unit_test(test_roundtrip_no_hints),
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_lost_dirty_bits_are_dirty),
+		cmocka_unit_test(test_unrestorable_fields),
+		cmocka_unit_test(test_unrestorable_mappings),
 		cmocka_unit_test(test_sizes_beyond_the_device),
 		cmocka_unit_test(test_emitter_errors),
 		cmocka_unit_test(test_superblock),

@@ -246,6 +246,27 @@ static void test_parse_u64(void **state)
 	assert_int_equal(cache_size_parse_u64("", &v), -EINVAL);
 }
 
+/* The kernel's rule: 64..2097152 sectors, a multiple of 64. */
+static void test_block_size_problem(void **state)
+{
+	static const uint64_t ok[] = { 64, 128, 192, 1024, 2097152 - 64,
+				       2097152 };
+	static const uint64_t multiple[] = { 0, 1, 32, 63, 65, 100, 96,
+					     2097152 + 1, UINT64_MAX };
+	static const uint64_t too_big[] = { 2097152 + 64, 4194304,
+					    UINT64_MAX - 63 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_null(cache_block_size_problem(ok[i]));
+	for (size_t i = 0; i < sizeof(multiple) / sizeof(multiple[0]); i++)
+		assert_string_equal(cache_block_size_problem(multiple[i]),
+				    "block size must be a multiple of 32 KiB");
+	for (size_t i = 0; i < sizeof(too_big) / sizeof(too_big[0]); i++)
+		assert_string_equal(cache_block_size_problem(too_big[i]),
+				    "maximum block size is 1 GiB");
+}
+
 static void test_units(void **state)
 {
 	const struct cache_size_unit *u;
@@ -303,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_units),
+		cmocka_unit_test(test_block_size_problem),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,10 @@
  * cache/repair in memory: an intact source salvages to exactly what was
  * written; a damaged array block loses exactly its index range (reported
  * as such), and a lost v2 dirty-bitset block makes its mapped blocks dirty;
- * and the output write, failed at every single write in turn, never leaves
- * a superblock that validates over a half-written output (the restore
+ * a checksum-valid superblock whose cache-block count, hint size or version
+ * the structures contradict is overruled by them, everything read from the
+ * trees; and the output write, failed at every single write in turn, never
+ * leaves a superblock that validates over a half-written output (the restore
  * zeroes block 0 first: only when that very write fails does the old one
  * survive, over an untouched device).
  */
@@ -19,8 +21,10 @@
 #include <cmocka.h>
 
 #include "base/endian.h"
+#include "cache/format.h"
 #include "cache/repair.h"
 #include "cache/restore.h"
+#include "pdata/bm.h"
 #include "pdata/io.h"
 #include "pdata/ondisk.h"
 
@@ -236,6 +240,91 @@ static void test_lost_dirty_bitset(void **state)
 	pd_io_destroy(io);
 }
 
+/* Rewrites the superblock through fn, checksum re-stamped (still valid). */
+static void edit_sb(struct pd_io *io, void (*fn)(struct cache_sb *sb))
+{
+	struct pd_bm *bm;
+	struct pd_block *b;
+	struct cache_sb sb;
+
+	assert_int_equal(pd_bm_create(io, 16, &bm), 0);
+	assert_int_equal(pd_bm_write_lock(bm, 0, &cache_sb_validator, &b, NULL),
+			 0);
+	cache_sb_unpack(pd_block_data(b), &sb);
+	fn(&sb);
+	memset(pd_block_wdata(b), 0, PD_BLOCK_SIZE);
+	cache_sb_pack(&sb, pd_block_wdata(b));
+	pd_bm_unlock(b);
+	assert_int_equal(pd_bm_flush(bm), 0);
+	pd_bm_destroy(bm);
+}
+
+static void zero_nr(struct cache_sb *sb) { sb->cache_blocks = 0; }
+static void bad_hint(struct cache_sb *sb)
+{
+	sb->incompat_flags = CACHE_INCOMPAT_VARIABLE_HINT_SIZE;
+	sb->policy_hint_size = 7;
+}
+static void as_v1(struct cache_sb *sb) { sb->version = 1; }
+
+/*
+ * A checksum-valid superblock with a field the structures contradict: the
+ * structures win, everything comes from the walk with its dirty state, and
+ * the report says which field and why.
+ */
+static void contradicted(void (*fn)(struct cache_sb *sb),
+			 enum cache_repair_field f, const char *why)
+{
+	struct pd_io *io = make_source();
+	struct cache_salvage *sv;
+	const struct cache_repair_report *r;
+	struct seen *s;
+
+	edit_sb(io, fn);
+	s = salvage(io, &sv);
+	r = cache_salvage_report(sv);
+	assert_source(s, 0, 0, NR_CBLOCKS);
+	assert_int_equal(s->sb.version, 2);
+	assert_int_equal(s->sb.nr_cache_blocks, NR_CBLOCKS);
+	assert_int_equal(s->sb.hint_width, 4);
+	assert_int_equal(r->scanned, 0);
+	assert_int_equal(r->mappings_walked, 2000);
+	assert_int_equal(r->dirty_assumed, 0);
+	assert_int_equal(r->source[f], CACHE_FROM_STRUCTURES);
+	assert_non_null(strstr(r->why[f], why));
+	for (int g = 0; g < CACHE_NR_FIELDS; g++)
+		if (g != (int)f)
+			assert_string_equal(r->why[g], "");
+	free(s);
+	cache_salvage_destroy(sv);
+	pd_io_destroy(io);
+}
+
+static void test_nr_zeroed(void **state)
+{
+	(void)state;
+	contradicted(zero_nr, CACHE_FIELD_NR_CACHE_BLOCKS,
+		     "the mapping and hint arrays hold 3000 entries; the "
+		     "superblock said 0");
+}
+
+static void test_hint_size(void **state)
+{
+	(void)state;
+	contradicted(bad_hint, CACHE_FIELD_HINT_WIDTH,
+		     "the hint array's values are 4 bytes; the superblock "
+		     "said 7");
+}
+
+/* Packed as v1, the dirty root is dropped too: the bitset is unreferenced. */
+static void test_v2_labelled_v1(void **state)
+{
+	(void)state;
+	contradicted(as_v1, CACHE_FIELD_VERSION,
+		     "an unreferenced dirty bitset of the cache's length is "
+		     "at block");
+}
+
 /* Fails write n, and every later one, for every n until the write works. */
 static void test_write_faults(void **state)
 {
@@ -301,6 +390,9 @@ int main(void)
 		cmocka_unit_test(test_intact),
 		cmocka_unit_test(test_lost_array_block),
 		cmocka_unit_test(test_lost_dirty_bitset),
+		cmocka_unit_test(test_nr_zeroed),
+		cmocka_unit_test(test_hint_size),
+		cmocka_unit_test(test_v2_labelled_v1),
 		cmocka_unit_test(test_write_faults),
 	};
 

@@ -28,7 +28,7 @@
 struct rig {
 	unsigned char *fast, *origin, *orig_copy;
 	uint64_t sizes[2];
-	struct cache_wb_engine *e;
+	struct pd_copy_engine *e;
 };
 
 static void fill_pattern(unsigned char *p, size_t len, unsigned seed)
@@ -42,8 +42,8 @@ static void rig_init(struct rig *r, uint64_t bb, uint64_t nr_fast,
 {
 	unsigned char *bufs[2];
 
-	r->sizes[CACHE_WB_FAST] = bb * nr_fast;
-	r->sizes[CACHE_WB_ORIGIN] = bb * nr_origin;
+	r->sizes[PD_COPY_FAST] = bb * nr_fast;
+	r->sizes[PD_COPY_ORIGIN] = bb * nr_origin;
 	r->fast = malloc(r->sizes[0]);
 	r->origin = malloc(r->sizes[1]);
 	r->orig_copy = malloc(r->sizes[1]);
@@ -55,36 +55,36 @@ static void rig_init(struct rig *r, uint64_t bb, uint64_t nr_fast,
 	memcpy(r->orig_copy, r->origin, r->sizes[1]);
 	bufs[0] = r->fast;
 	bufs[1] = r->origin;
-	assert_int_equal(cache_wb_engine_mem_create(bufs, r->sizes, &r->e), 0);
+	assert_int_equal(pd_copy_engine_mem_create(bufs, r->sizes, &r->e), 0);
 }
 
-static void rig_faults(struct rig *r, const struct cache_wb_fault *f,
+static void rig_faults(struct rig *r, const struct pd_copy_fault *f,
 		       unsigned n)
 {
-	struct cache_wb_engine *fe;
+	struct pd_copy_engine *fe;
 
-	assert_int_equal(cache_wb_engine_fault_create(r->e, f, n, &fe), 0);
+	assert_int_equal(pd_copy_engine_fault_create(r->e, f, n, &fe), 0);
 	r->e = fe;
 }
 
 static void rig_release(struct rig *r)
 {
-	cache_wb_engine_destroy(r->e);
+	pd_copy_engine_destroy(r->e);
 	free(r->fast);
 	free(r->origin);
 	free(r->orig_copy);
 }
 
-static struct cache_wb_copy_opts opts(uint64_t bb, uint64_t buffer,
+static struct pd_copy_opts opts(uint64_t bb, uint64_t buffer,
 				      unsigned retries)
 {
-	return (struct cache_wb_copy_opts){ .block_bytes = bb,
+	return (struct pd_copy_opts){ .block_bytes = bb,
 					    .buffer_bytes = buffer,
 					    .retries = retries };
 }
 
 /* Every copied job's origin block holds its fast block; all else intact. */
-static void verify(const struct rig *r, const struct cache_wb_job *jobs,
+static void verify(const struct rig *r, const struct pd_copy_job *jobs,
 		   uint64_t n, uint64_t bb)
 {
 	unsigned char *want = malloc(r->sizes[1]);
@@ -92,7 +92,7 @@ static void verify(const struct rig *r, const struct cache_wb_job *jobs,
 	assert_non_null(want);
 	memcpy(want, r->orig_copy, r->sizes[1]);
 	for (uint64_t i = 0; i < n; i++)
-		if (jobs[i].stage == CACHE_WB_COPIED)
+		if (jobs[i].stage == PD_COPY_COPIED)
 			memcpy(want + jobs[i].oblock * bb,
 			       r->fast + jobs[i].cblock * bb, bb);
 	assert_memory_equal(want, r->origin, r->sizes[1]);
@@ -101,16 +101,16 @@ static void verify(const struct rig *r, const struct cache_wb_job *jobs,
 
 static void test_merged_sequential(void **state)
 {
-	struct cache_wb_job jobs[16];
-	struct cache_wb_copy_opts o = opts(BB, 1u << 20, 0);
-	struct cache_wb_copy_stats st;
+	struct pd_copy_job jobs[16];
+	struct pd_copy_opts o = opts(BB, 1u << 20, 0);
+	struct pd_copy_stats st;
 	struct rig r;
 
 	(void)state;
 	rig_init(&r, BB, NR_FAST, NR_ORIGIN);
 	for (unsigned i = 0; i < 16; i++)
-		jobs[i] = (struct cache_wb_job){ .cblock = i, .oblock = 100 + i };
-	assert_int_equal(cache_wb_copy(r.e, &o, jobs, 16, &st), 0);
+		jobs[i] = (struct pd_copy_job){ .cblock = i, .oblock = 100 + i };
+	assert_int_equal(pd_copy(r.e, &o, jobs, 16, &st), 0);
 	assert_int_equal(st.copied, 16);
 	assert_int_equal(st.failed, 0);
 	/* Adjacent on both sides: one read and one write. */
@@ -123,17 +123,17 @@ static void test_merged_sequential(void **state)
 static void test_write_order(void **state)
 {
 	/* Origin blocks in reverse: writes sorted and merged anyway. */
-	struct cache_wb_job jobs[8];
-	struct cache_wb_copy_opts o = opts(BB, 1u << 20, 0);
-	struct cache_wb_copy_stats st;
+	struct pd_copy_job jobs[8];
+	struct pd_copy_opts o = opts(BB, 1u << 20, 0);
+	struct pd_copy_stats st;
 	struct rig r;
 
 	(void)state;
 	rig_init(&r, BB, NR_FAST, NR_ORIGIN);
 	for (unsigned i = 0; i < 8; i++)
-		jobs[i] = (struct cache_wb_job){ .cblock = 2 * i,
+		jobs[i] = (struct pd_copy_job){ .cblock = 2 * i,
 						 .oblock = 50 - i };
-	assert_int_equal(cache_wb_copy(r.e, &o, jobs, 8, &st), 0);
+	assert_int_equal(pd_copy(r.e, &o, jobs, 8, &st), 0);
 	assert_int_equal(st.copied, 8);
 	assert_int_equal(st.read_requests, 8);	/* cblocks not adjacent */
 	assert_int_equal(st.write_requests, 1);
@@ -144,17 +144,17 @@ static void test_write_order(void **state)
 static void test_batches(void **state)
 {
 	/* 8 KiB buffer: one block per batch, 64 batches. */
-	struct cache_wb_job jobs[NR_FAST];
-	struct cache_wb_copy_opts o = opts(BB, 8192, 0);
-	struct cache_wb_copy_stats st;
+	struct pd_copy_job jobs[NR_FAST];
+	struct pd_copy_opts o = opts(BB, 8192, 0);
+	struct pd_copy_stats st;
 	struct rig r;
 
 	(void)state;
 	rig_init(&r, BB, NR_FAST, NR_ORIGIN);
 	for (unsigned i = 0; i < NR_FAST; i++)
-		jobs[i] = (struct cache_wb_job){ .cblock = i,
+		jobs[i] = (struct pd_copy_job){ .cblock = i,
 						 .oblock = (i * 37) % NR_ORIGIN };
-	assert_int_equal(cache_wb_copy(r.e, &o, jobs, NR_FAST, &st), 0);
+	assert_int_equal(pd_copy(r.e, &o, jobs, NR_FAST, &st), 0);
 	assert_int_equal(st.copied, NR_FAST);
 	assert_int_equal(st.read_requests, NR_FAST);
 	assert_int_equal(st.write_requests, NR_FAST);
@@ -164,28 +164,28 @@ static void test_batches(void **state)
 
 static void test_read_error_confined(void **state)
 {
-	struct cache_wb_fault f = { .dev = CACHE_WB_FAST, .write = 0,
+	struct pd_copy_fault f = { .dev = PD_COPY_FAST, .write = 0,
 				    .begin = 5 * BB + 100, .end = 5 * BB + 101,
 				    .times = UINT32_MAX, .err = -EIO };
-	struct cache_wb_job jobs[16];
-	struct cache_wb_copy_opts o = opts(BB, 1u << 20, 2);
-	struct cache_wb_copy_stats st;
+	struct pd_copy_job jobs[16];
+	struct pd_copy_opts o = opts(BB, 1u << 20, 2);
+	struct pd_copy_stats st;
 	struct rig r;
 
 	(void)state;
 	rig_init(&r, BB, NR_FAST, NR_ORIGIN);
 	rig_faults(&r, &f, 1);
 	for (unsigned i = 0; i < 16; i++)
-		jobs[i] = (struct cache_wb_job){ .cblock = i, .oblock = 100 + i };
-	assert_int_equal(cache_wb_copy(r.e, &o, jobs, 16, &st), 0);
+		jobs[i] = (struct pd_copy_job){ .cblock = i, .oblock = 100 + i };
+	assert_int_equal(pd_copy(r.e, &o, jobs, 16, &st), 0);
 	assert_int_equal(st.copied, 15);
 	assert_int_equal(st.failed, 1);
 	for (unsigned i = 0; i < 16; i++) {
 		if (i == 5) {
-			assert_int_equal(jobs[i].stage, CACHE_WB_FAILED_READ);
+			assert_int_equal(jobs[i].stage, PD_COPY_FAILED_READ);
 			assert_int_equal(jobs[i].err, -EIO);
 		} else {
-			assert_int_equal(jobs[i].stage, CACHE_WB_COPIED);
+			assert_int_equal(jobs[i].stage, PD_COPY_COPIED);
 		}
 	}
 	/* One merged read, 16 singles after the split, 2 retries of #5. */
@@ -193,7 +193,7 @@ static void test_read_error_confined(void **state)
 	assert_int_equal(st.retries, 2);
 	/* Origin block 105 untouched, writes around it split in two. */
 	assert_int_equal(st.write_requests, 2);
-	assert_int_equal(cache_wb_engine_fault_hits(r.e), 1 + 1 + 2);
+	assert_int_equal(pd_copy_engine_fault_hits(r.e), 1 + 1 + 2);
 	verify(&r, jobs, 16, BB);
 	rig_release(&r);
 }
@@ -220,22 +220,22 @@ static void test_retry_count_exact(void **state)
 
 	(void)state;
 	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++) {
-		struct cache_wb_fault f = { .dev = CACHE_WB_FAST,
+		struct pd_copy_fault f = { .dev = PD_COPY_FAST,
 					    .begin = 3 * BB, .end = 4 * BB,
 					    .times = v[k].times, .err = -EIO };
-		struct cache_wb_job jobs[8];
-		struct cache_wb_copy_opts o = opts(BB, 1u << 20, v[k].retries);
-		struct cache_wb_copy_stats st;
+		struct pd_copy_job jobs[8];
+		struct pd_copy_opts o = opts(BB, 1u << 20, v[k].retries);
+		struct pd_copy_stats st;
 		struct rig r;
 
 		rig_init(&r, BB, NR_FAST, NR_ORIGIN);
 		rig_faults(&r, &f, 1);
 		for (unsigned i = 0; i < 8; i++)
-			jobs[i] = (struct cache_wb_job){ .cblock = i,
+			jobs[i] = (struct pd_copy_job){ .cblock = i,
 							 .oblock = 10 + i };
-		assert_int_equal(cache_wb_copy(r.e, &o, jobs, 8, &st), 0);
-		assert_int_equal(jobs[3].stage, v[k].copied ? CACHE_WB_COPIED :
-					       CACHE_WB_FAILED_READ);
+		assert_int_equal(pd_copy(r.e, &o, jobs, 8, &st), 0);
+		assert_int_equal(jobs[3].stage, v[k].copied ? PD_COPY_COPIED :
+					       PD_COPY_FAILED_READ);
 		assert_int_equal(st.copied, v[k].copied ? 8 : 7);
 		verify(&r, jobs, 8, BB);
 		rig_release(&r);
@@ -244,51 +244,51 @@ static void test_retry_count_exact(void **state)
 
 static void test_write_error(void **state)
 {
-	struct cache_wb_fault f = { .dev = CACHE_WB_ORIGIN, .write = 1,
+	struct pd_copy_fault f = { .dev = PD_COPY_ORIGIN, .write = 1,
 				    .begin = 40 * BB, .end = 42 * BB,
 				    .times = UINT32_MAX, .err = -ENOSPC };
-	struct cache_wb_job jobs[20];
-	struct cache_wb_copy_opts o = opts(BB, 64 << 10, 1);
-	struct cache_wb_copy_stats st;
+	struct pd_copy_job jobs[20];
+	struct pd_copy_opts o = opts(BB, 64 << 10, 1);
+	struct pd_copy_stats st;
 	struct rig r;
 
 	(void)state;
 	rig_init(&r, BB, NR_FAST, NR_ORIGIN);
 	rig_faults(&r, &f, 1);
 	for (unsigned i = 0; i < 20; i++)
-		jobs[i] = (struct cache_wb_job){ .cblock = i, .oblock = 30 + i };
-	assert_int_equal(cache_wb_copy(r.e, &o, jobs, 20, &st), 0);
+		jobs[i] = (struct pd_copy_job){ .cblock = i, .oblock = 30 + i };
+	assert_int_equal(pd_copy(r.e, &o, jobs, 20, &st), 0);
 	assert_int_equal(st.failed, 2);
-	assert_int_equal(jobs[10].stage, CACHE_WB_FAILED_WRITE);
-	assert_int_equal(jobs[11].stage, CACHE_WB_FAILED_WRITE);
+	assert_int_equal(jobs[10].stage, PD_COPY_FAILED_WRITE);
+	assert_int_equal(jobs[11].stage, PD_COPY_FAILED_WRITE);
 	assert_int_equal(jobs[10].err, -ENOSPC);
-	assert_int_equal(jobs[9].stage, CACHE_WB_COPIED);
-	assert_int_equal(jobs[12].stage, CACHE_WB_COPIED);
+	assert_int_equal(jobs[9].stage, PD_COPY_COPIED);
+	assert_int_equal(jobs[12].stage, PD_COPY_COPIED);
 	verify(&r, jobs, 20, BB);
 	rig_release(&r);
 }
 
 static void test_ranges(void **state)
 {
-	struct cache_wb_job jobs[4] = {
+	struct pd_copy_job jobs[4] = {
 		{ .cblock = 0, .oblock = 0 },
 		{ .cblock = 1, .oblock = 9 },	/* past a 9-block origin */
 		{ .cblock = 6, .oblock = 8 },
 		{ .cblock = 7, .oblock = 3 },	/* past a 7-block fast dev */
 	};
-	struct cache_wb_copy_opts o = opts(BB, 1u << 20, 0);
-	struct cache_wb_copy_stats st;
+	struct pd_copy_opts o = opts(BB, 1u << 20, 0);
+	struct pd_copy_stats st;
 	struct rig r;
 
 	(void)state;
 	rig_init(&r, BB, NR_FAST, NR_ORIGIN);
 	o.fast_size = 7 * BB;
 	o.origin_size = 9 * BB;
-	assert_int_equal(cache_wb_copy(r.e, &o, jobs, 4, &st), 0);
-	assert_int_equal(jobs[0].stage, CACHE_WB_COPIED);
-	assert_int_equal(jobs[1].stage, CACHE_WB_FAILED_ORIGIN_END);
-	assert_int_equal(jobs[2].stage, CACHE_WB_COPIED);
-	assert_int_equal(jobs[3].stage, CACHE_WB_FAILED_FAST_END);
+	assert_int_equal(pd_copy(r.e, &o, jobs, 4, &st), 0);
+	assert_int_equal(jobs[0].stage, PD_COPY_COPIED);
+	assert_int_equal(jobs[1].stage, PD_COPY_FAILED_ORIGIN_END);
+	assert_int_equal(jobs[2].stage, PD_COPY_COPIED);
+	assert_int_equal(jobs[3].stage, PD_COPY_FAILED_FAST_END);
 	assert_int_equal(st.copied, 2);
 	assert_int_equal(st.failed, 2);
 	verify(&r, jobs, 4, BB);
@@ -296,9 +296,9 @@ static void test_ranges(void **state)
 	/* Offsets count: with one block of fast offset, cblock 6 is out. */
 	o.fast_offset = BB;
 	memcpy(r.origin, r.orig_copy, r.sizes[1]);
-	assert_int_equal(cache_wb_copy(r.e, &o, jobs, 4, &st), 0);
-	assert_int_equal(jobs[2].stage, CACHE_WB_FAILED_FAST_END);
-	assert_int_equal(jobs[0].stage, CACHE_WB_COPIED);
+	assert_int_equal(pd_copy(r.e, &o, jobs, 4, &st), 0);
+	assert_int_equal(jobs[2].stage, PD_COPY_FAILED_FAST_END);
+	assert_int_equal(jobs[0].stage, PD_COPY_COPIED);
 	/* It read fast block 1 (offset + cblock 0). */
 	assert_memory_equal(r.origin, r.fast + BB, BB);
 	rig_release(&r);
@@ -311,22 +311,22 @@ static void test_parts(void **state)
 	 * A read fault in the third part of block 2 fails block 2 only.
 	 */
 	const uint64_t bb = 64 << 10;
-	struct cache_wb_fault f = { .dev = CACHE_WB_FAST,
+	struct pd_copy_fault f = { .dev = PD_COPY_FAST,
 				    .begin = 2 * bb + 40000,
 				    .end = 2 * bb + 40001,
 				    .times = UINT32_MAX, .err = -EIO };
-	struct cache_wb_job jobs[4];
-	struct cache_wb_copy_opts o = opts(bb, 32 << 10, 0);
-	struct cache_wb_copy_stats st;
+	struct pd_copy_job jobs[4];
+	struct pd_copy_opts o = opts(bb, 32 << 10, 0);
+	struct pd_copy_stats st;
 	struct rig r;
 
 	(void)state;
 	rig_init(&r, bb, 8, 16);
 	rig_faults(&r, &f, 1);
 	for (unsigned i = 0; i < 4; i++)
-		jobs[i] = (struct cache_wb_job){ .cblock = i, .oblock = 12 - 3 * i };
-	assert_int_equal(cache_wb_copy(r.e, &o, jobs, 4, &st), 0);
-	assert_int_equal(jobs[2].stage, CACHE_WB_FAILED_READ);
+		jobs[i] = (struct pd_copy_job){ .cblock = i, .oblock = 12 - 3 * i };
+	assert_int_equal(pd_copy(r.e, &o, jobs, 4, &st), 0);
+	assert_int_equal(jobs[2].stage, PD_COPY_FAILED_READ);
 	assert_int_equal(st.copied, 3);
 	/*
 	 * 16 parts, each its own read (a batch holds one part), less the
@@ -354,18 +354,18 @@ static void test_parts(void **state)
 
 static void test_bad_options(void **state)
 {
-	struct cache_wb_job jobs[1] = { { .cblock = 0, .oblock = 0 } };
-	struct cache_wb_copy_opts o = opts(BB, 4096, 0);
-	struct cache_wb_copy_stats st;
+	struct pd_copy_job jobs[1] = { { .cblock = 0, .oblock = 0 } };
+	struct pd_copy_opts o = opts(BB, 4096, 0);
+	struct pd_copy_stats st;
 	struct rig r;
 
 	(void)state;
 	rig_init(&r, BB, 4, 4);
-	assert_int_equal(cache_wb_copy(r.e, &o, jobs, 1, &st), -EINVAL);
+	assert_int_equal(pd_copy(r.e, &o, jobs, 1, &st), -EINVAL);
 	assert_int_equal(st.failed, 1);
-	assert_int_not_equal(jobs[0].stage, CACHE_WB_COPIED);
+	assert_int_not_equal(jobs[0].stage, PD_COPY_COPIED);
 	o = opts(1000, 1u << 20, 0);	/* not whole sectors */
-	assert_int_equal(cache_wb_copy(r.e, &o, jobs, 1, &st), -EINVAL);
+	assert_int_equal(pd_copy(r.e, &o, jobs, 1, &st), -EINVAL);
 	assert_memory_equal(r.origin, r.orig_copy, r.sizes[1]);
 	rig_release(&r);
 }
@@ -376,10 +376,10 @@ static void run_fd(int force_sync)
 	const uint64_t nf = 128, no = 512;
 	unsigned char *fast = malloc(nf * BB), *origin = malloc(no * BB);
 	unsigned char *want = malloc(no * BB), *got = malloc(no * BB);
-	struct cache_wb_job jobs[100];
-	struct cache_wb_copy_opts o = opts(BB, 256 << 10, 0);
-	struct cache_wb_copy_stats st;
-	struct cache_wb_engine *e;
+	struct pd_copy_job jobs[100];
+	struct pd_copy_opts o = opts(BB, 256 << 10, 0);
+	struct pd_copy_stats st;
+	struct pd_copy_engine *e;
 	int fds[2];
 
 	assert_non_null(fast);
@@ -395,21 +395,21 @@ static void run_fd(int force_sync)
 	assert_int_equal(pwrite(fds[1], origin, no * BB, 0), (ssize_t)(no * BB));
 	memcpy(want, origin, no * BB);
 	for (unsigned i = 0; i < 100; i++) {
-		jobs[i] = (struct cache_wb_job){ .cblock = i + i / 10,
+		jobs[i] = (struct pd_copy_job){ .cblock = i + i / 10,
 						 .oblock = (i * 97 + 5) % no };
 		memcpy(want + jobs[i].oblock * BB, fast + jobs[i].cblock * BB,
 		       BB);
 	}
-	assert_int_equal(cache_wb_engine_fd_create(fds, 16, force_sync, &e), 0);
+	assert_int_equal(pd_copy_engine_fd_create(fds, 16, force_sync, &e), 0);
 	if (force_sync)
 		assert_string_equal(e->name, "sync");
 	o.fast_size = nf * BB;
 	o.origin_size = no * BB;
-	assert_int_equal(cache_wb_copy(e, &o, jobs, 100, &st), 0);
+	assert_int_equal(pd_copy(e, &o, jobs, 100, &st), 0);
 	assert_int_equal(st.copied, 100);
 	assert_int_equal(pread(fds[1], got, no * BB, 0), (ssize_t)(no * BB));
 	assert_memory_equal(want, got, no * BB);
-	cache_wb_engine_destroy(e);
+	pd_copy_engine_destroy(e);
 	close(fds[0]);
 	close(fds[1]);
 	free(fast);

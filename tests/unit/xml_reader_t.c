@@ -3,8 +3,9 @@
  * xml/reader: the events a valid document produces (exactly, in order,
  * including the empty containers the reader supplies), every kind of
  * invalid input with its exact message, line and column, callback errors,
- * the DOCTYPE/entity refusal, base64 edge cases and input spanning many
- * read chunks.
+ * the DOCTYPE/entity refusal, base64 edge cases, input spanning many
+ * read chunks, and the uuid and policy bytes the writer escapes read back
+ * exactly (every byte value).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <cmocka.h>
 
 #include "xml/reader.h"
+#include "xml/writer.h"
 
 /* ---- a recording emitter: one line of text per event ---- */
 
@@ -360,6 +362,160 @@ static void test_superblock_values(void **state)
 	free(r.buf);
 }
 
+/* ---- uuid and policy bytes: what the writer writes comes back ---- */
+
+struct sb_catch {
+	struct cache_emit_sb sb;
+	int n;
+};
+
+static int catch_sb(void *ctx, const struct cache_emit_sb *sb)
+{
+	struct sb_catch *c = ctx;
+
+	c->sb = *sb;
+	c->n++;
+	return 0;
+}
+
+/* Writes sb's superblock with the writer, reads it back into got. */
+static void write_read_sb(const struct cache_emit_sb *sb,
+			  struct cache_emit_sb *got)
+{
+	struct cache_emitter we, re = { .begin_superblock = catch_sb };
+	struct sb_catch c = { .n = 0 };
+	struct xml_reader_error err;
+	struct xml_writer *w;
+	int fd = memfd_create("rt", 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(xml_writer_create(fd, &w), 0);
+	xml_writer_emitter(w, &we);
+	assert_int_equal(we.begin_superblock(we.ctx, sb), 0);
+	assert_int_equal(we.begin_mappings(we.ctx), 0);
+	assert_int_equal(we.end_mappings(we.ctx), 0);
+	assert_int_equal(we.begin_hints(we.ctx), 0);
+	assert_int_equal(we.end_hints(we.ctx), 0);
+	assert_int_equal(we.end_superblock(we.ctx), 0);
+	xml_writer_destroy(w);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	re.ctx = &c;
+	if (xml_read_cache(fd, &re, NULL, &err) != 0)
+		fail_msg("line %lu column %lu: %s", err.line, err.column,
+			 err.msg);
+	close(fd);
+	assert_int_equal(c.n, 1);
+	*got = c.sb;
+}
+
+static void check_bytes_back(const unsigned char uuid[16],
+			     const unsigned char policy[15])
+{
+	struct cache_emit_sb sb, got;
+
+	memset(&sb, 0, sizeof(sb));
+	sb.block_size = 64;
+	sb.nr_cache_blocks = 1;
+	memcpy(sb.uuid, uuid, 16);
+	memcpy(sb.policy, policy, 15);
+	write_read_sb(&sb, &got);
+	assert_memory_equal(got.uuid, sb.uuid, sizeof(sb.uuid));
+	assert_memory_equal(got.policy, sb.policy, sizeof(sb.policy));
+}
+
+static void test_byte_round_trip(void **state)
+{
+	unsigned char uuid[16], policy[15];
+	unsigned seed = 12;
+
+	(void)state;
+	/* Every byte value in the uuid (16 at a time), 1..255 in the policy. */
+	for (unsigned k = 0; k < 256; k += 16) {
+		for (unsigned i = 0; i < 16; i++)
+			uuid[i] = (unsigned char)(k + i);
+		for (unsigned i = 0; i < 15; i++)
+			policy[i] = (unsigned char)(1 + (k / 16 * 15 + i) % 255);
+		check_bytes_back(uuid, policy);
+	}
+	/* NULs inside, at the start and at the end of the uuid. */
+	memset(uuid, 0, 16);
+	uuid[3] = 'a';
+	check_bytes_back(uuid, (const unsigned char *)"smq\0\0\0\0\0\0\0\0\0\0\0");
+	memset(uuid, 0, 16);
+	uuid[15] = 0xff;
+	check_bytes_back(uuid, (const unsigned char *)"\xef\x9c\x80\xef\x9f\xbf\0\0\0\0\0\0\0\0");
+	/* Random strings, which mix valid and invalid UTF-8. */
+	for (int n = 0; n < 2000; n++) {
+		size_t plen = (size_t)(rand_r(&seed) % 16);
+
+		for (unsigned i = 0; i < 16; i++) {
+			unsigned v = (unsigned)rand_r(&seed);
+
+			/* Bias toward UTF-8 lead and continuation bytes. */
+			uuid[i] = (unsigned char)(v & 1 ? 0x80 | (v >> 8 & 0x7f)
+						       : v >> 8);
+		}
+		memset(policy, 0, sizeof(policy));
+		for (size_t i = 0; i < plen && i < 15; i++) {
+			unsigned v = (unsigned)rand_r(&seed);
+
+			policy[i] = (unsigned char)(v & 1 ? 0x80 | (v >> 8 & 0x7f)
+							  : 1 + (v >> 8) % 255);
+		}
+		check_bytes_back(uuid, policy);
+	}
+}
+
+/* What the reader makes of escapes in hand-written XML. */
+static void test_byte_escapes(void **state)
+{
+	static const char ok[] =
+		"<superblock uuid=\"&#xF700;a&#xf7ff;\xef\x9c\x81\" block_size=\"1\" "
+		"nr_cache_blocks=\"0\" policy=\"&#xF741;&#63297;\xc3\xa9\" "
+		"hint_width=\"0\"/>";
+	static const struct {
+		const char *xml;
+		const char *msg;
+	} bad[] = {
+		/* 17 bytes once decoded, though 2 characters are escapes */
+		{ "<superblock uuid=\"0123456789abcde&#xF700;&#xF700;\" "
+		  "block_size=\"1\" nr_cache_blocks=\"0\" policy=\"\" "
+		  "hint_width=\"0\"/>",
+		  "<superblock>: uuid \"0123456789abcde\xef\x9c\x80\xef\x9c\x80\" is longer than 16 bytes" },
+		/* U+00E9 is 2 bytes: 8 of them are 16 */
+		{ "<superblock uuid=\"\" block_size=\"1\" nr_cache_blocks=\"0\" "
+		  "policy=\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\" "
+		  "hint_width=\"0\"/>",
+		  "<superblock>: policy \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\" is longer than 15 bytes" },
+		{ "<superblock uuid=\"\" block_size=\"1\" nr_cache_blocks=\"0\" "
+		  "policy=\"a&#xF700;b\" hint_width=\"0\"/>",
+		  "<superblock>: policy \"a\xef\x9c\x80\x62\" has a NUL byte (&#xF700;) in it" },
+	};
+	struct rec r = { 0 };
+	struct xml_reader_error err;
+	struct cache_emitter re = { .begin_superblock = catch_sb };
+	struct sb_catch c = { .n = 0 };
+	int fd;
+
+	(void)state;
+	fd = fd_of(ok, sizeof(ok) - 1);
+	re.ctx = &c;
+	assert_int_equal(xml_read_cache(fd, &re, NULL, &err), 0);
+	close(fd);
+	/* A literal U+F701 is the escape too: the range always means bytes. */
+	assert_memory_equal(c.sb.uuid, "\0a\xff\x01\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+	assert_string_equal(c.sb.policy, "AA\xc3\xa9");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		free(r.buf);
+		memset(&r, 0, sizeof(r));
+		assert_int_equal(parse(bad[i].xml, strlen(bad[i].xml), &r, &err),
+				 -EINVAL);
+		assert_string_equal(err.msg, bad[i].msg);
+		assert_string_equal(r.buf, "");
+	}
+	free(r.buf);
+}
+
 static void test_hint_widths(void **state)
 {
 	static const struct {
@@ -504,7 +660,7 @@ static const struct bad bad_cases[] = {
 	  "<superblock>: nr_cache_blocks 99999999999999999999 is out of range (the maximum is 4294967295)" },
 	{ "<superblock uuid=\"\" block_size=\"128\" nr_cache_blocks=\"16\" "
 	  "policy=\"0123456789abcdef\" hint_width=\"4\"/>", 1, 1,
-	  "<superblock>: policy \"0123456789abcdef\" is longer than 15 characters" },
+	  "<superblock>: policy \"0123456789abcdef\" is longer than 15 bytes" },
 	{ "<superblock uuid=\"\" block_size=\"128\" nr_cache_blocks=\"16\" "
 	  "policy=\"smq\" hint_width=\"6\"/>", 1, 1,
 	  "<superblock>: hint_width 6 is not 0 or a multiple of 4 from 4 to 128" },
@@ -1030,6 +1186,8 @@ int main(void)
 		cmocka_unit_test(test_reference_forms),
 		cmocka_unit_test(test_superblock_values),
 		cmocka_unit_test(test_hint_widths),
+		cmocka_unit_test(test_byte_round_trip),
+		cmocka_unit_test(test_byte_escapes),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_callback_error),
 		cmocka_unit_test(test_billion_laughs),

@@ -114,7 +114,7 @@ static void test_format_example(void **state)
 static void test_empty_and_discards(void **state)
 {
 	static const char want[] =
-		"<superblock uuid=\"abc\" block_size=\"64\" nr_cache_blocks=\"0\" policy=\"\" hint_width=\"4\">\n"
+		"<superblock uuid=\"abc&#xF700;zzz\" block_size=\"64\" nr_cache_blocks=\"0\" policy=\"\" hint_width=\"4\">\n"
 		"  <mappings>\n"
 		"  </mappings>\n"
 		"  <hints>\n"
@@ -131,7 +131,8 @@ static void test_empty_and_discards(void **state)
 
 	(void)state;
 	sb.block_size = 64;
-	memcpy(sb.uuid, "abc\0zzz", 7);	/* printed up to the first NUL */
+	/* Up to the last byte that is not NUL; the NUL inside escaped. */
+	memcpy(sb.uuid, "abc\0zzz", 7);
 	sink_open(&s);
 	assert_int_equal(s.e.begin_superblock(s.e.ctx, &sb), 0);
 	assert_int_equal(s.e.begin_mappings(s.e.ctx), 0);
@@ -152,13 +153,52 @@ static void test_strings(void **state)
 {
 	/* 16 uuid bytes without a NUL are all printed; specials escaped. */
 	static const char want[] =
-		"<superblock uuid=\"0123456789abcdef\" block_size=\"128\" nr_cache_blocks=\"1\" policy=\"a&amp;b&quot;&lt;&gt;?&#9;\" hint_width=\"4\">\n";
+		"<superblock uuid=\"0123456789abcdef\" block_size=\"128\" nr_cache_blocks=\"1\" policy=\"a&amp;b&quot;&lt;&gt;&#xF701;&#9;\" hint_width=\"4\">\n";
 	struct cache_emit_sb sb = make_sb(1, "a&b\"<>\x01\t");
 	struct sink s;
 	char *got;
 
 	(void)state;
 	memcpy(sb.uuid, "0123456789abcdef", 16);
+	sink_open(&s);
+	assert_int_equal(s.e.begin_superblock(s.e.ctx, &sb), 0);
+	got = sink_close(&s);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/*
+ * Bytes XML cannot carry become U+F700 + byte; valid UTF-8 stays as it is,
+ * except a character of the escape range itself and U+FFFE/U+FFFF.
+ */
+static void test_byte_escapes(void **state)
+{
+	static const char want[] =
+		"<superblock uuid=\""
+		"&#xF7FF;&#xF780;"		/* not UTF-8 at all */
+		"\xc3\xa9"			/* U+00E9, valid: raw */
+		"&#xF7C0;&#xF7AF;"		/* overlong '/' */
+		"&#xF7ED;&#xF7A0;&#xF780;"	/* a surrogate, U+D800 */
+		"&#xF7EF;&#xF79C;&#xF780;"	/* U+F700 itself */
+		"&#xF7E2;&#xF782;"		/* a sequence cut short */
+		"\" block_size=\"128\" nr_cache_blocks=\"1\" policy=\""
+		"&#xF71F;&#xF77F;&#13;&#10;"	/* controls, DEL, CR, LF */
+		"\xef\xbf\xbd"			/* U+FFFD, valid: raw */
+		"&#xF7EF;&#xF7BF;&#xF7BF;"	/* U+FFFF, not an XML char */
+		"\xf0\x9f\x98\x80"		/* U+1F600, 4 bytes: raw */
+		"\" hint_width=\"4\">\n";
+	static const unsigned char uuid[16] = {
+		0xff, 0x80, 0xc3, 0xa9, 0xc0, 0xaf, 0xed, 0xa0, 0x80,
+		0xef, 0x9c, 0x80, 0xe2, 0x82,
+	};
+	struct cache_emit_sb sb = make_sb(1, "");
+	struct sink s;
+	char *got;
+
+	(void)state;
+	memcpy(sb.uuid, uuid, sizeof(uuid));
+	memcpy(sb.policy, "\x1f\x7f\r\n\xef\xbf\xbd\xef\xbf\xbf\xf0\x9f\x98\x80",
+	       15);
 	sink_open(&s);
 	assert_int_equal(s.e.begin_superblock(s.e.ctx, &sb), 0);
 	got = sink_close(&s);
@@ -330,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_format_example),
 		cmocka_unit_test(test_empty_and_discards),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_byte_escapes),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_large),

@@ -25,6 +25,9 @@ options:
   -a ARGS      policy args, e.g. "migration_threshold 204800" (default none)
   -F FEATURE   extra feature arg, repeatable (e.g. no_discard_passdown)
   -n           do not create/remove the device around the workload
+  -f FILE      also put FILE into the guest's /cfg, repeatable
+  -x NAME=IMG  one more raw image as a disk with virtio serial NAME (the
+               workload finds it with lab_disk NAME), repeatable
                (the workload calls lab_create / lab_remove itself)
   -t SECS      timeout for the whole VM run (default 600)
   -l LOG       serial log file (default out/logs/run-YYYYmmdd-HHMMSS.log)
@@ -40,11 +43,12 @@ EOF
 }
 
 BS=128 MDV=1 IOMODE=writeback POLICY=smq PARGS= EXTRA= AUTO=1 TIMEOUT=600
-LOG= CPUS=1 MEM=512 QUIET=0
-while getopts "b:m:i:p:a:F:nt:l:c:M:qh" o; do
+LOG= CPUS=1 MEM=512 QUIET=0 FILES=() DISKS=()
+while getopts "b:m:i:p:a:F:nf:x:t:l:c:M:qh" o; do
     case $o in
     b) BS=$OPTARG;; m) MDV=$OPTARG;; i) IOMODE=$OPTARG;; p) POLICY=$OPTARG;;
     a) PARGS=$OPTARG;; F) EXTRA="$EXTRA $OPTARG";; n) AUTO=0;; t) TIMEOUT=$OPTARG;;
+    f) FILES+=("$OPTARG");; x) DISKS+=("$OPTARG");;
     l) LOG=$OPTARG;; c) CPUS=$OPTARG;; M) MEM=$OPTARG;; q) QUIET=1;;
     h) usage; exit 0;; *) usage >&2; exit 2;;
     esac
@@ -60,6 +64,16 @@ for f in "$META" "$CACHE" "$ORIGIN"; do
     [ $(( $(stat -c %s "$f") % 512 )) -eq 0 ] || { echo "$f: size not a multiple of 512" >&2; exit 2; }
 done
 [ "$WORKLOAD" = none ] || [ -f "$WORKLOAD" ] || { echo "no such workload: $WORKLOAD" >&2; exit 2; }
+for f in ${FILES[@]+"${FILES[@]}"}; do
+    [ -f "$f" ] || { echo "no such file: $f" >&2; exit 2; }
+done
+for d in ${DISKS[@]+"${DISKS[@]}"}; do
+    case $d in
+    meta=*|cache=*|origin=*|config=*) echo "-x $d: that serial is taken" >&2; exit 2;;
+    [a-z]*=*) [ -f "${d#*=}" ] || { echo "no such image: ${d#*=}" >&2; exit 2; };;
+    *) echo "-x wants NAME=IMAGE, not $d" >&2; exit 2;;
+    esac
+done
 
 OUTD=${LAB_OUT:-$LAB/out}   # LAB_OUT: build and log folder (the lab folder may be read-only)
 KERNEL=${KERNEL:-$OUTD/vmlinuz}
@@ -81,7 +95,9 @@ FEATURES=$(echo "$IOMODE $MDFEAT $EXTRA" | tr -s ' ' | sed 's/^ //; s/ $//')
     echo "LAB_AUTO=$AUTO"
 } > "$TMP/params.env"
 if [ "$WORKLOAD" = none ]; then : > "$TMP/workload.sh"; else cp "$WORKLOAD" "$TMP/workload.sh"; fi
-tar -cf "$TMP/config.tar" -C "$TMP" params.env workload.sh
+for f in ${FILES[@]+"${FILES[@]}"}; do cp "$f" "$TMP/"; done
+tar -cf "$TMP/config.tar" -C "$TMP" params.env workload.sh \
+    $(for f in ${FILES[@]+"${FILES[@]}"}; do basename "$f"; done)
 
 drive() { echo "-drive file=$1,if=none,id=$2,format=raw,cache=writeback,aio=threads -device virtio-blk-pci,drive=$2,serial=$2"; }
 
@@ -94,7 +110,8 @@ timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
     -kernel "$KERNEL" -initrd "$INITRD" \
     -append "console=ttyS0 panic=-1 oops=panic loglevel=4 rdinit=/init ${LAB_APPEND:-}" \
     $(drive "$META" meta) $(drive "$CACHE" cache) $(drive "$ORIGIN" origin) \
-    $(drive "$TMP/config.tar" config) </dev/null
+    $(drive "$TMP/config.tar" config) \
+    $(for d in ${DISKS[@]+"${DISKS[@]}"}; do drive "${d#*=}" "${d%%=*}"; done) </dev/null
 qrc=$?
 set -e
 t1=$(date +%s.%N)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /*
- * The writeback copier's data engines (cache/writeback.h): libaio on two
+ * The copier's data engines (pdata/copy.h): libaio on two
  * descriptors, plain pread/pwrite, memory, and fault injection, all behind
- * struct cache_wb_engine_ops; and opening the data devices.
+ * struct pd_copy_engine_ops; and opening the data devices.
  *
  * The synchronous engines (sync, mem) do the I/O inside submit and keep the
  * finished requests in a ring until reap hands them out, so the copier
@@ -21,12 +21,12 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "cache/writeback.h"
+#include "pdata/copy.h"
 
 /* ---- a ring of finished requests ---- */
 
 struct done_ring {
-	struct cache_wb_req **slots;
+	struct pd_copy_req **slots;
 	unsigned cap, head, nr;
 };
 
@@ -45,14 +45,14 @@ static void ring_release(struct done_ring *r)
 }
 
 /* Never overflows: an engine holds at most depth requests. */
-static void ring_push(struct done_ring *r, struct cache_wb_req *req)
+static void ring_push(struct done_ring *r, struct pd_copy_req *req)
 {
 	r->slots[(r->head + r->nr) % r->cap] = req;
 	r->nr++;
 }
 
 static unsigned ring_pop(struct done_ring *r, unsigned max,
-			 struct cache_wb_req **done)
+			 struct pd_copy_req **done)
 {
 	unsigned n = 0;
 
@@ -67,7 +67,7 @@ static unsigned ring_pop(struct done_ring *r, unsigned max,
 /* ---- pread/pwrite ---- */
 
 struct fd_engine {
-	struct cache_wb_engine e;
+	struct pd_copy_engine e;
 	int fds[2];
 	struct done_ring done;
 	/* aio only: */
@@ -80,7 +80,7 @@ struct fd_engine {
 };
 
 /* The whole transfer, resuming after short ones; 0 or -errno. */
-static int sync_rw(int fd, const struct cache_wb_req *req)
+static int sync_rw(int fd, const struct pd_copy_req *req)
 {
 	struct iovec iov[IOV_MAX];
 	int cnt = req->iovcnt, first = 0;
@@ -116,8 +116,8 @@ static int sync_rw(int fd, const struct cache_wb_req *req)
 	return 0;
 }
 
-static int sync_submit(struct cache_wb_engine *e,
-		       struct cache_wb_req *const *reqs, unsigned n)
+static int sync_submit(struct pd_copy_engine *e,
+		       struct pd_copy_req *const *reqs, unsigned n)
 {
 	struct fd_engine *f = (struct fd_engine *)e;
 
@@ -128,8 +128,8 @@ static int sync_submit(struct cache_wb_engine *e,
 	return 0;
 }
 
-static int sync_reap(struct cache_wb_engine *e, unsigned min, unsigned max,
-		     struct cache_wb_req **done)
+static int sync_reap(struct pd_copy_engine *e, unsigned min, unsigned max,
+		     struct pd_copy_req **done)
 {
 	struct fd_engine *f = (struct fd_engine *)e;
 
@@ -137,14 +137,14 @@ static int sync_reap(struct cache_wb_engine *e, unsigned min, unsigned max,
 	return (int)ring_pop(&f->done, max, done);
 }
 
-static int fd_flush(struct cache_wb_engine *e, int dev)
+static int fd_flush(struct pd_copy_engine *e, int dev)
 {
 	struct fd_engine *f = (struct fd_engine *)e;
 
 	return fdatasync(f->fds[dev]) < 0 ? -errno : 0;
 }
 
-static void fd_destroy(struct cache_wb_engine *e)
+static void fd_destroy(struct pd_copy_engine *e)
 {
 	struct fd_engine *f = (struct fd_engine *)e;
 
@@ -157,7 +157,7 @@ static void fd_destroy(struct cache_wb_engine *e)
 	free(f);
 }
 
-static const struct cache_wb_engine_ops sync_ops = {
+static const struct pd_copy_engine_ops sync_ops = {
 	.submit = sync_submit,
 	.reap = sync_reap,
 	.flush = fd_flush,
@@ -166,8 +166,8 @@ static const struct cache_wb_engine_ops sync_ops = {
 
 /* ---- libaio ---- */
 
-static int aio_submit(struct cache_wb_engine *e,
-		      struct cache_wb_req *const *reqs, unsigned n)
+static int aio_submit(struct pd_copy_engine *e,
+		      struct pd_copy_req *const *reqs, unsigned n)
 {
 	struct fd_engine *f = (struct fd_engine *)e;
 	struct iocb *batch[n ? n : 1];
@@ -176,7 +176,7 @@ static int aio_submit(struct cache_wb_engine *e,
 	if (n > f->nr_free)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
-		struct cache_wb_req *r = reqs[i];
+		struct pd_copy_req *r = reqs[i];
 		struct iocb *cb = f->free_iocbs[--f->nr_free];
 
 		if (r->write)
@@ -200,7 +200,7 @@ static int aio_submit(struct cache_wb_engine *e,
 			 * failed I/O.
 			 */
 			for (unsigned i = done; i < n; i++) {
-				struct cache_wb_req *req = batch[i]->data;
+				struct pd_copy_req *req = batch[i]->data;
 
 				req->result = r < 0 ? r : -EIO;
 				f->free_iocbs[f->nr_free++] = batch[i];
@@ -213,8 +213,8 @@ static int aio_submit(struct cache_wb_engine *e,
 	return 0;
 }
 
-static int aio_reap(struct cache_wb_engine *e, unsigned min, unsigned max,
-		    struct cache_wb_req **done)
+static int aio_reap(struct pd_copy_engine *e, unsigned min, unsigned max,
+		    struct pd_copy_req **done)
 {
 	struct fd_engine *f = (struct fd_engine *)e;
 	unsigned n = ring_pop(&f->done, max, done);
@@ -232,7 +232,7 @@ static int aio_reap(struct cache_wb_engine *e, unsigned min, unsigned max,
 		return n ? (int)n : got;
 	for (int i = 0; i < got; i++) {
 		struct iocb *cb = f->events[i].obj;
-		struct cache_wb_req *r = cb->data;
+		struct pd_copy_req *r = cb->data;
 		long res = (long)f->events[i].res;
 
 		if (res < 0)
@@ -245,15 +245,15 @@ static int aio_reap(struct cache_wb_engine *e, unsigned min, unsigned max,
 	return (int)n;
 }
 
-static const struct cache_wb_engine_ops aio_ops = {
+static const struct pd_copy_engine_ops aio_ops = {
 	.submit = aio_submit,
 	.reap = aio_reap,
 	.flush = fd_flush,
 	.destroy = fd_destroy,
 };
 
-int cache_wb_engine_fd_create(const int fds[2], unsigned depth, int force_sync,
-			      struct cache_wb_engine **out)
+int pd_copy_engine_fd_create(const int fds[2], unsigned depth, int force_sync,
+			      struct pd_copy_engine **out)
 {
 	struct fd_engine *f;
 	int r;
@@ -299,19 +299,19 @@ out_free:
 /* ---- memory ---- */
 
 struct mem_engine {
-	struct cache_wb_engine e;
+	struct pd_copy_engine e;
 	unsigned char *bufs[2];
 	uint64_t sizes[2];
 	struct done_ring done;
 };
 
-static int mem_submit(struct cache_wb_engine *e,
-		      struct cache_wb_req *const *reqs, unsigned n)
+static int mem_submit(struct pd_copy_engine *e,
+		      struct pd_copy_req *const *reqs, unsigned n)
 {
 	struct mem_engine *m = (struct mem_engine *)e;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct cache_wb_req *r = reqs[i];
+		struct pd_copy_req *r = reqs[i];
 		uint64_t off = r->offset;
 
 		r->result = 0;
@@ -335,21 +335,21 @@ static int mem_submit(struct cache_wb_engine *e,
 	return 0;
 }
 
-static int mem_reap(struct cache_wb_engine *e, unsigned min, unsigned max,
-		    struct cache_wb_req **done)
+static int mem_reap(struct pd_copy_engine *e, unsigned min, unsigned max,
+		    struct pd_copy_req **done)
 {
 	(void)min;
 	return (int)ring_pop(&((struct mem_engine *)e)->done, max, done);
 }
 
-static int mem_flush(struct cache_wb_engine *e, int dev)
+static int mem_flush(struct pd_copy_engine *e, int dev)
 {
 	(void)e;
 	(void)dev;
 	return 0;
 }
 
-static void mem_destroy(struct cache_wb_engine *e)
+static void mem_destroy(struct pd_copy_engine *e)
 {
 	struct mem_engine *m = (struct mem_engine *)e;
 
@@ -357,7 +357,7 @@ static void mem_destroy(struct cache_wb_engine *e)
 	free(m);
 }
 
-static const struct cache_wb_engine_ops mem_ops = {
+static const struct pd_copy_engine_ops mem_ops = {
 	.submit = mem_submit,
 	.reap = mem_reap,
 	.flush = mem_flush,
@@ -366,9 +366,9 @@ static const struct cache_wb_engine_ops mem_ops = {
 
 #define MEM_DEPTH 32u
 
-int cache_wb_engine_mem_create(unsigned char *const bufs[2],
+int pd_copy_engine_mem_create(unsigned char *const bufs[2],
 			       const uint64_t sizes[2],
-			       struct cache_wb_engine **out)
+			       struct pd_copy_engine **out)
 {
 	struct mem_engine *m = calloc(1, sizeof(*m));
 
@@ -392,19 +392,19 @@ int cache_wb_engine_mem_create(unsigned char *const bufs[2],
 /* ---- fault injection ---- */
 
 struct fault_engine {
-	struct cache_wb_engine e;
-	struct cache_wb_engine *inner;
-	struct cache_wb_fault *faults;
+	struct pd_copy_engine e;
+	struct pd_copy_engine *inner;
+	struct pd_copy_fault *faults;
 	unsigned nr_faults;
 	uint64_t hits;
 	struct done_ring done;
-	struct cache_wb_req **pass;	/* depth slots */
+	struct pd_copy_req **pass;	/* depth slots */
 };
 
-static int fault_hit(struct fault_engine *f, const struct cache_wb_req *r)
+static int fault_hit(struct fault_engine *f, const struct pd_copy_req *r)
 {
 	for (unsigned i = 0; i < f->nr_faults; i++) {
-		struct cache_wb_fault *x = &f->faults[i];
+		struct pd_copy_fault *x = &f->faults[i];
 
 		if (x->dev != r->dev || !x->write != !r->write || !x->times)
 			continue;
@@ -418,8 +418,8 @@ static int fault_hit(struct fault_engine *f, const struct cache_wb_req *r)
 	return 0;
 }
 
-static int fault_submit(struct cache_wb_engine *e,
-			struct cache_wb_req *const *reqs, unsigned n)
+static int fault_submit(struct pd_copy_engine *e,
+			struct pd_copy_req *const *reqs, unsigned n)
 {
 	struct fault_engine *f = (struct fault_engine *)e;
 	unsigned np = 0;
@@ -445,8 +445,8 @@ static int fault_submit(struct cache_wb_engine *e,
 	return 0;
 }
 
-static int fault_reap(struct cache_wb_engine *e, unsigned min, unsigned max,
-		      struct cache_wb_req **done)
+static int fault_reap(struct pd_copy_engine *e, unsigned min, unsigned max,
+		      struct pd_copy_req **done)
 {
 	struct fault_engine *f = (struct fault_engine *)e;
 	unsigned n = ring_pop(&f->done, max, done);
@@ -461,35 +461,35 @@ static int fault_reap(struct cache_wb_engine *e, unsigned min, unsigned max,
 	return (int)n + r;
 }
 
-static int fault_flush(struct cache_wb_engine *e, int dev)
+static int fault_flush(struct pd_copy_engine *e, int dev)
 {
 	struct fault_engine *f = (struct fault_engine *)e;
 
 	return f->inner->ops->flush(f->inner, dev);
 }
 
-static void fault_destroy(struct cache_wb_engine *e)
+static void fault_destroy(struct pd_copy_engine *e)
 {
 	struct fault_engine *f = (struct fault_engine *)e;
 
-	cache_wb_engine_destroy(f->inner);
+	pd_copy_engine_destroy(f->inner);
 	ring_release(&f->done);
 	free(f->pass);
 	free(f->faults);
 	free(f);
 }
 
-static const struct cache_wb_engine_ops fault_ops = {
+static const struct pd_copy_engine_ops fault_ops = {
 	.submit = fault_submit,
 	.reap = fault_reap,
 	.flush = fault_flush,
 	.destroy = fault_destroy,
 };
 
-int cache_wb_engine_fault_create(struct cache_wb_engine *inner,
-				 const struct cache_wb_fault *faults,
+int pd_copy_engine_fault_create(struct pd_copy_engine *inner,
+				 const struct pd_copy_fault *faults,
 				 unsigned nr_faults,
-				 struct cache_wb_engine **out)
+				 struct pd_copy_engine **out)
 {
 	struct fault_engine *f = calloc(1, sizeof(*f));
 
@@ -512,16 +512,16 @@ int cache_wb_engine_fault_create(struct cache_wb_engine *inner,
 	return 0;
 
 out_inner:
-	cache_wb_engine_destroy(inner);
+	pd_copy_engine_destroy(inner);
 	return -ENOMEM;
 }
 
-uint64_t cache_wb_engine_fault_hits(const struct cache_wb_engine *e)
+uint64_t pd_copy_engine_fault_hits(const struct pd_copy_engine *e)
 {
 	return ((const struct fault_engine *)e)->hits;
 }
 
-void cache_wb_engine_destroy(struct cache_wb_engine *e)
+void pd_copy_engine_destroy(struct pd_copy_engine *e)
 {
 	if (e)
 		e->ops->destroy(e);
@@ -538,7 +538,7 @@ static int in_memory_fs(const char *path)
 	return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
 }
 
-int cache_wb_open_data(const char *path, int write, uint64_t align,
+int pd_copy_open_data(const char *path, int write, uint64_t align,
 		       int *fd, uint64_t *size_bytes, int *direct)
 {
 	int mode = write ? O_RDWR : O_RDONLY;
