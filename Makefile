@@ -22,7 +22,8 @@
 
 VERSION := 1.0.0
 TOOLS := cache_check cache_dump cache_restore cache_repair \
-	cache_metadata_size cache_writeback cache_replay
+	cache_metadata_size cache_writeback cache_replay thin_check \
+	thin_dump thin_metadata_size
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -56,7 +57,8 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 SAN_CFLAGS := -O1 -g $(SAN_FLAGS)
 
-LIB_SRCS := $(sort $(wildcard base/*.c pdata/*.c cache/*.c xml/*.c engine/*.c))
+LIB_SRCS := $(sort $(wildcard base/*.c pdata/*.c cache/*.c thin/*.c xml/*.c \
+	engine/*.c))
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/*_t.c))
 # Small programs the functional tests use (corruptors, generators).
@@ -145,6 +147,12 @@ $(REL)/bin/cache_%: $(REL_BIN)
 $(SAN)/bin/cache_%: $(SAN_BIN)
 	$(Q)ln -sf dm-cache-tools $@
 
+$(REL)/bin/thin_%: $(REL_BIN)
+	$(Q)ln -sf dm-cache-tools $@
+
+$(SAN)/bin/thin_%: $(SAN_BIN)
+	$(Q)ln -sf dm-cache-tools $@
+
 $(SAN)/tests/%: $(SAN)/tests/unit/%.o $(SAN_LIB)
 	$(call say,LD,$@)
 	@mkdir -p $(@D)
@@ -169,7 +177,8 @@ $(SAN)/progs/faultio.so: tests/progs/faultio.c | deps
 	$(Q)$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -fPIC -shared \
 		$(CFLAGS) $(LDFLAGS) -o $@ $< -ldl
 
-# The layers only point one way: base <- pdata <- cache <- {xml, engine} <- tools.
+# The layers only point one way: base <- pdata <- {cache, thin} <- {xml, engine}
+# <- tools.
 layering:
 	$(Q)scripts/check-layering.sh
 

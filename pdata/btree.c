@@ -130,7 +130,7 @@ static int is_read_damage(int r)
  * Returns 0 when sound, 1 with d filled when not.
  */
 static int check_node(const void *data, uint64_t block, uint32_t leaf_vs,
-		      const struct bounds *b, unsigned depth,
+		      const struct bounds *b, unsigned depth, unsigned flags,
 		      struct pd_btree_damage *d)
 {
 	const struct pd_node_header *h = data;
@@ -156,8 +156,9 @@ static int check_node(const void *data, uint64_t block, uint32_t leaf_vs,
 			   "nr_entries", 0, 1);
 		return 1;
 	}
-	/* Only the root may be less than a third full. */
-	if (depth > 0 && nr < max / 3) {
+	/* Only the root may be less than a third full (and thin's leaves). */
+	if (depth > 0 && nr < max / 3 &&
+	    !(leaf && (flags & PD_WALK_LEAF_UNDERFULL_OK))) {
 		set_damage(d, PD_BT_UNDERFULL, block, b, depth, "nr_entries",
 			   nr, max / 3);
 		return 1;
@@ -302,6 +303,17 @@ static int report_at(struct walk *w, struct pd_btree_damage *d, int quiet)
 	return report(w, d);
 }
 
+/* Damage to a node enter() let in: the caller hears leave() after it. */
+static int report_leave(struct walk *w, struct pd_btree_damage *d,
+			uint64_t block, int quiet)
+{
+	int r = report_at(w, d, quiet);
+
+	if (!r && w->ops->leave)
+		w->ops->leave(w->ctx, block);
+	return r;
+}
+
 static int on_path(const struct walk *w, uint64_t block)
 {
 	for (unsigned i = 0; i < w->sp; i++)
@@ -389,17 +401,23 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 		return report_at(w, &d, quiet);
 	}
 
+	if (w->ops->enter) {
+		r = w->ops->enter(w->ctx, block, depth);
+		if (r)
+			return r > 0 ? 0 : r;
+	}
+
 	r = pd_bm_read_lock(w->bm, block, &pd_btree_validator, &blk, &f);
 	if (r < 0) {
 		if (!is_read_damage(r))
 			return r;
 		set_block_damage(&d, &f, b, depth);
-		return report_at(w, &d, quiet);
+		return report_leave(w, &d, block, quiet);
 	}
 	h = pd_block_data(blk);
-	if (check_node(h, block, w->value_size, b, depth, &d)) {
+	if (check_node(h, block, w->value_size, b, depth, w->flags, &d)) {
 		pd_bm_unlock(blk);
-		return report_at(w, &d, quiet);
+		return report_leave(w, &d, block, quiet);
 	}
 	if (le32_to_cpu(h->flags) == PD_BTREE_LEAF) {
 		if (w->leaf_depth < 0)
@@ -408,7 +426,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 			set_damage(&d, PD_BT_DEPTH, block, b, depth, "depth",
 				   depth, (unsigned)w->leaf_depth);
 			pd_bm_unlock(blk);
-			return report_at(w, &d, quiet);
+			return report_leave(w, &d, block, quiet);
 		}
 		r = 0;
 		if (w->ops->leaf && le32_to_cpu(h->nr_entries))
@@ -418,6 +436,8 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 						 PD_NODE_KEYS_OFFSET,
 					 node_values(h), counted);
 		pd_bm_unlock(blk);
+		if (!r && w->ops->leave)
+			w->ops->leave(w->ctx, block);
 		return r;
 	}
 	/* An internal node at or below the leaves' depth cannot be right. */
@@ -426,7 +446,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 		set_damage(&d, PD_BT_DEPTH, block, b, depth, "depth", depth,
 			   (unsigned)w->leaf_depth - 1);
 		pd_bm_unlock(blk);
-		return report_at(w, &d, quiet);
+		return report_leave(w, &d, block, quiet);
 	}
 	r = push(w, h, block, b, counted);
 	pd_bm_unlock(blk);
@@ -467,6 +487,8 @@ int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 
 		if (fr->next == fr->nr) {
 			w->sp--;
+			if (w->ops->leave)
+				w->ops->leave(w->ctx, fr->block);
 			continue;
 		}
 		i = fr->next++;
@@ -565,7 +587,7 @@ static int cursor_load(struct pd_btree_cursor *c, uint64_t block,
 		return r;
 	}
 	h = pd_block_data(blk);
-	if (check_node(h, block, c->value_size, b, depth, &c->damage)) {
+	if (check_node(h, block, c->value_size, b, depth, 0, &c->damage)) {
 		pd_bm_unlock(blk);
 		return c->damage.fault.err;
 	}

@@ -111,6 +111,21 @@ struct pd_btree_walk_ops {
 	 * usual; any other value stops the walk.
 	 */
 	int (*node_ref)(void *ctx, uint64_t block);
+	/*
+	 * Sharing between walks (dm-thin's snapshots share subtrees between
+	 * device trees): called for a node after its pointer passed the
+	 * range, cycle and in-walk sharing checks, before it is read.
+	 * Returning 1 skips the node and everything under it (the caller has
+	 * walked it from another tree), 0 walks it, a negative value stops
+	 * the walk.  May be NULL (walk everything).
+	 */
+	int (*enter)(void *ctx, uint64_t block, unsigned depth);
+	/*
+	 * After a node that enter() let in, and everything under it, was
+	 * visited: exactly once per such node, damaged or not, so a caller
+	 * can keep a stack of per-subtree totals.  May be NULL.
+	 */
+	void (*leave)(void *ctx, uint64_t block);
 };
 
 /* node_ref's "already counted: walk it, but don't count below it". */
@@ -125,6 +140,13 @@ enum pd_btree_walk_flags {
 	PD_WALK_ALLOW_SHARED = 1 << 0,
 	/* Read each level with pd_bm_prefetch before visiting it. */
 	PD_WALK_PREFETCH = 1 << 1,
+	/*
+	 * Leaves may be less than a third full (internal nodes may not):
+	 * dm-thin's range removal (dm_btree_remove_leaves) deletes runs of
+	 * entries from a leaf without rebalancing it afterwards, so kernel
+	 * metadata can hold such leaves, even empty ones.
+	 */
+	PD_WALK_LEAF_UNDERFULL_OK = 1 << 2,
 };
 
 /*

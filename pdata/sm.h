@@ -80,4 +80,19 @@ int pd_sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	       const struct pd_sm_read_ops *ops, void *ctx, uint32_t **counts,
 	       uint64_t *nr_counts, struct base_bitmap *unknown);
 
+/*
+ * The same for a "disk" space map (dm-thin's data space map): its
+ * bitmap_root is a btree (value 16 bytes: struct pd_index_entry, key = the
+ * bitmap's index) rather than one index block, so it can cover any number
+ * of blocks; nr_blocks is capped at 16,320 per device block (each bitmap
+ * needs a block).  Damage to the index tree is PD_SM_INDEX with d->btree
+ * filled, for the blocks the lost entries covered; a missing key is
+ * PD_SM_INDEX_ENTRY.  own_block_ref also sees every index-tree node.  The
+ * bitmaps and counts are otherwise exactly those of the metadata map.
+ */
+int pd_sm_read_disk(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+		    const struct pd_sm_read_ops *ops, void *ctx,
+		    uint32_t **counts, uint64_t *nr_counts,
+		    struct base_bitmap *unknown);
+
 #endif

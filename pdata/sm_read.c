@@ -122,52 +122,33 @@ static void decode_bitmap(struct smread *s, const unsigned char *data,
 	}
 }
 
-static int read_bitmaps(struct smread *s, uint64_t index_block)
+/*
+ * Reads bitmaps bn[0..nb) (0 = no entry: lost; UINT64_MAX = lost and
+ * already reported), prefetched together.
+ * index_block names the structure that pointed at them, for messages.
+ */
+static int read_bitmap_list(struct smread *s, const uint64_t *bn, uint64_t nb,
+			    uint64_t index_block, const char *index_name)
 {
-	uint64_t nb = s->nr / PD_SM_ENTRIES_PER_BITMAP +
-		      (s->nr % PD_SM_ENTRIES_PER_BITMAP != 0);
-	uint64_t bn[PD_SM_MAX_INDEX_ENTRIES];
 	uint64_t dev = pd_bm_nr_blocks(s->bm);
-	const struct pd_index_block *ix;
 	struct pd_sm_damage d;
 	struct pd_block *blk;
 	int r;
 
-	init_damage(&d, PD_SM_INDEX, 0, s->nr);
-	if (index_block == 0) {
-		/* Block 0 is the superblock: never an index. */
-		set_field(&d.fault, 0, pd_index_validator.name, "bitmap_root",
-			  0, 1);
-		lose(s, 0, s->nr);
-		return report(s, &d);
-	}
-	r = own_ref(s, index_block);
-	if (r)
-		return r;
-	r = pd_bm_read_lock(s->bm, index_block, &pd_index_validator, &blk,
-			    &d.fault);
-	if (r == -ENOMEM || r == -EBUSY)
-		return r;
-	if (r < 0) {
-		lose(s, 0, s->nr);
-		return report(s, &d);
-	}
-	ix = pd_block_data(blk);
-	for (uint64_t i = 0; i < nb; i++)
-		bn[i] = le64_to_cpu(ix->entries[i].blocknr);
-	pd_bm_unlock(blk);
-	pd_bm_prefetch(s->bm, bn, (unsigned)nb);
-
+	for (uint64_t i = 0; i < nb; i += 256)
+		pd_bm_prefetch(s->bm, bn + i,
+			       (unsigned)(nb - i < 256 ? nb - i : 256));
 	for (uint64_t i = 0; i < nb; i++) {
 		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP;
 		uint64_t end = base + PD_SM_ENTRIES_PER_BITMAP;
 
+		if (bn[i] == UINT64_MAX)
+			continue;	/* lost with its index node: reported */
 		if (bn[i] == 0 || bn[i] >= dev) {
 			init_damage(&d, PD_SM_INDEX_ENTRY, base,
 				    end < s->nr ? end : s->nr);
-			set_field(&d.fault, index_block,
-				  pd_index_validator.name, "bitmap blocknr",
-				  bn[i], dev);
+			set_field(&d.fault, index_block, index_name,
+				  "bitmap blocknr", bn[i], dev);
 			d.fault.kind = bn[i] ? PD_FAULT_RANGE : PD_FAULT_HEADER;
 			lose(s, base, end);
 			r = report(s, &d);
@@ -196,6 +177,122 @@ static int read_bitmaps(struct smread *s, uint64_t index_block)
 	return 0;
 }
 
+static int read_bitmaps(struct smread *s, uint64_t index_block)
+{
+	uint64_t nb = s->nr / PD_SM_ENTRIES_PER_BITMAP +
+		      (s->nr % PD_SM_ENTRIES_PER_BITMAP != 0);
+	uint64_t bn[PD_SM_MAX_INDEX_ENTRIES];
+	const struct pd_index_block *ix;
+	struct pd_sm_damage d;
+	struct pd_block *blk;
+	int r;
+
+	init_damage(&d, PD_SM_INDEX, 0, s->nr);
+	if (index_block == 0) {
+		/* Block 0 is the superblock: never an index. */
+		set_field(&d.fault, 0, pd_index_validator.name, "bitmap_root",
+			  0, 1);
+		lose(s, 0, s->nr);
+		return report(s, &d);
+	}
+	r = own_ref(s, index_block);
+	if (r)
+		return r;
+	r = pd_bm_read_lock(s->bm, index_block, &pd_index_validator, &blk,
+			    &d.fault);
+	if (r == -ENOMEM || r == -EBUSY)
+		return r;
+	if (r < 0) {
+		lose(s, 0, s->nr);
+		return report(s, &d);
+	}
+	ix = pd_block_data(blk);
+	for (uint64_t i = 0; i < nb; i++)
+		bn[i] = le64_to_cpu(ix->entries[i].blocknr);
+	pd_bm_unlock(blk);
+	return read_bitmap_list(s, bn, nb, index_block,
+				pd_index_validator.name);
+}
+
+/* ---- the disk space map's index: a btree of index entries ---- */
+
+struct disk_index {
+	struct smread *s;
+	uint64_t *bn;
+	uint64_t nb;
+};
+
+static int di_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
+		   const void *values, int counted)
+{
+	struct disk_index *x = ctx;
+	const unsigned char *kp = keys, *vp = values;
+
+	(void)counted;
+	(void)block;
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t k = load_le64(kp + 8 * (size_t)i);
+
+		/* Keys past the space map are unused: the kernel never reads them. */
+		if (k < x->nb)
+			x->bn[k] = load_le64(vp + 16 * (size_t)i);
+	}
+	return 0;
+}
+
+static int di_damage(void *ctx, const struct pd_btree_damage *bd)
+{
+	struct disk_index *x = ctx;
+	struct smread *s = x->s;
+	struct pd_sm_damage d;
+	uint64_t b = bd->key_begin, e = bd->key_end;
+	uint64_t bb = b > x->nb ? x->nb : b, be = e > x->nb ? x->nb : e;
+
+	/* Bitmaps in [bb, be) stay 0: lost, without a second report. */
+	for (uint64_t i = bb; i < be; i++)
+		x->bn[i] = UINT64_MAX;
+	init_damage(&d, PD_SM_INDEX,
+		    bb * PD_SM_ENTRIES_PER_BITMAP > s->nr ?
+			    s->nr : bb * PD_SM_ENTRIES_PER_BITMAP,
+		    be * PD_SM_ENTRIES_PER_BITMAP > s->nr ?
+			    s->nr : be * PD_SM_ENTRIES_PER_BITMAP);
+	d.fault = bd->fault;
+	d.btree = *bd;
+	lose(s, d.block_begin, d.block_end);
+	return report(s, &d);
+}
+
+static int di_node_ref(void *ctx, uint64_t block)
+{
+	struct disk_index *x = ctx;
+
+	return own_ref(x->s, block);
+}
+
+static int read_disk_bitmaps(struct smread *s, uint64_t index_root)
+{
+	static const struct pd_btree_walk_ops ops = {
+		.leaf = di_leaf,
+		.damage = di_damage,
+		.node_ref = di_node_ref,
+	};
+	struct disk_index x = { .s = s };
+	int r;
+
+	x.nb = s->nr / PD_SM_ENTRIES_PER_BITMAP +
+	       (s->nr % PD_SM_ENTRIES_PER_BITMAP != 0);
+	x.bn = calloc(x.nb ? x.nb : 1, sizeof(*x.bn));
+	if (!x.bn)
+		return -ENOMEM;
+	r = pd_btree_walk(s->bm, index_root, sizeof(struct pd_index_entry),
+			  PD_WALK_PREFETCH, &ops, &x);
+	if (r)
+		goto out;
+	r = read_bitmap_list(s, x.bn, x.nb, index_root, "index btree");
+out:
+	free(x.bn);
+	return r;
+}
 /* ---- the overflow tree ---- */
 
 static int ov_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
@@ -290,9 +387,10 @@ static int report_missing(struct smread *s)
 	return 0;
 }
 
-int pd_sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
-	       const struct pd_sm_read_ops *ops, void *ctx, uint32_t **counts,
-	       uint64_t *nr_counts, struct base_bitmap *unknown)
+static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+		   int disk, const struct pd_sm_read_ops *ops, void *ctx,
+		   uint32_t **counts, uint64_t *nr_counts,
+		   struct base_bitmap *unknown)
 {
 	static const struct pd_btree_walk_ops bops = {
 		.leaf = ov_leaf,
@@ -311,7 +409,10 @@ int pd_sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	*counts = NULL;
 	*nr_counts = 0;
 	memset(unknown, 0, sizeof(*unknown));
-	if (cap > PD_SM_MAX_METADATA_BLOCKS)
+	if (disk)
+		cap = cap > UINT64_MAX / PD_SM_ENTRIES_PER_BITMAP ?
+			      UINT64_MAX : cap * PD_SM_ENTRIES_PER_BITMAP;
+	else if (cap > PD_SM_MAX_METADATA_BLOCKS)
 		cap = PD_SM_MAX_METADATA_BLOCKS;
 	s.nr = root->nr_blocks;
 	if (s.nr > cap)
@@ -337,7 +438,10 @@ int pd_sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		if (r)
 			goto out_pending;
 	}
-	r = read_bitmaps(&s, root->bitmap_root);
+	if (disk)
+		r = read_disk_bitmaps(&s, root->bitmap_root);
+	else
+		r = read_bitmaps(&s, root->bitmap_root);
 	if (r)
 		goto out_pending;
 	r = pd_btree_walk(bm, root->ref_count_root, 4, PD_WALK_PREFETCH, &bops,
@@ -360,4 +464,19 @@ out_unknown:
 out_counts:
 	free(s.counts);
 	return r;
+}
+
+int pd_sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+	       const struct pd_sm_read_ops *ops, void *ctx, uint32_t **counts,
+	       uint64_t *nr_counts, struct base_bitmap *unknown)
+{
+	return sm_read(bm, root, 0, ops, ctx, counts, nr_counts, unknown);
+}
+
+int pd_sm_read_disk(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+		    const struct pd_sm_read_ops *ops, void *ctx,
+		    uint32_t **counts, uint64_t *nr_counts,
+		    struct base_bitmap *unknown)
+{
+	return sm_read(bm, root, 1, ops, ctx, counts, nr_counts, unknown);
 }

@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# The layers point one way: base <- pdata <- cache <- {xml, engine} <- tools.
+# The layers point one way: base <- pdata <- {cache, thin} <- {xml, engine}
+# <- tools; cache and thin are siblings and never include each other.
 # Fails when a file includes a header from a layer above its own, or when
-# cache/ includes expat.
+# cache/ or thin/ includes expat.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 bad=0
@@ -12,12 +13,13 @@ allowed() {
 	base) echo "base" ;;
 	pdata) echo "base pdata" ;;
 	cache) echo "base pdata cache" ;;
-	xml) echo "base pdata cache xml" ;;
-	engine) echo "base pdata cache engine" ;;
-	tools) echo "base pdata cache xml engine tools" ;;
+	thin) echo "base pdata thin" ;;
+	xml) echo "base pdata cache thin xml" ;;
+	engine) echo "base pdata cache thin engine" ;;
+	tools) echo "base pdata cache thin xml engine tools" ;;
 	esac
 }
-for layer in base pdata cache xml engine tools; do
+for layer in base pdata cache thin xml engine tools; do
 	[ -d "$layer" ] || continue
 	ok=$(allowed "$layer")
 	for f in "$layer"/*.[ch]; do
@@ -30,7 +32,7 @@ for layer in base pdata cache xml engine tools; do
 		done
 	done
 done
-if grep -l 'expat.h' cache/*.[ch] pdata/*.[ch] base/*.[ch] 2>/dev/null; then
+if grep -l 'expat.h' cache/*.[ch] thin/*.[ch] pdata/*.[ch] base/*.[ch] 2>/dev/null; then
 	echo "layering: only xml/ may include expat.h"
 	bad=1
 fi

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Runs the functional tests: every executable tests/cli/*.sh and every
-# tests/corpus/*/run (each case script).  BIN is the folder with the tools
+# tests/corpus/*/run and tests/thin-corpus/*/run (each case script).  BIN is the folder with the tools
 # (the sanitizer build), PROGS the test programs.  Each test gets its own
 # scratch folder in $TMP (TESTDIR) and passes by exiting 0; 77 means
 # skipped.  Ends with "cli: N passed, N failed, N skipped".
@@ -49,6 +49,10 @@ done
 for t in "$top"/tests/corpus/*/run; do
 	[ -e "$t" ] || continue
 	run_one "$t" "corpus/$(basename "$(dirname "$t")")"
+done
+for t in "$top"/tests/thin-corpus/*/run; do
+	[ -e "$t" ] || continue
+	run_one "$t" "thin-corpus/$(basename "$(dirname "$t")")"
 done
 [ -n "$failed" ] && echo "failed:$failed"
 echo "cli: $pass passed, $fail failed, $skip skipped"

@@ -282,3 +282,58 @@ void tool_warn_block_size_value(uint64_t sectors)
 			   "metadata", sectors, why);
 }
 
+const char **tool_split_optional(int argc, const char **argv, char short_name,
+				 const char *long_name)
+{
+	const char **v = calloc((size_t)argc + 1, sizeof(*v));
+	size_t ll = strlen(long_name);
+	int raw = 0;
+
+	if (!v)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = NULL;
+		int flag = 0;
+		char *n;
+
+		v[i] = a;
+		if (i == 0 || raw)
+			continue;
+		if (!strcmp(a, "--")) {
+			raw = 1;
+			continue;
+		}
+		if (a[0] == '-' && a[1] == short_name && a[2] == '\0')
+			flag = 1;
+		else if (a[0] == '-' && a[1] == short_name && a[1] != '-')
+			val = a + 2;
+		else if (!strncmp(a, "--", 2) && !strncmp(a + 2, long_name, ll) &&
+			 a[2 + ll] == '\0')
+			flag = 1;
+		else if (!strncmp(a, "--", 2) && !strncmp(a + 2, long_name, ll) &&
+			 a[2 + ll] == '=')
+			val = a + 3 + ll;
+		else
+			continue;
+		if (asprintf(&n, "--%s-%s%s", long_name, flag ? "flag" : "value=",
+			     flag ? "" : val) < 0)
+			n = NULL;
+		if (!n) {
+			tool_free_argv(i, v, argv);
+			return NULL;
+		}
+		v[i] = n;
+	}
+	return v;
+}
+
+void tool_free_argv(int argc, const char **argv, const char **orig)
+{
+	if (!argv)
+		return;
+	for (int i = 0; i < argc; i++)
+		if (argv[i] != orig[i])
+			free((char *)argv[i]);
+	free(argv);
+}

@@ -108,6 +108,21 @@ struct tool_parse_spec {
 };
 
 int tool_parse(poptContext pc, const struct tool_parse_spec *spec);
+
+/*
+ * An option whose argument is optional and must be attached, as getopt's
+ * "m::" in 0.9.0: `-m` and `--metadata-snap` alone are a flag, and the
+ * next word is never taken as their value (`thin_dump -m /dev/x` dumps
+ * /dev/x), while `-m5` and `--metadata-snap=5` carry one.  popt would take
+ * the next word, so the argument vector is rewritten before popt sees it:
+ * the bare forms become `--LONG-flag`, the valued ones `--LONG-value=V`
+ * (hidden options the tool declares).  Words after "--" are left alone.
+ * Returns a malloc'd vector (free it, not its strings, except the ones it
+ * made: tool_free_argv) or NULL when out of memory.
+ */
+const char **tool_split_optional(int argc, const char **argv, char short_name,
+				 const char *long_name);
+void tool_free_argv(int argc, const char **argv, const char **orig);
 /* Frees what tool_parse stored in the slots. */
 void tool_free_slots(const struct tool_parse_spec *spec);
 

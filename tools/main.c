@@ -33,6 +33,10 @@ static const struct {
 	  "write cache metadata from XML" },
 	{ "cache_writeback", cmd_cache_writeback,
 	  "copy dirty blocks to the origin device offline" },
+	{ "thin_check", cmd_thin_check, "check thin-pool metadata" },
+	{ "thin_dump", cmd_thin_dump, "dump thin-pool metadata as XML" },
+	{ "thin_metadata_size", cmd_thin_metadata_size,
+	  "estimate the size of thin-pool metadata" },
 };
 
 void tool_print_version(void)

@@ -54,4 +54,23 @@ XR
 chmod +x xr
 # A pipe with no reader: "exec 3<>fifo 4>fifo 3<&-", then write to fd 4.
 mkfifo fifo
+# Thin pools (thin.cases): from the reference thin_restore, damaged with
+# tests/progs/thin_corrupt.
+"$PROGS/gen_thin_xml" --origins 2 --mappings 300 --seed 2 --run 20 >tgood.xml
+truncate -s 4M tgood.img
+/usr/sbin/thin_restore -i tgood.xml -o tgood.img >/dev/null
+tc() { cp tgood.img "$1.img"; shift; "$PROGS/thin_corrupt" "$@"; }
+v=$(sed -n 's/.*origin_block="\([0-9]*\)".*/\1/p' tgood.xml | head -n 1)
+tc tdamaged tdamaged.img flip "$("$PROGS/thin_corrupt" tgood.img where dev-leaf 1 "$v")" 200
+tc tcsum tcsum.img flip 0 100
+cp tgood.img theld.img
+theld=$("$PROGS/thin_hold" theld.img)
+cp theld.img tbadsnap.img
+"$PROGS/thin_corrupt" tbadsnap.img flip "$theld" 100
+# Twelve leaked data blocks: ten findings and "... and 2 more".
+cp tgood.img tleaks.img
+nd=$("$PROGS/thin_corrupt" tleaks.img where sb-data_nr_blocks)
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	"$PROGS/thin_corrupt" tleaks.img set-data-count $((nd - i)) 1
+done
 set +e

@@ -1032,6 +1032,150 @@ static void test_problem_names(void **state)
 	assert_string_equal(pd_btree_problem_name(99), "unknown btree problem");
 }
 
+/* ---- enter/leave: sharing between walks ---- */
+
+struct el {
+	struct rec *r;
+	uint64_t skip;		/* enter() says 1 for this block */
+	uint64_t entered[16], left[16];
+	size_t ne, nl;
+	int depth_ok;
+};
+
+static int el_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
+		   const void *values, int counted)
+{
+	return rec_leaf(((struct el *)ctx)->r, block, nr, keys, values, counted);
+}
+
+static int el_damage(void *ctx, const struct pd_btree_damage *d)
+{
+	return rec_damage(((struct el *)ctx)->r, d);
+}
+
+static int el_node_ref(void *ctx, uint64_t block)
+{
+	return rec_node_ref(((struct el *)ctx)->r, block);
+}
+
+static int el_enter(void *ctx, uint64_t block, unsigned depth)
+{
+	struct el *e = ctx;
+
+	(void)depth;
+	if (block == e->skip)
+		return 1;
+	assert_true(e->ne < 16);
+	e->entered[e->ne++] = block;
+	return 0;
+}
+
+static void el_leave(void *ctx, uint64_t block)
+{
+	struct el *e = ctx;
+
+	assert_true(e->nl < 16);
+	e->left[e->nl++] = block;
+}
+
+static const struct pd_btree_walk_ops el_ops = {
+	.leaf = el_leaf,
+	.damage = el_damage,
+	.node_ref = el_node_ref,
+	.enter = el_enter,
+	.leave = el_leave,
+};
+
+static void test_enter_leave(void **state)
+{
+	struct pdb b;
+	struct el e;
+	uint64_t root;
+	uint64_t ranges[4] = { 0, 184, 400, 600 };
+	int ret;
+
+	(void)state;
+	root = three_leaves(&b);
+	/* Walk everything: leaves in order, then the root, each left once. */
+	memset(&e, 0, sizeof(e));
+	e.r = rec_new();
+	e.skip = UINT64_MAX;
+	ret = pd_btree_walk(pdb_bm(&b), root, 8, 0, &el_ops, &e);
+	assert_int_equal(ret, 0);
+	assert_int_equal(e.ne, 4);
+	assert_int_equal(e.nl, 4);
+	assert_int_equal(e.entered[0], root);
+	assert_int_equal(e.left[3], root);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(e.left[i], b.nodes[i]);
+	assert_int_equal(e.r->n, 600);
+	rec_free(e.r);
+
+	/* The middle leaf skipped: its pointer is still a reference, its
+	 * keys are not delivered, it is neither entered nor left. */
+	memset(&e, 0, sizeof(e));
+	e.r = rec_new();
+	e.skip = b.nodes[1];
+	ret = pd_btree_walk(pdb_bm(&b), root, 8, 0, &el_ops, &e);
+	assert_int_equal(ret, 0);
+	assert_int_equal(e.r->node_refs, 4);
+	assert_int_equal(e.ne, 3);
+	assert_int_equal(e.nl, 3);
+	assert_int_equal(e.r->nd, 0);
+	ranges[1] = 200;
+	assert_keys(e.r, 1, ranges, 2);
+	rec_free(e.r);
+
+	/* A damaged node that was entered is left too (a fresh image: the
+	 * block manager has the sound copy cached). */
+	pdb_release(&b);
+	root = three_leaves(&b);
+	pdb_block(&b, b.nodes[1])[200] ^= 1;
+	memset(&e, 0, sizeof(e));
+	e.r = rec_new();
+	e.skip = UINT64_MAX;
+	ret = pd_btree_walk(pdb_bm(&b), root, 8, 0, &el_ops, &e);
+	assert_int_equal(ret, 0);
+	assert_int_equal(e.r->nd, 1);
+	assert_int_equal(e.ne, 4);
+	assert_int_equal(e.nl, 4);
+	assert_int_equal(e.left[1], b.nodes[1]);
+	rec_free(e.r);
+	pdb_release(&b);
+}
+
+/* PD_WALK_LEAF_UNDERFULL_OK: thin's leaves may be nearly empty, internal
+ * nodes still may not. */
+static void test_leaf_underfull_ok(void **state)
+{
+	struct pdb b;
+	uint64_t root;
+	struct rec *r;
+	int ret;
+
+	(void)state;
+	root = three_leaves(&b);
+	/* The middle leaf cut to 10 entries. */
+	pdb_hdr(&b, b.nodes[1])->nr_entries = cpu_to_le32(10);
+	pdb_seal_node(&b, b.nodes[1]);
+	r = walk(&b, root, 0, &ret);
+	assert_int_equal(ret, 0);
+	assert_int_equal(r->nd, 1);
+	assert_int_equal(r->dmg[0].problem, PD_BT_UNDERFULL);
+	rec_free(r);
+	pdb_release(&b);
+
+	root = three_leaves(&b);
+	pdb_hdr(&b, b.nodes[1])->nr_entries = cpu_to_le32(10);
+	pdb_seal_node(&b, b.nodes[1]);
+	r = walk(&b, root, PD_WALK_LEAF_UNDERFULL_OK, &ret);
+	assert_int_equal(ret, 0);
+	assert_int_equal(r->nd, 0);
+	assert_int_equal(r->n, 410);
+	rec_free(r);
+	pdb_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1061,6 +1205,8 @@ int main(void)
 		cmocka_unit_test(test_cycle),
 		cmocka_unit_test(test_shared),
 		cmocka_unit_test(test_counted_subtree),
+		cmocka_unit_test(test_enter_leave),
+		cmocka_unit_test(test_leaf_underfull_ok),
 		cmocka_unit_test(test_lookup_errors),
 		cmocka_unit_test(test_value_size_4),
 		cmocka_unit_test(test_problem_names),

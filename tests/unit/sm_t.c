@@ -543,6 +543,170 @@ static void test_problem_names(void **state)
 	assert_string_equal(pd_sm_problem_name(99), "unknown space map problem");
 }
 
+/* ---- the disk space map (index btree): pd_sm_read_disk ---- */
+
+/*
+ * A disk space map of nr_sm counts: the bitmaps and overflow tree as the
+ * metadata map's, the index as a btree of 16-byte entries keyed by bitmap
+ * number, built with `fill` entries per leaf so it can have several leaves.
+ */
+/* Sparse 3+ counts, so that 200 bitmaps keep a small overflow tree. */
+static uint32_t sparse(uint64_t i)
+{
+	return i % 5000 == 0 ? 7 : (uint32_t)(i % 3);
+}
+
+static uint64_t disk_build(struct fixture *fx, uint64_t nr_dev, uint64_t nr_sm,
+			   uint32_t (*count_of)(uint64_t), unsigned fill)
+{
+	unsigned char vals[PD_SM_MAX_INDEX_ENTRIES * 16];
+	uint64_t keys[PD_SM_MAX_INDEX_ENTRIES];
+
+	fx_build(fx, nr_dev, nr_sm, count_of);
+	memset(vals, 0, sizeof(vals));
+	for (unsigned i = 0; i < fx->sm.nr_bitmaps; i++) {
+		keys[i] = i;
+		store_le64(vals + 16 * i, fx->sm.bitmaps[i]);
+	}
+	fx->b.nr_nodes = 0;
+	fx->root.bitmap_root = pdb_tree(&fx->b, fx->sm.nr_bitmaps, keys, vals,
+					16, fill);
+	return fx->root.bitmap_root;
+}
+
+static void disk_read(struct fixture *fx, struct result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->ret = pd_sm_read_disk(pdb_bm(&fx->b), &fx->root, &srec_ops,
+				   &res->rec, &res->counts, &res->nr,
+				   &res->unknown);
+}
+
+static void test_disk_counts(void **state)
+{
+	struct fixture fx;
+	struct result res;
+	uint64_t nr = 199 * (uint64_t)PD_SM_ENTRIES_PER_BITMAP + 77;
+
+	(void)state;
+	/* 100 bitmaps per leaf: two leaves under one internal node. */
+	disk_build(&fx, 300, nr, sparse, 100);
+	assert_int_equal(fx.sm.nr_bitmaps, 200);
+	assert_int_equal(fx.b.nr_nodes, 3);
+	disk_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 0);
+	assert_int_equal(res.nr, nr);
+	assert_counts(&fx, &res, 0, 0);
+	/* Every index node and every bitmap is an own-block reference. */
+	for (unsigned i = 0; i < fx.b.nr_nodes; i++)
+		assert_int_equal(has_ref(&res, fx.b.nodes[i]), 1);
+	for (unsigned i = 0; i < fx.sm.nr_bitmaps; i++)
+		assert_int_equal(has_ref(&res, fx.sm.bitmaps[i]), 1);
+	/* The unused metadata index block is not. */
+	assert_int_equal(has_ref(&res, fx.sm.index), 0);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+static void test_disk_index_leaf_lost(void **state)
+{
+	struct fixture fx;
+	struct result res;
+	uint64_t nr = 199 * (uint64_t)PD_SM_ENTRIES_PER_BITMAP + 77;
+	uint64_t leaf;
+
+	(void)state;
+	disk_build(&fx, 300, nr, sparse, 100);
+	leaf = fx.b.nodes[1];	/* bitmaps 100..199 */
+	pdb_block(&fx.b, leaf)[100] ^= 1;	/* checksum now wrong */
+	disk_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 1);
+	assert_int_equal(res.rec.dmg[0].problem, PD_SM_INDEX);
+	assert_int_equal(res.rec.dmg[0].block_begin,
+			 100 * PD_SM_ENTRIES_PER_BITMAP);
+	assert_int_equal(res.rec.dmg[0].block_end, nr);
+	assert_int_equal(res.rec.dmg[0].fault.block, leaf);
+	assert_int_equal(res.rec.dmg[0].btree.problem, PD_BT_BLOCK);
+	assert_counts(&fx, &res, 100 * PD_SM_ENTRIES_PER_BITMAP, nr);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+static void test_disk_index_key_missing(void **state)
+{
+	struct fixture fx;
+	struct result res;
+	uint64_t nr = 3 * PD_SM_ENTRIES_PER_BITMAP;
+	unsigned char vals[2 * 16];
+	uint64_t keys[2] = { 0, 2 };
+
+	(void)state;
+	fx_build(&fx, 100, nr, mixed);
+	memset(vals, 0, sizeof(vals));
+	store_le64(vals, fx.sm.bitmaps[0]);
+	store_le64(vals + 16, fx.sm.bitmaps[2]);
+	fx.root.bitmap_root = pdb_tree(&fx.b, 2, keys, vals, 16, 0);
+	disk_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 1);
+	assert_int_equal(res.rec.dmg[0].problem, PD_SM_INDEX_ENTRY);
+	assert_int_equal(res.rec.dmg[0].block_begin, PD_SM_ENTRIES_PER_BITMAP);
+	assert_int_equal(res.rec.dmg[0].block_end, 2 * PD_SM_ENTRIES_PER_BITMAP);
+	assert_counts(&fx, &res, PD_SM_ENTRIES_PER_BITMAP,
+		      2 * PD_SM_ENTRIES_PER_BITMAP);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+/* Past 255 bitmaps, which one index block cannot hold. */
+static uint32_t one_every_7(uint64_t i)
+{
+	return i % 7 == 0;
+}
+
+static void test_disk_beyond_index_block(void **state)
+{
+	struct pd_sm_root_cpu root = { 0 };
+	struct pdb b;
+	unsigned char *vals;
+	uint64_t *keys, bm[300];
+	uint64_t nr = 300 * (uint64_t)PD_SM_ENTRIES_PER_BITMAP;
+	struct result res;
+
+	(void)state;
+	pdb_init(&b, 400);
+	keys = calloc(300, sizeof(*keys));
+	vals = calloc(300, 16);
+	assert_true(keys && vals);
+	for (unsigned i = 0; i < 300; i++) {
+		bm[i] = pdb_alloc(&b);
+		for (uint32_t j = 0; j < PD_SM_ENTRIES_PER_BITMAP; j++)
+			pd_bitmap_set(pdb_block(&b, bm[i]), j,
+				      one_every_7(i * (uint64_t)PD_SM_ENTRIES_PER_BITMAP + j));
+		pdb_seal(&b, bm[i], &pd_bitmap_validator);
+		keys[i] = i;
+		store_le64(vals + 16 * i, bm[i]);
+	}
+	root.nr_blocks = nr;
+	root.bitmap_root = pdb_tree(&b, 300, keys, vals, 16, 0);
+	root.ref_count_root = pdb_tree(&b, 0, NULL, NULL, 4, 0);
+	memset(&res, 0, sizeof(res));
+	res.ret = pd_sm_read_disk(pdb_bm(&b), &root, &srec_ops, &res.rec,
+				  &res.counts, &res.nr, &res.unknown);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 0);
+	assert_int_equal(res.nr, nr);
+	for (uint64_t i = 0; i < nr; i++)
+		if (res.counts[i] != one_every_7(i))
+			fail_msg("block %lu: %u", (unsigned long)i, res.counts[i]);
+	res_release(&res);
+	free(keys);
+	free(vals);
+	pdb_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +725,10 @@ int main(void)
 		cmocka_unit_test(test_callback_stops),
 		cmocka_unit_test(test_no_ops),
 		cmocka_unit_test(test_problem_names),
+		cmocka_unit_test(test_disk_counts),
+		cmocka_unit_test(test_disk_index_leaf_lost),
+		cmocka_unit_test(test_disk_index_key_missing),
+		cmocka_unit_test(test_disk_beyond_index_block),
 	};
 
 	return cmocka_run_group_tests_name("sm", tests, NULL, NULL);

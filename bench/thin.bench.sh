@@ -1,0 +1,39 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# thin_check and thin_dump: ours against 0.9.0 on the same pool, 1M mapped
+# blocks over four origins (runs of about 50) and two snapshots of the
+# first that share its tree (thin_snap), written by the reference
+# thin_restore; with BENCH_THIN_BIG=1 also 10M (the restore alone takes
+# about a minute).  Targets (issue 13): check at least 50x, dump at least
+# 20x.  Prints "SECONDS PEAK_KIB" per tool and the ratios; asserts nothing.
+set -u
+: "${BIN:?}" "${PROGS:?}" "${BENCH_DIR:?}"
+. "$TOP/bench/lib.sh"
+cd "$BENCH_DIR" || exit 1
+REF_RESTORE=/usr/sbin/thin_restore
+[ -x $REF_RESTORE ] || { echo "no reference thin_restore: skipped"; exit 0; }
+
+sizes=1000000
+[ -n "${BENCH_THIN_BIG:-}" ] && sizes="$sizes 10000000"
+for n in $sizes; do
+	img=thin-$n.img
+	"$PROGS/gen_thin_xml" --origins 4 --mappings $((n / 4)) --run 50 \
+		--seed 3 >"$img.xml"
+	rm -f "$img"
+	truncate -s $((n / 40 + 64))M "$img"
+	$REF_RESTORE -i "$img.xml" -o "$img" >/dev/null || { echo "restore failed"; exit 0; }
+	rm -f "$img.xml"
+	"$PROGS/thin_snap" "$img" 1 100 && "$PROGS/thin_snap" "$img" 4 101
+	cat "$img" >/dev/null	# into the page cache
+	ours=$(time_cmd 5 "$BIN/thin_check" -q "$img")
+	ref=$(time_cmd 1 /usr/sbin/thin_check -q "$img")
+	echo "thin_check $n mappings: ours $ours, 0.9.0 $ref, $(ratio "${ref%% *}" "${ours%% *}")x faster (target 50x)"
+	ours=$(time_cmd 5 "$BIN/thin_dump" -o dump.xml "$img")
+	ref=$(time_cmd 1 /usr/sbin/thin_dump -o dump.xml "$img")
+	echo "thin_dump $n mappings: ours $ours, 0.9.0 $ref, $(ratio "${ref%% *}" "${ours%% *}")x faster (target 20x)"
+	/usr/bin/time -f '%U %S' -o cpu.time "$BIN/thin_check" -q "$img"
+	/usr/bin/time -f '%U %S' -o cpu.ref /usr/sbin/thin_check -q "$img"
+	echo "thin_check $n mappings, cpu: ours $(awk '{ printf "%.3f", $1 + $2 }' cpu.time)s, 0.9.0 $(awk '{ printf "%.3f", $1 + $2 }' cpu.ref)s"
+	rm -f "$img" dump.xml
+done

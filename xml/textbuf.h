@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * A buffered line writer on a file descriptor, for writers that produce
+ * millions of short lines: lines are assembled in a 1 MiB buffer with
+ * hand-rolled integer formatting and written with write(2) in big chunks.
+ * The first write error is kept and returned by every later call.
+ *
+ *	char *p = xml_textbuf_reserve(t, 256);	(NULL: t->err says why)
+ *	p = XML_PUT_LIT(p, "<device dev_id=\"");
+ *	p = xml_put_u64(p, id);
+ *	xml_textbuf_commit(t, p);
+ *
+ * The format-neutral part of the cache writer (xml/writer.c), for the thin
+ * writers; the cache writer can move onto it.
+ */
+#ifndef XML_TEXTBUF_H
+#define XML_TEXTBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct xml_textbuf {
+	int fd;
+	int err;		/* first write error, sticky */
+	size_t used;
+	unsigned long long written;
+	char *buf;
+};
+
+#define XML_TEXTBUF_SIZE (1u << 20)
+
+/* 0 or -ENOMEM.  fd is not owned. */
+int xml_textbuf_init(struct xml_textbuf *t, int fd);
+/* Frees the buffer; does not flush. */
+void xml_textbuf_release(struct xml_textbuf *t);
+/* Room for n (<= XML_TEXTBUF_SIZE) bytes, or NULL with t->err set. */
+char *xml_textbuf_reserve(struct xml_textbuf *t, size_t n);
+static inline void xml_textbuf_commit(struct xml_textbuf *t, const char *end)
+{
+	t->used = (size_t)(end - t->buf);
+}
+/* Writes out what is buffered.  0 or the sticky negative errno. */
+int xml_textbuf_flush(struct xml_textbuf *t);
+
+/* Decimal digits of v at p; returns the end.  At most 20 bytes. */
+char *xml_put_u64(char *p, uint64_t v);
+
+/* Appends a string literal; sizeof includes the NUL, hence the - 1. */
+#define XML_PUT_LIT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) + sizeof(s) - 1)
+
+#endif
