@@ -70,6 +70,11 @@ int xml_textbuf_flush(struct xml_textbuf *t)
 			t->err = -errno;
 			return t->err;
 		}
+		/* Nothing written and no error: never loop on it. */
+		if (w == 0) {
+			t->err = -EIO;
+			return t->err;
+		}
 		p += w;
 		n -= (size_t)w;
 		t->written += (unsigned long long)w;

@@ -10,8 +10,8 @@
  *	p = xml_put_u64(p, id);
  *	xml_textbuf_commit(t, p);
  *
- * The format-neutral part of the cache writer (xml/writer.c), for the thin
- * writers; the cache writer can move onto it.
+ * The format-neutral part of the XML writers: the cache writer
+ * (xml/writer.c) and the thin writers (xml/thin_writer.c) both use it.
  */
 #ifndef XML_TEXTBUF_H
 #define XML_TEXTBUF_H

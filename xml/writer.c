@@ -1,38 +1,30 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /*
- * The XML writer (see writer.h).  Each event appends one line to a 1 MiB
- * buffer; a line never straddles a flush because each event first makes
- * sure the longest line it can produce fits.  Numbers are formatted two
- * digits at a time from a table, which is what makes a dump of millions of
- * mappings cost little more than the memory traffic.
+ * The XML writer (see writer.h).  Each event appends one line to
+ * xml/textbuf's 1 MiB buffer; a line never straddles a flush because each
+ * event first makes sure the longest line it can produce fits.  Numbers
+ * are formatted two digits at a time from a table (xml_put_u64), which is
+ * what makes a dump of millions of mappings cost little more than the
+ * memory traffic.
  */
 #include "xml/writer.h"
+#include "xml/textbuf.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#define WBUF_SIZE (1u << 20)
 /* Room for any fixed-shape line: tags, attribute names, five u64s. */
 #define LINE_RESERVE 256u
 /* An escaped byte is at most 8 characters ("&#xF7HH;"). */
 #define ESC_MAX 8u
 
+/* The line buffer and the number formatting are xml/textbuf's, shared
+ * with the thin writers. */
 struct xml_writer {
-	int fd;
-	int err;		/* first write error, sticky */
-	size_t used;
-	unsigned long long written;
-	char *buf;
+	struct xml_textbuf tb;
 };
-
-static const char digits2[] =
-	"00010203040506070809101112131415161718192021222324252627282930313233"
-	"34353637383940414243444546474849505152535455565758596061626364656667"
-	"68697071727374757677787980818283848586878889909192939495969798"
-	"99";
 
 static const char b64_table[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -71,40 +63,6 @@ size_t xml_base64_encode(const void *in, size_t len, char *out)
 	return (size_t)(p - out);
 }
 
-static char *put_u64(char *p, uint64_t v)
-{
-	char tmp[20];
-	char *t = tmp + sizeof(tmp);
-	size_t n;
-
-	while (v >= 100) {
-		unsigned d = (unsigned)(v % 100);
-
-		v /= 100;
-		t -= 2;
-		memcpy(t, digits2 + 2 * d, 2);
-	}
-	if (v >= 10) {
-		t -= 2;
-		memcpy(t, digits2 + 2 * v, 2);
-	} else {
-		*--t = (char)('0' + v);
-	}
-	n = (size_t)(tmp + sizeof(tmp) - t);
-	memcpy(p, t, n);
-	return p + n;
-}
-
-/* Appends a string literal; sizeof includes the NUL, hence the - 1. */
-#define PUT_LIT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) + sizeof(s) - 1)
-
-/*
- * The length of the UTF-8 sequence at s[0..n) when it is one character
- * that XML 1.0 can carry as it is and that the reader takes for itself, or
- * 0.  Shortest form only, no surrogates, nothing past U+10FFFF; not
- * U+FFFE/U+FFFF (not XML characters) nor U+F700..U+F7FF (the byte
- * escapes, so that every one the reader finds stands for a byte).
- */
 static size_t utf8_char(const unsigned char *s, size_t n)
 {
 	uint32_t cp;
@@ -145,26 +103,26 @@ static char *put_attr_bytes(char *p, const unsigned char *s, size_t n)
 
 		switch (c) {
 		case '&':
-			p = PUT_LIT(p, "&amp;");
+			p = XML_PUT_LIT(p, "&amp;");
 			continue;
 		case '<':
-			p = PUT_LIT(p, "&lt;");
+			p = XML_PUT_LIT(p, "&lt;");
 			continue;
 		case '>':
-			p = PUT_LIT(p, "&gt;");
+			p = XML_PUT_LIT(p, "&gt;");
 			continue;
 		case '"':
-			p = PUT_LIT(p, "&quot;");
+			p = XML_PUT_LIT(p, "&quot;");
 			continue;
 		/* As references, these three survive attribute normalisation. */
 		case '\t':
-			p = PUT_LIT(p, "&#9;");
+			p = XML_PUT_LIT(p, "&#9;");
 			continue;
 		case '\n':
-			p = PUT_LIT(p, "&#10;");
+			p = XML_PUT_LIT(p, "&#10;");
 			continue;
 		case '\r':
-			p = PUT_LIT(p, "&#13;");
+			p = XML_PUT_LIT(p, "&#13;");
 			continue;
 		default:
 			break;
@@ -181,7 +139,7 @@ static char *put_attr_bytes(char *p, const unsigned char *s, size_t n)
 			continue;
 		}
 		/* A byte XML cannot carry: &#xF7HH; (U+F700 + the byte). */
-		p = PUT_LIT(p, "&#xF7");
+		p = XML_PUT_LIT(p, "&#xF7");
 		*p++ = hex[c >> 4];
 		*p++ = hex[c & 15];
 		*p++ = ';';
@@ -189,60 +147,20 @@ static char *put_attr_bytes(char *p, const unsigned char *s, size_t n)
 	return p;
 }
 
-static int write_all(struct xml_writer *w, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t r = write(w->fd, p, n);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			return -EIO;
-		p += r;
-		n -= (size_t)r;
-		w->written += (unsigned long long)r;
-	}
-	return 0;
-}
-
 int xml_writer_flush(struct xml_writer *w)
 {
-	int r;
-
-	if (w->err)
-		return w->err;
-	if (!w->used)
-		return 0;
-	r = write_all(w, w->buf, w->used);
-	w->used = 0;
-	if (r < 0)
-		w->err = r;
-	return r;
+	return xml_textbuf_flush(&w->tb);
 }
 
-/*
- * Makes room for n bytes and returns where to write them, or NULL with
- * w->err set.  The caller then advances w->used.
- */
+/* Room for n bytes, or NULL with the buffer's error set. */
 static char *reserve(struct xml_writer *w, size_t n)
 {
-	if (w->err)
-		return NULL;
-	if (n > WBUF_SIZE) {
-		w->err = -EINVAL;
-		return NULL;
-	}
-	if (WBUF_SIZE - w->used < n && xml_writer_flush(w) < 0)
-		return NULL;
-	return w->buf + w->used;
+	return xml_textbuf_reserve(&w->tb, n);
 }
 
 static int commit(struct xml_writer *w, const char *end)
 {
-	w->used = (size_t)(end - w->buf);
+	xml_textbuf_commit(&w->tb, end);
 	return 0;
 }
 
@@ -251,7 +169,7 @@ static int put_line(struct xml_writer *w, const char *s, size_t n)
 	char *p = reserve(w, n);
 
 	if (!p)
-		return w->err;
+		return w->tb.err;
 	memcpy(p, s, n);
 	return commit(w, p + n);
 }
@@ -266,22 +184,22 @@ static int w_begin_superblock(void *ctx, const struct cache_emit_sb *sb)
 						       sizeof(sb->policy)));
 
 	if (!p)
-		return w->err;
-	p = PUT_LIT(p, "<superblock uuid=\"");
+		return w->tb.err;
+	p = XML_PUT_LIT(p, "<superblock uuid=\"");
 	/* Raw bytes: all up to the last that is not NUL (writer.h). */
 	while (uuid_len && !sb->uuid[uuid_len - 1])
 		uuid_len--;
 	p = put_attr_bytes(p, sb->uuid, uuid_len);
-	p = PUT_LIT(p, "\" block_size=\"");
-	p = put_u64(p, sb->block_size);
-	p = PUT_LIT(p, "\" nr_cache_blocks=\"");
-	p = put_u64(p, sb->nr_cache_blocks);
-	p = PUT_LIT(p, "\" policy=\"");
+	p = XML_PUT_LIT(p, "\" block_size=\"");
+	p = xml_put_u64(p, sb->block_size);
+	p = XML_PUT_LIT(p, "\" nr_cache_blocks=\"");
+	p = xml_put_u64(p, sb->nr_cache_blocks);
+	p = XML_PUT_LIT(p, "\" policy=\"");
 	p = put_attr_bytes(p, (const unsigned char *)sb->policy,
 			   strnlen(sb->policy, sizeof(sb->policy)));
-	p = PUT_LIT(p, "\" hint_width=\"");
-	p = put_u64(p, sb->hint_width);
-	p = PUT_LIT(p, "\">\n");
+	p = XML_PUT_LIT(p, "\" hint_width=\"");
+	p = xml_put_u64(p, sb->hint_width);
+	p = XML_PUT_LIT(p, "\">\n");
 	return commit(w, p);
 }
 
@@ -309,20 +227,20 @@ static int w_mapping(void *ctx, uint64_t cblock, uint64_t oblock, int dirty)
 	char *p;
 
 	/* Inlined fast path of reserve(): this runs once per mapping. */
-	if (w->err)
-		return w->err;
-	if (WBUF_SIZE - w->used < LINE_RESERVE && xml_writer_flush(w) < 0)
-		return w->err;
-	p = w->buf + w->used;
-	p = PUT_LIT(p, "    <mapping cache_block=\"");
-	p = put_u64(p, cblock);
-	p = PUT_LIT(p, "\" origin_block=\"");
-	p = put_u64(p, oblock);
+	if (w->tb.err)
+		return w->tb.err;
+	if (XML_TEXTBUF_SIZE - w->tb.used < LINE_RESERVE && xml_writer_flush(w) < 0)
+		return w->tb.err;
+	p = w->tb.buf + w->tb.used;
+	p = XML_PUT_LIT(p, "    <mapping cache_block=\"");
+	p = xml_put_u64(p, cblock);
+	p = XML_PUT_LIT(p, "\" origin_block=\"");
+	p = xml_put_u64(p, oblock);
 	if (dirty)
-		p = PUT_LIT(p, "\" dirty=\"true\"/>\n");
+		p = XML_PUT_LIT(p, "\" dirty=\"true\"/>\n");
 	else
-		p = PUT_LIT(p, "\" dirty=\"false\"/>\n");
-	w->used = (size_t)(p - w->buf);
+		p = XML_PUT_LIT(p, "\" dirty=\"false\"/>\n");
+	w->tb.used = (size_t)(p - w->tb.buf);
 	return 0;
 }
 
@@ -342,12 +260,12 @@ static int w_hint(void *ctx, uint64_t cblock, const void *data, uint32_t len)
 	char *p = reserve(w, LINE_RESERVE + 4 * (((size_t)len + 2) / 3));
 
 	if (!p)
-		return w->err;
-	p = PUT_LIT(p, "    <hint cache_block=\"");
-	p = put_u64(p, cblock);
-	p = PUT_LIT(p, "\" data=\"");
+		return w->tb.err;
+	p = XML_PUT_LIT(p, "    <hint cache_block=\"");
+	p = xml_put_u64(p, cblock);
+	p = XML_PUT_LIT(p, "\" data=\"");
 	p += xml_base64_encode(data, len, p);
-	p = PUT_LIT(p, "\"/>\n");
+	p = XML_PUT_LIT(p, "\"/>\n");
 	return commit(w, p);
 }
 
@@ -357,12 +275,12 @@ static int w_begin_discards(void *ctx, const struct cache_emit_discards *d)
 	char *p = reserve(w, LINE_RESERVE);
 
 	if (!p)
-		return w->err;
-	p = PUT_LIT(p, "  <discards discard_block_size=\"");
-	p = put_u64(p, d->block_size);
-	p = PUT_LIT(p, "\" discard_nr_blocks=\"");
-	p = put_u64(p, d->nr_blocks);
-	p = PUT_LIT(p, "\">\n");
+		return w->tb.err;
+	p = XML_PUT_LIT(p, "  <discards discard_block_size=\"");
+	p = xml_put_u64(p, d->block_size);
+	p = XML_PUT_LIT(p, "\" discard_nr_blocks=\"");
+	p = xml_put_u64(p, d->nr_blocks);
+	p = XML_PUT_LIT(p, "\">\n");
 	return commit(w, p);
 }
 
@@ -372,12 +290,12 @@ static int w_discard(void *ctx, uint64_t dbegin, uint64_t dend)
 	char *p = reserve(w, LINE_RESERVE);
 
 	if (!p)
-		return w->err;
-	p = PUT_LIT(p, "    <discard dbegin=\"");
-	p = put_u64(p, dbegin);
-	p = PUT_LIT(p, "\" dend=\"");
-	p = put_u64(p, dend);
-	p = PUT_LIT(p, "\"/>\n");
+		return w->tb.err;
+	p = XML_PUT_LIT(p, "    <discard dbegin=\"");
+	p = xml_put_u64(p, dbegin);
+	p = XML_PUT_LIT(p, "\" dend=\"");
+	p = xml_put_u64(p, dend);
+	p = XML_PUT_LIT(p, "\"/>\n");
 	return commit(w, p);
 }
 
@@ -409,12 +327,10 @@ int xml_writer_create(int fd, struct xml_writer **out)
 
 	if (!w)
 		return -ENOMEM;
-	w->buf = malloc(WBUF_SIZE);
-	if (!w->buf) {
+	if (xml_textbuf_init(&w->tb, fd) < 0) {
 		free(w);
 		return -ENOMEM;
 	}
-	w->fd = fd;
 	*out = w;
 	return 0;
 }
@@ -423,11 +339,11 @@ void xml_writer_destroy(struct xml_writer *w)
 {
 	if (!w)
 		return;
-	free(w->buf);
+	xml_textbuf_release(&w->tb);
 	free(w);
 }
 
 unsigned long long xml_writer_bytes(const struct xml_writer *w)
 {
-	return w->written;
+	return w->tb.written;
 }
