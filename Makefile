@@ -128,7 +128,7 @@ $(SAN_BIN): $(call objs,$(SAN),$(TOOL_SRCS)) $(SAN_LIB)
 $(STATIC_BIN): $(call objs,$(REL),$(TOOL_SRCS)) $(REL_LIB)
 	$(call say,LD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -static -o $@ $^ -lexpat -lpopt -laio -lz -lpthread
+	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -static -o $@ $^ -lexpat -lpopt -laio -lz -lpthread -lm
 
 $(STATIC)/bin/cache_%: $(STATIC_BIN)
 	$(Q)ln -sf dm-cache-tools $@
