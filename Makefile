@@ -130,9 +130,6 @@ $(STATIC_BIN): $(call objs,$(REL),$(TOOL_SRCS)) $(REL_LIB)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -static -o $@ $^ -lexpat -lpopt -laio -lz -lpthread -lm
 
-$(STATIC)/bin/cache_%: $(STATIC_BIN)
-	$(Q)ln -sf dm-cache-tools $@
-
 # The kernel lab's trace replayer (tests/kernel s7), for the guest.
 $(STATIC)/bin/kreplay: $(REL)/tests/progs/kreplay.o $(REL_LIB)
 	$(call say,LD,$@)
@@ -141,16 +138,15 @@ $(STATIC)/bin/kreplay: $(REL)/tests/progs/kreplay.o $(REL_LIB)
 
 static: $(STATIC_LINKS) $(STATIC)/bin/kreplay
 
-$(REL)/bin/cache_%: $(REL_BIN)
+# A link per tool name to the multi-call binary, in each build: one rule
+# for every name in TOOLS, whatever its prefix.
+$(REL_LINKS): $(REL_BIN)
 	$(Q)ln -sf dm-cache-tools $@
 
-$(SAN)/bin/cache_%: $(SAN_BIN)
+$(SAN_LINKS): $(SAN_BIN)
 	$(Q)ln -sf dm-cache-tools $@
 
-$(REL)/bin/thin_%: $(REL_BIN)
-	$(Q)ln -sf dm-cache-tools $@
-
-$(SAN)/bin/thin_%: $(SAN_BIN)
+$(STATIC_LINKS): $(STATIC_BIN)
 	$(Q)ln -sf dm-cache-tools $@
 
 $(SAN)/tests/%: $(SAN)/tests/unit/%.o $(SAN_LIB)
