@@ -7,33 +7,15 @@
 #include "cache/format.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
-
-static int sb_check_header(const void *data, uint64_t block, struct pd_fault *f)
-{
-	const struct cache_disk_sb *d = data;
-	uint64_t magic = le64_to_cpu(d->magic);
-
-	if (magic != CACHE_SB_MAGIC) {
-		if (f) {
-			f->block = block;
-			f->validator = "superblock";
-			f->kind = PD_FAULT_HEADER;
-			f->what = "magic";
-			f->found = magic;
-			f->expected = CACHE_SB_MAGIC;
-			f->err = -EILSEQ;
-		}
-		return -EILSEQ;
-	}
-	return 0;
-}
 
 const struct pd_validator cache_sb_validator = {
 	.name = "superblock",
 	.csum_xor = CACHE_SB_CSUM_XOR,
 	.blocknr_offset = 8,
-	.check_header = sb_check_header,
+	.magic = CACHE_SB_MAGIC,
+	.magic_offset = offsetof(struct cache_disk_sb, magic),
 };
 
 void cache_sb_unpack(const void *data, struct cache_sb *sb)

@@ -66,6 +66,14 @@ int pd_validate(const struct pd_validator *v, const void *data,
 	if (have != want)
 		return fault(f, block, v->name, PD_FAULT_CHECKSUM, "csum", have,
 			     want, -EILSEQ);
+	if (v->magic) {
+		uint64_t magic = load_le64((const unsigned char *)data +
+					   v->magic_offset);
+
+		if (magic != v->magic)
+			return fault(f, block, v->name, PD_FAULT_HEADER,
+				     "magic", magic, v->magic, -EILSEQ);
+	}
 	if (v->check_header)
 		return v->check_header(data, block, f);
 	return 0;

@@ -75,6 +75,10 @@ struct pd_validator {
 	const char *name;
 	uint32_t csum_xor;
 	unsigned blocknr_offset;	/* where the self block number lives */
+	/* A superblock's little-endian 64-bit magic, checked after the
+	 * checksum (a header fault "magic"); 0: none. */
+	uint64_t magic;
+	unsigned magic_offset;
 	/* Header sanity after location and checksum; NULL for none. */
 	int (*check_header)(const void *data, uint64_t block,
 			    struct pd_fault *f);

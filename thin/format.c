@@ -9,33 +9,15 @@
 #include "thin/format.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
-
-static int sb_check_header(const void *data, uint64_t block, struct pd_fault *f)
-{
-	const struct thin_disk_sb *d = data;
-	uint64_t magic = le64_to_cpu(d->magic);
-
-	if (magic != THIN_SB_MAGIC) {
-		if (f) {
-			f->block = block;
-			f->validator = "superblock";
-			f->kind = PD_FAULT_HEADER;
-			f->what = "magic";
-			f->found = magic;
-			f->expected = THIN_SB_MAGIC;
-			f->err = -EILSEQ;
-		}
-		return -EILSEQ;
-	}
-	return 0;
-}
 
 const struct pd_validator thin_sb_validator = {
 	.name = "superblock",
 	.csum_xor = THIN_SB_CSUM_XOR,
 	.blocknr_offset = 8,
-	.check_header = sb_check_header,
+	.magic = THIN_SB_MAGIC,
+	.magic_offset = offsetof(struct thin_disk_sb, magic),
 };
 
 void thin_sb_unpack(const void *data, struct thin_sb *sb)
