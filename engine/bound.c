@@ -14,12 +14,15 @@
 #include "engine/bound.h"
 
 #define NEVER UINT64_MAX
+/* No block number reaches it: blocks are at least 512 bytes. */
+#define NO_BLOCK UINT64_MAX
 #define CHUNK 65536u
 
 /* ---- LRU stack distances over a Fenwick tree ---- */
 
 struct stack {
 	uint32_t *tree;		/* Fenwick tree of marks, 1-based */
+	uint64_t *blk;		/* blk[p]: the block marked at p, or NO_BLOCK */
 	uint64_t cap;		/* positions */
 	uint64_t t;		/* positions used */
 	uint64_t live;		/* marks set = distinct blocks seen */
@@ -34,10 +37,13 @@ static int stack_init(struct stack *s)
 	memset(s, 0, sizeof(*s));
 	s->cap = 1u << 16;
 	s->tree = calloc(s->cap + 1, sizeof(*s->tree));
+	s->blk = malloc((s->cap + 1) * sizeof(*s->blk));
 	s->hist_cap = 1024;
 	s->hist = calloc(s->hist_cap, sizeof(*s->hist));
-	if (!s->tree || !s->hist || u64map_init(&s->last, 1024) < 0) {
+	if (!s->tree || !s->blk || !s->hist ||
+	    u64map_init(&s->last, 1024) < 0) {
 		free(s->tree);
+		free(s->blk);
 		free(s->hist);
 		return -ENOMEM;
 	}
@@ -47,6 +53,7 @@ static int stack_init(struct stack *s)
 static void stack_release(struct stack *s)
 {
 	free(s->tree);
+	free(s->blk);
 	free(s->hist);
 	u64map_destroy(&s->last);
 }
@@ -66,48 +73,33 @@ static uint64_t fw_sum(const uint32_t *tree, uint64_t i)
 	return s;
 }
 
-struct pos_block {
-	uint64_t pos, block;
-};
-
-static int cmp_pos(const void *a, const void *b)
-{
-	const struct pos_block *x = a, *y = b;
-
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
 /*
- * The tree is full: renumber the live marks 1..live in their order and
- * size the tree at twice that (at least 64 Ki), so memory follows the
- * footprint.
+ * The tree is full: renumber the live marks 1..live in their order (a
+ * walk over the positions, which blk[] turns into blocks) and size the
+ * tree at twice that (at least 64 Ki), so memory follows the footprint.
  */
 static int stack_compact(struct stack *s)
 {
 	size_t live = u64map_count(&s->last);
-	struct pos_block *pb = malloc((live ? live : 1) * sizeof(*pb));
-	uint64_t *keys = malloc((live ? live : 1) * sizeof(*keys));
-	uint64_t *vals = malloc((live ? live : 1) * sizeof(*vals));
-	uint64_t n, cap = live * 2 > (1u << 16) ? live * 2 : 1u << 16;
+	uint64_t n = 0, cap = live * 2 > (1u << 16) ? live * 2 : 1u << 16;
 	uint32_t *tree = calloc(cap + 1, sizeof(*tree));
-	int r = 0;
+	uint64_t *blk = malloc((cap + 1) * sizeof(*blk));
 
-	if (!pb || !tree || !keys || !vals) {
-		free(pb);
-		free(tree);
-		free(keys);
-		free(vals);
-		return -ENOMEM;
-	}
-	n = u64map_pairs(&s->last, keys, vals);
-	for (uint64_t i = 0; i < n; i++)
-		pb[i] = (struct pos_block){ vals[i], keys[i] };
-	free(keys);
-	free(vals);
-	qsort(pb, n, sizeof(*pb), cmp_pos);
-	for (uint64_t i = 0; i < n && r == 0; i++) {
-		r = u64map_put(&s->last, pb[i].block, i + 1);
-		tree[i + 1] = 1;
+	if (!tree || !blk)
+		goto nomem;
+	for (uint64_t p = 1; p <= s->t; p++) {
+		uint64_t b = s->blk[p], *slot;
+		int existed;
+
+		if (b == NO_BLOCK)
+			continue;
+		/* Every live block is in the map: nothing is inserted. */
+		slot = u64map_slot(&s->last, b, &existed);
+		if (!slot)
+			goto nomem;
+		*slot = ++n;
+		blk[n] = b;
+		tree[n] = 1;
 	}
 	/* Build the Fenwick tree from the all-ones prefix in O(n). */
 	for (uint64_t i = 1; i <= cap; i++) {
@@ -117,11 +109,17 @@ static int stack_compact(struct stack *s)
 			tree[j] += tree[i];
 	}
 	free(s->tree);
+	free(s->blk);
 	s->tree = tree;
+	s->blk = blk;
 	s->cap = cap;
 	s->t = n;
-	free(pb);
-	return r;
+	return 0;
+
+nomem:
+	free(tree);
+	free(blk);
+	return -ENOMEM;
 }
 
 /* One request of block b: records its stack distance (0 = cold). */
@@ -159,11 +157,13 @@ static int stack_access(struct stack *s, uint64_t b)
 		}
 		s->hist[d]++;
 		fw_add(s->tree, s->cap, p, -1);
+		s->blk[p] = NO_BLOCK;
 	} else {
 		s->cold++;
 		s->live++;
 	}
 	*slot = ++s->t;
+	s->blk[s->t] = b;
 	fw_add(s->tree, s->cap, s->t, 1);
 	return 0;
 }
