@@ -332,10 +332,18 @@ static int advance(struct target *t, uint64_t j)
 	return r;
 }
 
+/*
+ * floor(ns * hz / 1e9), as whole seconds and the rest: exactly that (mod
+ * 2^64), since the rest times a 32-bit hz fits 64 bits; the divisions by
+ * a constant become multiplications, where the 128-bit product needed a
+ * library division for every trace I/O.
+ */
 static uint64_t to_jiffies(const struct target *t, uint64_t ns)
 {
-	return RESUME_JIFFIES +
-	       (uint64_t)((unsigned __int128)ns * t->cfg.hz / 1000000000u);
+	uint64_t sec = ns / 1000000000u, rest = ns % 1000000000u;
+
+	return RESUME_JIFFIES + sec * t->cfg.hz +
+	       rest * t->cfg.hz / 1000000000u;
 }
 
 /* ---- the bio path ---- */
