@@ -303,7 +303,8 @@ static int build_tops(struct thin_restore *rs)
 	struct pd_btree_builder *b;
 	int r;
 
-	qsort(rs->devs, rs->nr_devs, sizeof(*rs->devs), by_id);
+	if (rs->nr_devs)
+		qsort(rs->devs, rs->nr_devs, sizeof(*rs->devs), by_id);
 	r = pd_btree_builder_create(rs->tm, sizeof(struct thin_disk_details),
 				    &b);
 	for (size_t i = 0; i < rs->nr_devs && r == 0; i++) {
