@@ -219,11 +219,11 @@ static int run(const struct restore_opts *o)
 				"the new metadata is written but may not be on disk",
 		};
 
-		tool_error("%s: writing the metadata failed: %s (%s)",
-			   o->output,
+		/* The reason last: a message corpus line ends with it. */
+		tool_error("%s: writing the metadata failed (%s): %s",
+			   o->output, left[thin_restore_left(rs)],
 			   thin_restore_message(rs) ? thin_restore_message(rs)
-						    : pd_strerror(r),
-			   left[thin_restore_left(rs)]);
+						    : pd_strerror(r));
 		goto out_restore;
 	}
 	ret = 0;
