@@ -30,9 +30,10 @@ void xml_core_set_place(struct xml_core *c)
 {
 	c->err->line = (unsigned long)XML_GetCurrentLineNumber(c->p);
 	c->err->column = (unsigned long)XML_GetCurrentColumnNumber(c->p) + 1;
+	c->err_stream = (uint64_t)XML_GetCurrentByteIndex(c->p);
 }
 
-static void stop(struct xml_core *c)
+void xml_core_stop(struct xml_core *c)
 {
 	c->failed = 1;
 	XML_StopParser(c->p, XML_FALSE);
@@ -50,7 +51,7 @@ void xml_core_fail(struct xml_core *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err->msg, sizeof(c->err->msg), fmt, ap);
 	va_end(ap);
-	stop(c);
+	xml_core_stop(c);
 }
 
 int xml_core_called(struct xml_core *c, int r)
@@ -61,7 +62,7 @@ int xml_core_called(struct xml_core *c, int r)
 	c->err->err = r;
 	c->err->in_callback = 1;
 	c->err->msg[0] = '\0';
-	stop(c);
+	xml_core_stop(c);
 	return r;
 }
 
@@ -244,7 +245,7 @@ void xml_core_release(struct xml_core *c)
 
 /* ---- the parse loop ---- */
 
-static int read_error(struct xml_core *c, int r)
+int xml_core_read_error(struct xml_core *c, int r)
 {
 	c->err->line = c->err->column = 0;
 	c->err->err = r;
@@ -256,7 +257,7 @@ static int read_error(struct xml_core *c, int r)
 }
 
 /* expat refused the input (or a handler stopped it: the error is set). */
-static int parse_error(struct xml_core *c)
+int xml_core_parse_error(struct xml_core *c)
 {
 	if (!c->failed) {
 		xml_core_set_place(c);
@@ -288,10 +289,10 @@ int xml_core_parse(struct xml_core *c, int fd,
 			n = read(fd, buf, READ_CHUNK);
 		while (n < 0 && errno == EINTR);
 		if (n < 0)
-			return read_error(c, -errno);
+			return xml_core_read_error(c, -errno);
 		st = XML_ParseBuffer(c->p, (int)n, n == 0);
 		if (st != XML_STATUS_OK)
-			return parse_error(c);
+			return xml_core_parse_error(c);
 		if (c->failed)
 			return c->err->err;
 		c->fed += (uint64_t)n;

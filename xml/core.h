@@ -33,6 +33,8 @@ struct xml_core {
 	const char *what;	/* e.g. "thin metadata XML" */
 	/* Bytes fed, and where the last event began (the token bound). */
 	uint64_t fed, last_event;
+	/* Stream offset of the recorded error's event (set_place). */
+	uint64_t err_stream;
 	/* For on_text messages: where the parser is, in words. */
 	const char *(*where)(void *reader);
 };
@@ -81,6 +83,12 @@ int xml_core_init(struct xml_core *c, void *reader,
 		  struct xml_reader_error *err, XML_StartElementHandler start,
 		  XML_EndElementHandler end);
 void xml_core_release(struct xml_core *c);
+
+/* A failed read (err.line 0), or expat's refusal of the input. */
+int xml_core_read_error(struct xml_core *c, int r);
+int xml_core_parse_error(struct xml_core *c);
+/* Stops the parser; the error (if any) is already recorded. */
+void xml_core_stop(struct xml_core *c);
 
 /* Sequential parse of fd to its end. */
 int xml_core_parse(struct xml_core *c, int fd,
