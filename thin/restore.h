@@ -12,7 +12,8 @@
  * one is refused (it overlaps or is out of order).  Devices may come in
  * any order (the top-level and details trees are built at commit).
  *
- * No subtree is shared: 0.9.0's XML says nothing about sharing, so each
+ * No subtree is shared: 0.9.0's XML says nothing about sharing (and the
+ * newer tools' <def>/<ref> reach this as plain mappings), so each
  * device gets its own tree, and a data block several devices map has a
  * count of that many in the data space map (as 0.9.0's restore writes).
  *

@@ -15,8 +15,17 @@
  *	  </device>*
  *	</superblock>
  *
+ * and the newer tools' shared leaves: <def name="N"> holding mappings,
+ * right under <superblock> before the devices that use it, and <ref
+ * name="N"/> among a device's mappings, which stands for the def's
+ * mappings there.  The reader keeps each def's runs (so memory grows with
+ * what the defs hold) and emits them at every ref: the consumer sees
+ * plain mappings.  A def named twice, or a ref to no def, is refused.
+ *
  * flags and version may be left out (the newer tools leave out flags="0";
- * version then is 2); uuid's value is not used (the superblock's is zero).
+ * version then is 2); uuid's value is not used (the superblock's is zero),
+ * nor is metadata_snap (the newer tools' held root: a restore writes no
+ * metadata snapshot).
  * Ranges: time, flags, version, data_block_size, creation_time and
  * snap_time fit 32 bits; dev_id 24 bits (the kernel's MAX_DEV_ID); a
  * mapping's time 24 bits and its data blocks 40 bits (the packed value);
@@ -27,25 +36,45 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "thin/format.h"
 #include "xml/core.h"
 #include "xml/reader.h"
 
-enum where { W_TOP, W_SB, W_DEV, W_LEAF, W_END };
+enum where { W_TOP, W_SB, W_DEV, W_DEF, W_LEAF, W_END };
+
+struct run {
+	uint64_t v, d, len;
+	uint32_t time;
+};
+
+struct def {
+	char *name;
+	struct run *runs;
+	size_t nr, cap;
+};
 
 struct thin_reader {
 	struct xml_core c;	/* first: the core's handlers cast to it */
 	const struct thin_emitter *e;
 	enum where where;
+	enum where leaf_parent;		/* where to return after a leaf */
 	const char *leaf;
+
+	/* <def>s: an array, and an open-addressing index of it by name. */
+	struct def *defs;
+	size_t nr_defs, cap_defs;
+	uint32_t *index;		/* def number + 1, 0 = empty */
+	size_t index_size;		/* a power of two, > 2 * nr_defs */
 };
 
 static const char *const where_name[] = {
 	[W_TOP] = "at the top level",
 	[W_SB] = "inside <superblock>",
 	[W_DEV] = "inside <device>",
+	[W_DEF] = "inside <def>",
 	[W_LEAF] = "inside a mapping",
 	[W_END] = "after </superblock>",
 };
@@ -56,10 +85,12 @@ static const char *where_of(void *ctx)
 }
 
 static const struct xml_attr_spec sb_attrs = {
-	"superblock", 7, (1u << 0) | (1u << 3) | (1u << 4),
+	"superblock", 8, (1u << 0) | (1u << 3) | (1u << 4) | (1u << 7),
 	{ "uuid", "time", "transaction", "flags", "version",
-	  "data_block_size", "nr_data_blocks" },
+	  "data_block_size", "nr_data_blocks", "metadata_snap" },
 };
+static const struct xml_attr_spec def_attrs = { "def", 1, 0, { "name" } };
+static const struct xml_attr_spec ref_attrs = { "ref", 1, 0, { "name" } };
 static const struct xml_attr_spec dev_attrs = {
 	"device", 5, 0,
 	{ "dev_id", "mapped_blocks", "transaction", "creation_time",
@@ -75,11 +106,114 @@ static const struct xml_attr_spec single_attrs = {
 
 #define THIN_MAX_DEV_ID ((1ull << 24) - 1)
 
+/* ---- <def> storage ---- */
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* The slot of name in the index: its def's, or the empty one to take. */
+static size_t slot_of(const struct thin_reader *rd, const char *name)
+{
+	size_t mask = rd->index_size - 1, i = (size_t)name_hash(name) & mask;
+
+	while (rd->index[i] && strcmp(rd->defs[rd->index[i] - 1].name, name))
+		i = (i + 1) & mask;
+	return i;
+}
+
+static const struct def *find_def(const struct thin_reader *rd,
+				  const char *name)
+{
+	size_t i;
+
+	if (!rd->index_size)
+		return NULL;
+	i = slot_of(rd, name);
+	return rd->index[i] ? &rd->defs[rd->index[i] - 1] : NULL;
+}
+
+static int grow_index(struct thin_reader *rd)
+{
+	size_t size = rd->index_size ? 2 * rd->index_size : 64;
+	uint32_t *old = rd->index;
+
+	rd->index = calloc(size, sizeof(*rd->index));
+	if (!rd->index) {
+		rd->index = old;
+		return -ENOMEM;
+	}
+	rd->index_size = size;
+	for (size_t k = 0; k < rd->nr_defs; k++)
+		rd->index[slot_of(rd, rd->defs[k].name)] = (uint32_t)k + 1;
+	free(old);
+	return 0;
+}
+
+/* A new def named name: 0, 1 when the name is taken, or -ENOMEM. */
+static int add_def(struct thin_reader *rd, const char *name)
+{
+	struct def *d;
+
+	if (find_def(rd, name))
+		return 1;
+	if (rd->nr_defs >= UINT32_MAX - 1)
+		return -ENOMEM;
+	if (2 * (rd->nr_defs + 1) >= rd->index_size && grow_index(rd) < 0)
+		return -ENOMEM;
+	if (rd->nr_defs == rd->cap_defs) {
+		size_t cap = rd->cap_defs ? 2 * rd->cap_defs : 16;
+		struct def *n = realloc(rd->defs, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		rd->defs = n;
+		rd->cap_defs = cap;
+	}
+	d = &rd->defs[rd->nr_defs];
+	memset(d, 0, sizeof(*d));
+	d->name = strdup(name);
+	if (!d->name)
+		return -ENOMEM;
+	rd->index[slot_of(rd, name)] = (uint32_t)++rd->nr_defs;
+	return 0;
+}
+
+static int def_add_run(struct def *d, const struct run *r)
+{
+	if (d->nr == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 16;
+		struct run *n = realloc(d->runs, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		d->runs = n;
+		d->cap = cap;
+	}
+	d->runs[d->nr++] = *r;
+	return 0;
+}
+
+static void free_defs(struct thin_reader *rd)
+{
+	for (size_t k = 0; k < rd->nr_defs; k++) {
+		free(rd->defs[k].name);
+		free(rd->defs[k].runs);
+	}
+	free(rd->defs);
+	free(rd->index);
+}
+
 static void start_superblock(struct thin_reader *rd, const XML_Char **atts)
 {
 	struct xml_core *c = &rd->c;
 	struct thin_emit_sb sb = { 0 };
-	const char *v[7];
+	const char *v[8];
 	uint64_t x;
 
 	if (xml_core_attrs(c, &sb_attrs, atts, v) < 0 ||
@@ -104,6 +238,9 @@ static void start_superblock(struct thin_reader *rd, const XML_Char **atts)
 			 THIN_MAX_DATA_BLOCK + 1, &sb.nr_data_blocks) < 0)
 		return;
 	sb.data_block_size = (uint32_t)x;
+	if (v[7] && xml_core_u64(c, "superblock", "metadata_snap", v[7],
+				 UINT64_MAX, &x) < 0)
+		return;
 	rd->where = W_SB;
 	if (rd->e->begin_superblock)
 		xml_core_called(c, rd->e->begin_superblock(rd->e->ctx, &sb));
@@ -160,11 +297,69 @@ static void start_mapping(struct thin_reader *rd, const XML_Char **atts,
 	if (xml_core_u64(c, el, "time", v[range ? 3 : 2], THIN_TIME_MASK,
 			 &t) < 0)
 		return;
+	rd->leaf_parent = rd->where;
 	rd->where = W_LEAF;
 	rd->leaf = el;
+	if (rd->leaf_parent == W_DEF) {
+		struct run run = { o, d, len, (uint32_t)t };
+
+		if (def_add_run(&rd->defs[rd->nr_defs - 1], &run) < 0) {
+			xml_core_fail(c, "out of memory");
+			c->err->err = -ENOMEM;
+		}
+		return;
+	}
 	if (rd->e->mapping)
 		xml_core_called(c, rd->e->mapping(rd->e->ctx, o, d, len,
 						  (uint32_t)t));
+}
+
+static void start_def(struct thin_reader *rd, const XML_Char **atts)
+{
+	const char *v[1];
+	int r;
+
+	if (xml_core_attrs(&rd->c, &def_attrs, atts, v) < 0)
+		return;
+	r = add_def(rd, v[0]);
+	if (r == 1) {
+		xml_core_fail(&rd->c, "<def>: name \"%s\" is defined twice",
+			      xml_quote(v[0]).s);
+		return;
+	}
+	if (r < 0) {
+		xml_core_fail(&rd->c, "out of memory");
+		rd->c.err->err = -ENOMEM;
+		return;
+	}
+	rd->where = W_DEF;
+}
+
+/* The def's mappings, emitted here as the device's own. */
+static void start_ref(struct thin_reader *rd, const XML_Char **atts)
+{
+	const struct def *d;
+	const char *v[1];
+
+	if (xml_core_attrs(&rd->c, &ref_attrs, atts, v) < 0)
+		return;
+	d = find_def(rd, v[0]);
+	if (!d) {
+		xml_core_fail(&rd->c, "<ref>: no <def> named \"%s\" before it",
+			      xml_quote(v[0]).s);
+		return;
+	}
+	rd->leaf_parent = W_DEV;
+	rd->where = W_LEAF;
+	rd->leaf = "ref";
+	for (size_t k = 0; k < d->nr && rd->e->mapping; k++) {
+		const struct run *r = &d->runs[k];
+
+		if (xml_core_called(&rd->c, rd->e->mapping(rd->e->ctx, r->v,
+							   r->d, r->len,
+							   r->time)))
+			return;
+	}
 }
 
 static void XMLCALL on_start(void *ctx, const XML_Char *name,
@@ -180,9 +375,13 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 		want = W_TOP;
 	else if (!strcmp(name, "device"))
 		want = W_SB;
+	else if (!strcmp(name, "def"))
+		want = W_SB;
+	else if (!strcmp(name, "ref"))
+		want = W_DEV;
 	else if (!strcmp(name, "range_mapping") ||
 		 !strcmp(name, "single_mapping"))
-		want = W_DEV;
+		want = rd->where == W_DEF ? W_DEF : W_DEV;
 	else {
 		xml_core_fail(&rd->c, "unknown element <%s>",
 			      xml_quote(name).s);
@@ -202,9 +401,16 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 		start_superblock(rd, atts);
 		break;
 	case W_SB:
-		start_device(rd, atts);
+		if (!strcmp(name, "def"))
+			start_def(rd, atts);
+		else
+			start_device(rd, atts);
 		break;
 	default:
+		if (!strcmp(name, "ref")) {
+			start_ref(rd, atts);
+			break;
+		}
 		start_mapping(rd, atts, name[0] == 'r');
 		break;
 	}
@@ -221,7 +427,10 @@ static void XMLCALL on_end(void *ctx, const XML_Char *name)
 		return;
 	switch (rd->where) {
 	case W_LEAF:
-		rd->where = W_DEV;
+		rd->where = rd->leaf_parent;
+		break;
+	case W_DEF:
+		rd->where = W_SB;
 		break;
 	case W_DEV:
 		rd->where = W_SB;
@@ -264,5 +473,6 @@ int xml_read_thin(int fd, const struct thin_emitter *e,
 		snprintf(err->msg, sizeof(err->msg), "no <superblock> element");
 	}
 	xml_core_release(&rd.c);
+	free_defs(&rd);
 	return r;
 }

@@ -78,6 +78,49 @@ case_ big 64 --origins 2 --mappings 100000 --snapshots 3 --seed 6 --run 30
 grep -c 'data_block="0"' snaps.xml | grep -qx 4 ||
 	bad "snaps.xml: block 0 not mapped by the origin and its 3 snapshots"
 
+# The newer tools' shared leaves: <def> once, <ref> from two devices,
+# restored as if the def's mappings were written out at each ref.
+cat >defref.xml <<'XML'
+<superblock uuid="" time="2" transaction="1" version="2" data_block_size="128" nr_data_blocks="100" metadata_snap="0">
+  <def name="7">
+    <range_mapping origin_begin="0" data_begin="10" length="5" time="0"/>
+    <single_mapping origin_block="6" data_block="20" time="1"/>
+  </def>
+  <device dev_id="1" mapped_blocks="7" transaction="0" creation_time="0" snap_time="2">
+    <ref name="7"/>
+    <single_mapping origin_block="8" data_block="30" time="2"/>
+  </device>
+  <device dev_id="2" mapped_blocks="6" transaction="1" creation_time="2" snap_time="2">
+    <ref name="7"/>
+  </device>
+</superblock>
+XML
+cat >defref.want <<'XML'
+<superblock uuid="" time="2" transaction="1" flags="0" version="2" data_block_size="128" nr_data_blocks="100">
+  <device dev_id="1" mapped_blocks="7" transaction="0" creation_time="0" snap_time="2">
+    <range_mapping origin_begin="0" data_begin="10" length="5" time="0"/>
+    <single_mapping origin_block="6" data_block="20" time="1"/>
+    <single_mapping origin_block="8" data_block="30" time="2"/>
+  </device>
+  <device dev_id="2" mapped_blocks="6" transaction="1" creation_time="2" snap_time="2">
+    <range_mapping origin_begin="0" data_begin="10" length="5" time="0"/>
+    <single_mapping origin_block="6" data_block="20" time="1"/>
+  </device>
+</superblock>
+XML
+rm -f defref.img; truncate -s 4M defref.img
+"$BIN/thin_restore" -i defref.xml -o defref.img || bad "def/ref restore failed"
+ours_ok defref defref.img defref.want
+
+# Devices in any order: the trees are keyed, the dump is in id order.
+awk '/<device /{d++} d && !/<\/superblock>/{print > ("dev" d ".part")}' small.canon.xml
+{ head -n 1 small.canon.xml; cat dev2.part dev1.part; echo '</superblock>'; } >reversed.xml
+[ "$(grep -c '<device ' reversed.xml)" = 2 ] && ! cmp -s reversed.xml small.canon.xml ||
+	bad "reversed.xml: not the two devices swapped"
+rm -f reversed.img; truncate -s 4M reversed.img
+"$BIN/thin_restore" -i reversed.xml -o reversed.img || bad "reversed restore failed"
+ours_ok reversed reversed.img small.canon.xml
+
 # Standard input, and the options that override the superblock.
 "$BIN/thin_restore" -i - -o small.img <small.canon.xml || bad "stdin restore failed"
 cmp -s <("$BIN/thin_dump" small.img) small.canon.xml || bad "stdin restore differs"

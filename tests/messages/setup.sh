@@ -80,7 +80,9 @@ tdev() { echo "<device dev_id=\"${1:-1}\" mapped_blocks=\"${2:-1}\" transaction=
 { tsb 100 3; echo '</superblock>'; } >trversion.xml
 { tsb 1099511627776; echo '</superblock>'; } >trhuge.xml
 { tsb; tdev 16777216; echo '</device></superblock>'; } >trdevid.xml
-{ tsb; echo '<def name="1"></def></superblock>'; } >trdef.xml
+{ tsb; echo '<def name="1"></def>'; echo '<def name="1"></def></superblock>'; } >trdef.xml
+{ tsb; tdev; echo '<ref name="9"/></device></superblock>'; } >trref.xml
+{ tsb; echo '<shared/></superblock>'; } >trunknown.xml
 cp tgood.img theld.img
 theld=$("$PROGS/thin_hold" theld.img)
 cp theld.img tbadsnap.img
