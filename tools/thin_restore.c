@@ -15,6 +15,9 @@
  * leaves an unformatted device, never a superblock over half-written
  * trees.
  *
+ * A data block size the kernel cannot use (not 128..2097152 sectors in
+ * steps of 128) is restored as asked, with one warning line.
+ *
  * Exit codes: 0 restored; 1 anything else, with one line on stderr.
  */
 #include <errno.h>
@@ -226,6 +229,12 @@ static int run(const struct restore_opts *o)
 						    : pd_strerror(r));
 		goto out_restore;
 	}
+	/* Restored as asked, as 0.9.0 does; but said, since no kernel takes it. */
+	if (!thin_data_block_size_ok(thin_restore_block_size(rs)))
+		tool_error("warning: the data block size is %" PRIu32 " sectors: "
+			   "the kernel takes 128 to 2097152 sectors, a multiple "
+			   "of 128, and cannot use this metadata (thin_check "
+			   "refuses it)", thin_restore_block_size(rs));
 	ret = 0;
 out_restore:
 	thin_restore_destroy(rs);

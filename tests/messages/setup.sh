@@ -78,6 +78,7 @@ tdev() { echo "<device dev_id=\"${1:-1}\" mapped_blocks=\"${2:-1}\" transaction=
 { tsb; tdev; echo '<range_mapping origin_begin="0" data_begin="1" length="0" time="0"/>'; echo '</device></superblock>'; } >trlen0.xml
 { tsb; tdev; echo '<single_mapping origin_block="0" data_block="x" time="0"/>'; echo '</device></superblock>'; } >trnumber.xml
 { tsb 100 3; echo '</superblock>'; } >trversion.xml
+sed 's/data_block_size="128"/data_block_size="64"/' tgood.xml >trdbs.xml
 { tsb 1099511627776; echo '</superblock>'; } >trhuge.xml
 { tsb; tdev 16777216; echo '</device></superblock>'; } >trdevid.xml
 { tsb; echo '<def name="1"></def>'; echo '<def name="1"></def></superblock>'; } >trdef.xml
