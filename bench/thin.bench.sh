@@ -30,8 +30,8 @@ for n in $sizes; do
 	ours=$(time_cmd 3 "$BIN/thin_restore" -q -i "$img.xml" -o rest.img)
 	ref=$(time_cmd 1 $REF_RESTORE -q -i "$img.xml" -o rest.img)
 	echo "thin_restore $n mappings: ours $ours, 0.9.0 $ref, $(ratio "${ref%% *}" "${ours%% *}")x faster (target 3x, memory no more)"
-	/usr/bin/time -f '%U %S' -o cpu.time "$BIN/thin_restore" -q -i "$img.xml" -o rest.img
-	/usr/bin/time -f '%U %S' -o cpu.ref $REF_RESTORE -q -i "$img.xml" -o rest.img
+	/usr/bin/time -f '%U %S' -o cpu.time "$BIN/thin_restore" -q -i "$img.xml" -o rest.img >/dev/null
+	/usr/bin/time -f '%U %S' -o cpu.ref $REF_RESTORE -q -i "$img.xml" -o rest.img >/dev/null
 	echo "thin_restore $n mappings, cpu: ours $(awk '{ printf "%.3f", $1 + $2 }' cpu.time)s, 0.9.0 $(awk '{ printf "%.3f", $1 + $2 }' cpu.ref)s"
 	rm -f "$img.xml" rest.img
 	"$PROGS/thin_snap" "$img" 1 100 && "$PROGS/thin_snap" "$img" 4 101
