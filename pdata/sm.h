@@ -95,4 +95,14 @@ int pd_sm_read_disk(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		    uint32_t **counts, uint64_t *nr_counts,
 		    struct base_bitmap *unknown);
 
+/*
+ * Writes a disk space map (dm-thin's data space map: bitmaps, an index
+ * btree, an overflow btree for counts of 3 and more) for counts[0..nr),
+ * in blocks allocated from tm, and fills root.  The counts are of another
+ * device's blocks, so they do not include the map's own blocks.
+ */
+struct pd_tm;
+int pd_sm_write_disk(struct pd_tm *tm, const uint32_t *counts, uint64_t nr,
+		     struct pd_sm_root_cpu *root);
+
 #endif

@@ -144,3 +144,69 @@ out:
 	free(bitmaps);
 	return r;
 }
+
+/*
+ * The disk ("data") space map: the same bitmaps, but the index is a btree
+ * (key: the bitmap's number, value: a struct pd_index_entry), as dm-thin's
+ * data space map has it (thin/THIN.md §4).  counts[] are data blocks, not
+ * metadata blocks, so writing this map cannot change them: the bitmaps are
+ * filled as they are allocated, then the index and overflow trees built.
+ */
+int pd_sm_write_disk(struct pd_tm *tm, const uint32_t *counts, uint64_t nr,
+		     struct pd_sm_root_cpu *root)
+{
+	struct pd_bm *bm = pd_tm_bm(tm);
+	uint64_t nb = (nr + PD_SM_ENTRIES_PER_BITMAP - 1) / PD_SM_ENTRIES_PER_BITMAP;
+	struct pd_btree_builder *ib = NULL, *ob = NULL;
+	uint64_t allocated = 0;
+	int r;
+
+	r = pd_btree_builder_create(tm, sizeof(struct pd_index_entry), &ib);
+	if (r < 0)
+		return r;
+	for (uint64_t i = 0; i < nb && r == 0; i++) {
+		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP;
+		uint32_t n = nr - base < PD_SM_ENTRIES_PER_BITMAP ?
+			     (uint32_t)(nr - base) : PD_SM_ENTRIES_PER_BITMAP;
+		struct pd_index_entry e;
+		struct pd_block *blk;
+		uint32_t used, first_free;
+		uint64_t b;
+
+		r = pd_tm_alloc(tm, &b);
+		if (r < 0)
+			break;
+		r = pd_bm_write_lock_zero(bm, b, &pd_bitmap_validator, &blk);
+		if (r < 0)
+			break;
+		used = fill_bitmap(pd_block_wdata(blk), counts + base, n,
+				   &first_free);
+		pd_bm_unlock(blk);
+		allocated += used;
+		e.blocknr = cpu_to_le64(b);
+		e.nr_free = cpu_to_le32(PD_SM_ENTRIES_PER_BITMAP - used);
+		e.none_free_before = cpu_to_le32(first_free);
+		r = pd_btree_builder_add(ib, i, &e);
+	}
+	if (r == 0)
+		r = pd_btree_builder_finish(ib, &root->bitmap_root);
+	if (r == 0)
+		r = pd_btree_builder_create(tm, 4, &ob);
+	for (uint64_t i = 0; i < nr && r == 0; i++) {
+		if (counts[i] >= 3) {
+			unsigned char v[4];
+
+			store_le32(v, counts[i]);
+			r = pd_btree_builder_add(ob, i, v);
+		}
+	}
+	if (r == 0)
+		r = pd_btree_builder_finish(ob, &root->ref_count_root);
+	if (r == 0) {
+		root->nr_blocks = nr;
+		root->nr_allocated = allocated;
+	}
+	pd_btree_builder_destroy(ob);
+	pd_btree_builder_destroy(ib);
+	return r;
+}

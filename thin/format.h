@@ -33,6 +33,14 @@
 #define THIN_MIN_DATA_BLOCK_SIZE 128u
 #define THIN_MAX_DATA_BLOCK_SIZE 2097152u
 
+/* dm-thin.c's table rule: 128..2097152 sectors, a multiple of 128. */
+static inline int thin_data_block_size_ok(uint64_t sectors)
+{
+	return sectors >= THIN_MIN_DATA_BLOCK_SIZE &&
+	       sectors <= THIN_MAX_DATA_BLOCK_SIZE &&
+	       sectors % THIN_MIN_DATA_BLOCK_SIZE == 0;
+}
+
 /* Bottom-level values: data block << 24 | time. */
 #define THIN_TIME_BITS 24u
 #define THIN_TIME_MASK ((1u << THIN_TIME_BITS) - 1)

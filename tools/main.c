@@ -35,6 +35,8 @@ static const struct {
 	  "copy dirty blocks to the origin device offline" },
 	{ "thin_check", cmd_thin_check, "check thin-pool metadata" },
 	{ "thin_dump", cmd_thin_dump, "dump thin-pool metadata as XML" },
+	{ "thin_restore", cmd_thin_restore,
+	  "write thin-pool metadata from XML" },
 	{ "thin_metadata_size", cmd_thin_metadata_size,
 	  "estimate the size of thin-pool metadata" },
 };

@@ -20,6 +20,7 @@
 
 #include "base/bitmap.h"
 #include "cache/format.h"
+#include "xml/core.h"
 #include "xml/reader.h"
 #include "xml/writer.h"
 
@@ -43,10 +44,8 @@ enum {
 };
 
 struct reader {
-	XML_Parser p;
+	struct xml_core c;	/* first: the core's handlers cast to it */
 	const struct cache_emitter *e;
-	struct xml_reader_error *err;
-	int failed;
 
 	enum where where;
 	enum where leaf_parent;		/* where to return after a leaf */
@@ -68,15 +67,12 @@ struct reader {
 	struct base_bitmap hinted;	/* cache blocks seen in <hint> */
 	unsigned char hint[CACHE_MAX_HINT_SIZE];
 
-	/* The token bound (see MAX_TOKEN): stream bytes fed, and where the
-	 * last event began. */
-	uint64_t fed, last_event;
+	char where_buf[40];		/* "inside <mapping>", for the core */
 
 	/* ---- parallel mode (see "Parallel parsing" below) ---- */
 	enum role { R_MAIN, R_HELPER } role;
 	int track;			/* main: keep last_end */
 	uint64_t last_end;		/* stream offset after the last tag */
-	uint64_t err_stream;		/* stream offset of the error's event */
 	/* helper: file offset = stream offset + stream_to_file */
 	int64_t stream_to_file;
 	int skip_starts;		/* helper: synthetic tags to ignore */
@@ -94,22 +90,11 @@ static const char *const where_name[] = {
 	[W_END] = "after </superblock>",
 };
 
-/*
- * The longest token (a tag with its attributes, a comment, a name) the
- * reader takes.  expat keeps a token whole until it ends and re-scans it
- * on every buffer, so without a bound a single 1 GiB comment would take
- * 2 GiB and hours.  No cache XML comes near: a <superblock> tag with every
- * byte of its uuid and policy escaped is under 1 KiB.
- */
-#define MAX_TOKEN (1u << 20)
-
-/* ---- errors ---- */
+/* ---- errors (recorded by the core, xml/core.h) ---- */
 
 static void set_place(struct reader *rd)
 {
-	rd->err->line = (unsigned long)XML_GetCurrentLineNumber(rd->p);
-	rd->err->column = (unsigned long)XML_GetCurrentColumnNumber(rd->p) + 1;
-	rd->err_stream = (uint64_t)XML_GetCurrentByteIndex(rd->p);
+	xml_core_set_place(&rd->c);
 }
 
 /*
@@ -119,179 +104,73 @@ static void set_place(struct reader *rd)
 static void helper_stop(struct reader *rd)
 {
 	rd->stopped = 1;
-	rd->stop_at = (uint64_t)((int64_t)XML_GetCurrentByteIndex(rd->p) +
+	rd->stop_at = (uint64_t)((int64_t)XML_GetCurrentByteIndex(rd->c.p) +
 				 rd->stream_to_file);
-	rd->failed = 1;
-	XML_StopParser(rd->p, XML_FALSE);
+	xml_core_stop(&rd->c);
 }
 
 /* The main parser: where the last start or end tag ended. */
 static void track_end(struct reader *rd)
 {
-	uint64_t end = (uint64_t)XML_GetCurrentByteIndex(rd->p) +
-		       (uint64_t)XML_GetCurrentByteCount(rd->p);
+	uint64_t end = (uint64_t)XML_GetCurrentByteIndex(rd->c.p) +
+		       (uint64_t)XML_GetCurrentByteCount(rd->c.p);
 
 	if (end > rd->last_end)
 		rd->last_end = end;
 }
 
-static void fail_stop(struct reader *rd)
-{
-	rd->failed = 1;
-	XML_StopParser(rd->p, XML_FALSE);
-}
-
-/* Records the first error, at the current event's place, and stops. */
-__attribute__((format(printf, 2, 3)))
-static void fail(struct reader *rd, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (rd->failed)
-		return;
-	set_place(rd);
-	rd->err->err = -EINVAL;
-	rd->err->in_callback = 0;
-	va_start(ap, fmt);
-	vsnprintf(rd->err->msg, sizeof(rd->err->msg), fmt, ap);
-	va_end(ap);
-	fail_stop(rd);
-}
+#define fail(rd, ...) xml_core_fail(&(rd)->c, __VA_ARGS__)
 
 static void fail_errno(struct reader *rd, int r, const char *what)
 {
-	if (rd->failed)
+	if (rd->c.failed)
 		return;
 	set_place(rd);
-	rd->err->err = r;
-	rd->err->in_callback = 0;
-	snprintf(rd->err->msg, sizeof(rd->err->msg), "%s", what);
-	fail_stop(rd);
+	rd->c.err->err = r;
+	rd->c.err->in_callback = 0;
+	snprintf(rd->c.err->msg, sizeof(rd->c.err->msg), "%s", what);
+	xml_core_stop(&rd->c);
 }
 
 /* An emitter callback's return value: non-zero stops the parse. */
 static int called(struct reader *rd, int r)
 {
-	if (!r || rd->failed)
-		return r;
-	set_place(rd);
-	rd->err->err = r;
-	rd->err->in_callback = 1;
-	rd->err->msg[0] = '\0';
-	fail_stop(rd);
-	return r;
+	return xml_core_called(&rd->c, r);
 }
 
-/*
- * Attribute values go into messages; a hostile one may be megabytes long.
- * Shows at most 32 bytes, then "...".
- */
-struct quoted {
-	char s[40];
-};
-
-static struct quoted quote(const char *v)
-{
-	struct quoted q;
-	size_t n = strnlen(v, 33);
-
-	if (n > 32)
-		snprintf(q.s, sizeof(q.s), "%.32s...", v);
-	else
-		snprintf(q.s, sizeof(q.s), "%s", v);
-	return q;
-}
+#define quote xml_quote
 
 /* ---- attribute parsing ---- */
 
-struct attr_spec {
-	const char *elem;
-	unsigned n;
-	const char *names[5];
-};
-
-static const struct attr_spec sb_attrs = {
-	"superblock", 5,
+static const struct xml_attr_spec sb_attrs = {
+	"superblock", 5, 0,
 	{ "uuid", "block_size", "nr_cache_blocks", "policy", "hint_width" },
 };
-static const struct attr_spec mapping_attrs = {
-	"mapping", 3, { "cache_block", "origin_block", "dirty" },
+static const struct xml_attr_spec mapping_attrs = {
+	"mapping", 3, 0, { "cache_block", "origin_block", "dirty" },
 };
-static const struct attr_spec hint_attrs = {
-	"hint", 2, { "cache_block", "data" },
+static const struct xml_attr_spec hint_attrs = {
+	"hint", 2, 0, { "cache_block", "data" },
 };
-static const struct attr_spec discards_attrs = {
-	"discards", 2, { "discard_block_size", "discard_nr_blocks" },
+static const struct xml_attr_spec discards_attrs = {
+	"discards", 2, 0, { "discard_block_size", "discard_nr_blocks" },
 };
-static const struct attr_spec discard_attrs = {
-	"discard", 2, { "dbegin", "dend" },
+static const struct xml_attr_spec discard_attrs = {
+	"discard", 2, 0, { "dbegin", "dend" },
 };
 
 /* vals[i] gets the value of spec->names[i]; every one is required. */
-static int get_attrs(struct reader *rd, const struct attr_spec *spec,
+static int get_attrs(struct reader *rd, const struct xml_attr_spec *spec,
 		     const XML_Char **atts, const char **vals)
 {
-	unsigned i;
-
-	for (i = 0; i < spec->n; i++)
-		vals[i] = NULL;
-	for (; *atts; atts += 2) {
-		for (i = 0; i < spec->n; i++)
-			if (!strcmp(atts[0], spec->names[i]))
-				break;
-		if (i == spec->n) {
-			fail(rd, "<%s>: unknown attribute %s", spec->elem,
-			     quote(atts[0]).s);
-			return -1;
-		}
-		vals[i] = atts[1];
-	}
-	for (i = 0; i < spec->n; i++) {
-		if (!vals[i]) {
-			fail(rd, "<%s>: missing attribute %s", spec->elem,
-			     spec->names[i]);
-			return -1;
-		}
-	}
-	return 0;
+	return xml_core_attrs(&rd->c, spec, atts, vals);
 }
 
-/*
- * Decimal digits, at least one, at most max; leading zeros and one leading
- * '+' are taken, as both references take them.
- */
+/* Decimal, as both references take them (xml_parse_u64). */
 static int get_u64(struct reader *rd, const char *elem, const char *name,
 		   const char *s, uint64_t max, uint64_t *out)
 {
-	uint64_t v = 0;
-	const char *c = s;
-
-	/* 0.9.0 (boost::lexical_cast) and the newer tools (Rust) take a '+'. */
-	if (*c == '+')
-		c++;
-	if (!*c)
-		goto bad;
-	for (; *c; c++) {
-		unsigned d = (unsigned)(*c - '0');
-
-		if (d > 9)
-			goto bad;
-		if (v > (UINT64_MAX - d) / 10)
-			goto too_big;
-		v = v * 10 + d;
-	}
-	if (v > max)
-		goto too_big;
-	*out = v;
-	return 0;
-bad:
-	fail(rd, "<%s>: %s \"%s\" is not a decimal number", elem, name,
-	     quote(s).s);
-	return -1;
-too_big:
-	fail(rd, "<%s>: %s %s is out of range (the maximum is %llu)", elem,
-	     name, quote(s).s, (unsigned long long)max);
-	return -1;
+	return xml_core_u64(&rd->c, elem, name, s, max, out);
 }
 
 static int get_bool(struct reader *rd, const char *elem, const char *name,
@@ -767,7 +646,7 @@ static const struct element elements[] = {
 /* An event: whatever token was pending ended. */
 static void mark_event(struct reader *rd)
 {
-	rd->last_event = (uint64_t)XML_GetCurrentByteIndex(rd->p);
+	xml_core_mark(&rd->c);
 }
 
 static void XMLCALL on_start(void *ctx, const XML_Char *name,
@@ -777,7 +656,7 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 	const struct element *el = NULL;
 
 	mark_event(rd);
-	if (rd->failed)
+	if (rd->c.failed)
 		return;
 	if (rd->skip_starts) {
 		rd->skip_starts--;
@@ -811,7 +690,7 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 		return;
 	}
 	el->start(rd, atts);
-	if (!rd->failed && el->leaf) {
+	if (!rd->c.failed && el->leaf) {
 		rd->leaf_parent = rd->where;
 		rd->leaf = el->name;
 		rd->where = W_LEAF;
@@ -820,12 +699,13 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 
 static void XMLCALL on_end(void *ctx, const XML_Char *name)
 {
-	mark_event(ctx);
 	struct reader *rd = ctx;
+
+	mark_event(rd);
 	const struct cache_emitter *e = rd->e;
 
 	(void)name;	/* expat matched it with the start tag */
-	if (rd->failed)
+	if (rd->c.failed)
 		return;
 	if (rd->track)
 		track_end(rd);
@@ -868,109 +748,28 @@ static void XMLCALL on_end(void *ctx, const XML_Char *name)
 	}
 }
 
-static void XMLCALL on_text(void *ctx, const XML_Char *s, int len)
+/* Where the parser is, for the core's "unexpected text" message. */
+static const char *where_of(void *ctx)
 {
 	struct reader *rd = ctx;
 
-	mark_event(rd);
-	if (rd->failed)
-		return;
-	for (int i = 0; i < len; i++) {
-		if (s[i] != ' ' && s[i] != '\n' && s[i] != '\t' &&
-		    s[i] != '\r') {
-			int n = len - i < 20 ? len - i : 20;
-
-			if (rd->where == W_LEAF)
-				fail(rd, "unexpected text \"%.*s%s\" inside <%s>",
-				     n, s + i, len - i > 20 ? "..." : "",
-				     rd->leaf);
-			else
-				fail(rd, "unexpected text \"%.*s%s\" %s", n,
-				     s + i, len - i > 20 ? "..." : "",
-				     where_name[rd->where]);
-			return;
-		}
-	}
-}
-
-static void XMLCALL on_doctype(void *ctx, const XML_Char *name,
-			       const XML_Char *sysid, const XML_Char *pubid,
-			       int has_internal_subset)
-{
-	(void)name;
-	(void)sysid;
-	(void)pubid;
-	(void)has_internal_subset;
-	fail(ctx, "DOCTYPE declarations are not allowed (no DTD, no entities)");
-}
-
-static void XMLCALL on_pi(void *ctx, const XML_Char *target,
-			  const XML_Char *data)
-{
-	(void)data;
-	fail(ctx, "processing instruction <?%s?> is not allowed",
-	     quote(target).s);
-}
-
-/* Comments and the XML declaration are allowed: only their length counts. */
-static void XMLCALL on_comment(void *ctx, const XML_Char *data)
-{
-	(void)data;
-	mark_event(ctx);
-}
-
-static void XMLCALL on_xmldecl(void *ctx, const XML_Char *version,
-			       const XML_Char *encoding, int standalone)
-{
-	(void)version;
-	(void)encoding;
-	(void)standalone;
-	mark_event(ctx);
-}
-
-/* Entities cannot be declared without a DOCTYPE; this is belt and braces. */
-static void XMLCALL on_entity(void *ctx, const XML_Char *name, int is_param,
-			      const XML_Char *value, int value_length,
-			      const XML_Char *base, const XML_Char *system_id,
-			      const XML_Char *public_id,
-			      const XML_Char *notation_name)
-{
-	(void)name;
-	(void)is_param;
-	(void)value;
-	(void)value_length;
-	(void)base;
-	(void)system_id;
-	(void)public_id;
-	(void)notation_name;
-	fail(ctx, "entity declarations are not allowed");
+	if (rd->where != W_LEAF)
+		return where_name[rd->where];
+	snprintf(rd->where_buf, sizeof(rd->where_buf), "inside <%s>", rd->leaf);
+	return rd->where_buf;
 }
 
 /* ---- the parse loop ---- */
 
 static int read_error(struct reader *rd, int r)
 {
-	rd->err->line = rd->err->column = 0;
-	rd->err->err = r;
-	rd->err->in_callback = 0;
-	snprintf(rd->err->msg, sizeof(rd->err->msg), "read failed: %s",
-		 strerror(-r));
-	rd->failed = 1;
-	return r;
+	return xml_core_read_error(&rd->c, r);
 }
 
 /* expat refused the input (or we stopped it: then the error is set). */
 static int parse_error(struct reader *rd)
 {
-	if (!rd->failed) {
-		set_place(rd);
-		rd->err->err = -EINVAL;
-		rd->err->in_callback = 0;
-		snprintf(rd->err->msg, sizeof(rd->err->msg), "malformed XML: %s",
-			 XML_ErrorString(XML_GetErrorCode(rd->p)));
-		rd->failed = 1;
-	}
-	return rd->err->err;
+	return xml_core_parse_error(&rd->c);
 }
 
 /* pread() or read() (off < 0) of up to len bytes; 0 at the end. */
@@ -992,7 +791,7 @@ static int feed(struct reader *rd, int fd, int64_t off, size_t len,
 	ssize_t n = 0;
 
 	if (len) {
-		void *buf = XML_GetBuffer(rd->p, (int)len);
+		void *buf = XML_GetBuffer(rd->c.p, (int)len);
 
 		if (!buf) {
 			fail_errno(rd, -ENOMEM, "out of memory");
@@ -1004,18 +803,18 @@ static int feed(struct reader *rd, int fd, int64_t off, size_t len,
 	}
 	*got = n;
 	if (n)
-		st = XML_ParseBuffer(rd->p, (int)n, 0);
+		st = XML_ParseBuffer(rd->c.p, (int)n, 0);
 	else
-		st = XML_Parse(rd->p, "", 0, 1);
+		st = XML_Parse(rd->c.p, "", 0, 1);
 	if (st != XML_STATUS_OK)
 		return rd->stopped ? 0 : parse_error(rd);
-	rd->fed += (uint64_t)n;
-	if (!rd->failed && rd->fed - rd->last_event > MAX_TOKEN) {
+	rd->c.fed += (uint64_t)n;
+	if (!rd->c.failed && rd->c.fed - rd->c.last_event > XML_CORE_MAX_TOKEN) {
 		fail(rd, "a single tag, comment or name longer than %u bytes: "
-		     "not cache metadata XML", MAX_TOKEN);
-		return rd->err->err;
+		     "not %s", XML_CORE_MAX_TOKEN, rd->c.what);
+		return rd->c.err->err;
 	}
-	return rd->failed && !rd->stopped ? rd->err->err : 0;
+	return rd->c.failed && !rd->stopped ? rd->c.err->err : 0;
 }
 
 /*
@@ -1184,12 +983,12 @@ static void *helper_main(void *arg)
 	len = snprintf(prefix, sizeof(prefix), "<superblock><%ss>",
 		       kind_tag(sp->kind));
 	h->stream_to_file = (int64_t)sp->S - len;
-	if (XML_Parse(h->p, prefix, len, 0) != XML_STATUS_OK) {
+	if (XML_Parse(h->c.p, prefix, len, 0) != XML_STATUS_OK) {
 		parse_error(h);
 		return NULL;
 	}
 	/* The token bound counts the prefix as fed. */
-	h->fed += (uint64_t)len;
+	h->c.fed += (uint64_t)len;
 	for (;;) {
 		size_t want = READ_CHUNK;
 		ssize_t n = 0;
@@ -1210,27 +1009,15 @@ static int reader_init(struct reader *rd, const struct cache_emitter *e,
 {
 	memset(rd, 0, sizeof(*rd));
 	rd->e = e;
-	rd->err = err;
 	rd->where = W_TOP;
-	rd->p = XML_ParserCreate(NULL);
-	if (!rd->p)
-		return -ENOMEM;
-	XML_SetUserData(rd->p, rd);
-	XML_SetElementHandler(rd->p, on_start, on_end);
-	XML_SetCharacterDataHandler(rd->p, on_text);
-	XML_SetStartDoctypeDeclHandler(rd->p, on_doctype);
-	XML_SetProcessingInstructionHandler(rd->p, on_pi);
-	XML_SetCommentHandler(rd->p, on_comment);
-	XML_SetXmlDeclHandler(rd->p, on_xmldecl);
-	XML_SetEntityDeclHandler(rd->p, on_entity);
-	XML_SetParamEntityParsing(rd->p, XML_PARAM_ENTITY_PARSING_NEVER);
-	return 0;
+	rd->c.what = "cache metadata XML";
+	rd->c.where = where_of;
+	return xml_core_init(&rd->c, rd, err, on_start, on_end);
 }
 
 static void reader_release(struct reader *rd)
 {
-	if (rd->p)
-		XML_ParserFree(rd->p);
+	xml_core_release(&rd->c);
 	if (!rd->borrowed) {
 		base_bitmap_release(&rd->mapped);
 		base_bitmap_release(&rd->hinted);
@@ -1376,7 +1163,7 @@ static void locate_twice(struct reader *rd, struct split *sp,
 	l.h.borrowed = 1;
 	helper_main(&l);
 	*out = l.err;
-	*at = (uint64_t)((int64_t)l.h.err_stream + l.h.stream_to_file);
+	*at = (uint64_t)((int64_t)l.h.c.err_stream + l.h.stream_to_file);
 	if (!l.err.err) {
 		/* cannot happen: both saw a block, so this reading fails */
 		out->err = -EINVAL;
@@ -1402,20 +1189,20 @@ static int join(struct reader *rd, struct main_state *ms, struct split *sp,
 		uint64_t at = 0;
 
 		locate_twice(rd, sp, &e, &at);
-		*rd->err = e;
+		*rd->c.err = e;
 		ms->err_in_file = e.line != 0;
 		ms->err_file = at;
-		rd->failed = 1;
+		rd->c.failed = 1;
 		return e.err;
 	}
-	if (sp->h.failed && !sp->h.stopped) {
-		*rd->err = sp->err;
+	if (sp->h.c.failed && !sp->h.stopped) {
+		*rd->c.err = sp->err;
 		if (sp->err.line) {
 			ms->err_in_file = 1;
-			ms->err_file = (uint64_t)((int64_t)sp->h.err_stream +
+			ms->err_file = (uint64_t)((int64_t)sp->h.c.err_stream +
 						  sp->h.stream_to_file);
 		}
-		rd->failed = 1;
+		rd->c.failed = 1;
 		return sp->err.err;
 	}
 	bitmap_merge(&rd->mapped, &sp->h.mapped);
@@ -1550,7 +1337,7 @@ int xml_read_cache(int fd, const struct cache_emitter *e,
 		/* expat's count missed the skipped lines */
 		if (!ms.err_in_file) {
 			ms.err_in_file = 1;
-			ms.err_file = file_off(&ms, rd.err_stream);
+			ms.err_file = file_off(&ms, rd.c.err_stream);
 		}
 	}
 	if (r < 0 && err->line && ms.err_in_file)

@@ -76,6 +76,7 @@
 #include <stdint.h>
 
 #include "cache/emit.h"
+#include "thin/emit.h"
 
 struct xml_reader_error {
 	unsigned long line;	/* 1-based; 0 when not about a place */
@@ -115,5 +116,15 @@ struct xml_reader_opts {
 int xml_read_cache(int fd, const struct cache_emitter *e,
 		   const struct xml_reader_opts *o,
 		   struct xml_reader_error *err);
+
+/*
+ * The thin grammar (xml/thin_reader.c, on the same core): reads the XML
+ * thin_dump writes into a thin emitter (thin/emit.h), mappings as they
+ * come (a <single_mapping> is a run of length 1).  Errors as for
+ * xml_read_cache; o->parallel is ignored (one parser).
+ */
+int xml_read_thin(int fd, const struct thin_emitter *e,
+		  const struct xml_reader_opts *o,
+		  struct xml_reader_error *err);
 
 #endif

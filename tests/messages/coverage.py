@@ -27,6 +27,9 @@ SOURCES = {
     'tools/*.c': {'tool_error': 0, 'msg': 0, 'parse_error': 1, 'fprintf': 1},
     'xml/reader.c': {'fail': 1, 'fail_errno': 2},
     'cache/restore.c': {'failf': 2},
+    'xml/core.c': {'xml_core_fail': 1},
+    'xml/thin_reader.c': {'xml_core_fail': 1},
+    'thin/restore.c': {'failf': 2},
 }
 LIT = re.compile(r'"((?:[^"\\]|\\.)*)"|\b(PRI[diuxX](?:8|16|32|64))\b')
 CONV = re.compile(r'%[-+ #0]*(?:\*|[0-9]+)?(?:\.(?:\*|[0-9]+))?'

@@ -63,6 +63,27 @@ tc() { cp tgood.img "$1.img"; shift; "$PROGS/thin_corrupt" "$@"; }
 v=$(sed -n 's/.*origin_block="\([0-9]*\)".*/\1/p' tgood.xml | head -n 1)
 tc tdamaged tdamaged.img flip "$("$PROGS/thin_corrupt" tgood.img where dev-leaf 1 "$v")" 200
 tc tcsum tcsum.img flip 0 100
+# thin_restore (thin.cases): an output, and XML each refusal needs.
+truncate -s 4M trest.img
+truncate -s 64K ttiny.img
+truncate -s 44K tshort.img
+tsb() { echo "<superblock uuid=\"\" time=\"2\" transaction=\"1\" flags=\"0\" version=\"${2:-2}\" data_block_size=\"128\" nr_data_blocks=\"${1:-100}\">"; }
+tdev() { echo "<device dev_id=\"${1:-1}\" mapped_blocks=\"${2:-1}\" transaction=\"0\" creation_time=\"0\" snap_time=\"0\">"; }
+{ tsb; tdev; echo '<single_mapping origin_block="0" data_block="0" time="0"/>'; echo '</device>'; tdev; echo '</device></superblock>'; } >trdup.xml
+{ tsb; tdev 1 3; echo '<range_mapping origin_begin="2" data_begin="0" length="2" time="0"/>'; echo '<single_mapping origin_block="3" data_block="9" time="0"/>'; echo '</device></superblock>'; } >troverlap.xml
+{ tsb; tdev 1 2; echo '<range_mapping origin_begin="0" data_begin="99" length="2" time="0"/>'; echo '</device></superblock>'; } >trpast.xml
+{ tsb; tdev 1 2; echo '<range_mapping origin_begin="18446744073709551615" data_begin="0" length="2" time="0"/>'; echo '</device></superblock>'; } >trwrap.xml
+{ tsb; tdev 1 2; echo '<single_mapping origin_block="0" data_block="1" time="0"/>'; echo '</device></superblock>'; } >trmapped.xml
+{ tsb; tdev; echo '<single_mapping origin_block="0" data_block="1" time="3"/>'; echo '</device></superblock>'; } >trtime.xml
+{ tsb; tdev; echo '<range_mapping origin_begin="0" data_begin="1" length="0" time="0"/>'; echo '</device></superblock>'; } >trlen0.xml
+{ tsb; tdev; echo '<single_mapping origin_block="0" data_block="x" time="0"/>'; echo '</device></superblock>'; } >trnumber.xml
+{ tsb 100 3; echo '</superblock>'; } >trversion.xml
+sed 's/data_block_size="128"/data_block_size="64"/' tgood.xml >trdbs.xml
+{ tsb 1099511627776; echo '</superblock>'; } >trhuge.xml
+{ tsb; tdev 16777216; echo '</device></superblock>'; } >trdevid.xml
+{ tsb; echo '<def name="1"></def>'; echo '<def name="1"></def></superblock>'; } >trdef.xml
+{ tsb; tdev; echo '<ref name="9"/></device></superblock>'; } >trref.xml
+{ tsb; echo '<shared/></superblock>'; } >trunknown.xml
 cp tgood.img theld.img
 theld=$("$PROGS/thin_hold" theld.img)
 cp theld.img tbadsnap.img
