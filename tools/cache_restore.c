@@ -86,76 +86,6 @@ static void bar_end(const struct bar *b)
 		fputc('\n', stderr);
 }
 
-/* ---- opening ---- */
-
-static int open_input(const char *path, int *fd, struct stat *st)
-{
-	if (!strcmp(path, "-")) {
-		*fd = STDIN_FILENO;
-	} else {
-		/* 0.9.0's words lead: scripts search for them. */
-		if (stat(path, st) < 0) {
-			tool_error("%s: Couldn't stat file: %s", path,
-				   strerror(errno));
-			return -1;
-		}
-		*fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (*fd < 0) {
-			tool_error("%s: cannot open the input: %s", path,
-				   strerror(errno));
-			return -1;
-		}
-	}
-	if (fstat(*fd, st) < 0 || S_ISDIR(st->st_mode)) {
-		tool_error("%s: Not a regular file (a directory, not an XML "
-			   "file)", path);
-		if (*fd != STDIN_FILENO)
-			close(*fd);
-		return -1;
-	}
-	return 0;
-}
-
-static int open_output(const char *path, const char *input,
-		       const struct stat *in, struct pd_io **io)
-{
-	struct stat st;
-	int r;
-
-	if (stat(path, &st) < 0) {
-		if (errno == ENOENT)
-			tool_error("%s: Output file does not exist (it must be "
-				   "an existing file or block device, big enough "
-				   "for the metadata)", path);
-		else
-			tool_error("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (tool_refuse_input(path, input, in) < 0)
-		return -1;
-	r = pd_io_open(path, PD_IO_WRITE | PD_IO_EXCL, io);
-	switch (r) {
-	case 0:
-		return 0;
-	case -EBUSY:
-		tool_error("%s: the device is in use (mounted, or open in "
-			   "device-mapper); refusing to write it", path);
-		break;
-	case -EISDIR:
-		tool_error("%s: Not a block device or regular file (a "
-			   "directory)", path);
-		break;
-	case -ENODEV:
-		tool_error("%s: Not a block device or regular file", path);
-		break;
-	default:
-		tool_error("%s: cannot open for writing: %s", path,
-			   strerror(-r));
-		break;
-	}
-	return -1;
-}
-
 /* ---- the restore ---- */
 
 static void report_read_error(const char *in, const char *out,
@@ -268,9 +198,9 @@ static int run(const struct restore_opts *o)
 	if (o->omit_clean_shutdown)
 		ro.flags |= CACHE_RESTORE_OMIT_CLEAN_SHUTDOWN;
 
-	if (open_input(o->input, &fd, &st) < 0)
+	if (tool_open_xml_input(o->input, &fd, &st) < 0)
 		return 1;
-	if (open_output(o->output, o->input, &st, &io) < 0)
+	if (tool_open_restore_output(o->output, o->input, &st, &io) < 0)
 		goto out_input;
 	r = cache_restore_create(io, &ro, &rs);
 	if (r < 0) {

@@ -73,6 +73,20 @@ int tool_refuse_input(const char *output, const char *input,
 		      const struct stat *in);
 
 /*
+ * The restores' XML input: a file, or "-" for standard input; not a
+ * directory.  0 with *fd and *st, or -1 after one line (0.9.0's words
+ * first: scripts search for them).
+ */
+int tool_open_xml_input(const char *path, int *fd, struct stat *st);
+/*
+ * The restores' output: an existing regular file or block device, not the
+ * input (in: its stat), not in use, opened for writing.  0, or -1 after
+ * one line.
+ */
+int tool_open_restore_output(const char *path, const char *input,
+			     const struct stat *in, struct pd_io **io);
+
+/*
  * Refuses (-EEXIST) an output that is the input file itself; input may be
  * NULL.  Prints on failure.
  */
