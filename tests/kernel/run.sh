@@ -783,7 +783,7 @@ S7=("$PY" "$KDIR/s7.py")
 s7_tolerance() {
 	case $1 in
 	full) echo exact ;;
-	zipf) echo 5:10:5:4 ;;
+	zipf) echo 10:10:5:6 ;;
 	scan) echo 12:25:5:4 ;;
 	zipf-warm) echo 5:15:5:6 ;;
 	esac
