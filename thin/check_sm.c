@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * thin_check passes 6 and 7: the data and metadata space maps read from
+ * disk and compared, block by block, with the reference counts the tree
+ * passes rebuilt (referenced more than counted: fatal; counted but never
+ * referenced: a leak, a warning); then the only writes thin_check makes,
+ * freeing leaked blocks and clearing NEEDS_CHECK (the order is at the top
+ * of check.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/bitmap.h"
+#include "base/endian.h"
+#include "pdata/bm.h"
+#include "pdata/btree.h"
+#include "pdata/io.h"
+#include "pdata/ondisk.h"
+#include "pdata/sm.h"
+#include "thin/check_int.h"
+#include "thin/format.h"
+
+/* ---- passes 6 and 7: the space maps ---- */
+
+struct sm_pass {
+	struct checker *c;
+	const char *name;	/* "data space map", "metadata space map" */
+};
+
+static int cb_sm_damage(void *ctx, const struct pd_sm_damage *d)
+{
+	struct sm_pass *p = ctx;
+	struct checker *c = p->c;
+	char lost[96];
+
+	c->structure = p->name;
+	switch (d->problem) {
+	case PD_SM_NR_BLOCKS:
+		if (!c->sb_reported_nr_blocks)
+			tc_report(c, THIN_P_SB_SM_NR_BLOCKS,
+				  "%s: nr_blocks is %" PRIu64 ", more than %" PRIu64,
+				  p->name, d->fault.found, d->fault.expected);
+		break;
+	case PD_SM_INDEX:
+		/* The data map's index is a btree: its damage says how. */
+		if (d->btree.fault.validator) {
+			tc_report_btree_damage(c, &d->btree, "bitmap indexes");
+			break;
+		}
+		tc_report_fault(c, &d->fault,
+				tc_lost_range(lost, sizeof(lost), "counts of blocks",
+					   d->block_begin, d->block_end));
+		break;
+	case PD_SM_BITMAP:
+		tc_report_fault(c, &d->fault,
+				tc_lost_range(lost, sizeof(lost), "counts of blocks",
+					   d->block_begin, d->block_end));
+		break;
+	case PD_SM_INDEX_ENTRY:
+		tc_report(c, THIN_P_SM_INDEX_ENTRY,
+			  "%s: index entry for blocks [%" PRIu64 ", %" PRIu64
+			  ") points to block %" PRIu64, p->name, d->block_begin,
+		       d->block_end, d->fault.found);
+		break;
+	case PD_SM_OVERFLOW:
+		tc_report_btree_damage(c, &d->btree, "counts of blocks");
+		break;
+	case PD_SM_OVERFLOW_MISSING:
+		tc_report(c, THIN_P_SM_OVERFLOW,
+			  "%s: block %" PRIu64 " has bitmap count 3 but no "
+			  "overflow entry", p->name, d->block_begin);
+		break;
+	case PD_SM_OVERFLOW_EXTRA:
+		tc_report(c, THIN_P_SM_OVERFLOW,
+			  "%s: overflow entry for block %" PRIu64 " (count %"
+			  PRIu64 ") whose bitmap count is not 3", p->name,
+			  d->block_begin, d->fault.found);
+		break;
+	case PD_SM_OVERFLOW_LOW:
+		tc_report(c, THIN_P_SM_OVERFLOW,
+			  "%s: overflow entry for block %" PRIu64 " holds count %"
+			  PRIu64 ", below 3", p->name, d->block_begin,
+			  d->fault.found);
+		break;
+	}
+	return 0;
+}
+
+static int cb_sm_own_ref(void *ctx, uint64_t block)
+{
+	struct sm_pass *p = ctx;
+
+	p->c->structure = p->name;
+	tc_mref_inc(p->c, block);
+	return 0;
+}
+
+struct compare_ids {
+	enum thin_problem under, over, leak, nr_allocated;
+	const char *what;	/* "block", "data block" */
+};
+
+/* Counts on disk against the references found; returns blocks in use. */
+static uint64_t compare_counts(struct checker *c, const struct compare_ids *ids,
+			       const char *name, const uint32_t *have_v,
+			       uint64_t nr_have, const struct base_bitmap *unknown,
+			       const uint32_t *want_v, uint64_t nr_want,
+			       int incomplete, uint64_t nr_allocated,
+			       uint64_t *leaks, struct base_bitmap *leak_set)
+{
+	uint64_t n = nr_have < nr_want ? nr_have : nr_want, in_use = 0;
+
+	for (uint64_t b = 0; b < nr_have; b++)
+		in_use += have_v[b] != 0;
+	for (uint64_t b = 0; b < n; b++) {
+		uint32_t want = want_v[b], have = have_v[b];
+
+		if (want == have || base_bitmap_test(unknown, b))
+			continue;
+		if (have < want) {
+			tc_report(c, ids->under,
+				  "%s: %s %" PRIu64 " is referenced %" PRIu32
+				  " time%s but its count is %" PRIu32 "%s", name,
+				  ids->what, b, want, want == 1 ? "" : "s", have,
+				  have ? "" : " (free: it would be handed out "
+					      "again)");
+			continue;
+		}
+		if (incomplete)
+			continue;
+		if (want == 0) {
+			(*leaks)++;
+			if (leak_set && b < leak_set->nr_bits)
+				base_bitmap_set(leak_set, b);
+			tc_report(c, ids->leak,
+				  "%s: %s %" PRIu64 " has count %" PRIu32 " but "
+				  "nothing references it (leaked)", name, ids->what,
+				  b, have);
+			continue;
+		}
+		tc_report(c, ids->over,
+			  "%s: %s %" PRIu64 " is referenced %" PRIu32 " time%s but "
+			  "its count is %" PRIu32, name, ids->what, b, want,
+			  want == 1 ? "" : "s", have);
+	}
+	if (!incomplete && in_use != nr_allocated && !c->res->nr_fatal)
+		tc_report(c, ids->nr_allocated,
+			  "%s: nr_allocated is %" PRIu64 ", but %" PRIu64
+			  " blocks are in use", name, nr_allocated, in_use);
+	return in_use;
+}
+
+int tc_pass_data_sm(struct checker *c)
+{
+	static const struct pd_sm_read_ops ops = {
+		.damage = cb_sm_damage,
+		.own_block_ref = cb_sm_own_ref,
+	};
+	static const struct compare_ids ids = {
+		THIN_P_DATA_UNDERCOUNT, THIN_P_DATA_OVERCOUNT, THIN_P_DATA_LEAK,
+		THIN_P_DATA_NR_ALLOCATED, "data block",
+	};
+	struct sm_pass p = { c, "data space map" };
+	struct base_bitmap unknown;
+	uint32_t *counts;
+	uint64_t nr, fatal_before = c->res->nr_fatal;
+	int r;
+
+	tc_pass(c, "examining data space map");
+	c->structure = p.name;
+	tc_totals_reset(c);
+	r = pd_sm_read_disk(c->bm, &c->sb.data_sm, &ops, &p, &counts, &nr,
+			    &unknown);
+	if (r < 0)
+		return r;
+	if (c->res->nr_fatal != fatal_before)
+		c->drefs_incomplete = 1;
+	r = base_bitmap_init(&c->data_leaks, nr);
+	if (r < 0)
+		goto out;
+	if (c->drefs) {
+		c->data_in_use = compare_counts(c, &ids, p.name, counts, nr,
+						&unknown, c->drefs, c->nr_drefs,
+						c->drefs_incomplete,
+						c->sb.data_sm.nr_allocated,
+						&c->res->leaked_data,
+						&c->data_leaks);
+		c->data_sm_read = 1;
+	}
+out:
+	free(counts);
+	base_bitmap_release(&unknown);
+	return r;
+}
+
+int tc_pass_metadata_sm(struct checker *c)
+{
+	static const struct pd_sm_read_ops ops = {
+		.damage = cb_sm_damage,
+		.own_block_ref = cb_sm_own_ref,
+	};
+	static const struct compare_ids ids = {
+		THIN_P_SM_UNDERCOUNT, THIN_P_SM_OVERCOUNT, THIN_P_SM_LEAK,
+		THIN_P_SM_NR_ALLOCATED, "block",
+	};
+	struct sm_pass p = { c, "metadata space map" };
+	struct base_bitmap unknown;
+	uint32_t *counts;
+	uint64_t nr, in_use, fatal_before = c->res->nr_fatal;
+	int r;
+
+	tc_pass(c, "examining metadata space map");
+	c->structure = p.name;
+	tc_totals_reset(c);
+	r = pd_sm_read(c->bm, &c->sb.metadata_sm, &ops, &p, &counts, &nr,
+		       &unknown);
+	if (r < 0)
+		return r;
+	if (c->res->nr_fatal != fatal_before)
+		c->mrefs_incomplete = 1;
+	r = base_bitmap_init(&c->meta_leaks, nr);
+	if (r < 0) {
+		free(counts);
+		base_bitmap_release(&unknown);
+		return r;
+	}
+	in_use = compare_counts(c, &ids, p.name, counts, nr, &unknown, c->mrefs,
+				c->nr_mrefs, c->mrefs_incomplete,
+				c->sb.metadata_sm.nr_allocated,
+				&c->res->leaked_metadata, &c->meta_leaks);
+	c->meta_in_use = in_use;
+	c->meta_sm_read = 1;
+	/*
+	 * What the kernel will report as free (nr_blocks - nr_allocated, from
+	 * the root), unless the root is nonsense; the bitmaps' own count can
+	 * differ (0.9.0's restore leaves nr_allocated one high: a warning).
+	 */
+	c->res->have_free = 1;
+	c->res->metadata_free =
+		c->sb.metadata_sm.nr_allocated <= c->sb.metadata_sm.nr_blocks ?
+			c->sb.metadata_sm.nr_blocks -
+				c->sb.metadata_sm.nr_allocated :
+			nr - in_use;
+	if (c->mrefs_incomplete)
+		tc_pass(c, "  (structures damaged or skipped: only checked that "
+			   "every referenced block is counted)");
+	free(counts);
+	base_bitmap_release(&unknown);
+	return 0;
+}
+
+/* ---- writes: leaks and NEEDS_CHECK ---- */
+
+static int write_block(struct checker *c, uint64_t block, const void *data)
+{
+	int r = c->io->ops->write(c->io, block, 1, data);
+
+	if (!r)
+		c->res->wrote = 1;
+	pd_bm_forget(c->bm, block);
+	return r;
+}
+
+/*
+ * Zeroes the leaked entries of bitmap bn, whose entries start at block
+ * base; only counts 1 and 2 (a 3 would also need its overflow entry
+ * removed: such a leak is left).  *freed and *first get what was freed.
+ */
+static int free_in_bitmap(struct checker *c, uint64_t bn, uint64_t base,
+			  const struct base_bitmap *leaks, uint32_t *freed,
+			  uint32_t *first)
+{
+	unsigned char buf[PD_BLOCK_SIZE];
+	uint64_t end = base + PD_SM_ENTRIES_PER_BITMAP;
+	struct pd_block *b;
+	int r;
+
+	*freed = 0;
+	*first = UINT32_MAX;
+	if (end > leaks->nr_bits)
+		end = leaks->nr_bits;
+	r = pd_bm_read_lock(c->bm, bn, &pd_bitmap_validator, &b, NULL);
+	if (r < 0)
+		return r;
+	memcpy(buf, pd_block_data(b), PD_BLOCK_SIZE);
+	pd_bm_unlock(b);
+	for (uint64_t j = base_bitmap_next_set(leaks, base); j < end;
+	     j = base_bitmap_next_set(leaks, j + 1)) {
+		uint32_t e = (uint32_t)(j - base);
+
+		if (pd_bitmap_get(buf, e) >= 3)
+			continue;
+		pd_bitmap_set(buf, e, 0);
+		if (e < *first)
+			*first = e;
+		(*freed)++;
+	}
+	if (!*freed)
+		return 0;
+	pd_validator_prepare(&pd_bitmap_validator, buf, bn);
+	return write_block(c, bn, buf);
+}
+
+/* The metadata map: bitmaps, then the index block's advisory fields. */
+static int free_meta_leaks(struct checker *c, uint64_t *total)
+{
+	unsigned char index[PD_BLOCK_SIZE];
+	struct pd_index_block *ib = (struct pd_index_block *)index;
+	uint64_t root = c->sb.metadata_sm.bitmap_root, nb;
+	struct pd_block *b;
+	int r;
+
+	r = pd_bm_read_lock(c->bm, root, &pd_index_validator, &b, NULL);
+	if (r < 0)
+		return r;
+	memcpy(index, pd_block_data(b), PD_BLOCK_SIZE);
+	pd_bm_unlock(b);
+	nb = (c->meta_leaks.nr_bits + PD_SM_ENTRIES_PER_BITMAP - 1) /
+	     PD_SM_ENTRIES_PER_BITMAP;
+	for (uint64_t i = 0; i < nb && i < PD_SM_MAX_INDEX_ENTRIES; i++) {
+		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP;
+		uint32_t freed, first;
+
+		if (base_bitmap_next_set(&c->meta_leaks, base) >=
+		    base + PD_SM_ENTRIES_PER_BITMAP)
+			continue;
+		r = free_in_bitmap(c, le64_to_cpu(ib->entries[i].blocknr), base,
+				   &c->meta_leaks, &freed, &first);
+		if (r < 0)
+			return r;
+		ib->entries[i].nr_free = cpu_to_le32(
+			le32_to_cpu(ib->entries[i].nr_free) + freed);
+		if (freed &&
+		    first < le32_to_cpu(ib->entries[i].none_free_before))
+			ib->entries[i].none_free_before = cpu_to_le32(first);
+		*total += freed;
+	}
+	if (!*total)
+		return 0;
+	pd_validator_prepare(&pd_index_validator, index, root);
+	return write_block(c, root, index);
+}
+
+/*
+ * The data map: bitmaps only.  Its index entries live in btree leaves;
+ * their nr_free and none_free_before are advisory, and left low they only
+ * make the kernel look further for a free block, never hand out a used
+ * one, so the leaves are not rewritten.
+ */
+static int free_data_leaks(struct checker *c, uint64_t *total)
+{
+	uint64_t nb = (c->data_leaks.nr_bits + PD_SM_ENTRIES_PER_BITMAP - 1) /
+		      PD_SM_ENTRIES_PER_BITMAP;
+	int r;
+
+	for (uint64_t i = 0; i < nb; i++) {
+		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP;
+		struct pd_index_entry ie;
+		uint32_t freed, first;
+		struct pd_fault f;
+
+		if (base_bitmap_next_set(&c->data_leaks, base) >=
+		    base + PD_SM_ENTRIES_PER_BITMAP)
+			continue;
+		r = pd_btree_lookup(c->bm, c->sb.data_sm.bitmap_root,
+				    sizeof(ie), i, &ie, &f);
+		if (r < 0)
+			return r;
+		r = free_in_bitmap(c, le64_to_cpu(ie.blocknr), base,
+				   &c->data_leaks, &freed, &first);
+		if (r < 0)
+			return r;
+		*total += freed;
+	}
+	return 0;
+}
+
+int tc_repair(struct checker *c)
+{
+	unsigned f = c->opts->flags;
+	struct thin_disk_sb *d = (struct thin_disk_sb *)c->sb_raw;
+	struct pd_sm_root *dsm = (struct pd_sm_root *)d->data_space_map_root;
+	struct pd_sm_root *msm = (struct pd_sm_root *)d->metadata_space_map_root;
+	uint64_t mfreed = 0, dfreed = 0;
+	int changed = 0, r;
+	char msg[128];
+
+	if (!(f & (THIN_CHECK_AUTO_REPAIR | THIN_CHECK_CLEAR_NEEDS_CHECK)))
+		return 0;
+	if (c->res->nr_fatal) {
+		tc_action(c, "not writing anything: the metadata has errors "
+			     "(thin_repair rebuilds it)");
+		return 0;
+	}
+	if (c->data_sm_read && c->res->leaked_data) {
+		r = free_data_leaks(c, &dfreed);
+		if (r < 0)
+			return r;
+	}
+	if (c->meta_sm_read && c->res->leaked_metadata) {
+		r = free_meta_leaks(c, &mfreed);
+		if (r < 0)
+			return r;
+	}
+	if (dfreed || mfreed) {
+		r = c->io->ops->flush(c->io);
+		if (r < 0)
+			return r;
+		snprintf(msg, sizeof(msg), "freed %" PRIu64 " leaked metadata "
+			 "block%s and %" PRIu64 " leaked data block%s", mfreed,
+			 mfreed == 1 ? "" : "s", dfreed, dfreed == 1 ? "" : "s");
+		tc_action(c, msg);
+		c->res->freed_blocks = mfreed + dfreed;
+	}
+	if (dfreed) {
+		dsm->nr_allocated = cpu_to_le64(c->data_in_use - dfreed);
+		changed = 1;
+	}
+	if (mfreed) {
+		msm->nr_allocated = cpu_to_le64(c->meta_in_use - mfreed);
+		changed = 1;
+	}
+	if (c->sb.flags & THIN_SB_NEEDS_CHECK) {
+		d->flags = cpu_to_le32(c->sb.flags & ~THIN_SB_NEEDS_CHECK);
+		changed = 1;
+	}
+	if (!changed)
+		return 0;
+	/* The superblock last, once everything it describes is on disk. */
+	d->csum = cpu_to_le32(pd_block_csum(c->sb_raw, THIN_SB_CSUM_XOR));
+	r = write_block(c, THIN_SB_LOCATION, c->sb_raw);
+	if (!r)
+		r = c->io->ops->flush(c->io);
+	if (r < 0)
+		return r;
+	if (c->sb.flags & THIN_SB_NEEDS_CHECK) {
+		c->res->cleared_needs_check = 1;
+		tc_action(c, "cleared NEEDS_CHECK");
+	}
+	return 0;
+}
