@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "base/bitmap.h"
+#include "base/refcount.h"
 #include "pdata/bm.h"
 #include "pdata/btree.h"
 #include "pdata/ondisk.h"
@@ -94,6 +95,20 @@ int pd_sm_read_disk(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		    const struct pd_sm_read_ops *ops, void *ctx,
 		    uint32_t **counts, uint64_t *nr_counts,
 		    struct base_bitmap *unknown);
+
+/*
+ * The same two, into two-bit counts (base/refcount.h: the bitmaps' words
+ * as they are, the overflow tree's counts in its map) rather than 32 bits
+ * a block; counts->nr is the number of blocks covered.  counts is
+ * initialised here and released on an error.
+ */
+int pd_sm_read_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+		  const struct pd_sm_read_ops *ops, void *ctx,
+		  struct base_refcount *counts, struct base_bitmap *unknown);
+int pd_sm_read_disk_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+		       const struct pd_sm_read_ops *ops, void *ctx,
+		       struct base_refcount *counts,
+		       struct base_bitmap *unknown);
 
 /*
  * Writes a disk space map (dm-thin's data space map: bitmaps, an index

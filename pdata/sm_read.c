@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/endian.h"
+#include "base/refcount.h"
 
 const char *pd_sm_problem_name(enum pd_sm_problem p)
 {
@@ -48,7 +49,8 @@ struct smread {
 	const struct pd_sm_read_ops *ops;
 	void *ctx;
 	uint64_t nr;		/* blocks covered, capped */
-	uint32_t *counts;
+	uint32_t *counts;	/* one of these two holds the counts */
+	struct base_refcount *rc;
 	struct base_bitmap *unknown;
 	struct base_bitmap pending;	/* bitmap 3, overflow entry not seen */
 };
@@ -94,7 +96,48 @@ static void lose(struct smread *s, uint64_t b, uint64_t e)
 		return;
 	base_bitmap_set_range(s->unknown, b, e);
 	base_bitmap_clear_range(&s->pending, b, e);
-	memset(s->counts + b, 0, (e - b) * sizeof(*s->counts));
+	if (s->rc)
+		base_refcount_clear_range(s->rc, b, e);
+	else
+		memset(s->counts + b, 0, (e - b) * sizeof(*s->counts));
+}
+
+static uint32_t get_count(const struct smread *s, uint64_t k)
+{
+	return s->rc ? base_refcount_get(s->rc, k) : s->counts[k];
+}
+
+static int set_count(struct smread *s, uint64_t k, uint32_t v)
+{
+	if (s->rc)
+		return base_refcount_set(s->rc, k, v);
+	s->counts[k] = v;
+	return 0;
+}
+
+/*
+ * Counts kept two bits each are the bitmap's own words: copied, with the
+ * 3s (both bits set) marked pending for the overflow tree.
+ */
+static void copy_bitmap(struct smread *s, const unsigned char *data,
+			uint64_t base, uint64_t end)
+{
+	uint64_t *dst = s->rc->words + base / BASE_REFCOUNT_PER_WORD;
+
+	for (unsigned w = 0; base < end; w++, base += 32) {
+		uint64_t x = load_le64(data + sizeof(struct pd_bitmap_header) +
+				       8 * (size_t)w), threes;
+
+		if (end - base < 32)
+			x &= (1ull << (2 * (end - base))) - 1;
+		dst[w] = x;
+		threes = x & (x >> 1) & BASE_REFCOUNT_EVEN;
+		while (threes) {
+			base_bitmap_set(&s->pending,
+					base + (unsigned)__builtin_ctzll(threes) / 2);
+			threes &= threes - 1;
+		}
+	}
 }
 
 static void decode_bitmap(struct smread *s, const unsigned char *data,
@@ -104,6 +147,10 @@ static void decode_bitmap(struct smread *s, const unsigned char *data,
 
 	if (end > s->nr)
 		end = s->nr;
+	if (s->rc) {
+		copy_bitmap(s, data, base, end);
+		return;
+	}
 	for (unsigned w = 0; base < end; w++, base += 32) {
 		uint64_t x = load_le64(data + sizeof(struct pd_bitmap_header) +
 				       8 * (size_t)w);
@@ -318,7 +365,7 @@ static int ov_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 		} else if (!base_bitmap_test(&s->pending, k)) {
 			init_damage(&d, PD_SM_OVERFLOW_EXTRA, k, k + 1);
 			set_field(&d.fault, block, pd_btree_validator.name,
-				  "bitmap count", s->counts[k], 3);
+				  "bitmap count", get_count(s, k), 3);
 			lose(s, k, k + 1);
 		} else if (v < 3) {
 			init_damage(&d, PD_SM_OVERFLOW_LOW, k, k + 1);
@@ -326,7 +373,9 @@ static int ov_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 				  "count", v, 3);
 			lose(s, k, k + 1);
 		} else {
-			s->counts[k] = v;
+			r = set_count(s, k, v);
+			if (r)
+				return r;
 			base_bitmap_clear(&s->pending, k);
 			continue;
 		}
@@ -355,7 +404,7 @@ static int ov_damage(void *ctx, const struct pd_btree_damage *bd)
 	     k < e; k = base_bitmap_next_set(&s->pending, k + 1)) {
 		base_bitmap_set(s->unknown, k);
 		base_bitmap_clear(&s->pending, k);
-		s->counts[k] = 0;
+		set_count(s, k, 0);	/* to 0: never allocates */
 	}
 	return report(s, &d);
 }
@@ -389,8 +438,8 @@ static int report_missing(struct smread *s)
 
 static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		   int disk, const struct pd_sm_read_ops *ops, void *ctx,
-		   uint32_t **counts, uint64_t *nr_counts,
-		   struct base_bitmap *unknown)
+		   uint32_t **counts, struct base_refcount *rc,
+		   uint64_t *nr_counts, struct base_bitmap *unknown)
 {
 	static const struct pd_btree_walk_ops bops = {
 		.leaf = ov_leaf,
@@ -406,7 +455,8 @@ static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	uint64_t cap = pd_bm_nr_blocks(bm);
 	int r;
 
-	*counts = NULL;
+	if (counts)
+		*counts = NULL;
 	*nr_counts = 0;
 	memset(unknown, 0, sizeof(*unknown));
 	if (disk)
@@ -418,9 +468,16 @@ static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	if (s.nr > cap)
 		s.nr = cap;
 
-	s.counts = calloc(s.nr ? s.nr : 1, sizeof(*s.counts));
-	if (!s.counts)
-		return -ENOMEM;
+	if (rc) {
+		r = base_refcount_init(rc, s.nr);
+		if (r < 0)
+			return r;
+		s.rc = rc;
+	} else {
+		s.counts = calloc(s.nr ? s.nr : 1, sizeof(*s.counts));
+		if (!s.counts)
+			return -ENOMEM;
+	}
 	r = base_bitmap_init(unknown, s.nr);
 	if (r < 0)
 		goto out_counts;
@@ -453,7 +510,8 @@ static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		goto out_pending;
 
 	base_bitmap_release(&s.pending);
-	*counts = s.counts;
+	if (counts)
+		*counts = s.counts;
 	*nr_counts = s.nr;
 	return 0;
 
@@ -463,6 +521,8 @@ out_unknown:
 	base_bitmap_release(unknown);
 out_counts:
 	free(s.counts);
+	if (rc)
+		base_refcount_release(rc);
 	return r;
 }
 
@@ -470,7 +530,7 @@ int pd_sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	       const struct pd_sm_read_ops *ops, void *ctx, uint32_t **counts,
 	       uint64_t *nr_counts, struct base_bitmap *unknown)
 {
-	return sm_read(bm, root, 0, ops, ctx, counts, nr_counts, unknown);
+	return sm_read(bm, root, 0, ops, ctx, counts, NULL, nr_counts, unknown);
 }
 
 int pd_sm_read_disk(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
@@ -478,5 +538,24 @@ int pd_sm_read_disk(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		    uint32_t **counts, uint64_t *nr_counts,
 		    struct base_bitmap *unknown)
 {
-	return sm_read(bm, root, 1, ops, ctx, counts, nr_counts, unknown);
+	return sm_read(bm, root, 1, ops, ctx, counts, NULL, nr_counts, unknown);
+}
+
+int pd_sm_read_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+		  const struct pd_sm_read_ops *ops, void *ctx,
+		  struct base_refcount *counts, struct base_bitmap *unknown)
+{
+	uint64_t nr;
+
+	return sm_read(bm, root, 0, ops, ctx, NULL, counts, &nr, unknown);
+}
+
+int pd_sm_read_disk_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+		       const struct pd_sm_read_ops *ops, void *ctx,
+		       struct base_refcount *counts,
+		       struct base_bitmap *unknown)
+{
+	uint64_t nr;
+
+	return sm_read(bm, root, 1, ops, ctx, NULL, counts, &nr, unknown);
 }

@@ -239,15 +239,19 @@ static int setup_counts(struct checker *c)
 		c->nr_mrefs = nb;
 	if (c->nr_mrefs > PD_SM_MAX_METADATA_BLOCKS)
 		c->nr_mrefs = PD_SM_MAX_METADATA_BLOCKS;
-	c->mrefs = calloc(c->nr_mrefs ? c->nr_mrefs : 1, sizeof(*c->mrefs));
+	r = base_refcount_init(&c->mrefs, c->nr_mrefs);
+	if (r < 0)
+		return r;
 	/* The data device: every block a bitmap could describe, at most. */
 	c->nr_drefs = c->sb.data_sm.nr_blocks;
 	if (nb <= UINT64_MAX / PD_SM_ENTRIES_PER_BITMAP &&
 	    c->nr_drefs > nb * PD_SM_ENTRIES_PER_BITMAP)
 		c->nr_drefs = nb * PD_SM_ENTRIES_PER_BITMAP;
-	c->drefs = calloc(c->nr_drefs ? c->nr_drefs : 1, sizeof(*c->drefs));
+	r = base_refcount_init(&c->drefs, c->nr_drefs);
+	if (r < 0)
+		return r;
 	c->memo = malloc((nb ? nb : 1) * sizeof(*c->memo));
-	if (!c->mrefs || !c->drefs || !c->memo)
+	if (!c->memo)
 		return -ENOMEM;
 	r = base_bitmap_init(&c->seen, nb);
 	if (r < 0)
@@ -388,13 +392,15 @@ int thin_check(struct pd_io *io, const struct thin_check_opts *opts,
 	if (r < 0)
 		goto out_bm;
 	r = run_passes(c);
+	if (r == 0 && c->nomem)
+		r = -ENOMEM;
 	if (r < 0)
 		goto out_bm;
 	if (!(opts->flags & THIN_CHECK_METADATA_SNAP))
 		r = tc_repair(c);
 out_bm:
-	free(c->mrefs);
-	free(c->drefs);
+	base_refcount_release(&c->mrefs);
+	base_refcount_release(&c->drefs);
 	free(c->memo);
 	free(c->details.v);
 	free(c->top.v);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "base/bitmap.h"
+#include "base/refcount.h"
 #include "pdata/bm.h"
 #include "pdata/btree.h"
 #include "pdata/ondisk.h"
@@ -64,13 +65,14 @@ struct checker {
 	unsigned bad_roots;
 
 	/* Expected metadata reference count per block (pass 7). */
-	uint32_t *mrefs;
+	struct base_refcount mrefs;
 	uint64_t nr_mrefs;
 	int mrefs_incomplete;
 	/* Expected data reference count per data block (pass 6). */
-	uint32_t *drefs;
+	struct base_refcount drefs;
 	uint64_t nr_drefs;
 	int drefs_incomplete;
+	int nomem;			/* a count could not be kept */
 
 	/* Nodes walked, across every tree; totals per node (pass 4). */
 	struct base_bitmap seen;

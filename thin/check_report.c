@@ -198,8 +198,8 @@ void tc_report_btree_damage(struct checker *c, const struct pd_btree_damage *d,
 	case PD_BT_CYCLE:
 	case PD_BT_SHARED:
 		/* Counted before it was found visited: take it back. */
-		if (c->mrefs && f->block < c->nr_mrefs && c->mrefs[f->block])
-			c->mrefs[f->block]--;
+		if (c->mrefs.words && f->block < c->nr_mrefs)
+			base_refcount_dec(&c->mrefs, f->block);
 		id = d->problem == PD_BT_CYCLE ? THIN_P_BTREE_CYCLE
 					       : THIN_P_BTREE_SHARED;
 		break;

@@ -103,48 +103,74 @@ struct compare_ids {
 	const char *what;	/* "block", "data block" */
 };
 
-/* Counts on disk against the references found; returns blocks in use. */
+/* One block whose count on disk differs from the references found. */
+static void compare_one(struct checker *c, const struct compare_ids *ids,
+			const char *name, uint64_t b, uint32_t have,
+			uint32_t want, int incomplete, uint64_t *leaks,
+			struct base_bitmap *leak_set)
+{
+	if (have < want) {
+		tc_report(c, ids->under,
+			  "%s: %s %" PRIu64 " is referenced %" PRIu32
+			  " time%s but its count is %" PRIu32 "%s", name,
+			  ids->what, b, want, want == 1 ? "" : "s", have,
+			  have ? "" : " (free: it would be handed out again)");
+		return;
+	}
+	if (incomplete)
+		return;
+	if (want == 0) {
+		(*leaks)++;
+		if (leak_set && b < leak_set->nr_bits)
+			base_bitmap_set(leak_set, b);
+		tc_report(c, ids->leak,
+			  "%s: %s %" PRIu64 " has count %" PRIu32 " but "
+			  "nothing references it (leaked)", name, ids->what, b,
+			  have);
+		return;
+	}
+	tc_report(c, ids->over,
+		  "%s: %s %" PRIu64 " is referenced %" PRIu32 " time%s but "
+		  "its count is %" PRIu32, name, ids->what, b, want,
+		  want == 1 ? "" : "s", have);
+}
+
+/*
+ * Counts on disk against the references found; returns blocks in use.
+ * Both are two-bit counts in the same layout, so 32 blocks compare in one
+ * step; only a word that differs, or holds a 3 (its exact count is in the
+ * overflow maps), is looked at block by block.
+ */
 static uint64_t compare_counts(struct checker *c, const struct compare_ids *ids,
-			       const char *name, const uint32_t *have_v,
-			       uint64_t nr_have, const struct base_bitmap *unknown,
-			       const uint32_t *want_v, uint64_t nr_want,
+			       const char *name,
+			       const struct base_refcount *have_rc,
+			       const struct base_bitmap *unknown,
+			       const struct base_refcount *want_rc,
 			       int incomplete, uint64_t nr_allocated,
 			       uint64_t *leaks, struct base_bitmap *leak_set)
 {
-	uint64_t n = nr_have < nr_want ? nr_have : nr_want, in_use = 0;
+	uint64_t nr_have = have_rc->nr, nr_want = want_rc->nr;
+	uint64_t n = nr_have < nr_want ? nr_have : nr_want;
+	uint64_t nw = (n + BASE_REFCOUNT_PER_WORD - 1) / BASE_REFCOUNT_PER_WORD;
+	uint64_t in_use = base_refcount_nonzero(have_rc);
 
-	for (uint64_t b = 0; b < nr_have; b++)
-		in_use += have_v[b] != 0;
-	for (uint64_t b = 0; b < n; b++) {
-		uint32_t want = want_v[b], have = have_v[b];
+	for (uint64_t w = 0; w < nw; w++) {
+		uint64_t x = have_rc->words[w], y = want_rc->words[w];
+		uint64_t b = w * BASE_REFCOUNT_PER_WORD;
+		uint64_t e = b + BASE_REFCOUNT_PER_WORD < n ?
+				     b + BASE_REFCOUNT_PER_WORD : n;
 
-		if (want == have || base_bitmap_test(unknown, b))
+		if (x == y && !(x & (x >> 1) & BASE_REFCOUNT_EVEN))
 			continue;
-		if (have < want) {
-			tc_report(c, ids->under,
-				  "%s: %s %" PRIu64 " is referenced %" PRIu32
-				  " time%s but its count is %" PRIu32 "%s", name,
-				  ids->what, b, want, want == 1 ? "" : "s", have,
-				  have ? "" : " (free: it would be handed out "
-					      "again)");
-			continue;
+		for (; b < e; b++) {
+			uint32_t want = base_refcount_get(want_rc, b);
+			uint32_t have = base_refcount_get(have_rc, b);
+
+			if (want == have || base_bitmap_test(unknown, b))
+				continue;
+			compare_one(c, ids, name, b, have, want, incomplete,
+				    leaks, leak_set);
 		}
-		if (incomplete)
-			continue;
-		if (want == 0) {
-			(*leaks)++;
-			if (leak_set && b < leak_set->nr_bits)
-				base_bitmap_set(leak_set, b);
-			tc_report(c, ids->leak,
-				  "%s: %s %" PRIu64 " has count %" PRIu32 " but "
-				  "nothing references it (leaked)", name, ids->what,
-				  b, have);
-			continue;
-		}
-		tc_report(c, ids->over,
-			  "%s: %s %" PRIu64 " is referenced %" PRIu32 " time%s but "
-			  "its count is %" PRIu32, name, ids->what, b, want,
-			  want == 1 ? "" : "s", have);
 	}
 	if (!incomplete && in_use != nr_allocated && !c->res->nr_fatal)
 		tc_report(c, ids->nr_allocated,
@@ -165,33 +191,29 @@ int tc_pass_data_sm(struct checker *c)
 	};
 	struct sm_pass p = { c, "data space map" };
 	struct base_bitmap unknown;
-	uint32_t *counts;
-	uint64_t nr, fatal_before = c->res->nr_fatal;
+	struct base_refcount counts;
+	uint64_t fatal_before = c->res->nr_fatal;
 	int r;
 
 	tc_pass(c, "examining data space map");
 	c->structure = p.name;
 	tc_totals_reset(c);
-	r = pd_sm_read_disk(c->bm, &c->sb.data_sm, &ops, &p, &counts, &nr,
-			    &unknown);
+	r = pd_sm_read_disk_rc(c->bm, &c->sb.data_sm, &ops, &p, &counts,
+			       &unknown);
 	if (r < 0)
 		return r;
 	if (c->res->nr_fatal != fatal_before)
 		c->drefs_incomplete = 1;
-	r = base_bitmap_init(&c->data_leaks, nr);
+	r = base_bitmap_init(&c->data_leaks, counts.nr);
 	if (r < 0)
 		goto out;
-	if (c->drefs) {
-		c->data_in_use = compare_counts(c, &ids, p.name, counts, nr,
-						&unknown, c->drefs, c->nr_drefs,
-						c->drefs_incomplete,
-						c->sb.data_sm.nr_allocated,
-						&c->res->leaked_data,
-						&c->data_leaks);
-		c->data_sm_read = 1;
-	}
+	c->data_in_use = compare_counts(c, &ids, p.name, &counts, &unknown,
+					&c->drefs, c->drefs_incomplete,
+					c->sb.data_sm.nr_allocated,
+					&c->res->leaked_data, &c->data_leaks);
+	c->data_sm_read = 1;
 out:
-	free(counts);
+	base_refcount_release(&counts);
 	base_bitmap_release(&unknown);
 	return r;
 }
@@ -208,27 +230,28 @@ int tc_pass_metadata_sm(struct checker *c)
 	};
 	struct sm_pass p = { c, "metadata space map" };
 	struct base_bitmap unknown;
-	uint32_t *counts;
+	struct base_refcount counts;
 	uint64_t nr, in_use, fatal_before = c->res->nr_fatal;
 	int r;
 
 	tc_pass(c, "examining metadata space map");
 	c->structure = p.name;
 	tc_totals_reset(c);
-	r = pd_sm_read(c->bm, &c->sb.metadata_sm, &ops, &p, &counts, &nr,
-		       &unknown);
+	r = pd_sm_read_rc(c->bm, &c->sb.metadata_sm, &ops, &p, &counts,
+			  &unknown);
 	if (r < 0)
 		return r;
+	nr = counts.nr;
 	if (c->res->nr_fatal != fatal_before)
 		c->mrefs_incomplete = 1;
 	r = base_bitmap_init(&c->meta_leaks, nr);
 	if (r < 0) {
-		free(counts);
+		base_refcount_release(&counts);
 		base_bitmap_release(&unknown);
 		return r;
 	}
-	in_use = compare_counts(c, &ids, p.name, counts, nr, &unknown, c->mrefs,
-				c->nr_mrefs, c->mrefs_incomplete,
+	in_use = compare_counts(c, &ids, p.name, &counts, &unknown, &c->mrefs,
+				c->mrefs_incomplete,
 				c->sb.metadata_sm.nr_allocated,
 				&c->res->leaked_metadata, &c->meta_leaks);
 	c->meta_in_use = in_use;
@@ -247,7 +270,7 @@ int tc_pass_metadata_sm(struct checker *c)
 	if (c->mrefs_incomplete)
 		tc_pass(c, "  (structures damaged or skipped: only checked that "
 			   "every referenced block is counted)");
-	free(counts);
+	base_refcount_release(&counts);
 	base_bitmap_release(&unknown);
 	return 0;
 }

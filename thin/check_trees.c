@@ -26,7 +26,7 @@ void tc_mref_inc(struct checker *c, uint64_t block)
 {
 	char s[96];
 
-	if (!c->mrefs)
+	if (!c->mrefs.words)
 		return;
 	if (block >= c->nr_mrefs) {
 		if (block < pd_bm_nr_blocks(c->bm))
@@ -36,8 +36,8 @@ void tc_mref_inc(struct checker *c, uint64_t block)
 				  tc_where(c, s, sizeof(s)), block, c->nr_mrefs);
 		return;
 	}
-	if (c->mrefs[block] != UINT32_MAX)
-		c->mrefs[block]++;
+	if (base_refcount_inc(&c->mrefs, block) < 0)
+		c->nomem = 1;
 }
 
 static int cb_node_ref(void *ctx, uint64_t block)
@@ -281,8 +281,8 @@ static int cb_map_leaf(void *ctx, uint64_t block, unsigned nr,
 				  load_le64(kp + 8 * (size_t)i), db, c->nr_drefs);
 			continue;
 		}
-		if (c->drefs && c->drefs[db] != UINT32_MAX)
-			c->drefs[db]++;
+		if (base_refcount_inc(&c->drefs, db) < 0)
+			return -ENOMEM;
 	}
 	return 0;
 }

@@ -87,11 +87,66 @@ struct result {
 	int ret;
 };
 
+/*
+ * The two-bit reader (pd_sm_read_rc, pd_sm_read_disk_rc) on the same image
+ * must say exactly what the 32-bit one said: return value, damage reports,
+ * own-block references, unknown blocks and every count.
+ */
+static void assert_rc_same(struct fixture *fx, const struct result *res,
+			   int disk)
+{
+	struct base_refcount rc;
+	struct base_bitmap unknown;
+	struct srec rec;
+	int ret;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.stop = res->rec.stop;
+	if (disk)
+		ret = pd_sm_read_disk_rc(pdb_bm(&fx->b), &fx->root, &srec_ops,
+					 &rec, &rc, &unknown);
+	else
+		ret = pd_sm_read_rc(pdb_bm(&fx->b), &fx->root, &srec_ops, &rec,
+				    &rc, &unknown);
+	assert_int_equal(ret, res->ret);
+	assert_int_equal(rec.nd, res->rec.nd);
+	for (size_t i = 0; i < rec.nd; i++) {
+		assert_int_equal(rec.dmg[i].problem, res->rec.dmg[i].problem);
+		assert_int_equal(rec.dmg[i].block_begin,
+				 res->rec.dmg[i].block_begin);
+		assert_int_equal(rec.dmg[i].block_end,
+				 res->rec.dmg[i].block_end);
+		assert_int_equal(rec.dmg[i].fault.found,
+				 res->rec.dmg[i].fault.found);
+	}
+	assert_int_equal(rec.nrefs, res->rec.nrefs);
+	for (size_t i = 0; i < rec.nrefs; i++)
+		assert_int_equal(rec.refs[i], res->rec.refs[i]);
+	free(rec.refs);
+	if (ret)
+		return;
+	assert_int_equal(rc.nr, res->nr);
+	for (uint64_t i = 0; i < res->nr; i++) {
+		if (base_refcount_get(&rc, i) != res->counts[i])
+			fail_msg("block %lu: two-bit count %u, 32-bit %u",
+				 (unsigned long)i, base_refcount_get(&rc, i),
+				 res->counts[i]);
+		assert_int_equal(base_bitmap_test(&unknown, i),
+				 base_bitmap_test(&res->unknown, i));
+	}
+	/* Nothing past nr: the words compare whole. */
+	for (uint64_t i = res->nr; i % BASE_REFCOUNT_PER_WORD; i++)
+		assert_int_equal(base_refcount_get2(&rc, i), 0);
+	base_refcount_release(&rc);
+	base_bitmap_release(&unknown);
+}
+
 static void fx_read(struct fixture *fx, struct result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->ret = pd_sm_read(pdb_bm(&fx->b), &fx->root, &srec_ops, &res->rec,
 			      &res->counts, &res->nr, &res->unknown);
+	assert_rc_same(fx, res, 0);
 }
 
 static void res_release(struct result *res)
@@ -503,6 +558,7 @@ static void test_callback_stops(void **state)
 	res.rec.stop = 5;
 	res.ret = pd_sm_read(pdb_bm(&fx.b), &fx.root, &srec_ops, &res.rec,
 			     &res.counts, &res.nr, &res.unknown);
+	assert_rc_same(&fx, &res, 0);
 	assert_int_equal(res.ret, 5);
 	assert_int_equal(res.rec.nd, 1);
 	assert_null(res.counts);
@@ -580,6 +636,7 @@ static void disk_read(struct fixture *fx, struct result *res)
 	res->ret = pd_sm_read_disk(pdb_bm(&fx->b), &fx->root, &srec_ops,
 				   &res->rec, &res->counts, &res->nr,
 				   &res->unknown);
+	assert_rc_same(fx, res, 1);
 }
 
 static void test_disk_counts(void **state)
