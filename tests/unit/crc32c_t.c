@@ -83,6 +83,25 @@ static void test_paths_agree(void **state)
 					 crc32c_portable(7, buf + off, len));
 }
 
+/* Past 3 * 1360 bytes the hardware path runs three streams and joins them. */
+static void test_paths_agree_long(void **state)
+{
+	static unsigned char buf[13000];
+	uint32_t x = 777;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(x >> 16);
+	}
+	for (size_t off = 0; off < 9; off += 4)
+		for (size_t len = 4000; len + off <= sizeof(buf); len += 89)
+			assert_int_equal(crc32c_hw(~0u, buf + off, len),
+					 crc32c_portable(~0u, buf + off, len));
+	assert_int_equal(crc32c_hw(5, buf + 4, 4092),
+			 crc32c_portable(5, buf + 4, 4092));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -90,6 +109,7 @@ int main(void)
 		cmocka_unit_test(test_zero_blocks),
 		cmocka_unit_test(test_empty_leaves),
 		cmocka_unit_test(test_paths_agree),
+		cmocka_unit_test(test_paths_agree_long),
 	};
 
 	return cmocka_run_group_tests_name("crc32c", tests, NULL, NULL);
