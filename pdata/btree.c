@@ -393,6 +393,22 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 			   block);
 		return report_at(w, &d, quiet);
 	}
+	if (block >= w->visited.nr_bits) {
+		/*
+		 * The visited set grows with the highest node seen (to at
+		 * most the device): a walk of a small tree on a big device
+		 * then costs a few words, not a bit for every block.
+		 */
+		uint64_t want = w->visited.nr_bits * 2;
+
+		if (want <= block)
+			want = block + 1;
+		if (want > w->nr_blocks)
+			want = w->nr_blocks;
+		r = base_bitmap_resize(&w->visited, want);
+		if (r < 0)
+			return r;
+	}
 	if (base_bitmap_test_and_set(&w->visited, block)) {
 		if (w->flags & PD_WALK_ALLOW_SHARED)
 			return 0;
@@ -475,7 +491,8 @@ int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 	w->ctx = ctx;
 	w->nr_blocks = pd_bm_nr_blocks(bm);
 	w->leaf_depth = -1;
-	r = base_bitmap_init(&w->visited, w->nr_blocks);
+	r = base_bitmap_init(&w->visited,
+			     w->nr_blocks < 4096 ? w->nr_blocks : 4096);
 	if (r < 0)
 		goto out_free;
 

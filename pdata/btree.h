@@ -153,7 +153,8 @@ enum pd_btree_walk_flags {
  * Walks the tree.  A callback returning non-zero stops the walk and that
  * value is returned.  Otherwise 0, -ENOMEM, or -EBUSY when the block
  * manager has no block to evict (the walk itself holds one lock at a time).
- * Memory: one bit per device block (the visited set) and 4 KiB per level.
+ * Memory: one bit per device block up to the highest node visited (the
+ * visited set) and 4 KiB per level.
  * With PD_WALK_PREFETCH the block manager should hold at least 512 blocks:
  * each internal node's children are prefetched together, up to 252.
  */
