@@ -9,6 +9,13 @@
  * Runs are merged as 0.9.0 merges them: a mapping extends the current run
  * when its virtual and data blocks both follow the run's last ones and its
  * time is the run's time; a run carries over leaf boundaries.
+ *
+ * A snapshot nobody has written to since it was taken has its origin's
+ * root: both devices' mappings are the same runs.  The runs of such a tree
+ * are kept (up to MEMO_BUDGET bytes in all) the first time it is walked,
+ * and replayed for the other devices with that root instead of reading
+ * the tree again; a walk that met damage is not kept, so every device
+ * still reports its own.
  */
 #include "thin/dump.h"
 
@@ -26,6 +33,7 @@
  * the kernel leaves them (pdata/btree.h); internal nodes may not.
  */
 #define THIN_WALK (PD_WALK_PREFETCH | PD_WALK_LEAF_UNDERFULL_OK)
+#define MEMO_BUDGET (8u << 20)
 
 const char *thin_dump_status_name(enum thin_dump_status s)
 {
@@ -61,6 +69,22 @@ struct dev_entry {
 	struct thin_details details;
 };
 
+struct run {
+	uint64_t vbegin, dbegin, len;
+	uint32_t time;
+};
+
+/* The runs of a tree that more devices share whole. */
+struct memo {
+	uint64_t root;
+	unsigned users;		/* devices still to emit with this root */
+	int kept;		/* runs[] holds the tree's runs */
+	int given_up;		/* past the budget: never kept */
+	struct run *runs;
+	size_t n, cap;
+	uint64_t nr_mappings;
+};
+
 struct dump {
 	struct pd_bm *bm;
 	const struct thin_dump_opts *opts;
@@ -77,6 +101,11 @@ struct dump {
 	uint64_t vbegin, dbegin, len;
 	uint32_t time;
 	uint64_t cur_dev;
+
+	struct memo *memos;	/* sorted by root */
+	size_t nr_memos;
+	size_t memo_bytes;
+	struct memo *rec;	/* being recorded by the current walk */
 };
 
 static int fail(struct dump *d, enum thin_dump_status s, int err)
@@ -295,6 +324,41 @@ static int read_devices(struct dump *d, const struct thin_sb *sb)
 
 /* ---- mappings ---- */
 
+static void drop_memo(struct dump *d, struct memo *m)
+{
+	d->memo_bytes -= m->cap * sizeof(*m->runs);
+	free(m->runs);
+	m->runs = NULL;
+	m->n = m->cap = 0;
+	m->kept = 0;
+}
+
+/* Appends the current run to the tree being recorded, within the budget. */
+static void record_run(struct dump *d)
+{
+	struct memo *m = d->rec;
+
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 256;
+		struct run *x = NULL;
+
+		if (d->memo_bytes + (cap - m->cap) * sizeof(*x) <= MEMO_BUDGET)
+			x = realloc(m->runs, cap * sizeof(*x));
+		if (!x) {
+			/* Over the budget: the other devices read it again. */
+			drop_memo(d, m);
+			m->given_up = 1;
+			d->rec = NULL;
+			return;
+		}
+		d->memo_bytes += (cap - m->cap) * sizeof(*x);
+		m->runs = x;
+		m->cap = cap;
+	}
+	m->runs[m->n++] = (struct run){ d->vbegin, d->dbegin, d->len,
+					d->time };
+}
+
 static int end_run(struct dump *d)
 {
 	int r = 0;
@@ -303,6 +367,8 @@ static int end_run(struct dump *d)
 		return 0;
 	d->in_run = 0;
 	d->res->nr_runs++;
+	if (d->rec)
+		record_run(d);
 	if (d->e->mapping)
 		r = d->e->mapping(d->e->ctx, d->vbegin, d->dbegin, d->len,
 				  d->time);
@@ -342,6 +408,84 @@ static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 	return 0;
 }
 
+static struct memo *find_memo(struct dump *d, uint64_t root)
+{
+	size_t lo = 0, hi = d->nr_memos;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->memos[mid].root < root)
+			lo = mid + 1;
+		else if (d->memos[mid].root > root)
+			hi = mid;
+		else
+			return &d->memos[mid];
+	}
+	return NULL;
+}
+
+/* A kept tree's runs, for a device that shares its root. */
+static int replay(struct dump *d, const struct memo *m)
+{
+	d->res->nr_mappings += m->nr_mappings;
+	d->res->nr_runs += m->n;
+	for (size_t i = 0; d->e->mapping && i < m->n; i++) {
+		const struct run *x = &m->runs[i];
+		int r = d->e->mapping(d->e->ctx, x->vbegin, x->dbegin, x->len,
+				      x->time);
+
+		if (r)
+			return fail(d, THIN_DUMP_ERROR, r);
+	}
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A memo for each root that two or more of the devices to emit share. */
+static int plan_memos(struct dump *d)
+{
+	const struct thin_dump_opts *o = d->opts;
+	uint64_t *roots;
+	size_t n = 0;
+
+	if (o->flags & (THIN_DUMP_SKIP_MAPPINGS | THIN_DUMP_DEV_ID))
+		return 0;
+	roots = malloc((d->nr_devs ? d->nr_devs : 1) * sizeof(*roots));
+	if (!roots)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->nr_devs; i++)
+		if (d->devs[i].root)
+			roots[n++] = d->devs[i].root;
+	qsort(roots, n, sizeof(*roots), cmp_u64);
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+
+		while (j < n && roots[j] == roots[i])
+			j++;
+		if (j - i > 1) {
+			if (!d->memos) {
+				d->memos = calloc(n / 2, sizeof(*d->memos));
+				if (!d->memos) {
+					free(roots);
+					return -ENOMEM;
+				}
+			}
+			d->memos[d->nr_memos].root = roots[i];
+			d->memos[d->nr_memos++].users = (unsigned)(j - i);
+		}
+		i = j;
+	}
+	free(roots);
+	return 0;
+}
+
 static int emit_device(struct dump *d, const struct dev_entry *x)
 {
 	static const struct pd_btree_walk_ops map_ops = {
@@ -361,17 +505,42 @@ static int emit_device(struct dump *d, const struct dev_entry *x)
 	}
 	d->res->nr_devices++;
 	if (!(d->opts->flags & THIN_DUMP_SKIP_MAPPINGS) && x->root) {
-		d->pass = 2;
-		d->cur_dev = x->id;
-		d->in_run = 0;
-		r = pd_btree_walk(d->bm, x->root, 8, THIN_WALK,
-				  &map_ops, d);
-		if (r)
-			return r == -EUCLEAN || d->res->status ?
-				       r : fail(d, THIN_DUMP_ERROR, r);
-		r = end_run(d);
-		if (r)
-			return r;
+		struct memo *m = find_memo(d, x->root);
+		uint64_t damage_before = d->res->nr_damage;
+		uint64_t mappings_before = d->res->nr_mappings;
+
+		if (m && m->kept) {
+			r = replay(d, m);
+			if (r)
+				return r;
+		} else {
+			d->pass = 2;
+			d->cur_dev = x->id;
+			d->in_run = 0;
+			d->rec = m && !m->given_up ? m : NULL;
+			r = pd_btree_walk(d->bm, x->root, 8, THIN_WALK,
+					  &map_ops, d);
+			if (r) {
+				d->rec = NULL;
+				return r == -EUCLEAN || d->res->status ?
+					       r : fail(d, THIN_DUMP_ERROR, r);
+			}
+			r = end_run(d);
+			if (r) {
+				d->rec = NULL;
+				return r;
+			}
+			if (d->rec) {
+				d->rec = NULL;
+				m->nr_mappings = d->res->nr_mappings -
+						 mappings_before;
+				m->kept = d->res->nr_damage == damage_before;
+				if (!m->kept)
+					drop_memo(d, m);
+			}
+		}
+		if (m && !--m->users)
+			drop_memo(d, m);
 	}
 	if (e->end_device) {
 		r = e->end_device(e->ctx);
@@ -416,6 +585,11 @@ int thin_dump(struct pd_io *io, const struct thin_dump_opts *opts,
 	r = read_devices(&d, use);
 	if (r < 0)
 		goto out;
+	r = plan_memos(&d);
+	if (r < 0) {
+		r = fail(&d, THIN_DUMP_ERROR, r);
+		goto out;
+	}
 
 	esb.time = use->time;
 	esb.trans_id = use->trans_id;
@@ -457,6 +631,9 @@ int thin_dump(struct pd_io *io, const struct thin_dump_opts *opts,
 	}
 	r = 0;
 out:
+	for (size_t i = 0; i < d.nr_memos; i++)
+		free(d.memos[i].runs);
+	free(d.memos);
 	free(d.devs);
 	pd_bm_destroy(d.bm);
 	return r;
