@@ -118,14 +118,15 @@ int main(int argc, char **argv)
 
 	/* The origin's root gains a reference. */
 	rd(sb.metadata_sm.bitmap_root, ixb);
-	if (root >= PD_SM_ENTRIES_PER_BITMAP)
-		die("root past the first bitmap");
-	bmblock = le64_to_cpu(ix->entries[0].blocknr);
+	if (root / PD_SM_ENTRIES_PER_BITMAP >= PD_SM_MAX_INDEX_ENTRIES)
+		die("root past the metadata space map");
+	bmblock = le64_to_cpu(
+		ix->entries[root / PD_SM_ENTRIES_PER_BITMAP].blocknr);
 	rd(bmblock, bmb);
-	c = pd_bitmap_get(bmb, (uint32_t)root);
+	c = pd_bitmap_get(bmb, (uint32_t)(root % PD_SM_ENTRIES_PER_BITMAP));
 	if (c != 1)
 		die("root count is not 1");
-	pd_bitmap_set(bmb, (uint32_t)root, 2);
+	pd_bitmap_set(bmb, (uint32_t)(root % PD_SM_ENTRIES_PER_BITMAP), 2);
 	wr(bmblock, bmb, PD_CSUM_XOR_BITMAP);
 
 	time = sb.time + 1;
