@@ -38,10 +38,10 @@ for n in $sizes; do
 	cat "$img" >/dev/null	# into the page cache
 	ours=$(time_cmd 5 "$BIN/thin_check" -q "$img")
 	ref=$(time_cmd 1 /usr/sbin/thin_check -q "$img")
-	echo "thin_check $n mappings: ours $ours, 0.9.0 $ref, $(ratio "${ref%% *}" "${ours%% *}")x faster (target 50x)"
+	echo "thin_check $n mappings: ours $ours, 0.9.0 $ref, $(ratio "${ref%% *}" "${ours%% *}")x faster (target 50x), peak RSS $(ratio "${ours##* }" "${ref##* }") of 0.9.0's"
 	ours=$(time_cmd 5 "$BIN/thin_dump" -o dump.xml "$img")
 	ref=$(time_cmd 1 /usr/sbin/thin_dump -o dump.xml "$img")
-	echo "thin_dump $n mappings: ours $ours, 0.9.0 $ref, $(ratio "${ref%% *}" "${ours%% *}")x faster (target 20x)"
+	echo "thin_dump $n mappings: ours $ours, 0.9.0 $ref, $(ratio "${ref%% *}" "${ours%% *}")x faster (target 20x), peak RSS $(ratio "${ours##* }" "${ref##* }") of 0.9.0's"
 	/usr/bin/time -f '%U %S' -o cpu.time "$BIN/thin_check" -q "$img"
 	/usr/bin/time -f '%U %S' -o cpu.ref /usr/sbin/thin_check -q "$img"
 	echo "thin_check $n mappings, cpu: ours $(awk '{ printf "%.3f", $1 + $2 }' cpu.time)s, 0.9.0 $(awk '{ printf "%.3f", $1 + $2 }' cpu.ref)s"
