@@ -110,8 +110,9 @@ int tc_sb_violation(void *ctx, const struct thin_sb_violation *v)
 	switch (v->problem) {
 	case THIN_SB_BAD_LOCATION:
 		s->bad |= SB_UNUSABLE;
-		tc_report(c, id, "%s: blocknr is %" PRIu64 ", expected %" PRIu64,
-			  s->name, v->found, v->expected);
+		tc_report(c, id, "%s: blocknr is %" PRIu64
+			  ", expected %" PRIu64, s->name, v->found,
+			  v->expected);
 		break;
 	case THIN_SB_BAD_MAGIC:
 		s->bad |= SB_UNUSABLE;
@@ -147,18 +148,18 @@ int tc_sb_violation(void *ctx, const struct thin_sb_violation *v)
 	case THIN_SB_ROOT_RANGE:
 		s->bad |= root_bit(v->field);
 		if (v->found == 0)
-			tc_report(c, id, "%s: %s is 0 (the superblock)", s->name,
-				  v->field);
+			tc_report(c, id, "%s: %s is 0 (the superblock)",
+				  s->name, v->field);
 		else
-			tc_report(c, id, "%s: %s is %" PRIu64 ", past the end of "
-				  "the metadata (%" PRIu64 " blocks)", s->name,
-				  v->field, v->found, v->expected);
+			tc_report(c, id, "%s: %s is %" PRIu64 ", past the "
+				  "end of the metadata (%" PRIu64 " blocks)",
+				  s->name, v->field, v->found, v->expected);
 		break;
 	case THIN_SB_HELD_ROOT:
 		s->bad |= ROOT_HELD;
 		tc_report(c, id, "%s: held_root is %" PRIu64 ", not a block of "
-			  "the metadata (%" PRIu64 " blocks)", s->name, v->found,
-			  v->expected);
+			  "the metadata (%" PRIu64 " blocks)", s->name,
+			  v->found, v->expected);
 		break;
 	default:
 		tc_report(c, id, "%s: %s is %" PRIu64 ", expected %" PRIu64,
@@ -217,8 +218,8 @@ static int pass_superblock(struct checker *c, struct sb_state *s)
 	c->res->trans_id = c->sb.trans_id;
 	if (c->sb.flags & THIN_SB_NEEDS_CHECK)
 		tc_report(c, THIN_P_SB_NEEDS_CHECK,
-			  "superblock: NEEDS_CHECK is set (the kernel refuses to "
-			  "load it read-write until it is cleared)");
+			  "superblock: NEEDS_CHECK is set (the kernel refuses "
+			  "to load it read-write until it is cleared)");
 	if (c->sb.time > THIN_TIME_MASK)
 		tc_report(c, THIN_P_SB_TIME_WRAP,
 			  "superblock: pool time is %" PRIu32 ", past 2^24: "
@@ -275,8 +276,9 @@ static int run_passes(struct checker *c)
 		top_ok = mapping_root && mapping_root < pd_bm_nr_blocks(c->bm);
 		if (!top_ok)
 			tc_report(c, THIN_P_SB_ROOT_RANGE,
-				  "--override-mapping-root %" PRIu64 " is not a "
-				  "block of the metadata (%" PRIu64 " blocks)",
+				  "--override-mapping-root %" PRIu64 " is not "
+				  "a block of the metadata (%" PRIu64
+				  " blocks)",
 				  mapping_root, pd_bm_nr_blocks(c->bm));
 	}
 	tc_mref_inc(c, THIN_SB_LOCATION);

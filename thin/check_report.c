@@ -129,10 +129,10 @@ void tc_report_fault(struct checker *c, const struct pd_fault *f,
 			  f->found, f->expected, lost);
 		return;
 	case PD_FAULT_HEADER:
-		tc_report(c, THIN_P_BLOCK_HEADER, "%s: %s %" PRIu64 ": bad %s (found %"
-			  PRIu64 ", expected %" PRIu64 ")%s", s, v, f->block,
-			  f->what ? f->what : "header", f->found, f->expected,
-			  lost);
+		tc_report(c, THIN_P_BLOCK_HEADER, "%s: %s %" PRIu64
+			  ": bad %s (found %" PRIu64 ", expected %" PRIu64
+			  ")%s", s, v, f->block, f->what ? f->what : "header",
+			  f->found, f->expected, lost);
 		return;
 	default:
 		tc_report(c, THIN_P_BLOCK_IO, "%s: %s %" PRIu64 ": %s%s", s, v,
@@ -211,11 +211,13 @@ void tc_report_btree_damage(struct checker *c, const struct pd_btree_damage *d,
 	switch (d->problem) {
 	case PD_BT_CYCLE:
 		tc_report(c, id, "%s: btree node %" PRIu64 " (depth %u) is its "
-			  "own ancestor: a cycle%s", s, f->block, d->depth, lost);
+			  "own ancestor: a cycle%s", s, f->block, d->depth,
+			  lost);
 		return;
 	case PD_BT_SHARED:
 		tc_report(c, id, "%s: btree node %" PRIu64 " (depth %u) is "
-			  "reached a second time%s", s, f->block, d->depth, lost);
+			  "reached a second time%s", s, f->block, d->depth,
+			  lost);
 		return;
 	case PD_BT_EMPTY_INTERNAL:
 		tc_report(c, id, "%s: btree node %" PRIu64 " (depth %u) is an "

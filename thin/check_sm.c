@@ -41,8 +41,9 @@ static int cb_sm_damage(void *ctx, const struct pd_sm_damage *d)
 	case PD_SM_NR_BLOCKS:
 		if (!c->sb_reported_nr_blocks)
 			tc_report(c, THIN_P_SB_SM_NR_BLOCKS,
-				  "%s: nr_blocks is %" PRIu64 ", more than %" PRIu64,
-				  p->name, d->fault.found, d->fault.expected);
+				  "%s: nr_blocks is %" PRIu64
+				  ", more than %" PRIu64, p->name,
+				  d->fault.found, d->fault.expected);
 		break;
 	case PD_SM_INDEX:
 		/* The data map's index is a btree: its damage says how. */
@@ -51,13 +52,15 @@ static int cb_sm_damage(void *ctx, const struct pd_sm_damage *d)
 			break;
 		}
 		tc_report_fault(c, &d->fault,
-				tc_lost_range(lost, sizeof(lost), "counts of blocks",
-					   d->block_begin, d->block_end));
+				tc_lost_range(lost, sizeof(lost),
+					      "counts of blocks",
+					      d->block_begin, d->block_end));
 		break;
 	case PD_SM_BITMAP:
 		tc_report_fault(c, &d->fault,
-				tc_lost_range(lost, sizeof(lost), "counts of blocks",
-					   d->block_begin, d->block_end));
+				tc_lost_range(lost, sizeof(lost),
+					      "counts of blocks",
+					      d->block_begin, d->block_end));
 		break;
 	case PD_SM_INDEX_ENTRY:
 		tc_report(c, THIN_P_SM_INDEX_ENTRY,
@@ -81,9 +84,9 @@ static int cb_sm_damage(void *ctx, const struct pd_sm_damage *d)
 		break;
 	case PD_SM_OVERFLOW_LOW:
 		tc_report(c, THIN_P_SM_OVERFLOW,
-			  "%s: overflow entry for block %" PRIu64 " holds count %"
-			  PRIu64 ", below 3", p->name, d->block_begin,
-			  d->fault.found);
+			  "%s: overflow entry for block %" PRIu64
+			  " holds count %" PRIu64 ", below 3", p->name,
+			  d->block_begin, d->fault.found);
 		break;
 	}
 	return 0;
@@ -268,8 +271,9 @@ int tc_pass_metadata_sm(struct checker *c)
 				c->sb.metadata_sm.nr_allocated :
 			nr - in_use;
 	if (c->mrefs_incomplete)
-		tc_pass(c, "  (structures damaged or skipped: only checked that "
-			   "every referenced block is counted)");
+		tc_pass(c,
+			"  (structures damaged or skipped: only checked that "
+			"every referenced block is counted)");
 	base_refcount_release(&counts);
 	base_bitmap_release(&unknown);
 	return 0;

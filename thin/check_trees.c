@@ -30,10 +30,11 @@ void tc_mref_inc(struct checker *c, uint64_t block)
 		return;
 	if (block >= c->nr_mrefs) {
 		if (block < pd_bm_nr_blocks(c->bm))
-			tc_report(c, THIN_P_BLOCK_RANGE,
-				  "%s: block %" PRIu64 " is past the %" PRIu64
+			tc_report(c, THIN_P_BLOCK_RANGE, "%s: block %" PRIu64
+				  " is past the %" PRIu64
 				  " blocks the space map covers",
-				  tc_where(c, s, sizeof(s)), block, c->nr_mrefs);
+				  tc_where(c, s, sizeof(s)), block,
+				  c->nr_mrefs);
 		return;
 	}
 	if (base_refcount_inc(&c->mrefs, block) < 0)
@@ -229,15 +230,17 @@ void tc_match_devices(struct checker *c, int details_whole, int top_whole)
 		    (i < c->details.n && c->details.v[i].id < c->top.v[j].id)) {
 			if (top_whole)
 				tc_report(c, THIN_P_DEV_NO_MAPPINGS,
-					  "device %" PRIu64 " has details but no "
-					  "mapping tree", c->details.v[i].id);
+					  "device %" PRIu64 " has details "
+					  "but no mapping tree",
+					  c->details.v[i].id);
 			i++;
 		} else if (i == c->details.n ||
 			   c->top.v[j].id < c->details.v[i].id) {
 			if (details_whole)
 				tc_report(c, THIN_P_DEV_NO_DETAILS,
-					  "device %" PRIu64 " has a mapping tree "
-					  "(root %" PRIu64 ") but no details",
+					  "device %" PRIu64 " has a mapping "
+					  "tree (root %" PRIu64 ") but no "
+					  "details",
 					  c->top.v[j].id, c->top.v[j].root);
 			j++;
 		} else {
@@ -266,19 +269,22 @@ static int cb_map_leaf(void *ctx, uint64_t block, unsigned nr,
 		uint32_t t = thin_block_time_time(bt);
 
 		if (c->check_times && t > c->pool_time)
-			tc_report(c, THIN_P_MAP_TIME,
-				  "device %" PRIu64 " mapping tree: leaf %" PRIu64
-				  ": virtual block %" PRIu64 " has time %" PRIu32
-				  ", after the pool time %" PRIu32, c->cur_dev,
-				  block, load_le64(kp + 8 * (size_t)i), t,
+			tc_report(c, THIN_P_MAP_TIME, "device %" PRIu64
+				  " mapping tree: leaf %" PRIu64
+				  ": virtual block %" PRIu64 " has time %"
+				  PRIu32 ", after the pool time %" PRIu32,
+				  c->cur_dev, block,
+				  load_le64(kp + 8 * (size_t)i), t,
 				  c->pool_time);
 		if (db >= c->nr_drefs) {
-			tc_report(c, THIN_P_MAP_DATA_RANGE,
-				  "device %" PRIu64 " mapping tree: leaf %" PRIu64
-				  ": virtual block %" PRIu64 " maps to data block %"
-				  PRIu64 ", past the data device (%" PRIu64
-				  " blocks)", c->cur_dev, block,
-				  load_le64(kp + 8 * (size_t)i), db, c->nr_drefs);
+			tc_report(c, THIN_P_MAP_DATA_RANGE, "device %" PRIu64
+				  " mapping tree: leaf %" PRIu64
+				  ": virtual block %" PRIu64
+				  " maps to data block %" PRIu64
+				  ", past the data device (%" PRIu64 " blocks)",
+				  c->cur_dev, block,
+				  load_le64(kp + 8 * (size_t)i), db,
+				  c->nr_drefs);
 			continue;
 		}
 		if (base_refcount_inc(&c->drefs, db) < 0)
@@ -322,10 +328,10 @@ int tc_pass_devices(struct checker *c, int compare)
 		c->res->nr_devices++;
 		if (compare && known && x->have_details &&
 		    n != x->details.mapped_blocks)
-			tc_report(c, THIN_P_DEV_MAPPED_BLOCKS,
-				  "device %" PRIu64 ": mapped_blocks is %" PRIu64
-				  ", but its tree maps %" PRIu64 " blocks", x->id,
-				  x->details.mapped_blocks, n);
+			tc_report(c, THIN_P_DEV_MAPPED_BLOCKS, "device %" PRIu64
+				  ": mapped_blocks is %" PRIu64
+				  ", but its tree maps %" PRIu64 " blocks",
+				  x->id, x->details.mapped_blocks, n);
 	}
 	return 0;
 }
