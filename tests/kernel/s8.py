@@ -46,6 +46,9 @@ ids; the kernel's numbers are not predicted, only which mappings share one.
   s8.py readback STATE OUTIMG BLOCK ID...
                                         the copies of thin IDs (from BLOCK on,
                                         NBLOCKS each) against the model
+  s8.py setsb META mapping-root|details-root
+                                        that root pointer zeroed, the
+                                        superblock's checksum made right
   s8.py handxml XML STATE DATAIMG       a hand-made pool: <def>/<ref> XML, its
                                         model state and its data device
 """
@@ -527,6 +530,47 @@ def mapping(o, d, n, t, ind):
     return '%s<range_mapping origin_begin="%d" data_begin="%d" length="%d" time="%d"/>' % (ind, o, d, n, t)
 
 
+# ----------------------------------------------------------------- damage
+
+def crc32c(data, crc=0xffffffff):
+    tab = crc32c.tab
+    if tab is None:
+        tab = crc32c.tab = []
+        for i in range(256):
+            c = i
+            for _ in range(8):
+                c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
+            tab.append(c)
+    for b in data:
+        crc = tab[(crc ^ b) & 0xff] ^ (crc >> 8)
+    return crc
+
+
+crc32c.tab = None
+SB_CSUM_XOR = 160774
+
+
+def sb_csum(sb):
+    return crc32c(sb[4:4096]) ^ SB_CSUM_XOR
+
+
+def setsb(img, field):
+    """Zero a u64 superblock field (mapping-root at 320, details-root at
+    328) and write the superblock's checksum again: the root is lost, the
+    superblock itself is valid."""
+    off = {'mapping-root': 320, 'details-root': 328}[field]
+    with open(img, 'r+b') as f:
+        sb = bytearray(f.read(4096))
+        if int.from_bytes(sb[0:4], 'little') != sb_csum(sb):
+            print('s8.py: %s: the superblock checksum is already wrong' % img, file=sys.stderr)
+            return 1
+        sb[off:off + 8] = bytes(8)
+        sb[0:4] = sb_csum(sb).to_bytes(4, 'little')
+        f.seek(0)
+        f.write(sb)
+    return 0
+
+
 def main(a):
     if not a:
         print(__doc__)
@@ -558,6 +602,8 @@ def main(a):
     elif cmd == 'readback':
         devs = [int(x) for x in a[4:]]
         return readback(load(a[1]), a[2], int(a[3]), devs)
+    elif cmd == 'setsb':
+        return setsb(a[1], a[2])
     elif cmd == 'handxml':
         x, st = hand()
         with open(a[1], 'w') as f:
