@@ -29,6 +29,12 @@
 #       final metadata (mappings, dirty set, hints) agree: exactly for
 #       full-block writes on a fresh cache, within the README's bounds
 #       where the kernel's timing decides
+#   s8  dm-thin (once, not per version): the kernel runs a pool with thins,
+#       a snapshot and a held metadata snapshot; our thin_check passes it,
+#       thin_dump and thin_dump -m match a model of what was written (and
+#       0.9.0's dumps byte for byte); the kernel activates what our
+#       thin_restore (and thin_repair, once merged) wrote, also from
+#       <def>/<ref> XML, and reads back every block as written
 #
 # Prints PASS/FAIL/SKIP per scenario (SKIP: a tool it needs still says "not
 # implemented yet"), ends with "kernel: N passed, N failed, N skipped" and
@@ -952,9 +958,8 @@ s8_quiet_check() {
 
 # s8_boot1: the kernel runs plan1; leaves $S8P.{meta,data}, the model's
 # states in $S8P.st/TAG.json and the serial log $KWORK/s8.serial
-S8P=
+S8P=$KWORK/s8
 s8_boot1() {
-	S8P=$KWORK/s8
 	[ -e "$S8P.done" ] && return 0
 	if [ -e "$S8P.tried" ]; then
 		sc_fail "the kernel run s8 failed (see s8-thin-kernel-writes)"
@@ -1019,9 +1024,6 @@ s8_prep() {
 			in=$p.damaged
 			cp "$S8P.meta" "$in"
 			"${S8[@]}" setsb "$in" mapping-root || { sc_fail "s8.py setsb failed"; return 1; }
-			tool "$p.dcheck" thin_check -q "$in"
-			rc=$?
-			expect_eq "thin_check -q on the metadata with the mapping root zeroed: exit" "$rc" 1
 		fi
 		tool "$p.repair" thin_repair -i "$in" -o "$p.meta"
 		rc=$?
@@ -1150,7 +1152,17 @@ s8() {
 			rc=$?
 			expect_eq "thin_check -m (the held metadata snapshot): exit" "$rc" 0
 			[ $rc -eq 0 ] || sc_detail "$(head -n 8 "$S8P.mcheck.err")"
-			sc_note "thin_check -q, thin_check, thin_check -m: exit 0; 0.9.0 thin_check -q: exit 0"
+			# and it is not blind: the same metadata with the mapping
+			# root pointer zeroed (the damage the repair scenario
+			# recovers from) fails
+			cp "$S8P.meta" "$S8P.rootless"
+			if "${S8[@]}" setsb "$S8P.rootless" mapping-root; then
+				tool "$S8P.rootless.check" thin_check -q "$S8P.rootless"
+				expect_eq "thin_check -q with the mapping root zeroed: exit" "$?" 1
+			else
+				sc_fail "s8.py setsb failed"
+			fi
+			sc_note "thin_check -q, thin_check, thin_check -m: exit 0 (0.9.0 thin_check -q: 0); with the mapping root zeroed: 1"
 		fi
 		sc_end
 	}
@@ -1180,7 +1192,8 @@ s8() {
 	local a
 	for a in "${S8_ACTS[@]}"; do
 		sc_begin "s8-thin-${S8_NAME[$a]}" || continue
-		if s8_boot1; then
+		# the hand-made pool does not need boot 1
+		if [ $a = def ] || s8_boot1; then
 			s8_boot2
 			s8_loaded "$a"
 		fi

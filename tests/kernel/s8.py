@@ -147,12 +147,17 @@ def plan2(acts):
         out += ['thin %d %d' % (d, VBLOCKS) for d in devs]
         out.append('status %s-loaded' % name)
         if devs == [1, 2, 3]:
-            # into 2's hole, into blocks 3 shares with 1 (both sides), and
-            # over blocks 1 wrote after the snapshot (in place)
-            out += ['write 2 60 8 %s-u' % t, 'write 3 20 4 %s-s' % t,
-                    'write 1 100 4 %s-o' % t, 'write 1 50 2 %s-p' % t]
+            # into holes of 2 and 1; into blocks 3 shares with 1 (new
+            # blocks for 3); into blocks of 1 that are older than its
+            # snapshot but that 3 has since replaced (new blocks for 1, the
+            # old ones freed); over blocks 1 wrote after the snapshot (in
+            # place)
+            out += ['write 2 60 8 %s-u' % t, 'write 1 100 4 %s-h' % t,
+                    'write 3 20 4 %s-s' % t, 'write 1 85 4 %s-f' % t,
+                    'write 1 50 2 %s-p' % t]
         else:
-            # into the shared leaf from both sides, into 12, into empty 13
+            # into the shared leaf from both sides, over 12's own blocks
+            # (in place), into empty 13
             out += ['write 11 10 4 %s-s' % t, 'write 10 30 2 %s-o' % t,
                     'write 12 5 2 %s-p' % t, 'write 13 0 3 %s-u' % t]
         out.append('status %s-written' % name)
