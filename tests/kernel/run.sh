@@ -1086,8 +1086,8 @@ s8_boot2() {
 	# the lab's three named disks are placeholders here
 	mkimg "$S8P.none-meta" 1M
 	mkimg "$S8P.none-origin" 1M
-	mkimg "$S8P.out" $((k * 4 * S8_NB * 64))K
-	kboot s8-load -n -b 128 -f "$S8P.cfg2/s8.plan" "${disks[@]}" -x "out=$S8P.out" \
+	mkimg "$S8P.copies" $((k * 4 * S8_NB * 64))K
+	kboot s8-load -n -b 128 -f "$S8P.cfg2/s8.plan" "${disks[@]}" -x "out=$S8P.copies" \
 		"$S8P.none-meta" "$S8P.src2" "$S8P.none-origin" "$WL/s8-thin.sh"
 	echo $? >"$S8P.boot2.rc"
 }
@@ -1119,7 +1119,7 @@ s8_loaded() {
 		sc_note "kernel: pool $(sed 's/ | .*//; s/^pool: //' <<<"$S8_ROW" | cut -d' ' -f1-4)"
 	s8_py "the kernel's status after the writes" status "$S8P.st2/$a-written.json" "$KWORK/s8-load.serial" "$a-written"
 	k=$(cat "$p.slot")
-	s8_py "the thins read back" readback "$S8P.st2/$a-written.json" "$S8P.out" $((k * 4 * S8_NB)) ${S8_DEVS[$a]//,/ } &&
+	s8_py "the thins read back" readback "$S8P.st2/$a-written.json" "$S8P.copies" $((k * 4 * S8_NB)) ${S8_DEVS[$a]//,/ } &&
 		sc_note "$S8_ROW"
 	# what the kernel committed on our metadata
 	s8_quiet_check "$p.meta" "the $a metadata after the kernel"
