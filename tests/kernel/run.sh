@@ -995,7 +995,7 @@ s8_dump() {
 # ---- boot 2: the acts, their disks (virtio serials) and their thins
 declare -A S8_META=([rest]=mrest [rep]=mrep [root]=mroot [def]=mdef)
 declare -A S8_DATA=([rest]=drest [rep]=drep [root]=droot [def]=ddef)
-declare -A S8_DEVS=([rest]=1,2,3 [rep]=1,2,3 [root]=1,2,3 [def]=10,11,12,13)
+declare -A S8_DEVS=([rest]="1,2,3" [rep]="1,2,3" [root]="1,2,3" [def]="10,11,12,13")
 declare -A S8_NAME=([rest]=restore-kernel-reads [rep]=repair-kernel-reads
 	[root]=repair-mapping-root-kernel-reads [def]=defref-restore-kernel-reads)
 S8_ACTS=(rest rep root def)
@@ -1020,7 +1020,7 @@ s8_prep() {
 		fi
 		s8_dump || return 1
 		local in=$S8P.meta
-		if [ $a = root ]; then
+		if [ "$a" = root ]; then
 			in=$p.damaged
 			cp "$S8P.meta" "$in"
 			"${S8[@]}" setsb "$in" mapping-root || { sc_fail "s8.py setsb failed"; return 1; }
@@ -1041,7 +1041,7 @@ s8_prep() {
 	[ $rc -eq 0 ] || { sc_fail "thin_dump of the $a metadata: exit $rc: $(head -n 2 "$p.out.xml.err")"; return 1; }
 	/usr/sbin/thin_dump "$p.meta" >"$p.ref.xml" 2>/dev/null
 	cmp -s "$p.out.xml" "$p.ref.xml" || { sc_fail "our thin_dump of the $a metadata differs from 0.9.0's"; sc_detail "$(diff "$p.ref.xml" "$p.out.xml" | head -n 8)"; }
-	if [ $a = def ]; then
+	if [ "$a" = def ]; then
 		s8_py "our dump of the restored <def>/<ref> XML against it" dump "$p.init.json" "$p.out.xml" "$p.data"
 	else
 		# the same pool as the kernel left, but for the metadata snapshot
@@ -1193,7 +1193,7 @@ s8() {
 	for a in "${S8_ACTS[@]}"; do
 		sc_begin "s8-thin-${S8_NAME[$a]}" || continue
 		# the hand-made pool does not need boot 1
-		if [ $a = def ] || s8_boot1; then
+		if [ "$a" = def ] || s8_boot1; then
 			s8_boot2
 			s8_loaded "$a"
 		fi
