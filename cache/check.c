@@ -61,17 +61,14 @@
  * are referenced but counted too low.
  *
  * Writes (only with CACHE_CHECK_AUTO_REPAIR or CLEAR_NEEDS_CHECK, and only
- * when no fatal problem was found): first the leaked blocks' bitmap
- * entries are zeroed in place, each affected bitmap block rewritten whole
- * and re-checksummed; then the index block's nr_free/none_free_before;
- * a flush; then the superblock (nr_allocated, NEEDS_CHECK cleared) and a
- * flush.  Crash safety: nothing references a leaked block, so every state
- * between two of these writes is valid metadata: before the index update
- * nr_free is merely low (advisory), before the superblock update
- * nr_allocated is merely high (a warning).  The superblock goes last, so
- * NEEDS_CHECK is only cleared once everything else is on disk.  A 4 KiB
- * write torn by a power cut would leave a bitmap with a bad checksum,
- * which the next check reports; no torn state passes silently.
+ * when no fatal problem was found): leaks are freed in one transaction, as
+ * the kernel commits (pd_tm_open, pd_tm_release, pd_tm_commit): the whole
+ * space map is written anew into blocks that were free, then a flush, then
+ * the superblock (new space-map root, NEEDS_CHECK cleared) and a flush.
+ * Nothing the old superblock reaches is written in place, so a crash or a
+ * torn write before the superblock leaves the old metadata whole.  Without
+ * leaks, or with no free block to write the new map into (the leaks are
+ * then left: they only waste space), only the superblock is rewritten.
  *
  * This file holds the reporting, the reference counting, passes 1-5 and
  * the driver; check_sm.c pass 6 and the writes; check_int.h what they
