@@ -17,17 +17,7 @@ C=$PROGS/corrupt
 fails=0
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-# changed_blocks A B: the 4 KiB blocks that differ, space separated
-changed_blocks() {
-	cmp -l "$1" "$2" | awk '{ b = int(($1 - 1) / 4096); if (b != last) { printf "%s%d", sep, b; sep = " "; last = b } }
-		BEGIN { last = -1 }'
-}
-# changed_bytes A B BLOCK: byte offsets (0-based) that differ in BLOCK
-changed_bytes() {
-	cmp -l "$1" "$2" | awk -v blk="$3" '{ o = $1 - 1; if (int(o / 4096) == blk) { printf "%s%d", sep, o % 4096; sep = " " } }'
-}
-le32_at() { od -A n -t u4 -j "$2" -N 4 "$1" | tr -d ' '; }
-le64_at() { od -A n -t u8 -j "$2" -N 8 "$1" | tr -d ' '; }
+. "$TOP/tests/cli/img-lib.bash"
 
 "$PROGS/gen_xml" --nr-cache-blocks 3000 --mapped 70 >a.xml
 truncate -s 8M v2.img

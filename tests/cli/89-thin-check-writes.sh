@@ -18,11 +18,7 @@ TC=$PROGS/thin_corrupt
 fails=0
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-# changed_blocks A B: the 4 KiB blocks that differ, space separated
-changed_blocks() {
-	cmp -l "$1" "$2" | awk '{ b = int(($1 - 1) / 4096); if (b != last) { printf "%s%d", sep, b; sep = " "; last = b } }
-		BEGIN { last = -1 }'
-}
+. "$TOP/tests/cli/img-lib.bash"
 
 "$PROGS/gen_thin_xml" --origins 2 --mappings 300 --seed 2 >src.xml || fail "gen"
 truncate -s 4M src.img
