@@ -468,6 +468,11 @@ damage() {
 		m0=$("${INSPECT[@]}" getmap "$m" 0)
 		"${INSPECT[@]}" setmap "$m" 0 $(((1000000 << 16) | (m0 & 0xffff))) ;;
 	c17-sm-count-zero) "${INSPECT[@]}" setcount "$m" "$("${INSPECT[@]}" where "$m" mapping-root)" 0 ;;
+	# NEEDS_CHECK and a leak (the last block of the 8 MiB metadata, far
+	# past what the kernel allocates): --clear-needs-check-flag frees it
+	# in a transaction, new space map elsewhere, superblock last
+	c18-sm-leak-needs-check) "${INSPECT[@]}" setsb "$m" flags 3 &&
+		"${INSPECT[@]}" setcount "$m" 2047 1 ;;
 	*) echo "unknown damage $what" >&2; return 1 ;;
 	esac
 }
@@ -537,7 +542,7 @@ s5() {
 		c05-sb-blocksize c06-sm-index-csum c07-sm-bitmap-csum c08-sm-refcount-csum
 		c09-mapping-root-csum c10-mapping-ablock-csum c11-hint-ablock-csum
 		c12-discard-ablock-csum c14-dup-oblock c15-unknown-flag
-		c16-oblock-beyond-origin c17-sm-count-zero"
+		c16-oblock-beyond-origin c17-sm-count-zero c18-sm-leak-needs-check"
 	[ "$v" = 2 ] && cases+=" c13-dirty-ablock-csum"
 	for d in $cases; do
 		sc_begin "s5-v$v-$d" || continue
@@ -554,7 +559,7 @@ s5() {
 				# NEEDS_CHECK is a request to run the check, which LVM
 				# does with --clear-needs-check-flag before every
 				# activation: a copy goes that way (booted below)
-				if [ "$d" = c04-sb-needs-check ] && [ "$crc" = 0 ]; then
+				if { [ "$d" = c04-sb-needs-check ] || [ "$d" = c18-sm-leak-needs-check ]; } && [ "$crc" = 0 ]; then
 					cp "$p.meta" "$p.cleared.meta"
 					tool "$p.clear" cache_check --clear-needs-check-flag "$p.cleared.meta"
 					ccrc=$?
@@ -585,13 +590,19 @@ s5() {
 				c00-none)
 					expect_eq "kernel verdict on its own image" "$kv" accepts
 					[ "$crc" = 0 ] || { sc_fail "cache_check fails the kernel's own image (exit $crc)"; sc_detail "$(head -n 8 "$p.check.err")"; } ;;
-				c04-sb-needs-check)
+				c04-sb-needs-check | c18-sm-leak-needs-check)
 					grep -qi 'needs.check' "$p.check.err" "$p.check" ||
 						sc_fail "cache_check does not mention NEEDS_CHECK"
 					if [ "$crc" = 0 ]; then
 						expect_eq "cache_check --clear-needs-check-flag exit" "$ccrc" 0
 						expect_eq "flags after --clear-needs-check-flag" \
 							"$("${INSPECT[@]}" summary "$p.cleared.meta" | sed -n 's/^superblock: .* flags=\([0-9]*\) .*/\1/p')" 1
+						if [ "$d" = c18-sm-leak-needs-check ]; then
+							grep -q '^  freed 1 leaked block$' "$p.clear.err" "$p.clear" ||
+								sc_fail "--clear-needs-check-flag did not free the leak"
+							/usr/sbin/cache_check -q "$p.cleared.meta" ||
+								sc_fail "0.9.0's cache_check fails the cleared image"
+						fi
 						cp "$KWORK/s1-v$v.cache" "$p.cache"
 						cp "$KWORK/s1-v$v.origin" "$p.origin"
 						kernel "s5-v$v-$d-cleared" -b 64 -m "$v" -a "$MT0" "$p.cleared.meta" "$p.cache" "$p.origin" "$WL/probe.sh" &&
