@@ -1004,12 +1004,13 @@ s8_dump() {
 }
 
 # ---- boot 2: the acts, their disks (virtio serials) and their thins
-declare -A S8_META=([rest]=mrest [rep]=mrep [root]=mroot [def]=mdef)
-declare -A S8_DATA=([rest]=drest [rep]=drep [root]=droot [def]=ddef)
-declare -A S8_DEVS=([rest]="1,2,3" [rep]="1,2,3" [root]="1,2,3" [def]="10,11,12,13")
+declare -A S8_META=([rest]=mrest [rep]=mrep [root]=mroot [def]=mdef [leak]=mleak)
+declare -A S8_DATA=([rest]=drest [rep]=drep [root]=droot [def]=ddef [leak]=dleak)
+declare -A S8_DEVS=([rest]="1,2,3" [rep]="1,2,3" [root]="1,2,3" [def]="10,11,12,13" [leak]="1,2,3")
 declare -A S8_NAME=([rest]=restore-kernel-reads [rep]=repair-kernel-reads
-	[root]=repair-mapping-root-kernel-reads [def]=defref-restore-kernel-reads)
-S8_ACTS=(rest rep root def)
+	[root]=repair-mapping-root-kernel-reads [def]=defref-restore-kernel-reads
+	[leak]=leak-free-kernel-reads)
+S8_ACTS=(rest rep root def leak)
 
 # s8_prep ACT: the metadata image $S8P-ACT.meta and its data device
 # $S8P-ACT.data for boot 2, and the model's starting state
@@ -1040,6 +1041,29 @@ s8_prep() {
 		rc=$?
 		[ $rc -eq 0 ] || { sc_fail "thin_repair exit $rc: $(head -n 2 "$p.repair.err")"; return 1; }
 		[ ! -s "$p.repair.err" ] || sc_note "thin_repair says: $(head -n 2 "$p.repair.err" | tr '\n' ' ')" ;;
+	leak)
+		# The kernel's metadata, metadata snapshot held, with
+		# NEEDS_CHECK, a leaked metadata block and a leaked data block
+		# (the last of each device: the kernel allocates from the
+		# start); our --clear-needs-check-flag (LVM's activation)
+		# frees both in a transaction, and the kernel runs on it.
+		s8_dump || return 1
+		[ -x "${PROGS:-}/thin_corrupt" ] || { sc_fail "no thin_corrupt in PROGS"; return 1; }
+		cp "$S8P.meta" "$p.meta"
+		local last
+		last=$(( $("$PROGS/thin_corrupt" "$p.meta" where sb-data_nr_blocks) - 1 ))
+		"$PROGS/thin_corrupt" "$p.meta" set-sb flags 1 &&
+			"$PROGS/thin_corrupt" "$p.meta" set-meta-count 2047 1 &&
+			"$PROGS/thin_corrupt" "$p.meta" set-data-count "$last" 1 ||
+			{ sc_fail "thin_corrupt failed"; return 1; }
+		tool "$p.clear" thin_check --clear-needs-check-flag "$p.meta"
+		rc=$?
+		[ $rc -eq 0 ] || { sc_fail "thin_check --clear-needs-check-flag exit $rc: $(head -n 2 "$p.clear.err")"; return 1; }
+		grep -q '^  freed 1 leaked metadata block and 1 leaked data block$' "$p.clear" "$p.clear.err" ||
+			sc_fail "thin_check --clear-needs-check-flag did not free the two leaks"
+		/usr/sbin/thin_check -q "$p.meta" || sc_fail "0.9.0's thin_check fails the cleared metadata"
+		tool "$p.mcheck" thin_check -q -m "$p.meta"
+		expect_eq "thin_check -m on the cleared metadata: exit" "$?" 0 ;;
 	def)
 		"${S8[@]}" handxml "$p.xml" "$p.init.json" "$p.data" || { sc_fail "s8.py handxml failed"; return 1; }
 		tool "$p.restore" thin_restore -i "$p.xml" -o "$p.meta"
@@ -1059,6 +1083,8 @@ s8_prep() {
 		cmp -s "$p.out.xml" "$S8P.xml" || { sc_fail "the dump of the $a metadata differs from the dump of the kernel's"; sc_detail "$(diff "$S8P.xml" "$p.out.xml" | head -n 8)"; }
 		s8_py "the dump of the $a metadata against the model" dump "$S8P.st/final.json" "$p.out.xml" "$S8P.data"
 		cp "$S8P.st/final.json" "$p.init.json"
+		# the leak act's metadata is the kernel's: its snapshot is held
+		[ "$a" != leak ] || "$PY" -c 'import json, sys; s = json.load(open(sys.argv[1])); s["keep_held"] = True; json.dump(s, open(sys.argv[1], "w"))' "$p.init.json"
 		cp --sparse=always "$S8P.data" "$p.data"
 	fi
 	# written: the kernel gets it whatever the host found

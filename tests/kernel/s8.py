@@ -270,8 +270,10 @@ def model(plan, outdir, inits):
                 if op[1] in inits:
                     with open(inits[op[1]]) as f:
                         st = json.load(f)
-                    # restored or repaired: no metadata snapshot
-                    st['held'] = None
+                    # restored or repaired: no metadata snapshot; the
+                    # kernel's own metadata (keep_held) keeps its own
+                    if not st.pop('keep_held', False):
+                        st['held'] = None
                 pools[op[1]] = Pool(st)
             pool = pools[op[1]]
         elif op[0] == 'msg':
