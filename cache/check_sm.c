@@ -41,7 +41,7 @@ static int cb_sm_damage(void *ctx, const struct pd_sm_damage *d)
 	case PD_SM_INDEX:
 	case PD_SM_BITMAP:
 		ck_report_fault(c, "space map", &d->fault,
-				ck_lost_range(lost, sizeof(lost),
+				pd_report_lost_range(lost, sizeof(lost),
 					      "counts of blocks",
 					      d->block_begin, d->block_end));
 		break;
