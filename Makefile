@@ -248,9 +248,10 @@ demo: $(REL_LINKS)
 bench: $(REL_LINKS) $(REL_TESTPROG_BINS)
 	$(Q)BIN=$(CURDIR)/$(REL)/bin PROGS=$(CURDIR)/$(REL)/progs bench/run.sh
 
-check-kernel: $(REL_LINKS) $(SAN_LINKS) $(STATIC_LINKS) $(STATIC)/bin/kreplay
+check-kernel: $(REL_LINKS) $(SAN_LINKS) $(STATIC_LINKS) $(STATIC)/bin/kreplay \
+		$(SAN)/progs/thin_corrupt
 	$(Q)BIN=$(CURDIR)/$(SAN)/bin STATIC_BIN=$(CURDIR)/$(STATIC)/bin \
-		tests/kernel/run.sh
+		PROGS=$(CURDIR)/$(SAN)/progs tests/kernel/run.sh
 
 install: $(REL_LINKS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \

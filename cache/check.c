@@ -61,17 +61,14 @@
  * are referenced but counted too low.
  *
  * Writes (only with CACHE_CHECK_AUTO_REPAIR or CLEAR_NEEDS_CHECK, and only
- * when no fatal problem was found): first the leaked blocks' bitmap
- * entries are zeroed in place, each affected bitmap block rewritten whole
- * and re-checksummed; then the index block's nr_free/none_free_before;
- * a flush; then the superblock (nr_allocated, NEEDS_CHECK cleared) and a
- * flush.  Crash safety: nothing references a leaked block, so every state
- * between two of these writes is valid metadata: before the index update
- * nr_free is merely low (advisory), before the superblock update
- * nr_allocated is merely high (a warning).  The superblock goes last, so
- * NEEDS_CHECK is only cleared once everything else is on disk.  A 4 KiB
- * write torn by a power cut would leave a bitmap with a bad checksum,
- * which the next check reports; no torn state passes silently.
+ * when no fatal problem was found): leaks are freed in one transaction, as
+ * the kernel commits (pd_tm_open, pd_tm_release, pd_tm_commit): the whole
+ * space map is written anew into blocks that were free, then a flush, then
+ * the superblock (new space-map root, NEEDS_CHECK cleared) and a flush.
+ * Nothing the old superblock reaches is written in place, so a crash or a
+ * torn write before the superblock leaves the old metadata whole.  Without
+ * leaks, or with no free block to write the new map into (the leaks are
+ * then left: they only waste space), only the superblock is rewritten.
  *
  * This file holds the reporting, the reference counting, passes 1-5 and
  * the driver; check_sm.c pass 6 and the writes; check_int.h what they
@@ -119,6 +116,14 @@ static const struct {
 #undef CACHE_PROBLEM_ROW
 };
 
+/* The severities as pd_report wants them. */
+static const unsigned char problem_is_fatal[CACHE_NR_PROBLEMS] = {
+#define CACHE_PROBLEM_FATAL(id, sev, name, desc) \
+	[CACHE_P_##id] = CACHE_SEV_##sev == CACHE_SEV_FATAL,
+	CACHE_PROBLEMS(CACHE_PROBLEM_FATAL)
+#undef CACHE_PROBLEM_FATAL
+};
+
 enum cache_severity cache_problem_severity(enum cache_problem p)
 {
 	return p < CACHE_NR_PROBLEMS ? problems[p].sev : CACHE_SEV_FATAL;
@@ -139,37 +144,35 @@ const char *cache_problem_desc(enum cache_problem p)
 __attribute__((format(printf, 3, 4)))
 void ck_report(struct checker *c, enum cache_problem id, const char *fmt, ...)
 {
-	enum cache_severity sev = problems[id].sev;
-	char msg[512];
 	va_list ap;
 
-	c->res->counts[id]++;
-	if (sev == CACHE_SEV_FATAL)
-		c->res->nr_fatal++;
-	else
-		c->res->nr_warn++;
-	if (sev == CACHE_SEV_WARN &&
-	    (c->opts->flags & CACHE_CHECK_IGNORE_WARNINGS))
-		return;
-	if (c->pass_counts[id]++ >= c->max_reports)
-		return;
-	if (!c->sink->problem)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	pd_report_v(&c->rep, id, fmt, ap);
 	va_end(ap);
-	c->sink->problem(c->sink->ctx, id, sev, msg);
+}
+
+/* pd_report's callbacks: the sink's, with the problem's enum types. */
+static void emit(void *ctx, unsigned id, int fatal, const char *msg)
+{
+	const struct cache_check_sink *sink = ctx;
+
+	if (sink->problem)
+		sink->problem(sink->ctx, (enum cache_problem)id,
+			      fatal ? CACHE_SEV_FATAL : CACHE_SEV_WARN, msg);
+}
+
+static void emit_more(void *ctx, unsigned id, int fatal, uint64_t n)
+{
+	const struct cache_check_sink *sink = ctx;
+
+	if (sink->more)
+		sink->more(sink->ctx, (enum cache_problem)id,
+			   fatal ? CACHE_SEV_FATAL : CACHE_SEV_WARN, n);
 }
 
 static void end_pass(struct checker *c)
 {
-	for (unsigned i = 0; i < CACHE_NR_PROBLEMS; i++) {
-		if (c->pass_counts[i] > c->max_reports && c->sink->more)
-			c->sink->more(c->sink->ctx, (enum cache_problem)i,
-				      problems[i].sev,
-				      c->pass_counts[i] - c->max_reports);
-		c->pass_counts[i] = 0;
-	}
+	pd_report_end_pass(&c->rep);
 }
 
 void ck_pass(struct checker *c, const char *text)
@@ -192,48 +195,13 @@ void ck_action(struct checker *c, const char *text)
 void ck_report_fault(struct checker *c, const char *structure,
 		     const struct pd_fault *f, const char *lost)
 {
-	const char *v = f->validator ? f->validator : "block";
-	enum cache_problem id;
+	static const struct pd_fault_ids ids = {
+		CACHE_P_BLOCK_RANGE, CACHE_P_BLOCK_LOCATION,
+		CACHE_P_BLOCK_CHECKSUM, CACHE_P_BLOCK_HEADER, CACHE_P_BLOCK_IO,
+	};
 
-	switch (f->kind) {
-	case PD_FAULT_RANGE:
-		ck_report(c, CACHE_P_BLOCK_RANGE,
-			  "%s: %s %" PRIu64 " is past the end of the device (%"
-			  PRIu64 " blocks)%s", structure, v, f->block,
-			  pd_bm_nr_blocks(c->bm), lost);
-		return;
-	case PD_FAULT_LOCATION:
-		ck_report(c, CACHE_P_BLOCK_LOCATION,
-			  "%s: %s %" PRIu64 " claims to be block %" PRIu64 "%s",
-			  structure, v, f->block, f->found, lost);
-		return;
-	case PD_FAULT_CHECKSUM:
-		ck_report(c, CACHE_P_BLOCK_CHECKSUM,
-			  "%s: %s %" PRIu64 ": bad checksum (found 0x%08" PRIx64
-			  ", expected 0x%08" PRIx64 ")%s", structure, v,
-			  f->block, f->found, f->expected, lost);
-		return;
-	case PD_FAULT_HEADER:
-		id = CACHE_P_BLOCK_HEADER;
-		break;
-	default:
-		ck_report(c, CACHE_P_BLOCK_IO, "%s: %s %" PRIu64 ": %s%s",
-			  structure, v, f->block, pd_strerror(f->err), lost);
-		return;
-	}
-	ck_report(c, id, "%s: %s %" PRIu64 ": bad %s (found %" PRIu64
-		  ", expected %" PRIu64 ")%s", structure, v, f->block,
-		  f->what ? f->what : "header", f->found, f->expected, lost);
-}
-
-const char *ck_lost_range(char *buf, size_t len, const char *unit,
-			  uint64_t begin, uint64_t end)
-{
-	if (begin >= end)
-		return "";
-	snprintf(buf, len, "; %s [%" PRIu64 ", %" PRIu64 ") lost", unit, begin,
-		 end);
-	return buf;
+	pd_report_fault(&c->rep, &ids, structure, f, pd_bm_nr_blocks(c->bm),
+			lost);
 }
 
 /* ---- reference counting (pass 6's expectations) ---- */
@@ -287,7 +255,7 @@ void ck_report_btree_damage(struct checker *c,
 	switch (d->problem) {
 	case PD_BT_BLOCK:
 		ck_report_fault(c, c->structure, f,
-				ck_lost_range(buf, sizeof(buf), unit, begin,
+				pd_report_lost_range(buf, sizeof(buf), unit, begin,
 					      end));
 		return;
 	case PD_BT_VALUE_SIZE:
@@ -330,7 +298,7 @@ void ck_report_btree_damage(struct checker *c,
 		id = CACHE_P_BLOCK_HEADER;
 		break;
 	}
-	lost = ck_lost_range(buf, sizeof(buf), unit, begin, end);
+	lost = pd_report_lost_range(buf, sizeof(buf), unit, begin, end);
 	switch (d->problem) {
 	case PD_BT_CYCLE:
 		ck_report(c, id, "%s: btree node %" PRIu64 " (depth %u) is its "
@@ -383,7 +351,7 @@ static int cb_array_damage(void *ctx, const struct pd_array_damage *d)
 		break;
 	case PD_ARR_BLOCK:
 		ck_report_fault(c, c->structure, f,
-				ck_lost_range(lost, sizeof(lost), unit,
+				pd_report_lost_range(lost, sizeof(lost), unit,
 					d->index_begin, d->index_end));
 		break;
 	case PD_ARR_VALUE_SIZE:
@@ -1010,8 +978,16 @@ int cache_check(struct pd_io *io, const struct cache_check_opts *opts,
 	c->opts = opts;
 	c->sink = sink ? sink : &no_sink;
 	c->res = res;
-	c->max_reports = opts->max_reports ? opts->max_reports
-					   : DEFAULT_MAX_REPORTS;
+	c->rep = (struct pd_report){
+		.nr_ids = CACHE_NR_PROBLEMS, .fatal = problem_is_fatal,
+		.counts = res->counts, .pass_counts = c->pass_counts,
+		.nr_fatal = &res->nr_fatal, .nr_warn = &res->nr_warn,
+		.max_reports = opts->max_reports ? opts->max_reports
+						 : DEFAULT_MAX_REPORTS,
+		.mute_warnings = !!(opts->flags & CACHE_CHECK_IGNORE_WARNINGS),
+		.emit = emit, .emit_more = emit_more,
+		.ctx = (void *)c->sink,
+	};
 	s.c = c;
 	r = pd_bm_create(io, BM_CACHE_BLOCKS, &c->bm);
 	if (r < 0)

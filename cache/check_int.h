@@ -17,6 +17,7 @@
 #include "cache/format.h"
 #include "pdata/btree.h"
 #include "pdata/ondisk.h"
+#include "pdata/report.h"
 
 struct pd_io;
 struct pd_bm;
@@ -47,7 +48,7 @@ struct checker {
 	const struct cache_check_opts *opts;
 	const struct cache_check_sink *sink;
 	struct cache_check_result *res;
-	unsigned max_reports;
+	struct pd_report rep;		/* over res->counts and these */
 	uint64_t pass_counts[CACHE_NR_PROBLEMS];
 	int err;			/* -ENOMEM from a callback */
 
@@ -96,9 +97,6 @@ void ck_report_fault(struct checker *c, const char *structure,
 void ck_report_btree_damage(struct checker *c,
 			    const struct pd_btree_damage *d,
 			    uint64_t begin, uint64_t end, const char *unit);
-/* "; UNIT [begin, end) lost" in buf, or "" for an empty range. */
-const char *ck_lost_range(char *buf, size_t len, const char *unit,
-			  uint64_t begin, uint64_t end);
 
 /* ---- reference counting (check.c) ---- */
 

@@ -21,6 +21,7 @@
 #include "pdata/io.h"
 #include "pdata/ondisk.h"
 #include "pdata/sm.h"
+#include "pdata/tm.h"
 
 /* ---- pass 6: space map ---- */
 
@@ -40,7 +41,7 @@ static int cb_sm_damage(void *ctx, const struct pd_sm_damage *d)
 	case PD_SM_INDEX:
 	case PD_SM_BITMAP:
 		ck_report_fault(c, "space map", &d->fault,
-				ck_lost_range(lost, sizeof(lost),
+				pd_report_lost_range(lost, sizeof(lost),
 					      "counts of blocks",
 					      d->block_begin, d->block_end));
 		break;
@@ -316,73 +317,65 @@ static int write_block(struct checker *c, uint64_t block, const void *data)
 	return r;
 }
 
-/* Zeroes the leaked entries, bitmap by bitmap, then the index. */
-static int free_leaks(struct checker *c, struct sm_result *s)
+/*
+ * The superblock as it was, with new flags and, when the space map was
+ * rewritten, its new root: every other byte stays what it was.
+ */
+struct sb_update {
+	struct checker *c;
+	uint32_t flags;
+};
+
+static int fill_sb(void *ctx, void *data, const struct pd_sm_root_cpu *root)
 {
-	unsigned char *buf = NULL, *index = NULL;
-	struct pd_index_block *ib;
-	struct pd_block *b;
-	uint64_t nr_bitmaps;
+	struct sb_update *u = ctx;
+	struct cache_disk_sb *d = data;
+
+	memcpy(data, u->c->sb_raw, PD_BLOCK_SIZE);
+	d->flags = cpu_to_le32(u->flags);
+	pd_sm_root_pack(root, (struct pd_sm_root *)d->metadata_space_map_root);
+	return 0;
+}
+
+/*
+ * Frees the leaks in one transaction, as the kernel would: the space map
+ * is written anew into blocks that were free (pd_tm_commit), the old index
+ * and bitmaps are left untouched, and the superblock, written last,
+ * switches to the new map.  A crash or a torn write anywhere before the
+ * superblock leaves the old metadata whole; the superblock's fields live
+ * in its first sector.  -ENOSPC when no free block is left to write the
+ * new map into: the caller then leaves the leaks alone.
+ */
+static int free_leaks(struct checker *c, struct sm_result *s, uint32_t flags)
+{
+	struct sb_update u = { c, flags };
+	struct pd_sm_root_cpu root = c->sb.sm_root;
+	struct pd_tm *tm;
+	uint64_t freed = 0;
 	int r;
 
-	buf = malloc(PD_BLOCK_SIZE);
-	index = malloc(PD_BLOCK_SIZE);
-	if (!buf || !index) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = pd_bm_read_lock(c->bm, c->sb.sm_root.bitmap_root,
-			    &pd_index_validator, &b, NULL);
+	/*
+	 * nr_allocated may be off (a warning pass 6 made): the counts were
+	 * read and judged, and the new root will hold the right one.
+	 */
+	root.nr_allocated = s->in_use;
+	r = pd_tm_open(c->bm, &root, &tm);
 	if (r < 0)
-		goto out;
-	memcpy(index, pd_block_data(b), PD_BLOCK_SIZE);
-	pd_bm_unlock(b);
-	ib = (struct pd_index_block *)index;
-
-	nr_bitmaps = (s->leaks.nr_bits + PD_SM_ENTRIES_PER_BITMAP - 1) /
-		     PD_SM_ENTRIES_PER_BITMAP;
-	for (uint64_t i = 0; i < nr_bitmaps && i < PD_SM_MAX_INDEX_ENTRIES; i++) {
-		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP, end, bn;
-		uint32_t freed = 0, first = UINT32_MAX;
-
-		end = base + PD_SM_ENTRIES_PER_BITMAP;
-		if (end > s->leaks.nr_bits)
-			end = s->leaks.nr_bits;
-		if (base_bitmap_next_set(&s->leaks, base) >= end)
-			continue;
-		bn = le64_to_cpu(ib->entries[i].blocknr);
-		r = pd_bm_read_lock(c->bm, bn, &pd_bitmap_validator, &b, NULL);
+		return r;
+	for (uint64_t j = base_bitmap_next_set(&s->leaks, 0); j < s->leaks.nr_bits;
+	     j = base_bitmap_next_set(&s->leaks, j + 1)) {
+		r = pd_tm_release(tm, j);
 		if (r < 0)
 			goto out;
-		memcpy(buf, pd_block_data(b), PD_BLOCK_SIZE);
-		pd_bm_unlock(b);
-		for (uint64_t j = base_bitmap_next_set(&s->leaks, base); j < end;
-		     j = base_bitmap_next_set(&s->leaks, j + 1)) {
-			uint32_t e = (uint32_t)(j - base);
-
-			pd_bitmap_set(buf, e, 0);
-			if (e < first)
-				first = e;
-			freed++;
-		}
-		pd_validator_prepare(&pd_bitmap_validator, buf, bn);
-		r = write_block(c, bn, buf);
-		if (r < 0)
-			goto out;
-		ib->entries[i].nr_free = cpu_to_le32(
-			le32_to_cpu(ib->entries[i].nr_free) + freed);
-		if (first < le32_to_cpu(ib->entries[i].none_free_before))
-			ib->entries[i].none_free_before = cpu_to_le32(first);
-		c->res->freed_blocks += freed;
+		freed++;
 	}
-	pd_validator_prepare(&pd_index_validator, index,
-			     c->sb.sm_root.bitmap_root);
-	r = write_block(c, c->sb.sm_root.bitmap_root, index);
+	/* From here on blocks may have been written. */
+	c->res->wrote = 1;
+	r = pd_tm_commit(tm, fill_sb, &u, &cache_sb_validator);
 	if (!r)
-		r = c->io->ops->flush(c->io);
+		c->res->freed_blocks = freed;
 out:
-	free(buf);
-	free(index);
+	pd_tm_destroy(tm);
 	return r;
 }
 
@@ -405,8 +398,7 @@ static int write_superblock(struct checker *c, uint32_t flags,
 int ck_write(struct checker *c, struct sm_result *s)
 {
 	unsigned f = c->opts->flags;
-	uint32_t flags = c->sb.flags;
-	uint64_t nr_allocated = c->sb.sm_root.nr_allocated;
+	uint32_t flags = c->sb.flags & ~(uint32_t)CACHE_SB_NEEDS_CHECK;
 	char msg[128];
 	int r;
 
@@ -418,22 +410,28 @@ int ck_write(struct checker *c, struct sm_result *s)
 		return 0;
 	}
 	if (s && s->nr_leaks) {
-		r = free_leaks(c, s);
-		if (r < 0)
+		r = free_leaks(c, s, flags);
+		if (r == -ENOSPC) {
+			/* Leaks are harmless; NEEDS_CHECK is still cleared. */
+			ck_action(c, "leaks left as they are: no free metadata "
+				  "block to write the new space map into");
+		} else if (r < 0) {
 			return r;
-		nr_allocated = s->in_use - c->res->freed_blocks;
-		snprintf(msg, sizeof(msg), "freed %" PRIu64 " leaked block%s",
-			 c->res->freed_blocks,
-			 c->res->freed_blocks == 1 ? "" : "s");
-		ck_action(c, msg);
+		} else {
+			snprintf(msg, sizeof(msg),
+				 "freed %" PRIu64 " leaked block%s",
+				 c->res->freed_blocks,
+				 c->res->freed_blocks == 1 ? "" : "s");
+			ck_action(c, msg);
+			goto done;
+		}
 	}
-	if (flags & CACHE_SB_NEEDS_CHECK)
-		flags &= ~CACHE_SB_NEEDS_CHECK;
-	if (flags == c->sb.flags && nr_allocated == c->sb.sm_root.nr_allocated)
+	if (flags == c->sb.flags)
 		return 0;
-	r = write_superblock(c, flags, nr_allocated);
+	r = write_superblock(c, flags, c->sb.sm_root.nr_allocated);
 	if (r < 0)
 		return r;
+done:
 	if (flags != c->sb.flags) {
 		c->res->cleared_needs_check = 1;
 		ck_action(c, "cleared NEEDS_CHECK");

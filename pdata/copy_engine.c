@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "pdata/copy.h"
+#include "pdata/io.h"
 
 /* ---- a ring of finished requests ---- */
 
@@ -224,10 +225,8 @@ static int aio_reap(struct pd_copy_engine *e, unsigned min, unsigned max,
 		return (int)n;
 	if (max - n > e->depth)
 		max = n + e->depth;
-	do {
-		got = io_getevents(f->ctx, min > n ? (long)(min - n) : 0,
-				   (long)(max - n), f->events, NULL);
-	} while (got == -EINTR);
+	got = pd_io_aio_getevents(f->ctx, min > n ? (long)(min - n) : 0,
+				  (long)(max - n), f->events);
 	if (got < 0)
 		return n ? (int)n : got;
 	for (int i = 0; i < got; i++) {

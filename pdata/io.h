@@ -112,4 +112,17 @@ int pd_io_fd_write(int fd, uint64_t block, unsigned nr, const void *buf);
 int pd_io_aio_create(int fd, uint64_t size_bytes, int is_blockdev,
 		     struct pd_io **out);
 
+/*
+ * Internal to pdata: io_getevents(2) for at least min_nr and at most nr
+ * events, never asleep for good on a wakeup the kernel lost.  A test
+ * machine's 6.18 kernel once left a reader asleep in read_events for 20
+ * minutes with its reads complete: the events were reaped at once when the
+ * sleep was interrupted.  So each sleep is bounded and the ring looked at
+ * again; EINTR is retried.  Returns the events reaped or a negative errno.
+ */
+struct io_context;
+struct io_event;
+int pd_io_aio_getevents(struct io_context *ctx, long min_nr, long nr,
+			struct io_event *events);
+
 #endif

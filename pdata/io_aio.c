@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <libaio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pdata/ondisk.h"
@@ -45,6 +46,27 @@ static int aio_write(struct pd_io *io, uint64_t block, unsigned nr,
 	return pd_io_fd_write(((struct aio_io *)io)->fd, block, nr, buf);
 }
 
+int pd_io_aio_getevents(struct io_context *ctx, long min_nr, long nr,
+			struct io_event *events)
+{
+	long got = 0;
+
+	while (got < nr) {
+		struct timespec ts = { 1, 0 };
+		int r = io_getevents(ctx, min_nr > got ? min_nr - got : 0,
+				     nr - got, events + got, &ts);
+
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return got ? (int)got : r;
+		got += r;
+		if (got >= min_nr)
+			break;
+	}
+	return (int)got;
+}
+
 /* Submits one chunk of at most AIO_DEPTH reads and reaps all of them. */
 static int read_chunk(struct aio_io *a, unsigned n, const uint64_t *blocks,
 		      void *const *bufs)
@@ -71,11 +93,9 @@ static int read_chunk(struct aio_io *a, unsigned n, const uint64_t *blocks,
 	}
 	/* Reap everything submitted, even after an error: the buffers are ours. */
 	while (done < submitted) {
-		int r = io_getevents(a->ctx, 1, (long)(submitted - done),
-				     a->events, NULL);
+		int r = pd_io_aio_getevents(a->ctx, 1, (long)(submitted - done),
+					    a->events);
 
-		if (r == -EINTR)
-			continue;
 		if (r < 0)
 			return r;
 		for (int i = 0; i < r; i++) {

@@ -287,6 +287,17 @@ int pd_tm_dec(struct pd_tm *tm, uint64_t block)
 	return 0;
 }
 
+int pd_tm_release(struct pd_tm *tm, uint64_t block)
+{
+	if (block >= tm->nr_blocks)
+		return -EINVAL;
+	if (tm->counts[block]) {
+		tm->counts[block] = 0;
+		tm->nr_allocated--;
+	}
+	return 0;
+}
+
 int pd_tm_shadow(struct pd_tm *tm, uint64_t block,
 		 const struct pd_validator *v, struct pd_block **out,
 		 int *inc_children, struct pd_fault *f)

@@ -119,6 +119,12 @@ int pd_tm_inc(struct pd_tm *tm, uint64_t block);
 /* At 0 the block is free, reusable in this transaction only if it was
  * allocated in it. */
 int pd_tm_dec(struct pd_tm *tm, uint64_t block);
+/*
+ * Drops block's count to 0 whatever it was: for a checker that has proved
+ * nothing references it (a leak).  Like pd_tm_dec, the block stays unusable
+ * until the commit.  -EINVAL out of range.
+ */
+int pd_tm_release(struct pd_tm *tm, uint64_t block);
 
 /*
  * Fills the superblock: sb is a zeroed, write-locked 4096-byte block at

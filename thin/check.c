@@ -46,14 +46,11 @@
  * fatal problem was found; accepted with --skip-mappings and
  * --super-block-only, which 0.9.0 refuses although distributions give it
  * as the slow-boot work-around): leaked blocks (counted, referenced by
- * nothing, every structure walked whole) are freed in place, bitmap by
- * bitmap (a count of 3 would need its overflow entry removed and is left),
- * then the metadata index block's advisory nr_free/none_free_before (the
- * data map's, in btree leaves, are left low: the kernel then only looks
- * further for free blocks), a flush, then the superblock (nr_allocated of
- * each map less what was freed, NEEDS_CHECK cleared) and a flush.  Nothing
- * references a leaked block, so every state between these writes is valid
- * metadata; the superblock goes last.
+ * nothing, every structure walked whole) are freed in one transaction
+ * (thin/leaks.h: new space maps in free blocks, the superblock last, so a
+ * crash or torn write leaves the old metadata whole); without leaks, or
+ * with no free block to write into, only the superblock is rewritten with
+ * NEEDS_CHECK cleared.
  */
 #include "thin/check.h"
 
@@ -373,8 +370,16 @@ int thin_check(struct pd_io *io, const struct thin_check_opts *opts,
 	c->opts = opts;
 	c->sink = sink ? sink : &no_sink;
 	c->res = res;
-	c->max_reports = opts->max_reports ? opts->max_reports
-					   : DEFAULT_MAX_REPORTS;
+	c->rep = (struct pd_report){
+		.nr_ids = THIN_NR_PROBLEMS, .fatal = tc_problem_is_fatal,
+		.counts = res->counts, .pass_counts = c->pass_counts,
+		.nr_fatal = &res->nr_fatal, .nr_warn = &res->nr_warn,
+		.max_reports = opts->max_reports ? opts->max_reports
+						 : DEFAULT_MAX_REPORTS,
+		.mute_warnings = !!(opts->flags & THIN_CHECK_IGNORE_WARNINGS),
+		.emit = tc_emit, .emit_more = tc_emit_more,
+		.ctx = (void *)c->sink,
+	};
 	s.c = c;
 	s.name = "superblock";
 	r = pd_bm_create(io, BM_CACHE_BLOCKS, &c->bm);

@@ -21,6 +21,7 @@
 #include "pdata/bm.h"
 #include "pdata/btree.h"
 #include "pdata/ondisk.h"
+#include "pdata/report.h"
 #include "thin/check.h"
 #include "thin/format.h"
 
@@ -56,7 +57,7 @@ struct checker {
 	const struct thin_check_opts *opts;
 	const struct thin_check_sink *sink;
 	struct thin_check_result *res;
-	unsigned max_reports;
+	struct pd_report rep;		/* over res->counts and these */
 	uint64_t pass_counts[THIN_NR_PROBLEMS];
 
 	unsigned char sb_raw[PD_BLOCK_SIZE];
@@ -116,8 +117,10 @@ void tc_action(struct checker *c, const char *text);
 const char *tc_where(struct checker *c, char *buf, size_t len);
 void tc_report_fault(struct checker *c, const struct pd_fault *f,
 		     const char *lost);
-const char *tc_lost_range(char *buf, size_t len, const char *unit,
-			  uint64_t begin, uint64_t end);
+/* pd_report's callbacks and severity table (rep.ctx is the sink). */
+extern const unsigned char tc_problem_is_fatal[THIN_NR_PROBLEMS];
+void tc_emit(void *ctx, unsigned id, int fatal, const char *msg);
+void tc_emit_more(void *ctx, unsigned id, int fatal, uint64_t n);
 void tc_report_btree_damage(struct checker *c, const struct pd_btree_damage *d,
 			    const char *unit);
 

@@ -13,6 +13,7 @@
 
 #include "pdata/bm.h"
 #include "pdata/btree.h"
+#include "pdata/report.h"
 #include "thin/check_int.h"
 
 /* ---- the problem table ---- */
@@ -45,40 +46,46 @@ const char *thin_problem_desc(enum thin_problem p)
 
 /* ---- reporting ---- */
 
+/* The severities as pd_report wants them. */
+const unsigned char tc_problem_is_fatal[THIN_NR_PROBLEMS] = {
+#define THIN_PROBLEM_FATAL(id, sev, name, desc) \
+	[THIN_P_##id] = THIN_SEV_##sev == THIN_SEV_FATAL,
+	THIN_PROBLEMS(THIN_PROBLEM_FATAL)
+#undef THIN_PROBLEM_FATAL
+};
+
 __attribute__((format(printf, 3, 4)))
 void tc_report(struct checker *c, enum thin_problem id, const char *fmt, ...)
 {
-	enum thin_severity sev = problems[id].sev;
-	char msg[512];
 	va_list ap;
 
-	c->res->counts[id]++;
-	if (sev == THIN_SEV_FATAL)
-		c->res->nr_fatal++;
-	else
-		c->res->nr_warn++;
-	if (sev == THIN_SEV_WARN &&
-	    (c->opts->flags & THIN_CHECK_IGNORE_WARNINGS))
-		return;
-	if (c->pass_counts[id]++ >= c->max_reports)
-		return;
-	if (!c->sink->problem)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	pd_report_v(&c->rep, id, fmt, ap);
 	va_end(ap);
-	c->sink->problem(c->sink->ctx, id, sev, msg);
+}
+
+/* pd_report's callbacks: the sink's, with the problem's enum types. */
+void tc_emit(void *ctx, unsigned id, int fatal, const char *msg)
+{
+	const struct thin_check_sink *sink = ctx;
+
+	if (sink->problem)
+		sink->problem(sink->ctx, (enum thin_problem)id,
+			      fatal ? THIN_SEV_FATAL : THIN_SEV_WARN, msg);
+}
+
+void tc_emit_more(void *ctx, unsigned id, int fatal, uint64_t n)
+{
+	const struct thin_check_sink *sink = ctx;
+
+	if (sink->more)
+		sink->more(sink->ctx, (enum thin_problem)id,
+			   fatal ? THIN_SEV_FATAL : THIN_SEV_WARN, n);
 }
 
 void tc_end_pass(struct checker *c)
 {
-	for (unsigned i = 0; i < THIN_NR_PROBLEMS; i++) {
-		if (c->pass_counts[i] > c->max_reports && c->sink->more)
-			c->sink->more(c->sink->ctx, (enum thin_problem)i,
-				      problems[i].sev,
-				      c->pass_counts[i] - c->max_reports);
-		c->pass_counts[i] = 0;
-	}
+	pd_report_end_pass(&c->rep);
 }
 
 void tc_pass(struct checker *c, const char *text)
@@ -106,52 +113,14 @@ const char *tc_where(struct checker *c, char *buf, size_t len)
 void tc_report_fault(struct checker *c, const struct pd_fault *f,
 		     const char *lost)
 {
-	const char *v = f->validator ? f->validator : "block";
+	static const struct pd_fault_ids ids = {
+		THIN_P_BLOCK_RANGE, THIN_P_BLOCK_LOCATION,
+		THIN_P_BLOCK_CHECKSUM, THIN_P_BLOCK_HEADER, THIN_P_BLOCK_IO,
+	};
 	char s[96];
 
-	tc_where(c, s, sizeof(s));
-	switch (f->kind) {
-	case PD_FAULT_RANGE:
-		tc_report(c, THIN_P_BLOCK_RANGE,
-			  "%s: %s %" PRIu64 " is past the end of the device (%"
-			  PRIu64 " blocks)%s", s, v, f->block,
-			  pd_bm_nr_blocks(c->bm), lost);
-		return;
-	case PD_FAULT_LOCATION:
-		tc_report(c, THIN_P_BLOCK_LOCATION,
-			  "%s: %s %" PRIu64 " claims to be block %" PRIu64 "%s",
-			  s, v, f->block, f->found, lost);
-		return;
-	case PD_FAULT_CHECKSUM:
-		tc_report(c, THIN_P_BLOCK_CHECKSUM,
-			  "%s: %s %" PRIu64 ": bad checksum (found 0x%08" PRIx64
-			  ", expected 0x%08" PRIx64 ")%s", s, v, f->block,
-			  f->found, f->expected, lost);
-		return;
-	case PD_FAULT_HEADER:
-		tc_report(c, THIN_P_BLOCK_HEADER, "%s: %s %" PRIu64
-			  ": bad %s (found %" PRIu64 ", expected %" PRIu64
-			  ")%s", s, v, f->block, f->what ? f->what : "header",
-			  f->found, f->expected, lost);
-		return;
-	default:
-		tc_report(c, THIN_P_BLOCK_IO, "%s: %s %" PRIu64 ": %s%s", s, v,
-			  f->block, pd_strerror(f->err), lost);
-		return;
-	}
-}
-
-const char *tc_lost_range(char *buf, size_t len, const char *unit,
-			  uint64_t begin, uint64_t end)
-{
-	if (begin >= end)
-		return "";
-	if (end == UINT64_MAX)
-		snprintf(buf, len, "; %s from %" PRIu64 " on lost", unit, begin);
-	else
-		snprintf(buf, len, "; %s [%" PRIu64 ", %" PRIu64 ") lost", unit,
-			 begin, end);
-	return buf;
+	pd_report_fault(&c->rep, &ids, tc_where(c, s, sizeof(s)), f,
+			pd_bm_nr_blocks(c->bm), lost);
 }
 
 void tc_report_btree_damage(struct checker *c, const struct pd_btree_damage *d,
@@ -167,7 +136,8 @@ void tc_report_btree_damage(struct checker *c, const struct pd_btree_damage *d,
 		c->totals[i].ok = 0;
 	c->mrefs_incomplete = 1;
 	c->drefs_incomplete = 1;
-	lost = tc_lost_range(buf, sizeof(buf), unit, d->key_begin, d->key_end);
+	lost = pd_report_lost_range(buf, sizeof(buf), unit, d->key_begin,
+				    d->key_end);
 	switch (d->problem) {
 	case PD_BT_BLOCK:
 		tc_report_fault(c, f, lost);

@@ -19,9 +19,11 @@
 #include "pdata/btree.h"
 #include "pdata/io.h"
 #include "pdata/ondisk.h"
+#include "pdata/report.h"
 #include "pdata/sm.h"
 #include "thin/check_int.h"
 #include "thin/format.h"
+#include "thin/leaks.h"
 
 /* ---- passes 6 and 7: the space maps ---- */
 
@@ -52,13 +54,13 @@ static int cb_sm_damage(void *ctx, const struct pd_sm_damage *d)
 			break;
 		}
 		tc_report_fault(c, &d->fault,
-				tc_lost_range(lost, sizeof(lost),
+				pd_report_lost_range(lost, sizeof(lost),
 					      "counts of blocks",
 					      d->block_begin, d->block_end));
 		break;
 	case PD_SM_BITMAP:
 		tc_report_fault(c, &d->fault,
-				tc_lost_range(lost, sizeof(lost),
+				pd_report_lost_range(lost, sizeof(lost),
 					      "counts of blocks",
 					      d->block_begin, d->block_end));
 		break;
@@ -291,129 +293,11 @@ static int write_block(struct checker *c, uint64_t block, const void *data)
 	return r;
 }
 
-/*
- * Zeroes the leaked entries of bitmap bn, whose entries start at block
- * base; only counts 1 and 2 (a 3 would also need its overflow entry
- * removed: such a leak is left).  *freed and *first get what was freed.
- */
-static int free_in_bitmap(struct checker *c, uint64_t bn, uint64_t base,
-			  const struct base_bitmap *leaks, uint32_t *freed,
-			  uint32_t *first)
-{
-	unsigned char buf[PD_BLOCK_SIZE];
-	uint64_t end = base + PD_SM_ENTRIES_PER_BITMAP;
-	struct pd_block *b;
-	int r;
-
-	*freed = 0;
-	*first = UINT32_MAX;
-	if (end > leaks->nr_bits)
-		end = leaks->nr_bits;
-	r = pd_bm_read_lock(c->bm, bn, &pd_bitmap_validator, &b, NULL);
-	if (r < 0)
-		return r;
-	memcpy(buf, pd_block_data(b), PD_BLOCK_SIZE);
-	pd_bm_unlock(b);
-	for (uint64_t j = base_bitmap_next_set(leaks, base); j < end;
-	     j = base_bitmap_next_set(leaks, j + 1)) {
-		uint32_t e = (uint32_t)(j - base);
-
-		if (pd_bitmap_get(buf, e) >= 3)
-			continue;
-		pd_bitmap_set(buf, e, 0);
-		if (e < *first)
-			*first = e;
-		(*freed)++;
-	}
-	if (!*freed)
-		return 0;
-	pd_validator_prepare(&pd_bitmap_validator, buf, bn);
-	return write_block(c, bn, buf);
-}
-
-/* The metadata map: bitmaps, then the index block's advisory fields. */
-static int free_meta_leaks(struct checker *c, uint64_t *total)
-{
-	unsigned char index[PD_BLOCK_SIZE];
-	struct pd_index_block *ib = (struct pd_index_block *)index;
-	uint64_t root = c->sb.metadata_sm.bitmap_root, nb;
-	struct pd_block *b;
-	int r;
-
-	r = pd_bm_read_lock(c->bm, root, &pd_index_validator, &b, NULL);
-	if (r < 0)
-		return r;
-	memcpy(index, pd_block_data(b), PD_BLOCK_SIZE);
-	pd_bm_unlock(b);
-	nb = (c->meta_leaks.nr_bits + PD_SM_ENTRIES_PER_BITMAP - 1) /
-	     PD_SM_ENTRIES_PER_BITMAP;
-	for (uint64_t i = 0; i < nb && i < PD_SM_MAX_INDEX_ENTRIES; i++) {
-		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP;
-		uint32_t freed, first;
-
-		if (base_bitmap_next_set(&c->meta_leaks, base) >=
-		    base + PD_SM_ENTRIES_PER_BITMAP)
-			continue;
-		r = free_in_bitmap(c, le64_to_cpu(ib->entries[i].blocknr), base,
-				   &c->meta_leaks, &freed, &first);
-		if (r < 0)
-			return r;
-		ib->entries[i].nr_free = cpu_to_le32(
-			le32_to_cpu(ib->entries[i].nr_free) + freed);
-		if (freed &&
-		    first < le32_to_cpu(ib->entries[i].none_free_before))
-			ib->entries[i].none_free_before = cpu_to_le32(first);
-		*total += freed;
-	}
-	if (!*total)
-		return 0;
-	pd_validator_prepare(&pd_index_validator, index, root);
-	return write_block(c, root, index);
-}
-
-/*
- * The data map: bitmaps only.  Its index entries live in btree leaves;
- * their nr_free and none_free_before are advisory, and left low they only
- * make the kernel look further for a free block, never hand out a used
- * one, so the leaves are not rewritten.
- */
-static int free_data_leaks(struct checker *c, uint64_t *total)
-{
-	uint64_t nb = (c->data_leaks.nr_bits + PD_SM_ENTRIES_PER_BITMAP - 1) /
-		      PD_SM_ENTRIES_PER_BITMAP;
-	int r;
-
-	for (uint64_t i = 0; i < nb; i++) {
-		uint64_t base = i * PD_SM_ENTRIES_PER_BITMAP;
-		struct pd_index_entry ie;
-		uint32_t freed, first;
-		struct pd_fault f;
-
-		if (base_bitmap_next_set(&c->data_leaks, base) >=
-		    base + PD_SM_ENTRIES_PER_BITMAP)
-			continue;
-		r = pd_btree_lookup(c->bm, c->sb.data_sm.bitmap_root,
-				    sizeof(ie), i, &ie, &f);
-		if (r < 0)
-			return r;
-		r = free_in_bitmap(c, le64_to_cpu(ie.blocknr), base,
-				   &c->data_leaks, &freed, &first);
-		if (r < 0)
-			return r;
-		*total += freed;
-	}
-	return 0;
-}
-
 int tc_repair(struct checker *c)
 {
 	unsigned f = c->opts->flags;
 	struct thin_disk_sb *d = (struct thin_disk_sb *)c->sb_raw;
-	struct pd_sm_root *dsm = (struct pd_sm_root *)d->data_space_map_root;
-	struct pd_sm_root *msm = (struct pd_sm_root *)d->metadata_space_map_root;
-	uint64_t mfreed = 0, dfreed = 0;
-	int changed = 0, r;
-	char msg[128];
+	int r;
 
 	if (!(f & (THIN_CHECK_AUTO_REPAIR | THIN_CHECK_CLEAR_NEEDS_CHECK)))
 		return 0;
@@ -422,40 +306,43 @@ int tc_repair(struct checker *c)
 			     "(thin_repair rebuilds it)");
 		return 0;
 	}
-	if (c->data_sm_read && c->res->leaked_data) {
-		r = free_data_leaks(c, &dfreed);
-		if (r < 0)
+	if ((c->data_sm_read && c->res->leaked_data) ||
+	    (c->meta_sm_read && c->res->leaked_metadata)) {
+		struct thin_leaks l = {
+			.sb = &c->sb, .sb_raw = c->sb_raw,
+			.flags = c->sb.flags & ~(uint32_t)THIN_SB_NEEDS_CHECK,
+			.meta_in_use = c->meta_in_use,
+			.data_in_use = c->data_in_use,
+			.meta_leaks = c->meta_sm_read && c->res->leaked_metadata ?
+				      &c->meta_leaks : NULL,
+			.data_leaks = c->data_sm_read && c->res->leaked_data ?
+				      &c->data_leaks : NULL,
+		};
+
+		c->res->wrote = 1;	/* from here on blocks may be written */
+		r = thin_free_leaks(c->bm, &l);
+		if (r == -ENOSPC) {
+			/* Leaks are harmless; NEEDS_CHECK is still cleared. */
+			tc_action(c, "leaks left as they are: no free metadata "
+				     "block to write the new space maps into");
+		} else if (r < 0) {
 			return r;
+		} else {
+			uint64_t mfreed = l.meta_freed, dfreed = l.data_freed;
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "freed %" PRIu64 " leaked "
+				 "metadata block%s and %" PRIu64 " leaked data "
+				 "block%s", mfreed, mfreed == 1 ? "" : "s",
+				 dfreed, dfreed == 1 ? "" : "s");
+			tc_action(c, msg);
+			c->res->freed_blocks = mfreed + dfreed;
+			goto done;
+		}
 	}
-	if (c->meta_sm_read && c->res->leaked_metadata) {
-		r = free_meta_leaks(c, &mfreed);
-		if (r < 0)
-			return r;
-	}
-	if (dfreed || mfreed) {
-		r = c->io->ops->flush(c->io);
-		if (r < 0)
-			return r;
-		snprintf(msg, sizeof(msg), "freed %" PRIu64 " leaked metadata "
-			 "block%s and %" PRIu64 " leaked data block%s", mfreed,
-			 mfreed == 1 ? "" : "s", dfreed, dfreed == 1 ? "" : "s");
-		tc_action(c, msg);
-		c->res->freed_blocks = mfreed + dfreed;
-	}
-	if (dfreed) {
-		dsm->nr_allocated = cpu_to_le64(c->data_in_use - dfreed);
-		changed = 1;
-	}
-	if (mfreed) {
-		msm->nr_allocated = cpu_to_le64(c->meta_in_use - mfreed);
-		changed = 1;
-	}
-	if (c->sb.flags & THIN_SB_NEEDS_CHECK) {
-		d->flags = cpu_to_le32(c->sb.flags & ~THIN_SB_NEEDS_CHECK);
-		changed = 1;
-	}
-	if (!changed)
+	if (!(c->sb.flags & THIN_SB_NEEDS_CHECK))
 		return 0;
+	d->flags = cpu_to_le32(c->sb.flags & ~THIN_SB_NEEDS_CHECK);
 	/* The superblock last, once everything it describes is on disk. */
 	d->csum = cpu_to_le32(pd_block_csum(c->sb_raw, THIN_SB_CSUM_XOR));
 	r = write_block(c, THIN_SB_LOCATION, c->sb_raw);
@@ -463,6 +350,7 @@ int tc_repair(struct checker *c)
 		r = c->io->ops->flush(c->io);
 	if (r < 0)
 		return r;
+done:
 	if (c->sb.flags & THIN_SB_NEEDS_CHECK) {
 		c->res->cleared_needs_check = 1;
 		tc_action(c, "cleared NEEDS_CHECK");

@@ -4,9 +4,11 @@
 # The only writes cache_check makes: --clear-needs-check-flag clears
 # NEEDS_CHECK when the check passes (and frees leaked blocks, as LVM runs
 # it on every activation), --auto-repair frees leaks and clears NEEDS_CHECK.
-# Each is checked byte for byte: the superblock changes only in flags,
-# nr_allocated and checksum; a leak repair changes only the bitmap and index
-# blocks; a failing check writes nothing at all.
+# Each is checked byte for byte: clearing the flag changes only the
+# superblock's flags and checksum; a leak repair writes a new space map into
+# blocks that were free, leaves every block the old superblock reaches as it
+# was, and changes the superblock only in flags, space-map root and
+# checksum; a failing check writes nothing at all.
 set -u
 : "${BIN:?}" "${PROGS:?}" "${TOP:?}"
 [ -x /usr/sbin/cache_restore ] || { echo "no reference cache_restore"; exit 77; }
@@ -15,17 +17,7 @@ C=$PROGS/corrupt
 fails=0
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-# changed_blocks A B: the 4 KiB blocks that differ, space separated
-changed_blocks() {
-	cmp -l "$1" "$2" | awk '{ b = int(($1 - 1) / 4096); if (b != last) { printf "%s%d", sep, b; sep = " "; last = b } }
-		BEGIN { last = -1 }'
-}
-# changed_bytes A B BLOCK: byte offsets (0-based) that differ in BLOCK
-changed_bytes() {
-	cmp -l "$1" "$2" | awk -v blk="$3" '{ o = $1 - 1; if (int(o / 4096) == blk) { printf "%s%d", sep, o % 4096; sep = " " } }'
-}
-le32_at() { od -A n -t u4 -j "$2" -N 4 "$1" | tr -d ' '; }
-le64_at() { od -A n -t u8 -j "$2" -N 8 "$1" | tr -d ' '; }
+. "$TOP/tests/cli/img-lib.bash"
 
 "$PROGS/gen_xml" --nr-cache-blocks 3000 --mapped 70 >a.xml
 truncate -s 8M v2.img
@@ -64,25 +56,36 @@ cmp -s dm.img dm.before || bad "auto-repair on a damaged image wrote"
 grep -q "not writing anything" dm2.out || bad "auto-repair did not say why it wrote nothing"
 
 # 3. v1 (0.9.0 leaks block 6) with NEEDS_CHECK: --clear-needs-check-flag
-#    frees the leak and clears the flag; only sb, index and bitmap change
+#    frees the leak and clears the flag, in a transaction: a new index,
+#    bitmap and ref-count root in blocks that were free, the superblock last
 cp v1.img lk.img
 "$C" lk.img set-sb flags 3
 cp lk.img lk.before
-index=$("$C" lk.img where index)
-bitmap=$("$C" lk.img where bitmap 0)
+old_sm="$("$C" lk.img where index) $("$C" lk.img where bitmap 0) $("$C" lk.img where ref-count-root)"
 alloc=$(le64_at lk.img 72)
+"$C" lk.before sm-counts >counts.before
 "$CHECK" --clear-needs-check-flag lk.img >lk.out 2>&1 || bad "clear on v1 failed: $(cat lk.out)"
 grep -q '^  freed 1 leaked block$' lk.out || bad "no 'freed 1 leaked block' line: $(cat lk.out)"
-[ "$(changed_blocks lk.before lk.img)" = "0 $index $bitmap" ] ||
-	bad "leak repair changed blocks '$(changed_blocks lk.before lk.img)', expected '0 $index $bitmap'"
+new_sm="$("$C" lk.img where index) $("$C" lk.img where bitmap 0) $("$C" lk.img where ref-count-root)"
+changed=$(changed_blocks lk.before lk.img)
+[ "$changed" = "0 $(echo "$new_sm" | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')" ] ||
+	bad "leak repair changed blocks '$changed', expected 0 and the new space map's '$new_sm'"
+for b in $new_sm; do
+	grep -q "^$b " counts.before && bad "new space-map block $b was in use before"
+	case " $old_sm " in *" $b "*) bad "block $b of the old space map was rewritten" ;; esac
+done
 for o in $(changed_bytes lk.before lk.img 0); do
-	case $o in [0-7] | 7[2-9]) ;; *) bad "superblock byte $o changed" ;; esac
+	case $o in [0-7] | 6[4-9] | [7-9][0-9] | 1[0-8][0-9] | 19[01]) ;;
+	*) bad "superblock byte $o changed" ;; esac
 done
 [ "$(le64_at lk.img 72)" = $((alloc - 1)) ] || bad "nr_allocated $(le64_at lk.img 72), expected $((alloc - 1))"
-# in the bitmap only block 6's entry (byte 16 + 6/4, bits 4-5) changed
-# (and the checksum, bytes 0-3, most of which change)
-[ "$(changed_bytes lk.before lk.img "$bitmap" | sed 's/^\([0-3] \)*//')" = "17" ] ||
-	bad "bitmap bytes changed: $(changed_bytes lk.before lk.img "$bitmap")"
+# the counts: block 6 and the old space map freed, the new one in use,
+# every other count as it was
+{ grep -v -E "^($(echo 6 $old_sm | tr ' ' '|')) " counts.before
+  for b in $new_sm; do echo "$b 1"; done; } | sort -n >counts.want
+"$C" lk.img sm-counts | sort -n >counts.after
+cmp -s counts.want counts.after ||
+	bad "space-map counts after the repair: $(diff counts.want counts.after | tr '\n' ' ')"
 "$CHECK" lk.img >lk2.out 2>&1 || bad "repaired image fails"
 grep -q warning lk2.out && bad "warnings after the repair: $(grep warning lk2.out)"
 /usr/sbin/cache_check -q lk.img || bad "the reference rejects the repaired image"

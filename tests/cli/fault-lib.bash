@@ -42,11 +42,12 @@ fault_run() {
 		FAULTIO_HIT=hit FAULTIO_LOG=fault.log "$@" >out.txt 2>err.txt
 }
 
-# both_pass IMG: our cache_check and 0.9.0's pass it.
+# both_pass IMG: our checker and 0.9.0's pass it (FAULT_CHECK and
+# FAULT_REF_CHECK, cache_check's by default; FAULT_DUMP likewise).
 both_pass() {
-	"$BIN/cache_check" "$1" >check.txt 2>&1 ||
+	"${FAULT_CHECK:-$BIN/cache_check}" "$1" >check.txt 2>&1 ||
 		{ cat check.txt; return 1; }
-	/usr/sbin/cache_check -q "$1" >/dev/null 2>&1
+	"${FAULT_REF_CHECK:-/usr/sbin/cache_check}" -q "$1" >/dev/null 2>&1
 }
 
 # fault_state IMG: sets ST to old, new, zero (block 0 all zero) or other,
@@ -64,7 +65,7 @@ fault_state() {
 		ST=zero
 	else
 		ST_EXACT=0
-		if "$BIN/cache_dump" "$1" >state.xml 2>/dev/null; then
+		if "${FAULT_DUMP:-$BIN/cache_dump}" "$1" >state.xml 2>/dev/null; then
 			if [ -f old.xml ] && cmp -s state.xml old.xml; then
 				ST=old
 			elif cmp -s state.xml new.xml; then
@@ -79,11 +80,11 @@ fault_state() {
 fault_prepare() {
 	fault_setup
 	both_pass old.img || fail "the old image does not pass the checkers"
-	"$BIN/cache_dump" old.img >old.xml 2>/dev/null || rm -f old.xml
+	"${FAULT_DUMP:-$BIN/cache_dump}" old.img >old.xml 2>/dev/null || rm -f old.xml
 	"$@" >out.txt 2>err.txt || fail "without faults: $(cat err.txt)"
 	cp "$FAULT_STATE_OF" new.img
 	both_pass new.img || fail "the new image does not pass the checkers"
-	"$BIN/cache_dump" new.img >new.xml || fail "cannot dump new.img"
+	"${FAULT_DUMP:-$BIN/cache_dump}" new.img >new.xml || fail "cannot dump new.img"
 }
 
 # fault_loop KIND ALLOWED CMD...: see the top of the file.  Prints how many

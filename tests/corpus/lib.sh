@@ -56,17 +56,7 @@ u64() { od -An -tu8 -j $(($1 * 4096 + $2)) -N8 image | tr -d ' '; }
 node_key() { echo $((32 + 8 * $1)); }
 node_value() { echo $((32 + 8 * 252 + 8 * $1)); }
 
-# corpus_with_fault CMD...: CMD, under the case's fault shim if it has one.
-corpus_with_fault() {
-	if [ -f fault.env ]; then
-		# shellcheck disable=SC2046
-		env ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
-			LD_PRELOAD="$PROGS/faultio.so" FAULTIO_FILE=image \
-			$(cat fault.env) "$@"
-	else
-		"$@"
-	fi
-}
+. "$TOP/tests/corpus/with-fault.bash"
 
 # corpus_build CASE_DIR: the case's image in the current folder.
 corpus_build() {

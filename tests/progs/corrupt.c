@@ -15,6 +15,8 @@
  *   corrupt IMG set-u8|set-u32|set-u64 BLOCK OFFSET VALUE [--resum V]
  *   corrupt IMG set-sb FIELD VALUE            re-checksummed
  *   corrupt IMG set-bitmap-count BLOCK N      space-map count of BLOCK
+ *   corrupt IMG sm-counts     "BLOCK COUNT" for every block the bitmaps
+ *       count as in use (COUNT 3 means 3 or more)
  *   corrupt IMG set-map CBLOCK VALUE          raw mapping entry
  *   corrupt IMG copy-block SRC DST [--resum V]
  *   corrupt IMG resum BLOCK V
@@ -248,6 +250,29 @@ static void set_bitmap_count(uint64_t block, unsigned count)
 	wr(bm, buf);
 }
 
+static void sm_counts(void)
+{
+	unsigned char index[PD_BLOCK_SIZE], buf[PD_BLOCK_SIZE];
+	uint64_t nr;
+
+	read_sb();
+	nr = sb.sm_root.nr_blocks;
+	rd(sb.sm_root.bitmap_root, index);
+	for (uint64_t i = 0; i * PD_SM_ENTRIES_PER_BITMAP < nr; i++) {
+		if (i >= PD_SM_MAX_INDEX_ENTRIES)
+			die("nr_blocks %" PRIu64 " out of range", nr);
+		rd(load_le64(index + 16 + 16 * i), buf);
+		for (uint32_t e = 0; e < PD_SM_ENTRIES_PER_BITMAP &&
+		     i * PD_SM_ENTRIES_PER_BITMAP + e < nr; e++) {
+			unsigned n = pd_bitmap_get(buf, e);
+
+			if (n)
+				printf("%" PRIu64 " %u\n",
+				       i * PD_SM_ENTRIES_PER_BITMAP + e, n);
+		}
+	}
+}
+
 static void set_map(uint64_t cblock, uint64_t value)
 {
 	unsigned char buf[PD_BLOCK_SIZE];
@@ -294,7 +319,8 @@ int main(int argc, char **argv)
 	if (argc < 3)
 		die("usage: corrupt IMAGE COMMAND ARGS... (see the source)");
 	cmd = argv[2];
-	fd = open(argv[1], strcmp(cmd, "where") ? O_RDWR : O_RDONLY);
+	fd = open(argv[1], strcmp(cmd, "where") && strcmp(cmd, "sm-counts") ?
+			   O_RDWR : O_RDONLY);
 	if (fd < 0)
 		die("%s: %s", argv[1], strerror(errno));
 
@@ -320,6 +346,8 @@ int main(int argc, char **argv)
 		set_sb(argv[3], argv[4]);
 	} else if (!strcmp(cmd, "set-bitmap-count") && argc == 5) {
 		set_bitmap_count(num(argv[3]), (unsigned)num(argv[4]));
+	} else if (!strcmp(cmd, "sm-counts") && argc == 3) {
+		sm_counts();
 	} else if (!strcmp(cmd, "set-map") && argc == 5) {
 		set_map(num(argv[3]), num(argv[4]));
 	} else if (!strcmp(cmd, "copy-block") && argc == 5) {

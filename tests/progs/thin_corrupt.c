@@ -15,6 +15,8 @@
  *   thin_corrupt IMG set-data-count DBLOCK N      (N 0..2)
  *   thin_corrupt IMG set-meta-count BLOCK N       (N 0..3: 3 without an
  *                                                 overflow entry)
+ *   thin_corrupt IMG counts data|meta   "BLOCK COUNT" for every block the
+ *                                       map's bitmaps count (3: 3 or more)
  *   thin_corrupt IMG flip BLOCK OFFSET            (checksum left stale)
  *   thin_corrupt IMG set-u32|set-u64 BLOCK OFFSET VALUE V
  *       V (validator to re-stamp): sb btree bitmap index none
@@ -202,6 +204,23 @@ static void set_count(int data, uint64_t b, unsigned n)
 	wr(bm, buf, PD_CSUM_XOR_BITMAP);
 }
 
+static void print_counts(int data)
+{
+	unsigned char buf[PD_BLOCK_SIZE];
+	uint64_t nr = sb_get(data ? "data_nr_blocks" : "meta_nr_blocks");
+
+	for (uint64_t base = 0; base < nr; base += PD_SM_ENTRIES_PER_BITMAP) {
+		rd(bitmap_of(data, base), buf);
+		for (uint32_t e = 0; e < PD_SM_ENTRIES_PER_BITMAP &&
+		     base + e < nr; e++) {
+			unsigned n = pd_bitmap_get(buf, e);
+
+			if (n)
+				printf("%" PRIu64 " %u\n", base + e, n);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	unsigned char buf[PD_BLOCK_SIZE];
@@ -271,6 +290,8 @@ int main(int argc, char **argv)
 		set_count(1, num(argv[3]), (unsigned)num(argv[4]));
 	} else if (!strcmp(cmd, "set-meta-count") && argc == 5) {
 		set_count(0, num(argv[3]), (unsigned)num(argv[4]));
+	} else if (!strcmp(cmd, "counts") && argc == 4) {
+		print_counts(!strcmp(argv[3], "data"));
 	} else if (!strcmp(cmd, "flip") && argc == 5) {
 		rd(num(argv[3]), buf);
 		buf[num(argv[4]) % PD_BLOCK_SIZE] ^= 1;

@@ -9,6 +9,8 @@
 #                 image and options (0 where it passes damage it misses)
 #   args          optional: extra thin_check options, one line
 #   run           sources this file and calls thin_corpus_run
+# A build may also leave ./fault.env (tests/corpus/with-fault.bash): our
+# thin_check and the reference's then read ./image through the fault shim.
 #
 # Images come from the reference thin_restore (0.9.0), whose block layout
 # is deterministic, so the block numbers in expect.check are stable; the
@@ -17,6 +19,7 @@
 : "${BIN:?}" "${PROGS:?}" "${TOP:?}"
 REF_RESTORE=${REF_RESTORE:-/usr/sbin/thin_restore}
 REF_CHECK=${REF_CHECK:-/usr/sbin/thin_check}
+. "$TOP/tests/corpus/with-fault.bash"
 
 # mkimage [gen_thin_xml options...]: ./image, 4 MiB.
 mkimage() {
@@ -47,12 +50,12 @@ thin_corpus_run() {
 	. "$dir/build" || return 1
 	cp image image.orig
 	[ -f "$dir/args" ] && read -r -a args <"$dir/args"
-	"$BIN/thin_check" "${args[@]}" image >check.out 2>&1
+	corpus_with_fault "$BIN/thin_check" "${args[@]}" image >check.out 2>&1
 	r=$?
 	echo "exit $r" >>check.out
 	# -q (what LVM runs): the same verdict, and not a word.
 	cp image.orig image.q
-	"$BIN/thin_check" -q "${args[@]}" image.q >quiet.out 2>&1
+	CORPUS_IMAGE=image.q corpus_with_fault "$BIN/thin_check" -q "${args[@]}" image.q >quiet.out 2>&1
 	if [ $? -ne $r ] || [ -s quiet.out ]; then
 		echo "thin_check -q disagrees or prints:"
 		cat quiet.out
@@ -61,7 +64,7 @@ thin_corpus_run() {
 	# What the reference makes of it, on a fresh copy.
 	if [ -x "$REF_CHECK" ]; then
 		cp image.orig image.ref
-		"$REF_CHECK" "${args[@]}" image.ref >/dev/null 2>&1
+		CORPUS_IMAGE=image.ref corpus_with_fault "$REF_CHECK" "${args[@]}" image.ref >/dev/null 2>&1
 		rr="exit $?"
 	else
 		rr=$(cat "$dir/expect.ref")

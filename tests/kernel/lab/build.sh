@@ -3,7 +3,8 @@
 # Copied from shared/kernel-lab and adapted for tests/kernel (see tests/kernel/README.md).
 # Build the dm-cache lab initramfs from installed Debian packages.
 #
-#   needs: linux-image-cloud-amd64 (or any linux-image-* with dm-cache modules),
+#   needs: linux-image-cloud-amd64 (or any linux-image-* with the dm-cache and
+#          dm-thin-pool modules),
 #          busybox-static, dmsetup, kmod, cpio, gzip
 #   makes: out/initramfs.cpio.gz, out/vmlinuz (symlink to /boot/vmlinuz-KVER),
 #          out/kver
@@ -66,7 +67,7 @@ if [ -n "$KROOT" ]; then
     [ -f "$MODDIR/modules.dep" ] || depmod -b "$KROOT" "$KVER"
     MP+=(-d "$KROOT")
 fi
-for m in virtio_pci virtio_blk dm-cache-smq; do
+for m in virtio_pci virtio_blk dm-cache-smq dm-thin-pool; do
     "${MP[@]}" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
 done | awk '!seen[$0]++' | while read -r ko; do
     base=$(basename "$ko")
@@ -78,7 +79,9 @@ done | awk '!seen[$0]++' | while read -r ko; do
     esac
     echo "/lib/modules/$KVER/$dst" >> "$ROOT/etc/lab-modules"
 done
-grep -q dm-cache-smq "$ROOT/etc/lab-modules" || { echo "build.sh: $KVER has no dm-cache-smq module" >&2; exit 1; }
+for m in dm-cache-smq dm-thin-pool; do
+    grep -q "/$m.ko" "$ROOT/etc/lab-modules" || { echo "build.sh: $KVER has no $m module" >&2; exit 1; }
+done
 
 install -m 0755 "$LAB/guest/init" "$ROOT/init"
 echo "$KVER" > "$ROOT/etc/lab-kver"
