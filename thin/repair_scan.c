@@ -457,6 +457,25 @@ static int rebuild_top(struct thin_repair *rp)
 	return r;
 }
 
+/*
+ * Whether d may share the tree at root with the device already using it:
+ * only as a snapshot and its origin do, both with the same snapshot time
+ * (the kernel sets it on both) and nothing written since.
+ */
+static int snap_sharer(struct thin_repair *rp, const struct rdev *d,
+		       uint64_t root)
+{
+	for (size_t i = 0; i < rp->nr_devs; i++) {
+		const struct rdev *o = &rp->devs[i];
+
+		if (o != d && o->have_root && o->root == root)
+			return d->details.snapshotted_time &&
+			       o->details.snapshotted_time ==
+				       d->details.snapshotted_time;
+	}
+	return 0;
+}
+
 /* Devices that still have no tree: an orphan with their mapped_blocks. */
 static int match_orphans(struct thin_repair *rp)
 {
@@ -475,7 +494,8 @@ static int match_orphans(struct thin_repair *rp)
 
 				if (c->kind != CAND_MAP || c->damaged ||
 				    c->nr != d->details.mapped_blocks ||
-				    c->used != reuse)
+				    c->used != reuse ||
+				    (reuse && !snap_sharer(rp, d, c->block)))
 					continue;
 				if (!m || c->max_time > m->max_time)
 					m = c;
@@ -514,8 +534,11 @@ static int by_v(const void *a, const void *b)
 
 static int has_map(const struct rdev *d, const struct rmap *m)
 {
-	const struct rmap *f = bsearch(m, d->maps, d->nr, sizeof(*m), by_v);
+	const struct rmap *f;
 
+	if (!d->nr)
+		return 0;
+	f = bsearch(m, d->maps, d->nr, sizeof(*m), by_v);
 	return f && f->bt == m->bt;
 }
 
@@ -718,7 +741,8 @@ static int patch_device(struct thin_repair *rp, struct rdev *d)
 	if (r)
 		return r;
 	/* Patched entries were appended: back in order, one per block. */
-	qsort(d->maps, d->nr, sizeof(*d->maps), by_v);
+	if (d->nr)
+		qsort(d->maps, d->nr, sizeof(*d->maps), by_v);
 	for (size_t i = 0; i < d->nr; i++)
 		if (!j || d->maps[i].v != d->maps[j - 1].v)
 			d->maps[j++] = d->maps[i];

@@ -1,0 +1,230 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# thin_repair (issue 13).  A pool from gen_thin_xml (two origins and a
+# snapshot of the first, 6000 mappings, our thin_restore), then each
+# damage the reference cannot repair, with what /usr/sbin/thin_repair
+# (0.9.0) does on the very same input shown beside ours:
+#   top-level root zeroed   ours: every mapping back, dump identical;
+#                           0.9.0: an empty pool, exit 0
+#   details root zeroed     ours: identical except each device's
+#                           transaction/creation_time/snap_time (lost with
+#                           the details: rebuilt as the superblock's
+#                           transaction, 0, the pool time); 0.9.0: empty
+#   superblock zeroed       ours: identical except the superblock's
+#                           nr_data_blocks (inferred: highest mapped block
+#                           + 1) and, with the three override options,
+#                           identical; 0.9.0: fails
+#   one leaf zeroed after a second transaction (tests/progs/thin_shadow
+#   rewrote blocks 300-309 and 1500-1509 of device 4 with time 4)
+#                           ours: the leaf's range from the older tree, so
+#                           300-309 have their old time and 1500-1509 keep
+#                           the new one, each block compared; reported;
+#                           0.9.0: the leaf's 126 mappings dropped
+# Every output passes our thin_check and 0.9.0's.  Then an empty pool from
+# non-empty evidence is refused, bad input is one line and exit 1, LVM's
+# form works, and seeded random damage never crashes.
+set -u
+: "${BIN:?}" "${PROGS:?}"
+REF=/usr/sbin
+[ -x $REF/thin_repair ] && [ -x $REF/thin_check ] && [ -x $REF/thin_dump ] ||
+	{ echo "no reference tools"; exit 77; }
+fails=0
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# Both checkers pass IMG.
+checks_ok() {
+	"$BIN/thin_check" -q "$2" || { bad "$1: our thin_check fails the output"; "$BIN/thin_check" "$2" 2>&1 | head -5; }
+	$REF/thin_check -q "$2" || bad "$1: reference thin_check fails the output"
+}
+# Mappings in a dump, one line per block: "dev vblock dblock time".
+blocks() {
+	awk '/<device /{match($0,/dev_id="[0-9]+"/); d=substr($0,RSTART+8,RLENGTH-9)}
+	     /single_mapping/{split($0,a,"\""); print d, a[2], a[4], a[6]}
+	     /range_mapping/{split($0,a,"\""); for(i=0;i<a[6];i++) print d, a[2]+i, a[4]+i, a[8]}' "$1"
+}
+nmap() { blocks "$1" | wc -l; }
+# The reference on the same input: its exit code and mappings kept.
+reference() {
+	local name=$1 img=$2
+	rm -f "$name.ref"; truncate -s 8M "$name.ref"
+	$REF/thin_repair -i "$img" -o "$name.ref" >"$name.ref.log" 2>&1
+	local rc=$?
+	if [ $rc -eq 0 ] && $REF/thin_dump "$name.ref" >"$name.ref.dump" 2>/dev/null; then
+		echo "$name: reference: exit 0, $(nmap "$name.ref.dump") mappings"
+	else
+		echo "$name: reference: exit $rc: $(head -c 200 "$name.ref.log" | tr '\n' ' ')"
+		: >"$name.ref.dump"
+	fi
+}
+# repair NAME IMG [OPTS]: ours, into NAME.out; its report in NAME.log.
+repair() {
+	local name=$1 img=$2
+	shift 2
+	rm -f "$name.out"; truncate -s 8M "$name.out"
+	"$BIN/thin_repair" -i "$img" -o "$name.out" "$@" >"$name.log" 2>&1 ||
+		{ bad "$name: our repair failed"; cat "$name.log"; return 1; }
+	checks_ok "$name" "$name.out"
+	"$BIN/thin_dump" "$name.out" >"$name.dump" || bad "$name: cannot dump"
+	sed 's/^/    /' "$name.log"
+}
+zero() { dd if=/dev/zero of="$1" bs=4096 seek="$2" count=1 conv=notrunc status=none; }
+sbf() { "$PROGS/thin_corrupt" "$1" where "sb-$2"; }
+
+"$PROGS/gen_thin_xml" --origins 2 --mappings 2000 --snapshots 1 --seed 3 \
+	--run 20 --transaction 5 >pool.xml || exit 1
+truncate -s 8M src.img
+"$BIN/thin_restore" -i pool.xml -o src.img || exit 1
+"$BIN/thin_dump" src.img >src.dump || exit 1
+[ "$(nmap src.dump)" -eq 6000 ] || bad "source: not 6000 mappings"
+
+# A clean pool: the same pool back, both checkers pass it.
+repair clean src.img && cmp -s src.dump clean.dump || bad "clean: dump differs"
+grep -qx 'transaction id 5 (the superblock.s)' clean.log || bad "clean: transaction not reported"
+
+# Top-level root lost.
+cp src.img top.img; zero top.img "$(sbf src.img mapping_root)"
+reference top top.img
+[ "$(nmap top.ref.dump)" -eq 0 ] || bad "top: the reference recovered mappings (the test expects 0.9.0 not to)"
+if repair top top.img; then
+	cmp -s src.dump top.dump || { bad "top: dump differs from the source"; diff src.dump top.dump | head; }
+	[ "$(grep -c 'adopted the unreferenced mapping tree' top.log)" -eq 3 ] ||
+		bad "top: three adoptions not reported"
+fi
+
+# Details root lost: the fields the details alone held differ, and only those.
+cp src.img det.img; zero det.img "$(sbf src.img details_root)"
+reference det det.img
+[ "$(nmap det.ref.dump)" -eq 0 ] || bad "det: the reference recovered mappings"
+norm() { sed -E 's/ transaction="[0-9]+" creation_time="[0-9]+" snap_time="[0-9]+">/>/' "$1"; }
+if repair det det.img; then
+	diff <(norm src.dump) <(norm det.dump) >/dev/null ||
+		{ bad "det: differs beyond the details' own fields"; diff src.dump det.dump | head; }
+	[ "$(grep -c 'details lost: rebuilt (mapped_blocks 2000, transaction 5' det.log)" -eq 3 ] ||
+		bad "det: rebuilt details not reported"
+	grep 'dev_id=' det.dump | grep -vc 'transaction="5" creation_time="0" snap_time="3"' | grep -qx 0 ||
+		bad "det: rebuilt details not the superblock's transaction, 0, pool time"
+fi
+
+# Superblock zeroed.
+cp src.img sb.img; zero sb.img 0
+reference sb sb.img
+[ "$(nmap sb.ref.dump)" -eq 0 ] || bad "sb: the reference recovered mappings"
+# The transaction is inferred as the newest device's (2 here: a lower
+# bound, nothing else on disk holds it), nr_data_blocks as the highest
+# mapped block + 1: both reported, and right with the overrides.
+nosb() { sed -E '1s/ transaction="[0-9]+"//; 1s/ nr_data_blocks="[0-9]+"//' "$1"; }
+if repair sb sb.img; then
+	diff <(nosb src.dump) <(nosb sb.dump) >/dev/null ||
+		{ bad "sb: differs beyond transaction and nr_data_blocks"; diff src.dump sb.dump | head; }
+	want=$(sed -nE 's/.* transaction="([0-9]+)".*/\1/p' src.dump | sed 1d | sort -n | tail -n 1)
+	grep -q "^transaction id $want inferred" sb.log || bad "sb: inferred transaction ($want) not reported"
+	head -n 1 sb.dump | grep -q " transaction=\"$want\"" || bad "sb: transaction not the newest device's"
+	grep -q '^nr_data_blocks unknown' sb.log || bad "sb: nr_data_blocks not reported"
+fi
+nr=$(head -n 1 src.dump | sed -E 's/.*nr_data_blocks="([0-9]+)".*/\1/')
+if repair sb2 sb.img --transaction-id 5 --data-block-size 128 --nr-data-blocks "$nr"; then
+	cmp -s src.dump sb2.dump || { bad "sb2: with the overrides, dump differs"; diff src.dump sb2.dump | head; }
+fi
+
+# One damaged leaf, filled from the previous transaction's copy.
+cp src.img sh.img
+leaf=$("$PROGS/thin_shadow" sh.img 4 300 310 1500 1510) || bad "thin_shadow failed"
+"$BIN/thin_check" -q sh.img && $REF/thin_check -q sh.img || bad "shadowed pool does not check"
+"$BIN/thin_dump" sh.img >sh.dump
+[ "$(blocks sh.dump | awk '$1==4 && $4==4' | wc -l)" -ge 10 ] || bad "thin_shadow rewrote too little"
+# the leaf must hold 300 but not 1500 (so one range is lost, one kept)
+[ "$("$PROGS/thin_corrupt" sh.img where dev-leaf 4 300)" = "$leaf" ] || bad "thin_shadow's leaf is not 300's"
+v2=$(blocks sh.dump | awk '$1==4 && $2>=1500 && $4==4 {print $2; exit}')
+[ "$("$PROGS/thin_corrupt" sh.img where dev-leaf 4 "$v2")" != "$leaf" ] || bad "300 and $v2 share a leaf"
+zero sh.img "$leaf"
+reference leaf sh.img
+[ "$(nmap leaf.ref.dump)" -lt 6000 ] || bad "leaf: the reference recovered every mapping"
+if repair leaf sh.img; then
+	# expected: the old transaction's blocks 300-309 of device 4, the new one's elsewhere
+	awk 'NR==FNR { if ($1==4 && $2>=300 && $2<310) old[$2]=$0; next }
+	     { if ($1==4 && $2>=300 && $2<310) { if ($2 in old) print old[$2]; next } print }' \
+		<(blocks src.dump) <(blocks sh.dump) >want.blocks
+	blocks leaf.dump >got.blocks
+	cmp -s want.blocks got.blocks || { bad "leaf: blocks differ from old 300-309 + new elsewhere"; diff want.blocks got.blocks | head; }
+	[ "$(awk '$1==4 && $2>=1500 && $2<1510 && $4==4' got.blocks | wc -l)" -ge 1 ] ||
+		bad "leaf: the undamaged new range was rolled back"
+	grep -Eq '^device 4: virtual blocks [0-9]+-[0-9]+ \(a damaged node\) patched from the older tree at block [0-9]+: [0-9]+ mapping' leaf.log ||
+		bad "leaf: patched range not reported"
+	diff <(sed 1d sh.dump | grep -v mapping) <(sed 1d leaf.dump | grep -v mapping) >/dev/null ||
+		bad "leaf: devices' details differ"
+	head -n 1 leaf.dump | grep -q 'time="4" transaction="6"' || bad "leaf: not the newer superblock"
+fi
+
+# An empty pool from non-empty evidence: the top level and every device
+# tree (single leaves) zeroed, the details still claiming 6000 blocks.
+"$PROGS/gen_thin_xml" --origins 3 --mappings 50 --seed 9 >e.xml
+rm -f e.img e.out; truncate -s 8M e.img
+"$BIN/thin_restore" -i e.xml -o e.img || exit 1
+for d in $(sed -nE 's/.*dev_id="([0-9]+)".*/\1/p' e.xml); do
+	b=$("$PROGS/thin_corrupt" e.img where dev-root "$d") && zero e.img "$b" || bad "empty: no root of $d"
+done
+zero e.img "$(sbf e.img mapping_root)"
+reference empty e.img
+truncate -s 8M e.out
+"$BIN/thin_repair" -i e.img -o e.out >e.log 2>e.err
+rc=$?
+[ $rc -eq 1 ] || bad "empty: exit $rc, not 1"
+[ "$(wc -l <e.err)" -eq 1 ] && grep -q 'refusing to write an empty pool' e.err ||
+	{ bad "empty: not one refusal line"; cat e.err; }
+cmp -s e.out <(head -c 8M /dev/zero) || bad "empty: the output was written"
+
+# LVM's form: an empty argument passed through, then the first line.
+truncate -s 8M lvm.out
+"$BIN/thin_repair" "" -i top.img -o lvm.out >/dev/null || bad "lvm: empty argument refused"
+"$BIN/thin_dump" lvm.out | head -n 1 | grep -q 'transaction="5"' || bad "lvm: first line"
+
+# Bad input: one line, exit 1, and nothing written.
+rm -f small.out o.out; truncate -s 64K small.out
+truncate -s 8M o.out
+one_line() {
+	local name=$1 want=$2
+	shift 2
+	"$BIN/thin_repair" "$@" >/dev/null 2>err
+	local rc=$?
+	[ $rc -eq 1 ] || bad "$name: exit $rc"
+	[ "$(wc -l <err)" -eq 1 ] || { bad "$name: not one line"; cat err; }
+	grep -q -- "$want" err || { bad "$name: message"; cat err; }
+}
+one_line no-input 'No input file provided' -o o.out
+one_line no-output 'No output file provided' -i src.img
+one_line missing 'nope.img' -i nope.img -o o.out
+one_line small 'Output file too small' -i src.img -o small.out
+one_line same 'the output is the input' -i src.img -o src.img
+ln -sf src.img link.img
+one_line same-link 'the output is the input' -i src.img -o link.img
+one_line stray 'unexpected argument: x' x -i src.img -o o.out
+one_line no-out-file 'does not exist' -i src.img -o absent.out
+one_line bad-dbs 'data-block-size' -i src.img -o o.out --data-block-size 100
+cmp -s small.out <(head -c 64K /dev/zero) || bad "small: the output was written"
+"$BIN/thin_repair" -V | grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+' || bad "-V not a bare version"
+"$BIN/thin_repair" -h | grep -q -- '--nr-data-blocks' || bad "-h"
+
+# Seeded random damage: exit 0 or 1, never a signal; a 0 passes both checks.
+RANDOM=84
+for i in $(seq 1 30); do
+	cp sh.img r.img
+	for k in 1 2 3; do
+		blk=$((RANDOM % 48)); off=$((RANDOM % 4096))
+		printf "\\x$(printf %02x $((RANDOM % 256)))" |
+			dd of=r.img bs=1 seek=$((blk * 4096 + off)) conv=notrunc status=none
+		[ $((i % 2)) -eq 0 ] && [ "$blk" -gt 0 ] &&
+			"$PROGS/thin_corrupt" r.img set-u32 "$blk" 4 \
+				"$(od -An -t u4 -j $((blk * 4096 + 4)) -N 4 r.img | tr -d ' ')" btree
+	done
+	[ $((i % 5)) -eq 0 ] && zero r.img 0
+	rm -f r.out; truncate -s 8M r.out
+	timeout 120 "$BIN/thin_repair" -q -i r.img -o r.out >r.log 2>r.err
+	rc=$?
+	grep -l -e 'runtime error' -e 'Sanitizer' r.log r.err && { bad "random $i: sanitizer"; continue; }
+	[ $rc -le 1 ] || { bad "random $i: exit $rc"; tail -n 5 r.err; continue; }
+	[ $rc -eq 1 ] && { [ "$(wc -l <r.err)" -eq 1 ] || { bad "random $i: not one line"; cat r.err; }; continue; }
+	"$BIN/thin_check" -q r.out || bad "random $i: our check fails the output"
+	$REF/thin_check -q r.out || bad "random $i: reference check fails the output"
+done
+exit $((fails != 0))
