@@ -453,7 +453,7 @@ static int one_owner(struct thin_repair *rp)
 	return 0;
 }
 
-static void choose_superblock(struct thin_repair *rp)
+static int choose_superblock(struct thin_repair *rp)
 {
 	uint64_t max_tid = 0, max_block = 0;
 	uint32_t max_time = 0;
@@ -522,6 +522,12 @@ static void choose_superblock(struct thin_repair *rp)
 			    "pool's", REPAIR_DEFAULT_DATA_BLOCK_SIZE);
 	}
 
+	if (!thin_data_block_size_ok(rp->data_block_size))
+		return repair_fail(rp, -EINVAL, "the superblock's data block "
+				   "size, %" PRIu32 " sectors, is not one the "
+				   "kernel takes: give the pool's with "
+				   "--data-block-size", rp->data_block_size);
+
 	if (rp->o.set_nr_data_blocks)
 		rp->nr_data_blocks = rp->o.nr_data_blocks;
 	else if (rp->sb_ok)
@@ -536,6 +542,7 @@ static void choose_superblock(struct thin_repair *rp)
 	}
 	if (rp->nr_data_blocks > THIN_MAX_DATA_BLOCK + 1)
 		rp->nr_data_blocks = THIN_MAX_DATA_BLOCK + 1;
+	return 0;
 }
 
 static void drop_out_of_range(struct thin_repair *rp)
@@ -673,8 +680,9 @@ int thin_repair_read(struct pd_io *in, const struct thin_repair_opts *o,
 	if (rp->sb_ok && rp->sb.held_root)
 		repair_note(rp, "the metadata snapshot (block %" PRIu64 ") is "
 			    "not carried over", rp->sb.held_root);
-	choose_superblock(rp);
-	r = one_owner(rp);
+	r = choose_superblock(rp);
+	if (!r)
+		r = one_owner(rp);
 	if (r)
 		goto fail;
 	drop_out_of_range(rp);
