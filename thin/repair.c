@@ -320,6 +320,17 @@ static int walk_from_sb(struct thin_repair *rp)
 
 		if (!d->have_root)
 			continue;
+		/* Sized once from the details (bounded: they may lie). */
+		if (d->have_details && d->details.mapped_blocks) {
+			size_t cap = d->details.mapped_blocks < (1u << 26) ?
+					     (size_t)d->details.mapped_blocks :
+					     (size_t)1 << 26;
+
+			d->maps = malloc(cap * sizeof(*d->maps));
+			if (!d->maps)
+				return -ENOMEM;
+			d->cap = cap;
+		}
 		r = repair_walk_map(rp, d->root, d, 0, UINT64_MAX, 1, NULL,
 				    NULL, NULL);
 		if (r)
@@ -369,26 +380,100 @@ static void compact(struct rdev *d, uint64_t *removed)
  * (ties: the lowest device id and virtual block) and the rest are dropped,
  * each reported.
  */
+/*
+ * Which data blocks need a closer look: with a per-block record of the
+ * first claim's time and the last claiming device (devices are visited in
+ * turn, so the same device claiming twice claims consecutively), a block
+ * is marked when a claim has another time or comes from the device that
+ * claimed it last.  One pass, 9 bytes per data block; only the marked
+ * blocks' claims are sorted.  NULL (look at every block) when the pool's
+ * data blocks far outnumber the mappings.
+ */
+static int mark_clashes(struct thin_repair *rp, size_t n, uint8_t **out)
+{
+	uint64_t nb = rp->nr_data_blocks;
+	uint32_t *time = NULL, *last = NULL;
+	uint8_t *mark;
+
+	*out = NULL;
+	if (!nb || nb > 4 * (uint64_t)n + (1u << 20))
+		return 0;
+	time = malloc(nb * sizeof(*time));
+	last = malloc(nb * sizeof(*last));
+	mark = calloc(nb, 1);
+	if (!time || !last || !mark) {
+		free(time);
+		free(last);
+		free(mark);
+		return -ENOMEM;
+	}
+	memset(time, 0xff, nb * sizeof(*time));
+	for (size_t i = 0; i < rp->nr_devs; i++)
+		for (size_t j = 0; j < rp->devs[i].nr; j++) {
+			uint64_t bt = rp->devs[i].maps[j].bt;
+			uint64_t b = thin_block_time_block(bt);
+			uint32_t t = thin_block_time_time(bt);
+
+			if (b >= nb)
+				continue;	/* dropped later */
+			if (time[b] == UINT32_MAX) {
+				time[b] = t;
+				last[b] = (uint32_t)i;
+			} else if (time[b] != t || last[b] == i) {
+				mark[b] = 1;
+			} else {
+				last[b] = (uint32_t)i;
+			}
+		}
+	free(time);
+	free(last);
+	*out = mark;
+	return 0;
+}
+
 static int one_owner(struct thin_repair *rp)
 {
 	struct claim *c;
+	uint8_t *mark;
 	size_t n = 0, k = 0;
 	uint64_t dropped = 0, removed = 0;
+	int r;
 
 	for (size_t i = 0; i < rp->nr_devs; i++)
 		n += rp->devs[i].nr;
 	if (n < 2 || rp->nr_devs > UINT32_MAX)
 		return 0;
-	c = malloc(n * sizeof(*c));
-	if (!c)
+	r = mark_clashes(rp, n, &mark);
+	if (r)
+		return r;
+	if (mark) {
+		n = 0;
+		for (size_t i = 0; i < rp->nr_devs; i++)
+			for (size_t j = 0; j < rp->devs[i].nr; j++) {
+				uint64_t b = thin_block_time_block(
+					rp->devs[i].maps[j].bt);
+
+				n += b < rp->nr_data_blocks && mark[b];
+			}
+	}
+	c = malloc((n ? n : 1) * sizeof(*c));
+	if (!c) {
+		free(mark);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < rp->nr_devs; i++)
 		for (size_t j = 0; j < rp->devs[i].nr; j++) {
-			c[k].d = thin_block_time_block(rp->devs[i].maps[j].bt);
+			uint64_t b = thin_block_time_block(rp->devs[i].maps[j].bt);
+
+			if (mark && (b >= rp->nr_data_blocks || !mark[b]))
+				continue;
+			c[k].d = b;
 			c[k].dev = (uint32_t)i;
 			c[k].idx = (uint32_t)j;
 			k++;
 		}
+	free(mark);
+	if (n)
 	qsort(c, n, sizeof(*c), by_block);
 	for (size_t i = 0; i < n;) {
 		size_t e = i + 1, best = i;
