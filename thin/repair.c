@@ -19,6 +19,7 @@
 #include "base/endian.h"
 #include "pdata/bm.h"
 #include "pdata/btree.h"
+#include "pdata/ondisk.h"
 #include "thin/format.h"
 #include "thin/repair_int.h"
 
@@ -181,6 +182,45 @@ static int map_damage(void *ctx, const struct pd_btree_damage *bd)
 	return 0;
 }
 
+/*
+ * A tree that is one sound leaf (most stale nodes a scan finds are): read
+ * in place, without the walker's per-walk visited set.  1 when done, 0
+ * when the root is anything else (the walker then says what is wrong).
+ */
+static int single_leaf(struct thin_repair *rp, uint64_t root,
+		       struct map_walk *w)
+{
+	const struct pd_node_header *h;
+	const unsigned char *p;
+	struct pd_block *b;
+	uint32_t nr;
+	int r, done = 0;
+
+	if (pd_bm_read_lock(rp->bm, root, &pd_btree_validator, &b, NULL) < 0)
+		return 0;
+	p = pd_block_data(b);
+	h = (const void *)p;
+	nr = le32_to_cpu(h->nr_entries);
+	if (le32_to_cpu(h->flags) == PD_BTREE_LEAF &&
+	    le32_to_cpu(h->value_size) == 8 &&
+	    le32_to_cpu(h->max_entries) == pd_btree_max_entries(8)) {
+		const unsigned char *keys = p + PD_NODE_KEYS_OFFSET;
+		uint32_t i = 1;
+
+		while (i < nr && load_le64(keys + 8 * (size_t)i) >
+				 load_le64(keys + 8 * (size_t)(i - 1)))
+			i++;
+		if (i >= nr) {
+			r = nr ? map_leaf(w, root, nr, keys,
+					  keys + 8 * (size_t)pd_btree_max_entries(8),
+					  0) : 0;
+			done = r ? r : 1;
+		}
+	}
+	pd_bm_unlock(b);
+	return done;
+}
+
 int repair_walk_map(struct thin_repair *rp, uint64_t root, struct rdev *d,
 		    uint64_t lo, uint64_t hi, int record_dmg, uint64_t *nr,
 		    uint32_t *max_time, int *damaged)
@@ -190,7 +230,12 @@ int repair_walk_map(struct thin_repair *rp, uint64_t root, struct rdev *d,
 		.damage = map_damage,
 	};
 	struct map_walk w = { d, lo, hi, record_dmg, 0, 0, 0 };
-	int r = pd_btree_walk(rp->bm, root, 8, REPAIR_WALK, &ops, &w);
+	int r = single_leaf(rp, root, &w);
+
+	if (r == 1)
+		r = 0;
+	else if (r == 0)
+		r = pd_btree_walk(rp->bm, root, 8, REPAIR_WALK, &ops, &w);
 
 	if (nr)
 		*nr = w.nr;
@@ -733,7 +778,9 @@ int thin_repair_read(struct pd_io *in, const struct thin_repair_opts *o,
 	rp->msg_len = msg_len;
 	if (o)
 		rp->o = *o;
-	rp->nr_blocks = in->nr_blocks;
+	/* No kernel uses a metadata block past the space map's cap. */
+	rp->nr_blocks = in->nr_blocks < PD_SM_MAX_METADATA_BLOCKS ?
+				in->nr_blocks : PD_SM_MAX_METADATA_BLOCKS;
 	r = pd_bm_create(in, REPAIR_BM_BLOCKS, &rp->bm);
 	if (r < 0)
 		goto fail;

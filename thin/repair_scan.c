@@ -412,6 +412,45 @@ static int rebuild_details(struct thin_repair *rp)
 	return r;
 }
 
+static int shares_with(struct thin_repair *rp, uint64_t root,
+		       const struct rdev *d, int *out);
+
+/*
+ * A top-level tree the scan found may be older than the device trees:
+ * an unreferenced tree newer than the one it gives, holding some of the
+ * same mappings, is the device's later version (the top level that named
+ * it was lost), and is taken instead.
+ */
+static int newer_tree(struct thin_repair *rp, struct rdev *d)
+{
+	const struct cand *given = find_cand(rp, d->root);
+	struct cand *best_c = NULL;
+	int r = 0;
+
+	if (!given)
+		return 0;
+	for (size_t i = 0; i < rp->nr_cands && !r; i++) {
+		struct cand *c = &rp->cands[i];
+		int yes = 0;
+
+		if (c->kind != CAND_MAP || c->used || c->damaged ||
+		    c->max_time <= given->max_time ||
+		    (best_c && c->max_time <= best_c->max_time))
+			continue;
+		r = shares_with(rp, c->block, d, &yes);
+		if (yes)
+			best_c = c;
+	}
+	if (r || !best_c)
+		return r;
+	repair_note(rp, "device %" PRIu64 ": the unreferenced tree at block %"
+		    PRIu64 " is newer (a mapping of time %" PRIu32 ", the "
+		    "other's newest %" PRIu32 ") and holds some of the same "
+		    "mappings: taken instead", d->id, best_c->block,
+		    best_c->max_time, given->max_time);
+	return walk_dev(rp, d, best_c->block);
+}
+
 static int rebuild_top(struct thin_repair *rp)
 {
 	struct cand *c = best(rp, CAND_TOP);
@@ -446,6 +485,8 @@ static int rebuild_top(struct thin_repair *rp)
 				    "block %" PRIu64 " (from the top-level tree "
 				    "at block %" PRIu64 "): %zu mapping(s)",
 				    d->id, root, c->block, d->nr);
+		if (!r)
+			r = newer_tree(rp, d);
 		taken++;
 	}
 	free_entries(&x);
@@ -557,46 +598,104 @@ static int shares_with(struct thin_repair *rp, uint64_t root,
 	return r;
 }
 
-/* No device set survived: every orphan tree becomes a new device. */
+static int by_rank(const void *a, const void *b)
+{
+	const struct cand *x = *(const struct cand *const *)a;
+	const struct cand *y = *(const struct cand *const *)b;
+
+	if (x->max_time != y->max_time)
+		return x->max_time > y->max_time ? -1 : 1;
+	if (x->nr != y->nr)
+		return x->nr > y->nr ? -1 : 1;
+	return x->block > y->block ? -1 : x->block < y->block;
+}
+
+/*
+ * No device set survived: every orphan tree becomes a new device, newest
+ * first, except one whose every mapping a device adopted before it has
+ * (an older copy, or a snapshot nothing was written to: no data is lost
+ * by leaving it out).  At most REPAIR_MAX_ADOPT are looked
+ * at: each is compared with every device adopted before it.
+ */
+#define REPAIR_MAX_ADOPT 4096u
+
 static int adopt_orphans(struct thin_repair *rp)
 {
+	struct cand **order;
+	size_t n = 0;
 	uint64_t next = 0;
-	int r;
+	int r = 0;
 
+	order = malloc((rp->nr_cands ? rp->nr_cands : 1) * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < rp->nr_cands; i++)
+		if (rp->cands[i].kind == CAND_MAP && !rp->cands[i].used &&
+		    rp->cands[i].nr)
+			order[n++] = &rp->cands[i];
+	qsort(order, n, sizeof(*order), by_rank);
+	if (n > REPAIR_MAX_ADOPT) {
+		repair_note(rp, "%zu orphan mapping trees: only the newest %u "
+			    "are considered", n, REPAIR_MAX_ADOPT);
+		n = REPAIR_MAX_ADOPT;
+	}
 	for (size_t i = 0; i < rp->nr_devs; i++)
 		if (rp->devs[i].id >= next)
 			next = rp->devs[i].id + 1;
-	for (;;) {
-		struct cand *m = best(rp, CAND_MAP);
-		struct rdev *d;
-		int older = 0;
+	for (size_t k = 0; k < n && !r; k++) {
+		struct cand *m = order[k];
+		struct rdev t = { 0 }, *d;
+		size_t most = 0, in = 0;
+		uint64_t like = 0;
 
-		if (!m)
-			break;
 		m->used = 1;
-		for (size_t i = 0; i < rp->nr_devs && !older; i++) {
-			r = shares_with(rp, m->block, &rp->devs[i], &older);
-			if (r)
-				return r;
+		r = repair_walk_map(rp, m->block, &t, 0, UINT64_MAX, 1, NULL,
+				    NULL, NULL);
+		for (size_t i = 0; i < rp->nr_devs && !r; i++) {
+			size_t same = 0;
+
+			for (size_t j = 0; j < t.nr; j++)
+				same += has_map(&rp->devs[i], &t.maps[j]);
+			if (same > most) {
+				most = same;
+				like = rp->devs[i].id;
+			}
 		}
-		if (older) {
-			repair_note(rp, "unreferenced mapping tree at block %"
-				    PRIu64 ": an older copy of a recovered "
-				    "device's tree: not adopted", m->block);
+		in = most;
+		if (r || (t.nr && in == t.nr)) {
+			if (!r)
+				repair_note(rp, "unreferenced mapping tree at "
+					    "block %" PRIu64 ": every mapping "
+					    "is also device %" PRIu64 "'s (an "
+					    "older copy, or a snapshot nothing "
+					    "was written to): not adopted",
+					    m->block, like);
+			free(t.maps);
+			free(t.dmg);
 			continue;
 		}
 		d = repair_get_dev(rp, next);
-		if (!d)
-			return -ENOMEM;
-		r = walk_dev(rp, d, m->block);
-		if (r)
-			return r;
+		if (!d) {
+			free(t.maps);
+			free(t.dmg);
+			r = -ENOMEM;
+			break;
+		}
+		t.id = next;
+		t.have_root = 1;
+		t.root = m->block;
+		*d = t;
 		repair_note(rp, "adopted the unreferenced mapping tree at block "
 			    "%" PRIu64 " (%zu mappings) as new device %" PRIu64,
 			    m->block, d->nr, next);
+		if (in)
+			repair_note(rp, "device %" PRIu64 ": %zu of its mappings "
+				    "are also device %" PRIu64 "'s (a snapshot "
+				    "of it, or an older copy)", next, in, like);
 		next++;
 	}
-	return 0;
+	free(order);
+	return r;
 }
 
 static int patch_from(struct thin_repair *rp, struct rdev *d,

@@ -21,6 +21,12 @@
 #                           300-309 have their old time and 1500-1509 keep
 #                           the new one, each block compared; reported;
 #                           0.9.0: the leaf's 126 mappings dropped
+#   superblock, top level and details lost after the second transaction
+#                           ours: every mapping of the current one (device
+#                           4's newer tree preferred to the one the older
+#                           top level names)
+#   all three lost on one transaction: orphans adopted under new ids,
+#                           every mapping back; 0.9.0: fails
 # Every output passes our thin_check and 0.9.0's.  Then an empty pool from
 # non-empty evidence is refused, bad input is one line and exit 1, LVM's
 # form works, and seeded random damage never crashes.
@@ -154,6 +160,44 @@ if repair leaf sh.img; then
 	diff <(sed 1d sh.dump | grep -v mapping) <(sed 1d leaf.dump | grep -v mapping) >/dev/null ||
 		bad "leaf: devices' details differ"
 	head -n 1 leaf.dump | grep -q 'time="4" transaction="6"' || bad "leaf: not the newer superblock"
+fi
+
+# Everything lost after the second transaction (superblock, its top level
+# and details): the older top level found names device 4's older tree,
+# and the newer unreferenced tree is taken instead; every mapping is the
+# current transaction's.  The details differ only in their own fields.
+cp src.img all.img
+"$PROGS/thin_shadow" all.img 4 300 310 1500 1510 >/dev/null
+"$BIN/thin_dump" all.img >all.src.dump
+zero all.img "$(sbf all.img mapping_root)"
+zero all.img "$(sbf all.img details_root)"
+zero all.img 0
+reference all all.img
+if repair all all.img; then
+	diff <(norm all.src.dump | sed 1d) <(norm all.dump | sed 1d) >/dev/null ||
+		{ bad "all: mappings differ from the current transaction's"; diff all.src.dump all.dump | head; }
+	grep -q '^device 4: the unreferenced tree at block [0-9]* is newer' all.log ||
+		bad "all: the newer tree of device 4 not reported"
+fi
+
+# No device set at all (superblock, top level and details of the
+# single-transaction pool lost, and no older copy of them): the orphan
+# trees are adopted under new ids, newest first; the snapshot's shares
+# most of its origin's mappings but has some of its own, so it is adopted
+# too, and the sharing reported.  Every mapping is back (ids aside).
+cp src.img orph.img
+zero orph.img "$(sbf src.img mapping_root)"
+zero orph.img "$(sbf src.img details_root)"
+zero orph.img 0
+reference orph orph.img
+if repair orph orph.img; then
+	[ "$(grep -c '^adopted the unreferenced mapping tree at block' orph.log)" -eq 3 ] ||
+		bad "orph: not three adoptions reported"
+	grep -Eq '^device [0-9]+: [0-9]+ of its mappings are also device [0-9]+.s' orph.log ||
+		bad "orph: the shared mappings not reported"
+	cmp -s <(blocks src.dump | awk '{print $2, $3, $4}' | sort) \
+		<(blocks orph.dump | awk '{print $2, $3, $4}' | sort) ||
+		bad "orph: the adopted mappings are not the source's"
 fi
 
 # An empty pool from non-empty evidence: the top level and every device
