@@ -317,6 +317,19 @@ static int read_superblock(struct thin_repair *rp)
 	thin_sb_unpack(pd_block_data(b), &rp->sb);
 	r = pd_validate(&thin_sb_validator, pd_block_data(b),
 			THIN_SB_LOCATION, &f);
+	if (r < 0) {
+		const unsigned char *p = pd_block_data(b);
+		unsigned i = 0;
+
+		while (i < PD_BLOCK_SIZE && !p[i])
+			i++;
+		if (i == PD_BLOCK_SIZE) {
+			pd_bm_unlock(b);
+			repair_note(rp, "superblock: block 0 is all zeroes: "
+				    "scanning for the trees");
+			return 0;
+		}
+	}
 	pd_bm_unlock(b);
 	if (r < 0) {
 		pd_fault_format(&f, buf, sizeof(buf));
