@@ -525,6 +525,7 @@ static int match_orphans(struct thin_repair *rp)
 	for (size_t i = 0; i < rp->nr_devs; i++) {
 		struct rdev *d = &rp->devs[i];
 		struct cand *m = NULL;
+		size_t ties = 0;
 		int shared = 0;
 
 		if (d->have_root || !d->have_details)
@@ -538,8 +539,12 @@ static int match_orphans(struct thin_repair *rp)
 				    c->used != reuse ||
 				    (reuse && !snap_sharer(rp, d, c->block)))
 					continue;
-				if (!m || c->max_time > m->max_time)
+				if (!m || c->max_time > m->max_time) {
 					m = c;
+					ties = 1;
+				} else if (c->max_time == m->max_time) {
+					ties++;
+				}
 			}
 		if (!m || !d->details.mapped_blocks) {
 			if (d->details.mapped_blocks)
@@ -562,6 +567,11 @@ static int match_orphans(struct thin_repair *rp)
 			    "as its details claim)%s", d->id, m->block, d->nr,
 			    shared ? ", shared with another device as a "
 				     "snapshot's" : "");
+		/* Devices and trees both in order: the restore's layout. */
+		if (ties > 1)
+			repair_note(rp, "device %" PRIu64 ": %zu trees fit its "
+				    "details alike: the first by block number "
+				    "was taken; check its data", d->id, ties);
 	}
 	return 0;
 }
