@@ -140,9 +140,7 @@ struct map_walk {
 	struct rdev *d;
 	uint64_t lo, hi;
 	int record_dmg;
-	uint64_t nr;
-	uint32_t max_time;
-	int damaged;
+	struct map_stats st;
 };
 
 static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
@@ -160,9 +158,11 @@ static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 
 		if (v < w->lo || v >= w->hi)
 			continue;
-		w->nr++;
-		if (t > w->max_time)
-			w->max_time = t;
+		if (!w->st.nr++)
+			w->st.kmin = v;
+		w->st.kmax = v;
+		if (t > w->st.max_time)
+			w->st.max_time = t;
 		if (w->d && repair_add_map(w->d, v, bt) < 0)
 			return -ENOMEM;
 	}
@@ -176,7 +176,7 @@ static int map_damage(void *ctx, const struct pd_btree_damage *bd)
 
 	if (bd->key_begin >= w->hi || end <= w->lo)
 		return 0;
-	w->damaged = 1;
+	w->st.damaged = 1;
 	if (w->record_dmg && w->d)
 		return add_dmg(w->d, bd->key_begin, end);
 	return 0;
@@ -222,27 +222,23 @@ static int single_leaf(struct thin_repair *rp, uint64_t root,
 }
 
 int repair_walk_map(struct thin_repair *rp, uint64_t root, struct rdev *d,
-		    uint64_t lo, uint64_t hi, int record_dmg, uint64_t *nr,
-		    uint32_t *max_time, int *damaged)
+		    uint64_t lo, uint64_t hi, int record_dmg,
+		    struct map_stats *st)
 {
 	static const struct pd_btree_walk_ops ops = {
 		.leaf = map_leaf,
 		.damage = map_damage,
 	};
-	struct map_walk w = { d, lo, hi, record_dmg, 0, 0, 0 };
+	struct map_walk w = { .d = d, .lo = lo, .hi = hi,
+			      .record_dmg = record_dmg };
 	int r = single_leaf(rp, root, &w);
 
 	if (r == 1)
 		r = 0;
 	else if (r == 0)
 		r = pd_btree_walk(rp->bm, root, 8, REPAIR_WALK, &ops, &w);
-
-	if (nr)
-		*nr = w.nr;
-	if (max_time)
-		*max_time = w.max_time;
-	if (damaged)
-		*damaged = w.damaged;
+	if (st)
+		*st = w.st;
 	return r;
 }
 
@@ -389,8 +385,7 @@ static int walk_from_sb(struct thin_repair *rp)
 				return -ENOMEM;
 			d->cap = cap;
 		}
-		r = repair_walk_map(rp, d->root, d, 0, UINT64_MAX, 1, NULL,
-				    NULL, NULL);
+		r = repair_walk_map(rp, d->root, d, 0, UINT64_MAX, 1, NULL);
 		if (r)
 			return r;
 		if (d->nr_dmg)

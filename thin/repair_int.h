@@ -49,6 +49,7 @@ struct cand {
 	enum cand_kind kind;
 	uint64_t nr;		/* entries read */
 	uint32_t max_time;	/* mapping trees: the newest mapping */
+	uint64_t kmin, kmax;	/* mapping trees: first and last key */
 	uint64_t max_tid;	/* details trees: the newest transaction */
 	int damaged;
 	int used;		/* a recovered device's root (or the sb's) */
@@ -98,15 +99,22 @@ struct rdev *repair_find_dev(struct thin_repair *rp, uint64_t id);
 struct rdev *repair_get_dev(struct thin_repair *rp, uint64_t id);
 int repair_add_map(struct rdev *d, uint64_t v, uint64_t bt);
 
+/* What a walk of a mapping tree saw (within the keys asked for). */
+struct map_stats {
+	uint64_t nr;
+	uint32_t max_time;
+	uint64_t kmin, kmax;	/* first and last key, when nr */
+	int damaged;		/* a damaged range meets the keys asked for */
+};
+
 /*
  * Walks a mapping tree.  Into d (may be NULL: statistics only), only keys
- * in [lo, hi); damaged ranges go to d->dmg when record_dmg is set.
- * *nr, *max_time: entries and newest time seen; *damaged: whether any
- * damaged range meets [lo, hi).
+ * in [lo, hi); damaged ranges go to d->dmg when record_dmg is set.  st may
+ * be NULL.
  */
 int repair_walk_map(struct thin_repair *rp, uint64_t root, struct rdev *d,
-		    uint64_t lo, uint64_t hi, int record_dmg, uint64_t *nr,
-		    uint32_t *max_time, int *damaged);
+		    uint64_t lo, uint64_t hi, int record_dmg,
+		    struct map_stats *st);
 
 /* repair_scan.c: layer 2 and 3.  0 or a negative errno (msg set). */
 int repair_scan(struct thin_repair *rp);

@@ -103,7 +103,7 @@ static struct cand *find_cand(struct thin_repair *rp, uint64_t block)
 
 /*
  * What a candidate root is: the first leaf under it says (details: 24-byte
- * values; top level: every value a btree node the scan found; else a
+ * values; top level: values that are btree nodes the scan found; else a
  * mapping tree).  An empty tree says nothing and is left out.
  */
 static int classify(struct thin_repair *rp, struct cand *c)
@@ -151,7 +151,13 @@ static int classify(struct thin_repair *rp, struct cand *c)
 				    rp->node[x] != NODE_NONE)
 					hits++;
 			}
-			c->kind = hits == nr ? CAND_TOP : CAND_MAP;
+			/*
+			 * A mapping value below the device size means data
+			 * block 0, which one leaf maps once at most: two such
+			 * values, or the only one, make a top level (one whose
+			 * trees were partly lost too).
+			 */
+			c->kind = hits >= 2 || hits == nr ? CAND_TOP : CAND_MAP;
 		}
 		pd_bm_unlock(blk);
 		return 0;
@@ -232,9 +238,17 @@ static int stats(struct thin_repair *rp, struct cand *c)
 	int r;
 
 	switch (c->kind) {
-	case CAND_MAP:
-		return repair_walk_map(rp, c->block, NULL, 0, UINT64_MAX, 0,
-				       &c->nr, &c->max_time, &c->damaged);
+	case CAND_MAP: {
+		struct map_stats st;
+
+		r = repair_walk_map(rp, c->block, NULL, 0, UINT64_MAX, 0, &st);
+		c->nr = st.nr;
+		c->max_time = st.max_time;
+		c->kmin = st.kmin;
+		c->kmax = st.kmax;
+		c->damaged = st.damaged;
+		return r;
+	}
 	case CAND_DETAILS:
 		r = read_entries(rp, c->block, sizeof(struct thin_disk_details),
 				 &x);
@@ -360,55 +374,66 @@ static int walk_dev(struct thin_repair *rp, struct rdev *d, uint64_t root)
 	d->nr_dmg = 0;
 	if (c)
 		c->used = 1;
-	return repair_walk_map(rp, root, d, 0, UINT64_MAX, 1, NULL, NULL, NULL);
+	return repair_walk_map(rp, root, d, 0, UINT64_MAX, 1, NULL);
 }
 
+/* At most this many older details or top-level trees are merged. */
+#define REPAIR_MAX_MERGE 4096u
+
+/*
+ * Lost details, from the details trees the scan found, newest first.
+ * Only the newest may add devices (when no sound top level says which
+ * exist): an older tree names devices deleted since, and only fills in
+ * the details of devices known otherwise.
+ */
 static int rebuild_details(struct thin_repair *rp)
 {
-	struct cand *c = best(rp, CAND_DETAILS);
-	struct entries x;
-	size_t added = 0, filled = 0, skipped = 0;
-	int r;
+	struct cand *c;
+	unsigned merged = 0;
+	int r = 0;
 
-	if (!c) {
-		if (!rp->details_clean)
-			repair_note(rp, "device details: no other details tree "
-				    "found");
-		return 0;
-	}
-	c->used = 1;
-	r = read_entries(rp, c->block, sizeof(struct thin_disk_details), &x);
-	for (size_t i = 0; i < x.nr && !r; i++) {
-		struct rdev *d = repair_find_dev(rp, x.keys[i]);
+	while (!r && merged < REPAIR_MAX_MERGE &&
+	       (c = best(rp, CAND_DETAILS))) {
+		struct entries x;
+		size_t filled = 0, skipped = 0;
 
-		if (!d && rp->top_clean && rp->sb_ok) {
-			skipped++;
-			continue;
-		}
-		if (!d) {
-			d = repair_get_dev(rp, x.keys[i]);
-			if (!d) {
+		c->used = 1;
+		r = read_entries(rp, c->block, sizeof(struct thin_disk_details),
+				 &x);
+		for (size_t i = 0; i < x.nr && !r; i++) {
+			struct rdev *d = repair_find_dev(rp, x.keys[i]);
+
+			if (!d && (merged || (rp->top_clean && rp->sb_ok))) {
+				skipped++;
+				continue;
+			}
+			if (!d && !(d = repair_get_dev(rp, x.keys[i]))) {
 				r = -ENOMEM;
 				break;
 			}
-			added++;
+			if (d->have_details)
+				continue;
+			d->have_details = 1;
+			thin_details_unpack(x.vals + i * x.vs, &d->details);
+			rp->ev_details++;
+			rp->ev_claimed += d->details.mapped_blocks;
+			filled++;
 		}
-		if (d->have_details)
-			continue;
-		d->have_details = 1;
-		thin_details_unpack(x.vals + i * x.vs, &d->details);
-		rp->ev_details++;
-		rp->ev_claimed += d->details.mapped_blocks;
-		filled++;
+		free_entries(&x);
+		if (filled)
+			repair_note(rp, "device details: %zu device(s) taken "
+				    "from the unreferenced details tree at block "
+				    "%" PRIu64 " (newest transaction %" PRIu64 ")",
+				    filled, c->block, c->max_tid);
+		if (skipped && !merged)
+			repair_note(rp, "device details: %zu device(s) of the "
+				    "tree at block %" PRIu64 " are not in the top "
+				    "level (deleted): left out", skipped,
+				    c->block);
+		merged++;
 	}
-	free_entries(&x);
-	repair_note(rp, "device details: %zu device(s) taken from the "
-		    "unreferenced details tree at block %" PRIu64 " (newest "
-		    "transaction %" PRIu64 ")%s", filled, c->block, c->max_tid,
-		    added ? "" : "");
-	if (skipped)
-		repair_note(rp, "device details: %zu device(s) of that tree are "
-			    "not in the top level (deleted): left out", skipped);
+	if (!merged && !rp->details_clean)
+		repair_note(rp, "device details: no other details tree found");
 	return r;
 }
 
@@ -451,50 +476,58 @@ static int newer_tree(struct thin_repair *rp, struct rdev *d)
 	return walk_dev(rp, d, best_c->block);
 }
 
+/*
+ * Lost roots, from the top-level trees the scan found, newest first (as
+ * new as the newest tree each names); as with the details, only the
+ * newest may add devices, and only when no details say which exist.
+ */
 static int rebuild_top(struct thin_repair *rp)
 {
-	struct cand *c = best(rp, CAND_TOP);
-	struct entries x;
-	size_t taken = 0, skipped = 0;
-	int r;
+	struct cand *c;
+	unsigned merged = 0;
+	int r = 0;
 
-	if (!c) {
+	while (!r && merged < REPAIR_MAX_MERGE && (c = best(rp, CAND_TOP))) {
+		struct entries x;
+		size_t skipped = 0;
+
+		c->used = 1;
+		r = read_entries(rp, c->block, 8, &x);
+		for (size_t i = 0; i < x.nr && !r; i++) {
+			struct rdev *d = repair_find_dev(rp, x.keys[i]);
+			uint64_t root = load_le64(x.vals + 8 * i);
+
+			if (!d && (merged || rp->details_clean ||
+				   rp->ev_details)) {
+				skipped++;
+				continue;
+			}
+			if (!d && !(d = repair_get_dev(rp, x.keys[i]))) {
+				r = -ENOMEM;
+				break;
+			}
+			if (d->have_root)
+				continue;
+			r = walk_dev(rp, d, root);
+			if (!r)
+				repair_note(rp, "device %" PRIu64 ": mapping "
+					    "tree at block %" PRIu64 " (from the "
+					    "top-level tree at block %" PRIu64
+					    "): %zu mapping(s)", d->id, root,
+					    c->block, d->nr);
+			if (!r)
+				r = newer_tree(rp, d);
+		}
+		free_entries(&x);
+		if (skipped && !merged)
+			repair_note(rp, "top-level tree at block %" PRIu64 ": "
+				    "%zu device(s) without details left out "
+				    "(deleted)", c->block, skipped);
+		merged++;
+	}
+	if (!merged)
 		repair_note(rp, "mapping tree top level: no other top-level "
 			    "tree found");
-		return 0;
-	}
-	c->used = 1;
-	r = read_entries(rp, c->block, 8, &x);
-	for (size_t i = 0; i < x.nr && !r; i++) {
-		struct rdev *d = repair_find_dev(rp, x.keys[i]);
-		uint64_t root = load_le64(x.vals + 8 * i);
-
-		if (!d && (rp->details_clean || rp->ev_details)) {
-			skipped++;
-			continue;
-		}
-		if (!d && !(d = repair_get_dev(rp, x.keys[i]))) {
-			r = -ENOMEM;
-			break;
-		}
-		if (d->have_root)
-			continue;
-		r = walk_dev(rp, d, root);
-		if (!r)
-			repair_note(rp, "device %" PRIu64 ": mapping tree at "
-				    "block %" PRIu64 " (from the top-level tree "
-				    "at block %" PRIu64 "): %zu mapping(s)",
-				    d->id, root, c->block, d->nr);
-		if (!r)
-			r = newer_tree(rp, d);
-		taken++;
-	}
-	free_entries(&x);
-	if (skipped)
-		repair_note(rp, "top-level tree at block %" PRIu64 ": %zu "
-			    "device(s) without details left out (deleted)",
-			    c->block, skipped);
-	(void)taken;
 	return r;
 }
 
@@ -598,8 +631,7 @@ static int shares_with(struct thin_repair *rp, uint64_t root,
 		       const struct rdev *d, int *out)
 {
 	struct rdev t = { 0 };
-	int r = repair_walk_map(rp, root, &t, 0, UINT64_MAX, 0, NULL, NULL,
-				NULL);
+	int r = repair_walk_map(rp, root, &t, 0, UINT64_MAX, 0, NULL);
 
 	*out = 0;
 	for (size_t i = 0; i < t.nr && !r && !*out; i++)
@@ -659,8 +691,7 @@ static int adopt_orphans(struct thin_repair *rp)
 		uint64_t like = 0;
 
 		m->used = 1;
-		r = repair_walk_map(rp, m->block, &t, 0, UINT64_MAX, 1, NULL,
-				    NULL, NULL);
+		r = repair_walk_map(rp, m->block, &t, 0, UINT64_MAX, 1, NULL);
 		for (size_t i = 0; i < rp->nr_devs && !r; i++) {
 			size_t same = 0;
 
@@ -712,12 +743,12 @@ static int patch_from(struct thin_repair *rp, struct rdev *d,
 		      const struct rrange *g, uint64_t root, int *done)
 {
 	struct rdev t = { 0 };
-	int damaged = 0, r;
+	struct map_stats st;
+	int r;
 
 	*done = 0;
-	r = repair_walk_map(rp, root, &t, g->begin, g->end, 0, NULL, NULL,
-			    &damaged);
-	if (!r && !damaged) {
+	r = repair_walk_map(rp, root, &t, g->begin, g->end, 0, &st);
+	if (!r && !st.damaged) {
 		for (size_t i = 0; i < t.nr && !r; i++)
 			r = repair_add_map(d, t.maps[i].v, t.maps[i].bt);
 		if (!r) {
@@ -820,6 +851,56 @@ static int sources(struct thin_repair *rp, const struct rdev *d,
 	return 0;
 }
 
+/*
+ * No older copy covers a damaged range: the subtrees that lost their
+ * parent are still there, unreferenced, each a candidate of its own.
+ * Those whose keys all lie in the range are taken, newest first, each
+ * only if its keys do not overlap one taken before (an older version of
+ * the same subtree).  Used when no other tree fits; each one reported.
+ */
+static int fill_fragments(struct thin_repair *rp, struct rdev *d,
+			  const struct rrange *g, int *done)
+{
+	struct cand **order;
+	size_t n = 0, taken = 0;
+	int r = 0;
+
+	*done = 0;
+	order = malloc((rp->nr_cands ? rp->nr_cands : 1) * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < rp->nr_cands; i++) {
+		struct cand *c = &rp->cands[i];
+
+		if (c->kind == CAND_MAP && !c->used && !c->damaged && c->nr &&
+		    c->kmin >= g->begin && c->kmax < g->end)
+			order[n++] = c;
+	}
+	qsort(order, n, sizeof(*order), by_rank);
+	for (size_t k = 0; k < n && !r && taken < REPAIR_MAX_MERGE; k++) {
+		struct cand *c = order[k];
+		int overlap = 0;
+
+		for (size_t j = 0; j < taken && !overlap; j++)
+			overlap = c->kmin <= order[j]->kmax &&
+				  order[j]->kmin <= c->kmax;
+		if (overlap)
+			continue;
+		r = repair_walk_map(rp, c->block, d, 0, UINT64_MAX, 0, NULL);
+		c->used = 1;
+		order[taken++] = c;	/* k >= taken: no entry is lost */
+		if (!r)
+			repair_note(rp, "device %" PRIu64 ": virtual blocks %"
+				    PRIu64 "-%" PRIu64 " (in a damaged node's "
+				    "range) from the orphan subtree at block %"
+				    PRIu64 ": %" PRIu64 " mapping(s)", d->id,
+				    c->kmin, c->kmax, c->block, c->nr);
+	}
+	free(order);
+	*done = taken > 0;
+	return r;
+}
+
 static int patch_device(struct thin_repair *rp, struct rdev *d)
 {
 	struct src *s;
@@ -832,6 +913,8 @@ static int patch_device(struct thin_repair *rp, struct rdev *d)
 
 		for (size_t i = 0; i < n && !done && !r; i++)
 			r = patch_from(rp, d, &d->dmg[g], s[i].root, &done);
+		if (!r && !done)
+			r = fill_fragments(rp, d, &d->dmg[g], &done);
 		if (!r && !done) {
 			if (d->dmg[g].end == UINT64_MAX)
 				repair_note(rp, "device %" PRIu64 ": virtual "

@@ -21,6 +21,9 @@
 #                           300-309 have their old time and 1500-1509 keep
 #                           the new one, each block compared; reported;
 #                           0.9.0: the leaf's 126 mappings dropped
+#   a device's root node zeroed
+#                           ours: its orphan leaves taken back, identical;
+#                           0.9.0: the device kept with no mappings
 #   superblock, top level and details lost after the second transaction
 #                           ours: every mapping of the current one (device
 #                           4's newer tree preferred to the one the older
@@ -160,6 +163,26 @@ if repair leaf sh.img; then
 	diff <(sed 1d sh.dump | grep -v mapping) <(sed 1d leaf.dump | grep -v mapping) >/dev/null ||
 		bad "leaf: devices' details differ"
 	head -n 1 leaf.dump | grep -q 'time="4" transaction="6"' || bad "leaf: not the newer superblock"
+fi
+
+# A device's root (an internal node) zeroed, no older copy: its leaves are
+# orphan subtrees within the lost range, taken back one by one.  0.9.0
+# keeps the device with no mappings.
+cp src.img droot.img
+zero droot.img "$("$PROGS/thin_corrupt" src.img where dev-root 4)"
+reference droot droot.img
+[ "$(nmap droot.ref.dump)" -eq 4000 ] || bad "droot: the reference kept other than the two other devices"
+if repair droot droot.img; then
+	cmp -s src.dump droot.dump || { bad "droot: dump differs from the source"; diff src.dump droot.dump | head; }
+	[ "$(grep -c '^device 4: virtual blocks [0-9]*-[0-9]* (in a damaged node.s range) from the orphan subtree' droot.log)" -eq 8 ] ||
+		bad "droot: eight subtrees not reported"
+fi
+# The same with the superblock lost too: the top level, which names the
+# lost root, is still told from a mapping leaf (its keys would fall in
+# device 4's lost range).
+zero droot.img 0
+if repair droot2 droot.img --transaction-id 5 --nr-data-blocks "$(head -n 1 src.dump | sed -E 's/.*nr_data_blocks="([0-9]+)".*/\1/')"; then
+	cmp -s src.dump droot2.dump || { bad "droot2: dump differs from the source"; diff src.dump droot2.dump | head; }
 fi
 
 # Everything lost after the second transaction (superblock, its top level
