@@ -28,6 +28,8 @@
 #                           ours: every mapping of the current one (device
 #                           4's newer tree preferred to the one the older
 #                           top level names)
+#   two mappings claiming one data block with different times: the newer
+#   keeps it, reported
 #   all three lost on one transaction: orphans adopted under new ids,
 #                           every mapping back; 0.9.0: fails
 # Every output passes our thin_check and 0.9.0's.  Then an empty pool from
@@ -221,6 +223,27 @@ if repair orph orph.img; then
 	cmp -s <(blocks src.dump | awk '{print $2, $3, $4}' | sort) \
 		<(blocks orph.dump | awk '{print $2, $3, $4}' | sort) ||
 		bad "orph: the adopted mappings are not the source's"
+fi
+
+# No data block handed out twice: device 4's block 1 made to map the block
+# device 1 (and its snapshot 7) wrote at time 3, with time 1, and its block
+# 2 the block they wrote at time 1 (data block 0), with time 3.  Different
+# times cannot be a snapshot's sharing: the newer claim keeps each block.
+b13=$(blocks src.dump | awk '$1==1 && $4==3 {print $2, $3; exit}')
+cp src.img own.img
+"$PROGS/thin_corrupt" own.img set-mapping 4 1 "${b13#* }" 1 &&
+	"$PROGS/thin_corrupt" own.img set-mapping 4 2 0 3 || bad "own: set-mapping failed"
+if repair own own.img; then
+	grep -qx "data block ${b13#* }: mapped by device 4 block 1 (time 1) and device 1 block ${b13% *} (time 3): kept the newer, device 1's" own.log ||
+		bad "own: the older claim on ${b13#* } not reported"
+	grep -qx "data block 0: mapped by device 1 block 1 (time 1) and device 4 block 2 (time 3): kept the newer, device 4's" own.log ||
+		bad "own: the older claim on data block 0 not reported"
+	# every data block has one time, and one device but for snapshot sharing
+	[ "$(blocks own.dump | awk '{print $3, $4}' | sort -u | awk '{print $1}' | uniq -d | wc -l)" -eq 0 ] ||
+		bad "own: a data block still mapped with two times"
+	blocks own.dump | awk '$1==4 && ($2==1 || $2==2)' | grep -qx '4 2 0 3' || bad "own: device 4 lost its newer claim"
+	blocks own.dump | awk '$1==4 && $2==1' | grep -q . && bad "own: device 4 kept the older claim"
+	grep -q '^device 4: mapped_blocks corrected from 2000 to 1999$' own.log || bad "own: mapped_blocks correction not reported"
 fi
 
 # An empty pool from non-empty evidence: the top level and every device
