@@ -23,7 +23,7 @@
 VERSION := 1.0.0
 TOOLS := cache_check cache_dump cache_restore cache_repair \
 	cache_metadata_size cache_writeback cache_replay thin_check \
-	thin_dump thin_restore thin_metadata_size
+	thin_dump thin_restore thin_repair thin_metadata_size
 
 PREFIX ?= /usr/local
 DESTDIR ?=

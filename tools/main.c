@@ -37,6 +37,8 @@ static const struct {
 	{ "thin_dump", cmd_thin_dump, "dump thin-pool metadata as XML" },
 	{ "thin_restore", cmd_thin_restore,
 	  "write thin-pool metadata from XML" },
+	{ "thin_repair", cmd_thin_repair,
+	  "salvage damaged thin-pool metadata" },
 	{ "thin_metadata_size", cmd_thin_metadata_size,
 	  "estimate the size of thin-pool metadata" },
 };

@@ -20,6 +20,7 @@ int cmd_cache_replay(int argc, const char **argv);
 int cmd_thin_check(int argc, const char **argv);
 int cmd_thin_dump(int argc, const char **argv);
 int cmd_thin_restore(int argc, const char **argv);
+int cmd_thin_repair(int argc, const char **argv);
 int cmd_thin_metadata_size(int argc, const char **argv);
 
 /* The name the tool was called by, for messages. */

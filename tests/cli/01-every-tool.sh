@@ -12,7 +12,7 @@ set -u
 fails=0
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 tools="cache_check cache_dump cache_restore cache_repair cache_metadata_size cache_writeback
-	cache_replay thin_check thin_dump thin_restore thin_metadata_size"
+	cache_replay thin_check thin_dump thin_restore thin_repair thin_metadata_size"
 version=$(sed -n 's/^VERSION := //p' "$TOP/Makefile")
 
 for t in $tools; do

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * Fuzzes thin_repair (thin/repair.h) over a thin metadata image in
+ * memory: the salvage (with every report line formatted), the restore
+ * writer fed the model, then thin_check on what was written.  A repair
+ * that writes metadata our checker finds a fatal problem in, or a space-map
+ * warning (the writer's own counting), is a finding
+ * ("thin-repair-output-fails-check"); a write that fails for any reason
+ * but too small an output is one too ("thin-repair-write-fails"): the
+ * salvage must hand the writer only what it takes.  Input: fuzz_lib.h's
+ * image format (its re-checksumming knows the cache superblock only, so
+ * a thin superblock is re-stamped here unless the mode says raw); mode
+ * bit 0x02 gives --transaction-id 7 --data-block-size 128
+ * --nr-data-blocks 4096, as a user of a pool whose superblock is lost would.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/endian.h"
+#include "pdata/io.h"
+#include "tests/fuzz/fuzz_lib.h"
+#include "thin/check.h"
+#include "thin/format.h"
+#include "thin/repair.h"
+#include "thin/restore.h"
+
+static void take_note(void *ctx, const char *line)
+{
+	*(size_t *)ctx += strlen(line);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct thin_repair_opts ro = { 0 };
+	struct thin_check_result res = { 0 };
+	const struct thin_check_sink sink = { 0 };
+	const struct thin_check_opts co = { 0 };
+	struct thin_repair *rp = NULL;
+	struct thin_restore *rs;
+	struct thin_emitter e;
+	struct pd_io *in, *out;
+	const char *raw = getenv("DMCT_FUZZ_RAW");
+	size_t noted = 0;
+	uint64_t need;
+	unsigned mode;
+	char msg[256];
+	int r;
+
+	if (fuzz_image_io(data, size, &mode, &in) < 0)
+		return 0;
+	if (!(mode & FUZZ_MODE_RAW) && !(raw && *raw == '1')) {
+		unsigned char *img = pd_io_mem_data(in);
+
+		if (load_le64(img + 32) == THIN_SB_MAGIC)
+			pd_validator_prepare(&thin_sb_validator, img, 0);
+	}
+	if (mode & 0x02) {
+		ro.set_trans_id = ro.set_data_block_size =
+			ro.set_nr_data_blocks = 1;
+		ro.trans_id = 7;
+		ro.data_block_size = 128;
+		ro.nr_data_blocks = 4096;
+	}
+	ro.note = take_note;
+	ro.ctx = &noted;
+	r = thin_repair_read(in, &ro, &rp, msg, sizeof(msg));
+	if (r < 0)
+		goto out;
+	/*
+	 * Big pools (a fuzzed nr_data_blocks of millions) cost seconds in the
+	 * writer and the check, and test nothing the small ones do not.
+	 */
+	need = thin_repair_blocks_needed(rp);
+	if (need > 512)
+		goto out;
+	out = fuzz_mem_io(need < 64 ? 64 : need);
+	if (thin_restore_create(out, NULL, &rs) < 0)
+		abort();
+	thin_restore_emitter(rs, &e);
+	r = thin_repair_emit(rp, &e);
+	if (!r)
+		r = thin_restore_commit(rs);
+	if (r < 0 && r != -ENOMEM)
+		fuzz_finding("thin-repair-write-fails", "%d: %s", r,
+			     thin_restore_message(rs) ?
+				     thin_restore_message(rs) : "-");
+	thin_restore_destroy(rs);
+	if (!r) {
+		r = thin_check(out, &co, &sink, &res);
+		uint64_t sm = res.counts[THIN_P_SM_LEAK] +
+			      res.counts[THIN_P_SM_NR_ALLOCATED] +
+			      res.counts[THIN_P_DATA_LEAK] +
+			      res.counts[THIN_P_DATA_NR_ALLOCATED];
+
+		if (r < 0 || res.nr_fatal || sm)
+			fuzz_finding("thin-repair-output-fails-check",
+				     "thin_check: %d, %llu fatal, %llu space-map "
+				     "warnings", r,
+				     (unsigned long long)res.nr_fatal,
+				     (unsigned long long)sm);
+	}
+	pd_io_destroy(out);
+out:
+	thin_repair_destroy(rp);
+	pd_io_destroy(in);
+	return 0;
+}

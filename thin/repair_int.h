@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * What the passes of the thin repair share (thin/repair.h): the model of
+ * the pool being rebuilt and the scan's findings.  repair.c walks from the
+ * superblock, makes the model consistent and emits it; repair_scan.c scans
+ * the device and rebuilds what the walk could not reach.
+ */
+#ifndef THIN_REPAIR_INT_H
+#define THIN_REPAIR_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pdata/bm.h"
+#include "pdata/btree.h"
+#include "thin/format.h"
+#include "thin/repair.h"
+
+/* Leaves may be under-full (the kernel's range removal leaves them so). */
+#define REPAIR_WALK (PD_WALK_PREFETCH | PD_WALK_LEAF_UNDERFULL_OK)
+/* Per-mapping notes past this many are counted, not listed. */
+#define REPAIR_NOTE_LIMIT 20u
+
+struct rmap {
+	uint64_t v;
+	uint64_t bt;		/* data block << 24 | time */
+};
+
+struct rrange {
+	uint64_t begin, end;	/* virtual blocks [begin, end) */
+};
+
+struct rdev {
+	uint64_t id;
+	int have_details, have_root;
+	struct thin_details details;
+	uint64_t root;
+	struct rmap *maps;	/* increasing v */
+	size_t nr, cap;
+	struct rrange *dmg;	/* damaged ranges of the current tree */
+	size_t nr_dmg, cap_dmg;
+};
+
+enum cand_kind { CAND_UNKNOWN, CAND_MAP, CAND_TOP, CAND_DETAILS, CAND_OTHER };
+
+/* An unreferenced btree node found by the scan: the root of some tree. */
+struct cand {
+	uint64_t block;
+	enum cand_kind kind;
+	uint64_t nr;		/* entries read */
+	uint32_t max_time;	/* mapping trees: the newest mapping */
+	uint64_t kmin, kmax;	/* mapping trees: first and last key */
+	uint64_t max_tid;	/* details trees: the newest transaction */
+	int damaged;
+	int used;		/* a recovered device's root (or the sb's) */
+};
+
+struct thin_repair {
+	struct pd_io *io;
+	struct pd_bm *bm;
+	struct thin_repair_opts o;
+	uint64_t nr_blocks;
+
+	int sb_ok;
+	struct thin_sb sb;
+	int details_clean, top_clean, trees_damaged;
+
+	struct rdev *devs;	/* increasing id */
+	size_t nr_devs, cap_devs;
+
+	/* The scan. */
+	int scanned;
+	uint8_t *node;		/* per block: enum node_kind (repair_scan.c) */
+	uint8_t *refd;		/* per block: an internal node points here */
+	struct cand *cands;
+	size_t nr_cands, cap_cands;
+	uint64_t ev_map_leaves;	/* non-empty 8-byte leaves found */
+	uint64_t ev_details;	/* details entries seen anywhere */
+	uint64_t ev_claimed;	/* mapped_blocks claimed by details seen */
+
+	/* Chosen superblock values. */
+	uint64_t trans_id;
+	uint32_t time;
+	uint32_t data_block_size;
+	uint64_t nr_data_blocks;
+	uint64_t nr_mappings;
+
+	char *msg;
+	size_t msg_len;
+};
+
+void repair_note(struct thin_repair *rp, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int repair_fail(struct thin_repair *rp, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+struct rdev *repair_find_dev(struct thin_repair *rp, uint64_t id);
+/* Finds or inserts (keeping the order); NULL when out of memory. */
+struct rdev *repair_get_dev(struct thin_repair *rp, uint64_t id);
+int repair_add_map(struct rdev *d, uint64_t v, uint64_t bt);
+
+/* What a walk of a mapping tree saw (within the keys asked for). */
+struct map_stats {
+	uint64_t nr;
+	uint32_t max_time;
+	uint64_t kmin, kmax;	/* first and last key, when nr */
+	int damaged;		/* a damaged range meets the keys asked for */
+};
+
+/*
+ * Walks a mapping tree.  Into d (may be NULL: statistics only), only keys
+ * in [lo, hi); damaged ranges go to d->dmg when record_dmg is set.  st may
+ * be NULL.
+ */
+int repair_walk_map(struct thin_repair *rp, uint64_t root, struct rdev *d,
+		    uint64_t lo, uint64_t hi, int record_dmg,
+		    struct map_stats *st);
+
+/* repair_scan.c: layer 2 and 3.  0 or a negative errno (msg set). */
+int repair_scan(struct thin_repair *rp);
+int repair_rebuild(struct thin_repair *rp);
+
+#endif

@@ -1,0 +1,970 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * The thin repair (thin/repair.h), layers 2 and 3: the scan of the whole
+ * metadata device for btree nodes, the classification of the trees whose
+ * roots nothing points at, and the rebuild of what the walk from the
+ * superblock could not reach: lost details, lost device roots, orphan
+ * trees, and damaged ranges filled from older copies.
+ *
+ * Bounded: the scan is one pass over the device; every tree is read with
+ * the checking walker (cycles and depth past PD_BTREE_MAX_DEPTH are
+ * damage); descending to a candidate's first leaf stops at that depth.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/endian.h"
+#include "pdata/ondisk.h"
+#include "pdata/scan.h"
+#include "thin/repair_int.h"
+
+enum node_kind {
+	NODE_NONE,
+	NODE_LEAF8,
+	NODE_LEAF24,
+	NODE_LEAF_OTHER,
+	NODE_INTERNAL,
+};
+
+/* ---- layer 2: the scan ---- */
+
+static int scan_block(void *ctx, uint64_t block, enum pd_scan_kind kind,
+		      const void *data)
+{
+	struct thin_repair *rp = ctx;
+	const struct pd_node_header *h = data;
+	uint32_t nr, max, vs;
+	const unsigned char *vals;
+
+	if (kind != PD_SCAN_BTREE_LEAF && kind != PD_SCAN_BTREE_INTERNAL)
+		return 0;
+	nr = le32_to_cpu(h->nr_entries);
+	max = le32_to_cpu(h->max_entries);
+	vs = le32_to_cpu(h->value_size);
+	if (kind == PD_SCAN_BTREE_INTERNAL) {
+		/* The validator bounded nr <= max and the node's size. */
+		vals = (const unsigned char *)data + PD_NODE_KEYS_OFFSET +
+		       8 * (size_t)max;
+		rp->node[block] = NODE_INTERNAL;
+		for (uint32_t i = 0; i < nr; i++) {
+			uint64_t c = load_le64(vals + 8 * (size_t)i);
+
+			if (c < rp->nr_blocks)
+				rp->refd[c] = 1;
+		}
+		return 0;
+	}
+	if (vs == 8) {
+		rp->node[block] = NODE_LEAF8;
+		if (nr)
+			rp->ev_map_leaves++;
+	} else if (vs == sizeof(struct thin_disk_details)) {
+		rp->node[block] = NODE_LEAF24;
+	} else {
+		rp->node[block] = NODE_LEAF_OTHER;
+	}
+	return 0;
+}
+
+static int add_cand(struct thin_repair *rp, uint64_t block)
+{
+	if (rp->nr_cands == rp->cap_cands) {
+		size_t cap = rp->cap_cands ? 2 * rp->cap_cands : 64;
+		struct cand *c = realloc(rp->cands, cap * sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		rp->cands = c;
+		rp->cap_cands = cap;
+	}
+	memset(&rp->cands[rp->nr_cands], 0, sizeof(*rp->cands));
+	rp->cands[rp->nr_cands++].block = block;
+	return 0;
+}
+
+static struct cand *find_cand(struct thin_repair *rp, uint64_t block)
+{
+	size_t lo = 0, hi = rp->nr_cands;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rp->cands[mid].block < block)
+			lo = mid + 1;
+		else if (rp->cands[mid].block > block)
+			hi = mid;
+		else
+			return &rp->cands[mid];
+	}
+	return NULL;
+}
+
+/*
+ * What a candidate root is: the first leaf under it says (details: 24-byte
+ * values; top level: values that are btree nodes the scan found; else a
+ * mapping tree).  An empty tree says nothing and is left out.
+ */
+static int classify(struct thin_repair *rp, struct cand *c)
+{
+	uint64_t b = c->block;
+	struct pd_block *blk;
+	int r;
+
+	for (unsigned depth = 0; depth < PD_BTREE_MAX_DEPTH; depth++) {
+		const struct pd_node_header *h;
+		const unsigned char *p;
+		uint32_t nr, max, vs;
+
+		r = pd_bm_read_lock(rp->bm, b, &pd_btree_validator, &blk, NULL);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			c->kind = CAND_OTHER;
+			return 0;
+		}
+		p = pd_block_data(blk);
+		h = (const void *)p;
+		nr = le32_to_cpu(h->nr_entries);
+		max = le32_to_cpu(h->max_entries);
+		vs = le32_to_cpu(h->value_size);
+		if (!nr) {
+			c->kind = CAND_OTHER;
+		} else if (le32_to_cpu(h->flags) & PD_BTREE_INTERNAL) {
+			b = load_le64(p + PD_NODE_KEYS_OFFSET + 8 * (size_t)max);
+			pd_bm_unlock(blk);
+			continue;
+		} else if (vs == sizeof(struct thin_disk_details)) {
+			c->kind = CAND_DETAILS;
+		} else if (vs != 8) {
+			c->kind = CAND_OTHER;
+		} else {
+			const unsigned char *vals = p + PD_NODE_KEYS_OFFSET +
+						    8 * (size_t)max;
+			uint32_t hits = 0;
+
+			for (uint32_t i = 0; i < nr; i++) {
+				uint64_t x = load_le64(vals + 8 * (size_t)i);
+
+				if (x < rp->nr_blocks &&
+				    rp->node[x] != NODE_NONE)
+					hits++;
+			}
+			/*
+			 * A mapping value below the device size means data
+			 * block 0, which one leaf maps once at most: two such
+			 * values, or the only one, make a top level (one whose
+			 * trees were partly lost too).
+			 */
+			c->kind = hits >= 2 || hits == nr ? CAND_TOP : CAND_MAP;
+		}
+		pd_bm_unlock(blk);
+		return 0;
+	}
+	c->kind = CAND_OTHER;
+	return 0;
+}
+
+/* Collects a details or top-level tree's entries (value 24 or 8 bytes). */
+struct entries {
+	uint64_t *keys;
+	unsigned char *vals;
+	size_t nr, cap;
+	uint32_t vs;
+	int damaged;
+};
+
+static int entries_leaf(void *ctx, uint64_t block, unsigned nr,
+			const void *keys, const void *values, int counted)
+{
+	struct entries *x = ctx;
+
+	(void)block;
+	(void)counted;
+	if (x->nr + nr > x->cap) {
+		size_t cap = x->cap ? x->cap : 64;
+		uint64_t *k;
+		unsigned char *v;
+
+		while (cap < x->nr + nr)
+			cap *= 2;
+		k = realloc(x->keys, cap * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		x->keys = k;
+		v = realloc(x->vals, cap * x->vs);
+		if (!v)
+			return -ENOMEM;
+		x->vals = v;
+		x->cap = cap;
+	}
+	for (unsigned i = 0; i < nr; i++)
+		x->keys[x->nr + i] = load_le64((const unsigned char *)keys + 8 * i);
+	memcpy(x->vals + x->nr * x->vs, values, (size_t)nr * x->vs);
+	x->nr += nr;
+	return 0;
+}
+
+static int entries_damage(void *ctx, const struct pd_btree_damage *d)
+{
+	(void)d;
+	((struct entries *)ctx)->damaged = 1;
+	return 0;
+}
+
+static int read_entries(struct thin_repair *rp, uint64_t root, uint32_t vs,
+			struct entries *x)
+{
+	static const struct pd_btree_walk_ops ops = {
+		.leaf = entries_leaf,
+		.damage = entries_damage,
+	};
+
+	memset(x, 0, sizeof(*x));
+	x->vs = vs;
+	return pd_btree_walk(rp->bm, root, vs, REPAIR_WALK, &ops, x);
+}
+
+static void free_entries(struct entries *x)
+{
+	free(x->keys);
+	free(x->vals);
+}
+
+static int stats(struct thin_repair *rp, struct cand *c)
+{
+	struct entries x;
+	int r;
+
+	switch (c->kind) {
+	case CAND_MAP: {
+		struct map_stats st;
+
+		r = repair_walk_map(rp, c->block, NULL, 0, UINT64_MAX, 0, &st);
+		c->nr = st.nr;
+		c->max_time = st.max_time;
+		c->kmin = st.kmin;
+		c->kmax = st.kmax;
+		c->damaged = st.damaged;
+		return r;
+	}
+	case CAND_DETAILS:
+		r = read_entries(rp, c->block, sizeof(struct thin_disk_details),
+				 &x);
+		c->nr = x.nr;
+		c->damaged = x.damaged;
+		for (size_t i = 0; i < x.nr; i++) {
+			struct thin_details d;
+
+			thin_details_unpack(x.vals + i * x.vs, &d);
+			if (d.transaction_id > c->max_tid)
+				c->max_tid = d.transaction_id;
+		}
+		free_entries(&x);
+		return r;
+	case CAND_TOP:
+		r = read_entries(rp, c->block, 8, &x);
+		c->nr = x.nr;
+		c->damaged = x.damaged;
+		/* As new as the newest device tree it names. */
+		for (size_t i = 0; i < x.nr; i++) {
+			const struct cand *m = find_cand(rp,
+							 load_le64(x.vals + 8 * i));
+
+			if (m && m->kind == CAND_MAP && m->max_time > c->max_time)
+				c->max_time = m->max_time;
+		}
+		free_entries(&x);
+		return r;
+	default:
+		return 0;
+	}
+}
+
+int repair_scan(struct thin_repair *rp)
+{
+	static const struct pd_scan_ops ops = { .block = scan_block };
+	size_t nr_map = 0, nr_top = 0, nr_det = 0;
+	int r;
+
+	rp->scanned = 1;
+	rp->node = calloc(rp->nr_blocks ? rp->nr_blocks : 1, 1);
+	rp->refd = calloc(rp->nr_blocks ? rp->nr_blocks : 1, 1);
+	if (!rp->node || !rp->refd)
+		return -ENOMEM;
+	r = pd_scan(rp->io, 0, rp->nr_blocks, &ops, rp);
+	if (r)
+		return r;
+	for (uint64_t b = 0; b < rp->nr_blocks; b++) {
+		if (rp->node[b] == NODE_NONE || rp->node[b] == NODE_LEAF_OTHER ||
+		    rp->refd[b])
+			continue;
+		r = add_cand(rp, b);
+		if (r)
+			return r;
+	}
+	for (size_t i = 0; i < rp->nr_cands; i++) {
+		r = classify(rp, &rp->cands[i]);
+		if (r)
+			return r;
+	}
+	/* Mapping trees first: a top level is as new as its trees. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < rp->nr_cands; i++) {
+			struct cand *c = &rp->cands[i];
+
+			if ((c->kind == CAND_MAP) != (pass == 0))
+				continue;
+			r = stats(rp, c);
+			if (r)
+				return r;
+		}
+	for (size_t i = 0; i < rp->nr_cands; i++) {
+		struct cand *c = &rp->cands[i];
+
+		nr_map += c->kind == CAND_MAP;
+		nr_top += c->kind == CAND_TOP;
+		nr_det += c->kind == CAND_DETAILS;
+		if (rp->sb_ok && (c->block == rp->sb.mapping_root ||
+				  c->block == rp->sb.details_root))
+			c->used = 1;
+	}
+	for (size_t i = 0; i < rp->nr_devs; i++) {
+		struct cand *c;
+
+		if (rp->devs[i].have_root &&
+		    (c = find_cand(rp, rp->devs[i].root)))
+			c->used = 1;
+	}
+	repair_note(rp, "scan: %" PRIu64 " blocks; unreferenced trees: %zu "
+		    "mapping, %zu top-level, %zu device details", rp->nr_blocks,
+		    nr_map, nr_top, nr_det);
+	return 0;
+}
+
+/* ---- layer 3: the rebuild ---- */
+
+/* The best unused candidate of a kind: newest, then largest, then last. */
+static struct cand *best(struct thin_repair *rp, enum cand_kind kind)
+{
+	struct cand *b = NULL;
+
+	for (size_t i = 0; i < rp->nr_cands; i++) {
+		struct cand *c = &rp->cands[i];
+
+		if (c->kind != kind || c->used || !c->nr)
+			continue;
+		if (!b || c->max_tid > b->max_tid ||
+		    (c->max_tid == b->max_tid &&
+		     (c->max_time > b->max_time ||
+		      (c->max_time == b->max_time && c->nr >= b->nr))))
+			b = c;
+	}
+	return b;
+}
+
+static int walk_dev(struct thin_repair *rp, struct rdev *d, uint64_t root)
+{
+	struct cand *c = find_cand(rp, root);
+
+	d->have_root = 1;
+	d->root = root;
+	d->nr = 0;
+	d->nr_dmg = 0;
+	if (c)
+		c->used = 1;
+	return repair_walk_map(rp, root, d, 0, UINT64_MAX, 1, NULL);
+}
+
+/* At most this many older details or top-level trees are merged. */
+#define REPAIR_MAX_MERGE 4096u
+
+/*
+ * Lost details, from the details trees the scan found, newest first.
+ * Only the newest may add devices (when no sound top level says which
+ * exist): an older tree names devices deleted since, and only fills in
+ * the details of devices known otherwise.
+ */
+static int rebuild_details(struct thin_repair *rp)
+{
+	struct cand *c;
+	unsigned merged = 0;
+	int r = 0;
+
+	while (!r && merged < REPAIR_MAX_MERGE &&
+	       (c = best(rp, CAND_DETAILS))) {
+		struct entries x;
+		size_t filled = 0, skipped = 0;
+
+		c->used = 1;
+		r = read_entries(rp, c->block, sizeof(struct thin_disk_details),
+				 &x);
+		for (size_t i = 0; i < x.nr && !r; i++) {
+			struct rdev *d = repair_find_dev(rp, x.keys[i]);
+
+			if (!d && (merged || (rp->top_clean && rp->sb_ok))) {
+				skipped++;
+				continue;
+			}
+			if (!d && !(d = repair_get_dev(rp, x.keys[i]))) {
+				r = -ENOMEM;
+				break;
+			}
+			if (d->have_details)
+				continue;
+			d->have_details = 1;
+			thin_details_unpack(x.vals + i * x.vs, &d->details);
+			rp->ev_details++;
+			rp->ev_claimed += d->details.mapped_blocks;
+			filled++;
+		}
+		free_entries(&x);
+		if (filled)
+			repair_note(rp, "device details: %zu device(s) taken "
+				    "from the unreferenced details tree at block "
+				    "%" PRIu64 " (newest transaction %" PRIu64 ")",
+				    filled, c->block, c->max_tid);
+		if (skipped && !merged)
+			repair_note(rp, "device details: %zu device(s) of the "
+				    "tree at block %" PRIu64 " are not in the top "
+				    "level (deleted): left out", skipped,
+				    c->block);
+		merged++;
+	}
+	if (!merged && !rp->details_clean)
+		repair_note(rp, "device details: no other details tree found");
+	return r;
+}
+
+static int shares_with(struct thin_repair *rp, uint64_t root,
+		       const struct rdev *d, int *out);
+
+/*
+ * A top-level tree the scan found may be older than the device trees:
+ * an unreferenced tree newer than the one it gives, holding some of the
+ * same mappings, is the device's later version (the top level that named
+ * it was lost), and is taken instead.
+ */
+static int newer_tree(struct thin_repair *rp, struct rdev *d)
+{
+	const struct cand *given = find_cand(rp, d->root);
+	struct cand *best_c = NULL;
+	int r = 0;
+
+	if (!given)
+		return 0;
+	for (size_t i = 0; i < rp->nr_cands && !r; i++) {
+		struct cand *c = &rp->cands[i];
+		int yes = 0;
+
+		if (c->kind != CAND_MAP || c->used || c->damaged ||
+		    c->max_time <= given->max_time ||
+		    (best_c && c->max_time <= best_c->max_time))
+			continue;
+		r = shares_with(rp, c->block, d, &yes);
+		if (yes)
+			best_c = c;
+	}
+	if (r || !best_c)
+		return r;
+	repair_note(rp, "device %" PRIu64 ": the unreferenced tree at block %"
+		    PRIu64 " is newer (a mapping of time %" PRIu32 ", the "
+		    "other's newest %" PRIu32 ") and holds some of the same "
+		    "mappings: taken instead", d->id, best_c->block,
+		    best_c->max_time, given->max_time);
+	return walk_dev(rp, d, best_c->block);
+}
+
+/*
+ * Lost roots, from the top-level trees the scan found, newest first (as
+ * new as the newest tree each names); as with the details, only the
+ * newest may add devices, and only when no details say which exist.
+ */
+static int rebuild_top(struct thin_repair *rp)
+{
+	struct cand *c;
+	unsigned merged = 0;
+	int r = 0;
+
+	while (!r && merged < REPAIR_MAX_MERGE && (c = best(rp, CAND_TOP))) {
+		struct entries x;
+		size_t skipped = 0;
+
+		c->used = 1;
+		r = read_entries(rp, c->block, 8, &x);
+		for (size_t i = 0; i < x.nr && !r; i++) {
+			struct rdev *d = repair_find_dev(rp, x.keys[i]);
+			uint64_t root = load_le64(x.vals + 8 * i);
+
+			if (!d && (merged || rp->details_clean ||
+				   rp->ev_details)) {
+				skipped++;
+				continue;
+			}
+			if (!d && !(d = repair_get_dev(rp, x.keys[i]))) {
+				r = -ENOMEM;
+				break;
+			}
+			if (d->have_root)
+				continue;
+			r = walk_dev(rp, d, root);
+			if (!r)
+				repair_note(rp, "device %" PRIu64 ": mapping "
+					    "tree at block %" PRIu64 " (from the "
+					    "top-level tree at block %" PRIu64
+					    "): %zu mapping(s)", d->id, root,
+					    c->block, d->nr);
+			if (!r)
+				r = newer_tree(rp, d);
+		}
+		free_entries(&x);
+		if (skipped && !merged)
+			repair_note(rp, "top-level tree at block %" PRIu64 ": "
+				    "%zu device(s) without details left out "
+				    "(deleted)", c->block, skipped);
+		merged++;
+	}
+	if (!merged)
+		repair_note(rp, "mapping tree top level: no other top-level "
+			    "tree found");
+	return r;
+}
+
+/*
+ * Whether d may share the tree at root with the device already using it:
+ * only as a snapshot and its origin do, both with the same snapshot time
+ * (the kernel sets it on both) and nothing written since.
+ */
+static int snap_sharer(struct thin_repair *rp, const struct rdev *d,
+		       uint64_t root)
+{
+	for (size_t i = 0; i < rp->nr_devs; i++) {
+		const struct rdev *o = &rp->devs[i];
+
+		if (o != d && o->have_root && o->root == root)
+			return d->details.snapshotted_time &&
+			       o->details.snapshotted_time ==
+				       d->details.snapshotted_time;
+	}
+	return 0;
+}
+
+/* Devices that still have no tree: an orphan with their mapped_blocks. */
+static int match_orphans(struct thin_repair *rp)
+{
+	int r;
+
+	for (size_t i = 0; i < rp->nr_devs; i++) {
+		struct rdev *d = &rp->devs[i];
+		struct cand *m = NULL;
+		size_t ties = 0;
+		int shared = 0;
+
+		if (d->have_root || !d->have_details)
+			continue;
+		for (int reuse = 0; reuse < 2 && !m; reuse++)
+			for (size_t j = 0; j < rp->nr_cands; j++) {
+				struct cand *c = &rp->cands[j];
+
+				if (c->kind != CAND_MAP || c->damaged ||
+				    c->nr != d->details.mapped_blocks ||
+				    c->used != reuse ||
+				    (reuse && !snap_sharer(rp, d, c->block)))
+					continue;
+				if (!m || c->max_time > m->max_time) {
+					m = c;
+					ties = 1;
+				} else if (c->max_time == m->max_time) {
+					ties++;
+				}
+			}
+		if (!m || !d->details.mapped_blocks) {
+			if (d->details.mapped_blocks)
+				repair_note(rp, "device %" PRIu64 ": no mapping "
+					    "tree found (details claim %" PRIu64
+					    " mapped blocks): kept without "
+					    "mappings", d->id,
+					    d->details.mapped_blocks);
+			else
+				repair_note(rp, "device %" PRIu64 ": mapping "
+					    "tree lost; it mapped nothing", d->id);
+			continue;
+		}
+		shared = m->used;
+		r = walk_dev(rp, d, m->block);
+		if (r)
+			return r;
+		repair_note(rp, "device %" PRIu64 ": adopted the unreferenced "
+			    "mapping tree at block %" PRIu64 " (%zu mappings, "
+			    "as its details claim)%s", d->id, m->block, d->nr,
+			    shared ? ", shared with another device as a "
+				     "snapshot's" : "");
+		/* Devices and trees both in order: the restore's layout. */
+		if (ties > 1)
+			repair_note(rp, "device %" PRIu64 ": %zu trees fit its "
+				    "details alike: the first by block number "
+				    "was taken; check its data", d->id, ties);
+	}
+	return 0;
+}
+
+static int by_v(const void *a, const void *b)
+{
+	const struct rmap *x = a, *y = b;
+
+	return x->v < y->v ? -1 : x->v > y->v;
+}
+
+static int has_map(const struct rdev *d, const struct rmap *m)
+{
+	const struct rmap *f;
+
+	if (!d->nr)
+		return 0;
+	f = bsearch(m, d->maps, d->nr, sizeof(*m), by_v);
+	return f && f->bt == m->bt;
+}
+
+/* Whether tree `root` holds at least one of d's own mappings. */
+static int shares_with(struct thin_repair *rp, uint64_t root,
+		       const struct rdev *d, int *out)
+{
+	struct rdev t = { 0 };
+	int r = repair_walk_map(rp, root, &t, 0, UINT64_MAX, 0, NULL);
+
+	*out = 0;
+	for (size_t i = 0; i < t.nr && !r && !*out; i++)
+		*out = has_map(d, &t.maps[i]);
+	free(t.maps);
+	return r;
+}
+
+static int by_rank(const void *a, const void *b)
+{
+	const struct cand *x = *(const struct cand *const *)a;
+	const struct cand *y = *(const struct cand *const *)b;
+
+	if (x->max_time != y->max_time)
+		return x->max_time > y->max_time ? -1 : 1;
+	if (x->nr != y->nr)
+		return x->nr > y->nr ? -1 : 1;
+	return x->block > y->block ? -1 : x->block < y->block;
+}
+
+/*
+ * No device set survived: every orphan tree becomes a new device, newest
+ * first, except one whose every mapping a device adopted before it has
+ * (an older copy, or a snapshot nothing was written to: no data is lost
+ * by leaving it out).  At most REPAIR_MAX_ADOPT are looked
+ * at: each is compared with every device adopted before it.
+ */
+#define REPAIR_MAX_ADOPT 4096u
+
+static int adopt_orphans(struct thin_repair *rp)
+{
+	struct cand **order;
+	size_t n = 0;
+	uint64_t next = 0;
+	int r = 0;
+
+	order = malloc((rp->nr_cands ? rp->nr_cands : 1) * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < rp->nr_cands; i++)
+		if (rp->cands[i].kind == CAND_MAP && !rp->cands[i].used &&
+		    rp->cands[i].nr)
+			order[n++] = &rp->cands[i];
+	qsort(order, n, sizeof(*order), by_rank);
+	if (n > REPAIR_MAX_ADOPT) {
+		repair_note(rp, "%zu orphan mapping trees: only the newest %u "
+			    "are considered", n, REPAIR_MAX_ADOPT);
+		n = REPAIR_MAX_ADOPT;
+	}
+	for (size_t i = 0; i < rp->nr_devs; i++)
+		if (rp->devs[i].id >= next)
+			next = rp->devs[i].id + 1;
+	for (size_t k = 0; k < n && !r; k++) {
+		struct cand *m = order[k];
+		struct rdev t = { 0 }, *d;
+		size_t most = 0, in = 0;
+		uint64_t like = 0;
+
+		m->used = 1;
+		r = repair_walk_map(rp, m->block, &t, 0, UINT64_MAX, 1, NULL);
+		for (size_t i = 0; i < rp->nr_devs && !r; i++) {
+			size_t same = 0;
+
+			for (size_t j = 0; j < t.nr; j++)
+				same += has_map(&rp->devs[i], &t.maps[j]);
+			if (same > most) {
+				most = same;
+				like = rp->devs[i].id;
+			}
+		}
+		in = most;
+		if (r || (t.nr && in == t.nr)) {
+			if (!r)
+				repair_note(rp, "unreferenced mapping tree at "
+					    "block %" PRIu64 ": every mapping "
+					    "is also device %" PRIu64 "'s (an "
+					    "older copy, or a snapshot nothing "
+					    "was written to): not adopted",
+					    m->block, like);
+			free(t.maps);
+			free(t.dmg);
+			continue;
+		}
+		d = repair_get_dev(rp, next);
+		if (!d) {
+			free(t.maps);
+			free(t.dmg);
+			r = -ENOMEM;
+			break;
+		}
+		t.id = next;
+		t.have_root = 1;
+		t.root = m->block;
+		*d = t;
+		repair_note(rp, "adopted the unreferenced mapping tree at block "
+			    "%" PRIu64 " (%zu mappings) as new device %" PRIu64,
+			    m->block, d->nr, next);
+		if (in)
+			repair_note(rp, "device %" PRIu64 ": %zu of its mappings "
+				    "are also device %" PRIu64 "'s (a snapshot "
+				    "of it, or an older copy)", next, in, like);
+		next++;
+	}
+	free(order);
+	return r;
+}
+
+static int patch_from(struct thin_repair *rp, struct rdev *d,
+		      const struct rrange *g, uint64_t root, int *done)
+{
+	struct rdev t = { 0 };
+	struct map_stats st;
+	int r;
+
+	*done = 0;
+	r = repair_walk_map(rp, root, &t, g->begin, g->end, 0, &st);
+	if (!r && !st.damaged) {
+		for (size_t i = 0; i < t.nr && !r; i++)
+			r = repair_add_map(d, t.maps[i].v, t.maps[i].bt);
+		if (!r) {
+			*done = 1;
+			if (g->end == UINT64_MAX)
+				repair_note(rp, "device %" PRIu64 ": virtual "
+					    "blocks from %" PRIu64 " on (a "
+					    "damaged node) patched from the "
+					    "older tree at block %" PRIu64
+					    ": %zu mapping(s)", d->id,
+					    g->begin, root, t.nr);
+			else
+				repair_note(rp, "device %" PRIu64 ": virtual "
+					    "blocks %" PRIu64 "-%" PRIu64 " (a "
+					    "damaged node) patched from the "
+					    "older tree at block %" PRIu64
+					    ": %zu mapping(s)", d->id,
+					    g->begin, g->end - 1, root, t.nr);
+		}
+	}
+	free(t.maps);
+	return r;
+}
+
+struct src {
+	uint64_t root;
+	uint32_t max_time;
+	uint64_t nr;
+};
+
+static int by_newest(const void *a, const void *b)
+{
+	const struct src *x = a, *y = b;
+
+	if (x->max_time != y->max_time)
+		return x->max_time > y->max_time ? -1 : 1;
+	if (x->nr != y->nr)
+		return x->nr > y->nr ? -1 : 1;
+	return x->root > y->root ? -1 : x->root < y->root;
+}
+
+/* Older copies of d's tree, newest first. */
+static int sources(struct thin_repair *rp, const struct rdev *d,
+		   struct src **out, size_t *n)
+{
+	struct src *s = NULL;
+	size_t k = 0;
+	int r = 0;
+
+	*out = NULL;
+	*n = 0;
+	s = malloc((rp->nr_cands ? rp->nr_cands : 1) * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < rp->nr_cands && !r; i++) {
+		struct cand *c = &rp->cands[i];
+		int yes = 0;
+
+		if (c->kind == CAND_TOP && c->block != rp->sb.mapping_root) {
+			unsigned char v[8];
+			struct cand *m;
+
+			if (!pd_btree_lookup(rp->bm, c->block, 8, d->id, v,
+					     NULL) &&
+			    load_le64(v) != d->root &&
+			    (m = find_cand(rp, load_le64(v))) &&
+			    m->kind == CAND_MAP) {
+				int dup = 0;
+
+				for (size_t j = 0; j < k; j++)
+					dup |= s[j].root == m->block;
+				if (!dup)
+					s[k++] = (struct src){ m->block,
+							       m->max_time,
+							       m->nr };
+			}
+			continue;
+		}
+		/* Another device's tree (a snapshot's) is not an older copy. */
+		if (c->kind != CAND_MAP || c->block == d->root || c->used)
+			continue;
+		r = shares_with(rp, c->block, d, &yes);
+		if (!r && yes) {
+			int dup = 0;
+
+			for (size_t j = 0; j < k; j++)
+				dup |= s[j].root == c->block;
+			if (!dup)
+				s[k++] = (struct src){ c->block, c->max_time,
+						       c->nr };
+		}
+	}
+	if (r) {
+		free(s);
+		return r;
+	}
+	qsort(s, k, sizeof(*s), by_newest);
+	*out = s;
+	*n = k;
+	return 0;
+}
+
+/*
+ * No older copy covers a damaged range: the subtrees that lost their
+ * parent are still there, unreferenced, each a candidate of its own.
+ * Those whose keys all lie in the range are taken, newest first, each
+ * only if its keys do not overlap one taken before (an older version of
+ * the same subtree).  Used when no other tree fits; each one reported.
+ */
+static int fill_fragments(struct thin_repair *rp, struct rdev *d,
+			  const struct rrange *g, int *done)
+{
+	struct cand **order;
+	size_t n = 0, taken = 0;
+	int r = 0;
+
+	*done = 0;
+	order = malloc((rp->nr_cands ? rp->nr_cands : 1) * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < rp->nr_cands; i++) {
+		struct cand *c = &rp->cands[i];
+
+		if (c->kind == CAND_MAP && !c->used && !c->damaged && c->nr &&
+		    c->kmin >= g->begin && c->kmax < g->end)
+			order[n++] = c;
+	}
+	qsort(order, n, sizeof(*order), by_rank);
+	for (size_t k = 0; k < n && !r && taken < REPAIR_MAX_MERGE; k++) {
+		struct cand *c = order[k];
+		int overlap = 0;
+
+		for (size_t j = 0; j < taken && !overlap; j++)
+			overlap = c->kmin <= order[j]->kmax &&
+				  order[j]->kmin <= c->kmax;
+		if (overlap)
+			continue;
+		r = repair_walk_map(rp, c->block, d, 0, UINT64_MAX, 0, NULL);
+		c->used = 1;
+		order[taken++] = c;	/* k >= taken: no entry is lost */
+		if (!r)
+			repair_note(rp, "device %" PRIu64 ": virtual blocks %"
+				    PRIu64 "-%" PRIu64 " (in a damaged node's "
+				    "range) from the orphan subtree at block %"
+				    PRIu64 ": %" PRIu64 " mapping(s)", d->id,
+				    c->kmin, c->kmax, c->block, c->nr);
+	}
+	free(order);
+	*done = taken > 0;
+	return r;
+}
+
+static int patch_device(struct thin_repair *rp, struct rdev *d)
+{
+	struct src *s;
+	size_t n, j = 0;
+	int r;
+
+	r = sources(rp, d, &s, &n);
+	for (size_t g = 0; g < d->nr_dmg && !r; g++) {
+		int done = 0;
+
+		for (size_t i = 0; i < n && !done && !r; i++)
+			r = patch_from(rp, d, &d->dmg[g], s[i].root, &done);
+		if (!r && !done)
+			r = fill_fragments(rp, d, &d->dmg[g], &done);
+		if (!r && !done) {
+			if (d->dmg[g].end == UINT64_MAX)
+				repair_note(rp, "device %" PRIu64 ": virtual "
+					    "blocks from %" PRIu64 " on lost (a "
+					    "damaged node, no older copy)",
+					    d->id, d->dmg[g].begin);
+			else
+				repair_note(rp, "device %" PRIu64 ": virtual "
+					    "blocks %" PRIu64 "-%" PRIu64
+					    " lost (a damaged node, no older "
+					    "copy)", d->id, d->dmg[g].begin,
+					    d->dmg[g].end - 1);
+		}
+	}
+	free(s);
+	if (r)
+		return r;
+	/* Patched entries were appended: back in order, one per block. */
+	if (d->nr)
+		qsort(d->maps, d->nr, sizeof(*d->maps), by_v);
+	for (size_t i = 0; i < d->nr; i++)
+		if (!j || d->maps[i].v != d->maps[j - 1].v)
+			d->maps[j++] = d->maps[i];
+	d->nr = j;
+	return 0;
+}
+
+int repair_rebuild(struct thin_repair *rp)
+{
+	size_t unused = 0;
+	int r = 0;
+
+	if (!rp->sb_ok || !rp->details_clean)
+		r = rebuild_details(rp);
+	if (!r && (!rp->sb_ok || !rp->top_clean))
+		r = rebuild_top(rp);
+	if (!r)
+		r = match_orphans(rp);
+	if (!r && !rp->nr_devs)
+		r = adopt_orphans(rp);
+	for (size_t i = 0; i < rp->nr_devs && !r; i++)
+		if (rp->devs[i].nr_dmg)
+			r = patch_device(rp, &rp->devs[i]);
+	if (r)
+		return r;
+	for (size_t i = 0; i < rp->nr_cands; i++)
+		unused += rp->cands[i].kind == CAND_MAP && !rp->cands[i].used &&
+			  rp->cands[i].nr;
+	if (unused)
+		repair_note(rp, "%zu unreferenced mapping tree(s) not adopted "
+			    "(older copies, or devices deleted)", unused);
+	return 0;
+}
