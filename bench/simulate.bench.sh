@@ -22,13 +22,17 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 IOS=${SIM_IOS:-3000000}
+# Numbers past 2^31 are printed with %.0f (exact below 2^53), and the
+# 18-digit FILETIME timestamp as a fixed head and the ticks since: mawk's
+# %d stops at 2147483647, which made every timestamp and four offsets in
+# five that one number (a trace of 10-digit times hitting one block).
 awk -v n="$IOS" 'BEGIN {
-	srand(7); t = 128166372000000000
+	srand(7); t = 0
 	for (i = 0; i < n; i++) {
 		t += 100 + int(rand() * 2000)
 		if (rand() < 0.8) b = int(rand() * 2097152); else b = int(rand() * 16777216)
 		r = rand(); s = r < 0.6 ? 4096 : r < 0.8 ? 8192 : r < 0.95 ? 16384 : 65536
-		printf "%d,hm,0,%s,%d,%d,%d\n", t, rand() < 0.7 ? "Read" : "Write", b * 4096, s, 100 + int(rand() * 9000)
+		printf "128166%012.0f,hm,0,%s,%.0f,%d,%d\n", t, rand() < 0.7 ? "Read" : "Write", b * 4096, s, 100 + int(rand() * 9000)
 	}
 }' >t.msr
 head -n $((IOS / 3)) t.msr >third.msr
