@@ -10,7 +10,9 @@
  * binary native format is read a record at a time from the same buffer.
  *
  * The parsers are hand-written: a trace has hundreds of millions of lines
- * and sscanf would cost more than the simulation.  Each is strict about
+ * and sscanf would cost more than the simulation (the usual MSR line even
+ * takes a one-pass path of its own, msr_fast, leaving every other line
+ * and every error to the general parser).  Each is strict about
  * what it needs (numbers that overflow, a missing field, an unknown
  * operation fail the read with the line number) and lenient about what it
  * does not (extra fields after the ones it reads are ignored, as fio and
