@@ -134,12 +134,16 @@ static void list_init(struct list *l)
 
 /* ---- the index ---- */
 
-/* Buckets for up to n entries: at least 2n, so chains are short. */
+/*
+ * Buckets for up to n entries: at least 4n, so that a miss, which finds
+ * nothing, reads a chain entry only one time in four (4 bytes a bucket:
+ * still half of what u64map took per entry; 2n was some 3 % slower).
+ */
 static int index_init(struct index *x, uint32_t n)
 {
 	uint64_t buckets = 64;
 
-	while (buckets < 2 * (uint64_t)n)
+	while (buckets < 4 * (uint64_t)n)
 		buckets *= 2;
 	x->heads = malloc(buckets * sizeof(*x->heads));
 	if (!x->heads)

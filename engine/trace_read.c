@@ -280,7 +280,8 @@ static const char *skip_blanks(const char *p)
  * value in *v, three multiplications instead of eight dependent steps.
  * s must have 8 readable bytes: the line buffers keep PARSE_SLACK spare.
  */
-static int digits8(const unsigned char *s, uint64_t *v)
+static inline __attribute__((always_inline)) int
+digits8(const unsigned char *s, uint64_t *v)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	uint64_t c;
