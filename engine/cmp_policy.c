@@ -54,7 +54,6 @@ struct list {
 /* Origin block -> index of the entry (in an array of nodes) holding it. */
 struct index {
 	uint32_t *heads;	/* by bucket: the chain's first entry */
-	uint32_t mask;		/* buckets - 1 */
 	unsigned shift;		/* 64 - log2(buckets) */
 	uint32_t count;
 };
@@ -149,7 +148,6 @@ static int index_init(struct index *x, uint32_t n)
 	if (!x->heads)
 		return -ENOMEM;
 	memset(x->heads, 0xff, buckets * sizeof(*x->heads));	/* NONE */
-	x->mask = (uint32_t)(buckets - 1);
 	x->shift = 64 - (unsigned)__builtin_ctzll(buckets);
 	x->count = 0;
 	return 0;
