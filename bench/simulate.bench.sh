@@ -14,7 +14,8 @@
 # a sweep of 8 configurations (smq and arc at four cache sizes) with
 # --jobs 1 and --jobs 2: the times, the speed-up (target: at least 1.8)
 # and whether the two CSVs are identical, and from the CPU times the
-# speed-up two free cores would give.  Asserts nothing.
+# speed-up two free cores would give; the load average before and after
+# the single-job runs.  Asserts nothing.
 set -eu
 . "$TOP/bench/lib.sh"
 work=$(mktemp -d "$BENCH_DIR/dmct-simulate.XXXXXX")
@@ -22,13 +23,17 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 IOS=${SIM_IOS:-3000000}
+# Numbers past 2^31 are printed with %.0f (exact below 2^53), and the
+# 18-digit FILETIME timestamp as a fixed head and the ticks since: mawk's
+# %d stops at 2147483647, which made every timestamp and four offsets in
+# five that one number (a trace of 10-digit times hitting one block).
 awk -v n="$IOS" 'BEGIN {
-	srand(7); t = 128166372000000000
+	srand(7); t = 0
 	for (i = 0; i < n; i++) {
 		t += 100 + int(rand() * 2000)
 		if (rand() < 0.8) b = int(rand() * 2097152); else b = int(rand() * 16777216)
 		r = rand(); s = r < 0.6 ? 4096 : r < 0.8 ? 8192 : r < 0.95 ? 16384 : 65536
-		printf "%d,hm,0,%s,%d,%d,%d\n", t, rand() < 0.7 ? "Read" : "Write", b * 4096, s, 100 + int(rand() * 9000)
+		printf "128166%012.0f,hm,0,%s,%.0f,%d,%d\n", t, rand() < 0.7 ? "Read" : "Write", b * 4096, s, 100 + int(rand() * 9000)
 	}
 }' >t.msr
 head -n $((IOS / 3)) t.msr >third.msr
@@ -49,6 +54,8 @@ mrate() { awk -v n="$IOS" -v s="$1" 'BEGIN { if (s <= 0) s = 0.01; printf "%.2f"
 
 SIM=("$BIN/cache_replay" simulate --block-size 64 --origin-size 64G --jobs 1)
 echo "simulate: $IOS trace I/Os, text MSR ($(du -m t.msr | cut -f1) MiB), 32 KiB blocks, 1 GiB cache, one job"
+# The figures below depend on what else runs: say how busy it was.
+echo "simulate: load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs before the runs"
 read -r w c k < <(cpu_run 3 "$BIN/cache_replay" trace convert --trace t.msr --to native -o /dev/null)
 echo "simulate: reader alone (trace convert to native): $w s wall, $c s CPU = $(mrate "$c") M I/Os/s CPU; peak RSS $k KiB"
 for p in smq lru; do
@@ -66,6 +73,7 @@ done
 read -r _ _ k1 < <(cpu_run 1 "${SIM[@]}" --trace third.msr --cache-size 1G --policy lru)
 read -r _ _ k3 < <(cpu_run 1 "${SIM[@]}" --trace t.msr --cache-size 1G --policy lru)
 echo "simulate: lru peak RSS over $((IOS / 3)) I/Os $k1 KiB, over $IOS I/Os $k3 KiB"
+echo "simulate: load average $(cut -d' ' -f1-3 /proc/loadavg) after the single-job runs"
 
 SWEEP=("$BIN/cache_replay" simulate --trace t.msr --block-size 64 --origin-size 64G
 	--cache-size 256M,1G,4G,16G --policy smq,arc)

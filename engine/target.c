@@ -34,10 +34,13 @@ struct target {
 	bool woken;			/* the resume-time waker has run */
 	uint64_t origin_blocks;
 	uint64_t block_bytes;
+	unsigned block_shift;		/* log2(block_bytes) when ... */
+	bool block_pow2;		/* ... it is a power of two */
 
 	uint64_t *dirty;		/* bit per cache block */
 	uint32_t nr_dirty;
 	uint64_t discard_sectors;	/* discard block size */
+	unsigned dblock_shift;		/* block_sectors << it */
 	uint64_t nr_dblocks;
 	uint64_t *discarded;		/* bit per discard block */
 
@@ -81,11 +84,15 @@ int target_create(const struct target_config *cfg,
 	if (hooks)
 		t->hooks = *hooks;
 	t->block_bytes = cfg->block_sectors * 512;
+	t->block_pow2 = !(t->block_bytes & (t->block_bytes - 1));
+	t->block_shift = (unsigned)__builtin_ctzll(t->block_bytes);
 	t->origin_blocks = cfg->origin_sectors / cfg->block_sectors;
 	/* The discard block size: doubled until it fits 2^14 blocks. */
 	dbs = cfg->block_sectors;
-	while (cfg->origin_sectors / dbs > MAX_DISCARD_BLOCKS)
+	while (cfg->origin_sectors / dbs > MAX_DISCARD_BLOCKS) {
 		dbs *= 2;
+		t->dblock_shift++;
+	}
 	t->discard_sectors = dbs;
 	t->nr_dblocks = (t->origin_blocks * cfg->block_sectors + dbs - 1) / dbs;
 	t->dirty = calloc(((size_t)cfg->cache_blocks + 63) / 64 + 1, 8);
@@ -134,9 +141,12 @@ static void clear_dirty(struct target *t, uint32_t cblock)
 	t->policy->ops->clear_dirty(t->policy, cblock);
 }
 
+/* oblock * block_sectors / discard_sectors, which is exactly this (the
+ * discard block is the cache block doubled), without a division on
+ * every bio. */
 static uint64_t dblock_of(const struct target *t, uint64_t oblock)
 {
-	return oblock * t->cfg.block_sectors / t->discard_sectors;
+	return oblock >> t->dblock_shift;
 }
 
 static bool discarded(const struct target *t, uint64_t oblock)
@@ -535,8 +545,10 @@ int target_io(struct target *t, const struct trace_io *io, uint64_t io_index)
 	bool tick_bio = false;
 
 	for (uint64_t off = io->offset; r == 0 && !t->stop && off < end;) {
-		uint64_t oblock = off / t->block_bytes;
-		uint32_t in = (uint32_t)(off % t->block_bytes);
+		/* Block sizes are mostly powers of two: no division then. */
+		uint64_t oblock = t->block_pow2 ? off >> t->block_shift
+					       : off / t->block_bytes;
+		uint32_t in = (uint32_t)(off - oblock * t->block_bytes);
 		uint64_t len = t->block_bytes - in;
 		bool hit, ticks;
 

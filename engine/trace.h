@@ -112,6 +112,14 @@ int trace_reader_open_mem(struct trace_reader **out, const void *buf,
 int trace_reader_next(struct trace_reader *r, struct trace_io *io,
 		      struct trace_error *err);
 
+/*
+ * For tests: read every line by the general parser, the one that names
+ * what is wrong with a line, and not by the one-pass parser of the usual
+ * MSR line, so that the two can be compared on the same input.  Call it
+ * before the first trace_reader_next.
+ */
+void trace_reader_general_only(struct trace_reader *r);
+
 /* The line (native: record) the last I/O came from, 1-based. */
 uint64_t trace_reader_line(const struct trace_reader *r);
 

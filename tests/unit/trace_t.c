@@ -4,7 +4,11 @@
  * I/Os they must give; format detection; gzip (one member, concatenated
  * members, truncated, corrupt); each malformed line failing with its line
  * number and reason; truncated native files; writer round trips (native
- * exactly, fio to microseconds, MSR to 100 ns); the oracle writer's
+ * exactly, fio to microseconds, MSR to 100 ns); MSR's one-pass parser
+ * against generated lines of every shape (numbers of every length, CRLF,
+ * blank lines, lines across the read buffer's end at every byte, the
+ * last line without a newline; from memory, a file and a pipe) and
+ * against the general parser on damaged lines; the oracle writer's
  * next-request indexes against a brute-force search; and base/u64map
  * against a linear table.
  */
@@ -16,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cmocka.h>
@@ -35,8 +41,8 @@ struct parsed {
 	enum trace_format fmt;
 };
 
-static void parse_buf(const void *buf, size_t len, enum trace_format fmt,
-		      struct parsed *p)
+static void parse_buf_how(const void *buf, size_t len, enum trace_format fmt,
+			  int general_only, struct parsed *p)
 {
 	struct trace_reader *r;
 	int rc;
@@ -47,6 +53,8 @@ static void parse_buf(const void *buf, size_t len, enum trace_format fmt,
 		p->rc = rc;
 		return;
 	}
+	if (general_only)
+		trace_reader_general_only(r);
 	p->fmt = trace_reader_format(r);
 	while ((rc = trace_reader_next(r, &p->io[p->n], &p->err)) == 1) {
 		assert_true(p->n < MAX_IOS - 1);
@@ -60,6 +68,12 @@ static void parse_buf(const void *buf, size_t len, enum trace_format fmt,
 		assert_int_equal(trace_reader_next(r, &io, NULL), rc);
 	}
 	trace_reader_close(r);
+}
+
+static void parse_buf(const void *buf, size_t len, enum trace_format fmt,
+		      struct parsed *p)
+{
+	parse_buf_how(buf, len, fmt, 0, p);
 }
 
 static void parse(const char *text, enum trace_format fmt, struct parsed *p)
@@ -78,16 +92,23 @@ static void expect_io(const struct trace_io *io, uint64_t t, uint8_t op,
 	assert_int_equal(io->done_ns, done);
 }
 
+/* Both parsers (the MSR one-pass one and the general one) fail text at
+ * line with msg. */
 static void expect_error(const char *text, enum trace_format fmt,
 			 uint64_t line, const char *msg)
 {
 	struct parsed p;
 
-	parse(text, fmt, &p);
-	if (p.rc != -EINVAL || p.err.line != line || !strstr(p.err.msg, msg))
-		fail_msg("'%s': rc %d line %llu msg '%s'; expected line %llu "
-			 "'%s'", text, p.rc, (unsigned long long)p.err.line,
-			 p.err.msg, (unsigned long long)line, msg);
+	for (int general = 0; general <= 1; general++) {
+		parse_buf_how(text, strlen(text), fmt, general, &p);
+		if (p.rc != -EINVAL || p.err.line != line ||
+		    !strstr(p.err.msg, msg))
+			fail_msg("'%s'%s: rc %d line %llu msg '%s'; expected "
+				 "line %llu '%s'", text,
+				 general ? " (general parser)" : "", p.rc,
+				 (unsigned long long)p.err.line, p.err.msg,
+				 (unsigned long long)line, msg);
+	}
 }
 
 static void test_fio_v3(void **state)
@@ -294,16 +315,25 @@ static void test_numbers(void **state)
 			want = strtoull(digits, NULL, 10);
 			/* The response time in 100 ns ticks must fit 64 bits
 			 * in ns: up to 16 digits there. */
-			snprintf(line, sizeof(line), "%.*s1,hm,0,Read,%.*s%s,"
+			/* The line first (the general parser), and after
+			 * one that sets the device (the one-pass parser). */
+			snprintf(line, sizeof(line), "1,hm,0,Read,0,512,1\n"
+				 "%.*s1,hm,0,Read,%.*s%s,"
 				 "512,%.*s%s\n", (int)zeros, "000000000",
 				 (int)zeros, "000000000", digits, (int)zeros,
 				 "000000000", len <= 16 ? digits : "5");
-			parse(line, TRACE_FMT_MSR, &p);
-			if (p.rc != 0 || p.n != 1 || p.io[0].offset != want ||
-			    p.io[0].done_ns != (len <= 16 ? want : 5) * 100)
-				fail_msg("'%s': rc %d n %d offset %llu", line,
-					 p.rc, p.n,
-					 (unsigned long long)p.io[0].offset);
+			for (int second = 0; second <= 1; second++) {
+				const char *text = line + (second ? 0 : 20);
+				const struct trace_io *io = &p.io[second];
+
+				parse(text, TRACE_FMT_MSR, &p);
+				if (p.rc != 0 || p.n != 1 + second ||
+				    io->offset != want ||
+				    io->done_ns != (len <= 16 ? want : 5) * 100)
+					fail_msg("'%s': rc %d n %d offset %llu",
+						 text, p.rc, p.n,
+						 (unsigned long long)io->offset);
+			}
 		}
 	}
 	{
@@ -325,6 +355,389 @@ static void test_numbers(void **state)
 		     TRACE_FMT_MSR, 1, "bad offset field");
 	expect_error("1,hm,0,Read,1234567a,512,1\n", TRACE_FMT_MSR, 1,
 		     "bad offset field");
+	/* The same on a second line, where the one-pass parser looks first:
+	 * twenty digits that overflow and twenty that do not. */
+	expect_error("1,hm,0,Read,0,512,1\n"
+		     "1,hm,0,Read,18446744073709551616,512,1\n",
+		     TRACE_FMT_MSR, 2, "bad offset field");
+	expect_error("1,hm,0,Read,0,512,1\n"
+		     "1,hm,0,Read,18446744073709551000,1024,1\n",
+		     TRACE_FMT_MSR, 2, "past 2^64");
+	expect_error("1,hm,0,Read,0,512,1\n"
+		     "1,hm,0,Read,1234567a,512,1\n", TRACE_FMT_MSR, 2,
+		     "bad offset field");
+	expect_error("1,hm,0,Read,0,512,1\n"
+		     "1,hm,0,Read,12345678,5120000000,1\n", TRACE_FMT_MSR, 2,
+		     "over 4 GiB");
+	expect_error("1,hm,0,Read,0,512,1\n"
+		     "1,hm,0,Read,12345678,0,1\n", TRACE_FMT_MSR, 2,
+		     "an I/O of 0 bytes");
+	expect_error("1,hm,0,Read,0,512,1\n"
+		     "1,hm,0,Read,12345678,512,100000000000000000\n",
+		     TRACE_FMT_MSR, 2, "time too large");
+	{
+		struct parsed p;
+
+		parse("1,hm,0,Read,0,512,1\n"
+		      "1,hm,0,Read,12345678901234567890,1,1\n",
+		      TRACE_FMT_MSR, &p);
+		assert_int_equal(p.rc, 0);
+		assert_int_equal(p.n, 2);
+		assert_int_equal(p.io[1].offset, 12345678901234567890ull);
+	}
+}
+
+/* ---- MSR: the one-pass parser against generated lines ---- */
+
+static uint64_t rnd(uint64_t *x)
+{
+	*x = *x * 6364136223846793005ull + 1442695040888963407ull;
+	return *x >> 11;
+}
+
+/* A random number of `digits` digits (the first not 0), below `below`. */
+static uint64_t rnd_digits(uint64_t *x, unsigned digits, uint64_t below)
+{
+	uint64_t v = 1 + rnd(x) % 9;
+
+	for (unsigned i = 1; i < digits; i++)
+		v = v * 10 + rnd(x) % 10;
+	return v < below ? v : below - 1 - rnd(x) % 1000;
+}
+
+struct msr_text {
+	char *text;
+	size_t len, cap;
+	struct trace_io *ios;
+	size_t n, cap_ios;
+	uint64_t ts;		/* the last line's timestamp */
+	const char *host;	/* "hm" when NULL */
+};
+
+static void text_add(struct msr_text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void text_add(struct msr_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->cap - t->len < 512) {
+		t->cap = t->cap * 2 + 4096;
+		t->text = realloc(t->text, t->cap);
+		assert_non_null(t->text);
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(t->text + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < t->cap - t->len);
+	t->len += (size_t)n;
+}
+
+#define T0 128166372000000000ull
+
+/*
+ * Appends a good line (odd: with what the one-pass parser leaves to the
+ * general one now and then: leading zeros, the disk spelt "00", a blank
+ * line first) and the I/O it must give.  Fields of every length: offsets
+ * of 1-19 digits, sizes of 1-10, response times of 1-16; read and write
+ * in any case; "\n" or "\r\n" (crlf 0 never, 1 always, 2 at random).
+ */
+static void msr_add(struct msr_text *t, uint64_t *x, int odd, int crlf)
+{
+	static const char *const types[] = { "Read", "Write", "read", "WRITE",
+					     "rEaD", "wRiTe" };
+	unsigned type = (unsigned)(rnd(x) % (odd ? 6 : 2));
+	uint64_t size = rnd_digits(x, 1 + (unsigned)(rnd(x) % 10), 1ull << 32);
+	uint64_t off = rnd_digits(x, 1 + (unsigned)(rnd(x) % 19),
+				  UINT64_MAX - size + 1);
+	uint64_t resp = rnd_digits(x, 1 + (unsigned)(rnd(x) % 16),
+				   10000000000000000ull);
+	int zeros = odd && rnd(x) % 16 == 0 ? 1 + (int)(rnd(x) % 3) : 0;
+	const char *nl = crlf == 1 || (crlf == 2 && rnd(x) % 2) ? "\r\n" : "\n";
+	struct trace_io *io;
+
+	if (odd && rnd(x) % 32 == 0)
+		text_add(t, "%s%s", rnd(x) % 2 ? "" : " \t", nl);
+	t->ts = t->n ? t->ts + rnd(x) % 100000 : T0;
+	text_add(t, "%.*s%llu,%s,%s,%s,%.*s%llu,%llu,%llu%s", zeros, "000",
+		 (unsigned long long)t->ts, t->host ? t->host : "hm",
+		 odd && rnd(x) % 16 == 0 ? "00" : "0", types[type], zeros,
+		 "000", (unsigned long long)off, (unsigned long long)size,
+		 (unsigned long long)resp, nl);
+	if (t->n == t->cap_ios) {
+		t->cap_ios = t->cap_ios * 2 + 64;
+		t->ios = realloc(t->ios, t->cap_ios * sizeof(*t->ios));
+		assert_non_null(t->ios);
+	}
+	io = &t->ios[t->n++];
+	memset(io, 0, sizeof(*io));
+	io->time_ns = (t->ts - T0) * 100;
+	io->done_ns = io->time_ns + resp * 100;
+	io->offset = off;
+	io->len = (uint32_t)size;
+	io->op = type % 2 ? TRACE_OP_WRITE : TRACE_OP_READ;
+}
+
+static void msr_free(struct msr_text *t)
+{
+	free(t->text);
+	free(t->ios);
+	memset(t, 0, sizeof(*t));
+}
+
+enum source { FROM_MEM, FROM_FILE, FROM_PIPE };
+
+/* Every I/O a reader gives, and how it ended. */
+struct readout {
+	struct trace_io *ios;
+	size_t n, cap;
+	int rc;
+	struct trace_error err;
+};
+
+/* Writes text into a pipe in pieces of 1 to `piece` bytes, from a child. */
+static int pipe_feed(const char *text, size_t len, size_t piece)
+{
+	int fds[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint64_t x = len;
+
+		close(fds[0]);
+		for (size_t at = 0; at < len;) {
+			size_t n = 1 + rnd(&x) % piece;
+			ssize_t w;
+
+			if (n > len - at)
+				n = len - at;
+			w = write(fds[1], text + at, n);
+			if (w <= 0)
+				_exit(1);
+			at += (size_t)w;
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	return fds[0];
+}
+
+static void read_out(const char *text, size_t len, enum source src,
+		     int general_only, struct readout *o)
+{
+	struct trace_reader *r = NULL;
+	char path[] = "/tmp/dmct-trace-XXXXXX";
+	int fd = -1, rc;
+	pid_t child = -1;
+
+	o->n = 0;
+	memset(&o->err, 0, sizeof(o->err));
+	if (src == FROM_MEM) {
+		rc = trace_reader_open_mem(&r, text, len, TRACE_FMT_MSR,
+					   &o->err);
+	} else {
+		if (src == FROM_FILE) {
+			fd = mkstemp(path);
+			assert_true(fd >= 0);
+			unlink(path);
+			assert_int_equal(write(fd, text, len), (ssize_t)len);
+			assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+		} else {
+			fd = pipe_feed(text, len, 9000);
+		}
+		rc = trace_reader_open_fd(&r, fd, TRACE_FMT_MSR, &o->err);
+	}
+	assert_int_equal(rc, 0);
+	if (general_only)
+		trace_reader_general_only(r);
+	for (;;) {
+		if (o->n == o->cap) {
+			o->cap = o->cap * 2 + 64;
+			o->ios = realloc(o->ios, o->cap * sizeof(*o->ios));
+			assert_non_null(o->ios);
+		}
+		rc = trace_reader_next(r, &o->ios[o->n], &o->err);
+		if (rc != 1)
+			break;
+		o->n++;
+	}
+	o->rc = rc;
+	trace_reader_close(r);
+	if (fd >= 0)
+		close(fd);
+	if (src == FROM_PIPE) {
+		int status;
+
+		child = wait(&status);
+		assert_true(child > 0);
+	}
+}
+
+static void expect_ios(const struct readout *o, const struct msr_text *t,
+		       const char *what)
+{
+	if (o->rc != 0)
+		fail_msg("%s: line %llu: %s", what,
+			 (unsigned long long)o->err.line, o->err.msg);
+	assert_int_equal(o->n, t->n);
+	for (size_t i = 0; i < t->n; i++)
+		if (memcmp(&o->ios[i], &t->ios[i], sizeof(t->ios[i])))
+			fail_msg("%s: I/O %zu: time %llu off %llu len %u op %u "
+				 "done %llu", what, i,
+				 (unsigned long long)o->ios[i].time_ns,
+				 (unsigned long long)o->ios[i].offset,
+				 o->ios[i].len, o->ios[i].op,
+				 (unsigned long long)o->ios[i].done_ns);
+}
+
+/*
+ * Generated traces past the read buffer (256 KiB), the first line
+ * lengthened a byte at a time (leading zeros in its timestamp) so that
+ * the lines about the buffer's end are cut at every byte; three mixes of
+ * line endings and odd lines, with and without a newline after the last
+ * line; each read from memory, and now and then from a file and a pipe
+ * (short writes: lines cut anywhere), by both parsers.
+ */
+static void test_msr_one_pass(void **state)
+{
+	static const char *const sources[] = { "memory", "file", "pipe" };
+	/* "HOST,DISK," of 5, 8 and 16 bytes (msr_fast compares up to 8 in
+	 * one load, more with memcmp). */
+	static const char *const hosts[] = { "hm", "src12", "web-server-07" };
+	struct readout o = { 0 };
+	uint64_t x = 2026;
+
+	(void)state;
+	for (int mix = 0; mix < 3; mix++) {
+		struct msr_text t = { 0 };
+		char *text;
+
+		t.host = hosts[mix];
+		/* The first I/O, the body's lines and I/Os after it. */
+		t.ios = calloc(64, sizeof(*t.ios));
+		assert_non_null(t.ios);
+		t.cap_ios = 64;
+		t.ios[0].offset = 40960;
+		t.ios[0].len = 4096;
+		t.ios[0].done_ns = 100;
+		t.n = 1;
+		t.ts = T0;
+		while (t.len < 300000)
+			msr_add(&t, &x, mix == 1, mix == 1 ? 2 : mix);
+		text = malloc(t.len + 200);
+		assert_non_null(text);
+		for (unsigned shift = 0; shift < 96; shift++) {
+			int last_nl = shift % 4 != 3;
+			size_t len;
+
+			len = (size_t)sprintf(text, "%.*s%llu,%s,0,Read,40960,"
+					      "4096,1\n", (int)shift,
+					      "000000000000000000000000000000"
+					      "000000000000000000000000000000"
+					      "000000000000000000000000000000"
+					      "000000",
+					      (unsigned long long)T0, t.host);
+			memcpy(text + len, t.text, t.len);
+			len += t.len;
+			if (!last_nl)
+				len -= text[len - 2] == '\r' ? 2 : 1;
+			for (int src = FROM_MEM; src <= FROM_PIPE; src++) {
+				if (src != FROM_MEM && shift % 16 != (unsigned)src)
+					continue;
+				for (int general = 0; general <= 1; general++) {
+					char what[96];
+
+					snprintf(what, sizeof(what),
+						 "mix %d shift %u from %s%s",
+						 mix, shift, sources[src],
+						 general ? ", general parser"
+							 : "");
+					read_out(text, len, (enum source)src,
+						 general, &o);
+					expect_ios(&o, &t, what);
+				}
+			}
+		}
+		free(text);
+		msr_free(&t);
+	}
+	free(o.ios);
+}
+
+/*
+ * Damaged traces: a byte changed (to one that matters in a line or any
+ * at all), dropped or added, or the text cut short, anywhere in a trace
+ * of a few dozen generated lines; the one-pass parser must give what the
+ * general one gives: the same I/Os, the same end, the same error on the
+ * same line.
+ */
+static void test_msr_damaged(void **state)
+{
+	static const char bytes[] = ",\n\r09aA Rr.-+\t\f\0";
+	struct readout a = { 0 }, b = { 0 };
+	uint64_t x = 77;
+	unsigned fails = 0;
+
+	(void)state;
+	for (unsigned round = 0; round < 6000; round++) {
+		struct msr_text t = { 0 };
+		size_t at, lines = 3 + rnd(&x) % 30;
+		char *d;
+
+		/* Short and long host names, and one too long for msr_fast
+		 * (every line by the general parser). */
+		t.host = round % 4 == 0 ? "hm" : round % 4 == 1 ? "src12" :
+			 round % 4 == 2 ? "web-server-07" :
+			 "a-host-name-of-more-than-sixty-four-bytes-which-the-"
+			 "one-pass-parser-leaves-alone";
+		for (size_t i = 0; i < lines; i++)
+			msr_add(&t, &x, round % 2, (int)(round % 3));
+		d = malloc(t.len + 2);
+		assert_non_null(d);
+		memcpy(d, t.text, t.len);
+		at = rnd(&x) % t.len;
+		switch (rnd(&x) % 5) {
+		case 0:
+			d[at] = bytes[rnd(&x) % (sizeof(bytes) - 1)];
+			break;
+		case 1:
+			d[at] = (char)rnd(&x);
+			break;
+		case 2:
+			memmove(d + at, d + at + 1, t.len - at - 1);
+			t.len--;
+			break;
+		case 3:
+			memmove(d + at + 1, d + at, t.len - at);
+			d[at] = bytes[rnd(&x) % (sizeof(bytes) - 1)];
+			t.len++;
+			break;
+		default:
+			t.len = at;
+			break;
+		}
+		read_out(d, t.len, FROM_MEM, 0, &a);
+		read_out(d, t.len, FROM_MEM, 1, &b);
+		if (a.rc != b.rc || a.n != b.n || a.err.line != b.err.line ||
+		    strcmp(a.err.msg, b.err.msg) ||
+		    (a.n && memcmp(a.ios, b.ios, a.n * sizeof(*a.ios))))
+			fail_msg("round %u: one-pass rc %d n %zu line %llu '%s'"
+				 "; general rc %d n %zu line %llu '%s'", round,
+				 a.rc, a.n, (unsigned long long)a.err.line,
+				 a.err.msg, b.rc, b.n,
+				 (unsigned long long)b.err.line, b.err.msg);
+		fails += a.rc != 0;
+		free(d);
+		msr_free(&t);
+	}
+	/* The damage does fail reads, often. */
+	assert_true(fails > 1000);
+	free(a.ios);
+	free(b.ios);
 }
 
 static void test_detect(void **state)
@@ -722,6 +1135,8 @@ int main(void)
 		cmocka_unit_test(test_blkparse_errors),
 		cmocka_unit_test(test_msr),
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_msr_one_pass),
+		cmocka_unit_test(test_msr_damaged),
 		cmocka_unit_test(test_detect),
 		cmocka_unit_test(test_many_lines),
 		cmocka_unit_test(test_gzip),
