@@ -119,5 +119,8 @@ int pd_sm_read_disk_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 struct pd_tm;
 int pd_sm_write_disk(struct pd_tm *tm, const uint32_t *counts, uint64_t nr,
 		     struct pd_sm_root_cpu *root);
+/* The same from two-bit counts (counts->nr blocks): the same blocks. */
+int pd_sm_write_disk_rc(struct pd_tm *tm, const struct base_refcount *counts,
+			struct pd_sm_root_cpu *root);
 
 #endif

@@ -152,10 +152,85 @@ out:
  * metadata blocks, so writing this map cannot change them: the bitmaps are
  * filled as they are allocated, then the index and overflow trees built.
  */
-int pd_sm_write_disk(struct pd_tm *tm, const uint32_t *counts, uint64_t nr,
-		     struct pd_sm_root_cpu *root)
+/*
+ * A disk map's counts, either 32 bits a block or two (base/refcount, whose
+ * words are the bitmaps' own layout).
+ */
+struct disk_counts {
+	const uint32_t *c32;
+	const struct base_refcount *rc;
+	uint64_t nr;
+};
+
+/*
+ * Fills bitmap block data for entries [base, base + n) from two-bit
+ * counts, as fill_bitmap does from 32-bit ones: the words go in as they
+ * are.  Entries past nr are 0, so the first free one at or past n is n,
+ * fill_bitmap's answer for a partial bitmap too.
+ */
+static uint32_t fill_bitmap_rc(unsigned char *data,
+			       const struct base_refcount *rc, uint64_t base,
+			       uint32_t n, uint32_t *first_free)
+{
+	uint32_t used = 0;
+
+	*first_free = PD_SM_ENTRIES_PER_BITMAP;
+	for (uint32_t w = 0; w * 32 < n; w++) {
+		uint64_t word = rc->words[base / BASE_REFCOUNT_PER_WORD + w];
+		/* One even bit per entry in use. */
+		uint64_t inuse = (word | word >> 1) & BASE_REFCOUNT_EVEN;
+		uint64_t free_here = ~inuse & BASE_REFCOUNT_EVEN;
+
+		used += (uint32_t)__builtin_popcountll(inuse);
+		if (free_here && *first_free == PD_SM_ENTRIES_PER_BITMAP)
+			*first_free = w * 32 +
+				      (uint32_t)__builtin_ctzll(free_here) / 2;
+		store_le64(data + sizeof(struct pd_bitmap_header) + 8 * w, word);
+	}
+	if (*first_free > n)
+		*first_free = n < PD_SM_ENTRIES_PER_BITMAP ?
+			      n : PD_SM_ENTRIES_PER_BITMAP;
+	return used;
+}
+
+/* Adds every count of 3 or more, in block order, to the overflow tree. */
+static int add_overflow(struct pd_btree_builder *ob,
+			const struct disk_counts *dc)
+{
+	unsigned char v[4];
+	int r = 0;
+
+	if (dc->c32) {
+		for (uint64_t i = 0; i < dc->nr && r == 0; i++) {
+			if (dc->c32[i] >= 3) {
+				store_le32(v, dc->c32[i]);
+				r = pd_btree_builder_add(ob, i, v);
+			}
+		}
+		return r;
+	}
+	for (uint64_t w = 0; w * BASE_REFCOUNT_PER_WORD < dc->nr && r == 0;
+	     w++) {
+		uint64_t word = dc->rc->words[w];
+		uint64_t three = word & word >> 1 & BASE_REFCOUNT_EVEN;
+
+		while (three && r == 0) {
+			uint64_t i = w * BASE_REFCOUNT_PER_WORD +
+				     (uint64_t)__builtin_ctzll(three) / 2;
+
+			store_le32(v, base_refcount_get_slow(dc->rc, i));
+			r = pd_btree_builder_add(ob, i, v);
+			three &= three - 1;
+		}
+	}
+	return r;
+}
+
+static int write_disk(struct pd_tm *tm, const struct disk_counts *dc,
+		      struct pd_sm_root_cpu *root)
 {
 	struct pd_bm *bm = pd_tm_bm(tm);
+	uint64_t nr = dc->nr;
 	uint64_t nb = (nr + PD_SM_ENTRIES_PER_BITMAP - 1) / PD_SM_ENTRIES_PER_BITMAP;
 	struct pd_btree_builder *ib = NULL, *ob = NULL;
 	uint64_t allocated = 0;
@@ -179,8 +254,12 @@ int pd_sm_write_disk(struct pd_tm *tm, const uint32_t *counts, uint64_t nr,
 		r = pd_bm_write_lock_zero(bm, b, &pd_bitmap_validator, &blk);
 		if (r < 0)
 			break;
-		used = fill_bitmap(pd_block_wdata(blk), counts + base, n,
-				   &first_free);
+		if (dc->c32)
+			used = fill_bitmap(pd_block_wdata(blk), dc->c32 + base,
+					   n, &first_free);
+		else
+			used = fill_bitmap_rc(pd_block_wdata(blk), dc->rc, base,
+					      n, &first_free);
 		pd_bm_unlock(blk);
 		allocated += used;
 		e.blocknr = cpu_to_le64(b);
@@ -192,14 +271,8 @@ int pd_sm_write_disk(struct pd_tm *tm, const uint32_t *counts, uint64_t nr,
 		r = pd_btree_builder_finish(ib, &root->bitmap_root);
 	if (r == 0)
 		r = pd_btree_builder_create(tm, 4, &ob);
-	for (uint64_t i = 0; i < nr && r == 0; i++) {
-		if (counts[i] >= 3) {
-			unsigned char v[4];
-
-			store_le32(v, counts[i]);
-			r = pd_btree_builder_add(ob, i, v);
-		}
-	}
+	if (r == 0)
+		r = add_overflow(ob, dc);
 	if (r == 0)
 		r = pd_btree_builder_finish(ob, &root->ref_count_root);
 	if (r == 0) {
@@ -209,4 +282,20 @@ int pd_sm_write_disk(struct pd_tm *tm, const uint32_t *counts, uint64_t nr,
 	pd_btree_builder_destroy(ob);
 	pd_btree_builder_destroy(ib);
 	return r;
+}
+
+int pd_sm_write_disk(struct pd_tm *tm, const uint32_t *counts, uint64_t nr,
+		     struct pd_sm_root_cpu *root)
+{
+	struct disk_counts dc = { counts, NULL, nr };
+
+	return write_disk(tm, &dc, root);
+}
+
+int pd_sm_write_disk_rc(struct pd_tm *tm, const struct base_refcount *counts,
+			struct pd_sm_root_cpu *root)
+{
+	struct disk_counts dc = { NULL, counts, counts->nr };
+
+	return write_disk(tm, &dc, root);
 }

@@ -5,7 +5,9 @@
  * leaf holds (168) with a partial last bitmap, read back by the reader
  * thin_check uses (pd_sm_read_disk) without damage and equal count for
  * count; nr_allocated, each index entry's nr_free and none_free_before;
- * an empty map; and a map whose blocks do not fit (-ENOSPC).
+ * an empty map; and a map whose blocks do not fit (-ENOSPC).  The
+ * two-bit writer (pd_sm_write_disk_rc) writes the same blocks, byte for
+ * byte, as the 32-bit one for the same counts.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,6 +21,7 @@
 
 #include "base/bitmap.h"
 #include "base/endian.h"
+#include "base/refcount.h"
 #include "pdata/btree.h"
 #include "pdata/io.h"
 #include "pdata/sm.h"
@@ -154,12 +157,66 @@ static void test_no_space(void **state)
 	free(c);
 }
 
+/* counts c[0..nr) through both writers: every block of both devices equal. */
+static void same_blocks(const uint32_t *c, uint64_t nr)
+{
+	struct pd_sm_root_cpu r32, rrc;
+	struct base_refcount rc;
+	unsigned char a[PD_BLOCK_SIZE], b[PD_BLOCK_SIZE];
+	struct rig g32, grc;
+
+	assert_int_equal(base_refcount_init(&rc, nr), 0);
+	for (uint64_t i = 0; i < nr; i++)
+		assert_int_equal(base_refcount_set(&rc, i, c[i]), 0);
+	rig_init(&g32, 1024);
+	rig_init(&grc, 1024);
+	assert_int_equal(pd_sm_write_disk(g32.tm, c, nr, &r32), 0);
+	assert_int_equal(pd_sm_write_disk_rc(grc.tm, &rc, &rrc), 0);
+	assert_int_equal(pd_bm_flush(g32.bm), 0);
+	assert_int_equal(pd_bm_flush(grc.bm), 0);
+	assert_memory_equal(&r32, &rrc, sizeof(r32));
+	for (uint64_t blk = 0; blk < 1024; blk++) {
+		assert_int_equal(g32.io->ops->read(g32.io, blk, 1, a), 0);
+		assert_int_equal(grc.io->ops->read(grc.io, blk, 1, b), 0);
+		if (memcmp(a, b, PD_BLOCK_SIZE))
+			fail_msg("block %llu differs", (unsigned long long)blk);
+	}
+	rig_release(&g32);
+	rig_release(&grc);
+	base_refcount_release(&rc);
+}
+
+static void test_rc_same_blocks(void **state)
+{
+	uint64_t nr = 3ull * PD_SM_ENTRIES_PER_BITMAP + 37;
+	uint32_t *c = calloc(nr, sizeof(*c));
+
+	(void)state;
+	assert_non_null(c);
+	for (uint64_t i = 0; i < nr; i++)
+		c[i] = (uint32_t)((i * 7919) % 5);	/* 0..4 */
+	for (uint64_t i = 0; i < nr; i += 613)
+		c[i] = 3 + (uint32_t)(i % 1000);
+	c[nr - 1] = UINT32_MAX;
+	/* bitmap 1 full, bitmap 2 free only at its last entry */
+	for (uint64_t i = PD_SM_ENTRIES_PER_BITMAP;
+	     i < 3 * PD_SM_ENTRIES_PER_BITMAP - 1; i++)
+		c[i] = c[i] ? c[i] : 1;
+	c[3 * PD_SM_ENTRIES_PER_BITMAP - 1] = 0;
+	same_blocks(c, nr);
+	same_blocks(c, 37);		/* one partial word */
+	same_blocks(c, 32);
+	same_blocks(c, 0);
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counts_many_bitmaps),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_no_space),
+		cmocka_unit_test(test_rc_same_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
