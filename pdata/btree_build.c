@@ -13,6 +13,13 @@
  * occupancy rule of FORMAT.md §3.4 holds without knowing the number of keys
  * in advance, and the node count is the minimum, ceil(n / max).
  *
+ * A sharing builder (pd_btree_builder_create_shared, btree.h) ends leaves
+ * where the keys say rather than when full, and looks each finished leaf up
+ * among those written before on the same share (hash, then the bytes read
+ * back), referencing an equal one instead of writing it: held back until
+ * the next leaf starts, a leaf is only written or shared once it can no
+ * longer change.
+ *
  * Insert and remove follow the kernel: the path from the root is shadowed
  * top-down; on the way down insert splits every full node (the root in
  * place, over two new children; others into a new right sibling) so the
