@@ -13,11 +13,11 @@
  * occupancy rule of FORMAT.md §3.4 holds without knowing the number of keys
  * in advance, and the node count is the minimum, ceil(n / max).
  *
- * A sharing builder (pd_btree_builder_create_shared, btree.h) ends leaves
- * where the keys say rather than when full, and looks each finished leaf up
+ * A sharing builder (pd_btree_builder_create_shared, btree.h) ends nodes
+ * where the keys say rather than when full, and looks each finished node up
  * among those written before on the same share (hash, then the bytes read
  * back), referencing an equal one instead of writing it: held back until
- * the next leaf starts, a leaf is only written or shared once it can no
+ * the next node starts, a node is only written or shared once it can no
  * longer change.
  *
  * Insert and remove follow the kernel: the path from the root is shadowed
@@ -136,12 +136,12 @@ static void remove_at(void *d, uint32_t i)
 	memset(val_at(d, nr - 1), 0, n_vs(d));
 }
 
-/* ---- leaf sharing (pd_btree_share) ---- */
+/* ---- node sharing (pd_btree_share) ---- */
 
 /*
- * The leaves written so far, by a hash of their entries: an open-addressed
- * table of (hash, block), 16 bytes a slot, at most half full, so about 32
- * bytes per leaf written.  Block 0 (the superblock's) marks a free slot.  A
+ * The nodes written so far, by a hash of their entries: an open-addressed
+ * table of (hash, block), 16 bytes a slot, a quarter to half full, so 32
+ * to 64 bytes per node written.  Block 0 (the superblock's) marks a free slot.  A
  * hash match is only a candidate: the block is read back and compared byte
  * for byte before it is shared.
  */
@@ -202,7 +202,8 @@ static uint64_t leaf_hash(void *d)
 	uint32_t nr = n_nr(d);
 	size_t vbytes = (size_t)n_vs(d) * nr;
 	const unsigned char *k = key_at(d, 0), *v = val_at(d, 0);
-	uint64_t h = mix64(nr ^ ((uint64_t)n_vs(d) << 32));
+	uint64_t h = mix64(nr ^ ((uint64_t)n_vs(d) << 32) ^
+			   ((uint64_t)n_internal(d) << 63));
 
 	for (uint32_t i = 0; i < nr; i++)
 		h = mix64(h ^ load_le64(k + 8 * (size_t)i));
@@ -297,11 +298,10 @@ struct pd_btree_builder {
 	int have_key;
 	uint64_t last_key;
 	int err;		/* sticky: the build is dead after an error */
-	/* Content-defined leaves and sharing (pd_btree_builder_create_shared). */
+	/* Content-defined nodes and sharing (pd_btree_builder_create_shared). */
 	struct pd_btree_share *share;
 	pd_btree_new_leaf_fn new_leaf;
 	void *new_leaf_ctx;
-	uint32_t cdc_min;	/* entries before a content cut may come */
 	struct level levels[PD_BTREE_MAX_DEPTH];
 };
 
@@ -334,7 +334,6 @@ int pd_btree_builder_create_shared(struct pd_tm *tm, uint32_t value_size,
 	(*out)->share = share;
 	(*out)->new_leaf = new_leaf;
 	(*out)->new_leaf_ctx = ctx;
-	(*out)->cdc_min = pd_btree_max_entries(value_size) * 2 / 3;
 	return 0;
 }
 
@@ -382,9 +381,15 @@ static int level_add(struct pd_btree_builder *b, unsigned l, uint64_t key,
 		     const void *value);
 
 /*
- * A finished leaf of a sharing builder: an earlier leaf with the same bytes
+ * A finished node of a sharing builder: an earlier node with the same bytes
  * gains a reference (*nr is that block), otherwise *nr is 0 and the caller
  * writes it, then share_written() records it.
+ *
+ * An equal internal node points at the same children, every one of them
+ * shared already (a block written by this build cannot be in an older
+ * node), and this builder added a reference to each when it shared it.
+ * The kernel's count is one per distinct parent: the shared node is their
+ * parent once, so those references go again.
  */
 static int share_lookup(struct pd_btree_builder *b, void *data,
 			uint64_t *hash, uint64_t *nr)
@@ -393,11 +398,18 @@ static int share_lookup(struct pd_btree_builder *b, void *data,
 
 	*hash = leaf_hash(data);
 	r = share_find(b->share, *hash, data, nr);
-	if (r == 0 && *nr) {
-		r = pd_tm_inc(b->tm, *nr);
+	if (r < 0 || !*nr)
+		return r;
+	r = pd_tm_inc(b->tm, *nr);
+	if (!n_internal(data)) {
 		if (r == 0)
 			b->share->stats.leaves_shared++;
+		return r;
 	}
+	for (uint32_t i = 0; r == 0 && i < n_nr(data); i++)
+		r = pd_tm_dec(b->tm, load_le64(val_at(data, i)));
+	if (r == 0)
+		b->share->stats.internal_shared++;
 	return r;
 }
 
@@ -408,6 +420,10 @@ static int share_written(struct pd_btree_builder *b, void *data,
 
 	if (r < 0)
 		return r;
+	if (n_internal(data)) {
+		b->share->stats.internal_written++;
+		return 0;
+	}
 	b->share->stats.leaves_written++;
 	if (!b->new_leaf)
 		return 0;
@@ -422,7 +438,7 @@ static int emit(struct pd_btree_builder *b, unsigned l, void *data,
 	struct pd_block *blk;
 	unsigned char v[8];
 	uint64_t nr = 0, hash = 0;
-	int sharing = b->share && l == 0;
+	int sharing = b->share != NULL;
 	int r;
 
 	if (sharing) {
@@ -481,15 +497,16 @@ static int level_add(struct pd_btree_builder *b, unsigned l, uint64_t key,
 	}
 	insert_at(lv->cur, n_nr(lv->cur), key, value);
 	/*
-	 * Content-defined leaf boundaries: a leaf ends after a key whose hash
-	 * hits the mask once it holds cdc_min entries (or when full).  Two
-	 * trees with the same keys over a range cut their leaves at the same
-	 * keys there, whatever came before, so their leaves can be shared;
-	 * past an inserted or removed key the cuts fall in step again at the
-	 * next hit.
+	 * Content-defined boundaries: a node ends after a key whose hash hits
+	 * the mask once it is two thirds full (or when full).  Two trees with
+	 * the same keys over a range cut their leaves at the same keys there,
+	 * whatever came before, so their leaves can be shared; past an
+	 * inserted or removed key the cuts fall in step again at the next hit.
+	 * Each level has its own hash, so internal cuts do not line up with
+	 * the leaf cuts below (a leaf's first key follows a leaf hit).
 	 */
-	if (l == 0 && b->cdc_min && n_nr(lv->cur) >= b->cdc_min &&
-	    (mix64(key) & PD_BTREE_CDC_MASK) == 0)
+	if (b->share && n_nr(lv->cur) >= n_max(lv->cur) * 2 / 3 &&
+	    (mix64(key + l * 0x9E3779B97F4A7C15ull) & PD_BTREE_CDC_MASK) == 0)
 		lv->cut = 1;
 	return 0;
 }
@@ -541,7 +558,7 @@ int pd_btree_builder_finish(struct pd_btree_builder *b, uint64_t *root)
 
 		lv = &b->levels[l];
 		nc = n_nr(lv->cur);
-		if (l == 0 && b->cdc_min && lv->has_pending && nc &&
+		if (b->share && lv->has_pending && nc &&
 		    nc < n_max(lv->cur) / 3 &&
 		    n_nr(lv->pending) + nc <= n_max(lv->cur)) {
 			/*

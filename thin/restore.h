@@ -12,8 +12,8 @@
  * one is refused (it overlaps or is out of order).  Devices may come in
  * any order (the top-level and details trees are built at commit).
  *
- * Sharing is found by content (THIN.md §9): device trees get leaf
- * boundaries chosen by their keys, and a leaf equal to one written before
+ * Sharing is found by content (THIN.md §9): device trees get node
+ * boundaries chosen by their keys, and a node equal to one written before
  * (another device's) is referenced instead of written again, whatever the
  * XML form.  The data space map counts each distinct leaf's blocks once,
  * as the kernel does.

@@ -17,6 +17,9 @@
 #   once, so a count per mapping fails it), and both thin_dumps print the
 #   reference's dump of the reference's restore of the same XML.
 # - Both XML forms, and the dump's ranges, restore to the same image.
+# - A snapshot never written (the origin's mappings again) is the origin's
+#   tree: it costs no metadata block, and both checkers pass the shared
+#   root (as the kernel's create_snap leaves it).
 set -u
 : "${BIN:?}" "${PROGS:?}"
 REF_RESTORE=/usr/sbin/thin_restore
@@ -166,5 +169,22 @@ restore defref.xml defref.img
 cmp -s defref.img shared.img || bad "the <def>/<ref> form restores differently"
 restore canon.xml canon.img
 cmp -s canon.img shared.img || bad "the reference's dump restores differently"
+
+# A sixth device equal to the origin: the same tree, root and all.
+{ sed '$d' plain.xml
+  sed -n '/<device dev_id="1"/,/<\/device>/p' plain.xml | sed 's/dev_id="1"/dev_id="6"/'
+  echo '</superblock>'; } >copy.xml
+[ "$(grep -c '<device ' copy.xml)" = 6 ] || bad "copy.xml: not six devices"
+restore copy.xml copy.img
+used copy.img
+[ $n = $shared ] || bad "an unchanged snapshot costs $((n - shared)) blocks, not 0"
+$REF_CHECK -q copy.img || bad "copy: reference thin_check fails"
+out=$("$BIN/thin_check" copy.img 2>&1) || bad "copy: our thin_check fails"
+echo "$out" | grep -e warning -e error && bad "copy: our thin_check finds something"
+rm -f copy.ref.img; truncate -s $((NR_BLOCKS * 4))K copy.ref.img
+$REF_RESTORE -i copy.xml -o copy.ref.img >/dev/null || bad "copy: reference restore failed"
+$REF_DUMP copy.ref.img >copy.canon.xml || bad "copy: reference dump failed"
+$REF_DUMP copy.img | cmp -s - copy.canon.xml || bad "copy: reference dump differs"
+"$BIN/thin_dump" copy.img | cmp -s - copy.canon.xml || bad "copy: our dump differs"
 
 [ $fails = 0 ]

@@ -296,14 +296,15 @@ static int collect_entry(void *ctx, uint64_t key, const unsigned char *value)
 
 /*
  * One tree from keys[]/vals[] with a sharing builder, checked by the
- * independent verifier (every rule, leaves over a third full below the
- * root) and entry by entry; its references are added to refs[].  Returns
- * the new leaves it wrote.
+ * independent verifier (every rule, nodes over a third full below the
+ * root) and entry by entry.  Its references are added to refs[] as the
+ * kernel counts them: one for the root, one per child of each internal
+ * node not seen[] in an earlier tree.  Returns the new leaves it wrote.
  */
 static uint64_t shared_tree(struct rig *g, struct pd_btree_share *sh,
 			    struct leaf_log *log, uint32_t *refs,
-			    const uint64_t *keys, const uint64_t *vals,
-			    uint64_t n, uint64_t *root_out)
+			    unsigned char *seen, const uint64_t *keys,
+			    const uint64_t *vals, uint64_t n, uint64_t *root_out)
 {
 	struct pd_btree_builder *b;
 	struct pd_btree_share_stats st0, st1;
@@ -338,8 +339,20 @@ static uint64_t shared_tree(struct rig *g, struct pd_btree_share *sh,
 	assert_int_equal(c.n, n);
 	assert_memory_equal(c.keys, keys, n * sizeof(uint64_t));
 	assert_memory_equal(c.vals, vals, n * sizeof(uint64_t));
-	for (uint64_t bl = 0; bl < g->nr_blocks; bl++)
-		refs[bl] += vi.expected[bl];
+	refs[root]++;
+	for (uint64_t bl = 0; bl < g->nr_blocks; bl++) {
+		const unsigned char *d = vi.img + bl * PD_BLOCK_SIZE;
+		const struct pd_node_header *h = (const void *)d;
+		uint32_t max = le32_to_cpu(h->max_entries);
+
+		if (!vi.expected[bl] || seen[bl])
+			continue;
+		seen[bl] = 1;
+		if (le32_to_cpu(h->flags) != PD_BTREE_INTERNAL)
+			continue;
+		for (uint32_t i = 0; i < le32_to_cpu(h->nr_entries); i++)
+			refs[load_le64(d + 32 + 8 * max + 8 * i)]++;
+	}
 	free(vi.expected);
 	free(c.keys);
 	free(c.vals);
@@ -349,16 +362,16 @@ static uint64_t shared_tree(struct rig *g, struct pd_btree_share *sh,
 }
 
 /*
- * Trees built one after another on one share: a copy shares every leaf;
- * a changed value unshares one leaf, an inserted or removed key one or
- * two (the content-defined cuts fall in step again); prefixes of every
- * length end in legal leaves.  Every block's count is the number of
- * parents pointing at it, and the leaves reported written carry every
- * distinct entry once.
+ * Trees built one after another on one share: a copy shares its root; a
+ * changed value unshares one leaf and the internal nodes above it, an
+ * inserted or removed key one or two leaves (the content-defined cuts fall
+ * in step again); prefixes of every length end in legal nodes.  Every
+ * block's count is the number of distinct parents pointing at it, and the
+ * leaves reported written carry every distinct entry once.
  */
 static void test_builder_shared(void **state)
 {
-	const uint64_t n = 20000, mid = 10000;
+	const uint64_t n = 100000, mid = 50000;
 	struct rig g;
 	struct pd_btree_share *sh;
 	struct pd_btree_share_stats st;
@@ -368,35 +381,53 @@ static void test_builder_shared(void **state)
 	uint64_t *k2 = calloc(n + 1, sizeof(uint64_t));
 	uint64_t *v2 = calloc(n + 1, sizeof(uint64_t));
 	uint32_t *refs;
-	uint64_t leaves, w, root_a, root;
+	unsigned char *seen;
+	uint64_t leaves, w, root_a, root, inner;
 
 	(void)state;
 	assert_true(keys && vals && k2 && v2);
 	rig_init(&g, 16384);
 	refs = calloc(g.nr_blocks, sizeof(*refs));
-	assert_non_null(refs);
+	seen = calloc(g.nr_blocks, 1);
+	assert_true(refs && seen);
 	assert_int_equal(pd_btree_share_create(g.tm, &sh), 0);
 	for (uint64_t i = 0; i < n; i++) {
 		keys[i] = key_of(i);
 		vals[i] = ~i;
 	}
 
-	leaves = shared_tree(&g, sh, &log, refs, keys, vals, n, &root_a);
+	leaves = shared_tree(&g, sh, &log, refs, seen, keys, vals, n, &root_a);
 	/* Content-defined: between two thirds full and full on average. */
 	assert_true(leaves > (n + 251) / 252 && leaves <= n / 168 + 1);
 	assert_int_equal(log.entries, n);
+	pd_btree_share_stats(sh, &st);
+	inner = st.internal_written;	/* three levels: the root and more */
+	assert_true(inner >= 3);
 
-	/* A copy writes nothing new. */
-	assert_int_equal(shared_tree(&g, sh, &log, refs, keys, vals, n, &root), 0);
-	assert_true(root != root_a);	/* internal root: not shared */
+	/* A copy writes nothing new: it is the same tree. */
+	assert_int_equal(shared_tree(&g, sh, &log, refs, seen, keys, vals, n, &root), 0);
+	assert_int_equal(root, root_a);
+	assert_int_equal(pd_tm_ref_count(g.tm, root_a), 2);
 	pd_btree_share_stats(sh, &st);
 	assert_int_equal(st.leaves_shared, leaves);
+	assert_int_equal(st.internal_written, inner);
 
-	/* One value changed: one leaf. */
+	/*
+	 * One value changed: one leaf, its parent and the root; the other
+	 * internal nodes below the root are shared.
+	 */
 	memcpy(v2, vals, n * sizeof(uint64_t));
 	v2[mid] = 7;
-	w = shared_tree(&g, sh, &log, refs, keys, v2, n, NULL);
+	w = shared_tree(&g, sh, &log, refs, seen, keys, v2, n, NULL);
 	assert_int_equal(w, 1);
+	{
+		struct pd_btree_share_stats st2;
+
+		pd_btree_share_stats(sh, &st2);
+		assert_int_equal(st2.internal_written - st.internal_written, 2);
+		assert_int_equal(st2.internal_shared - st.internal_shared,
+				 inner - 2);
+	}
 
 	/* One key inserted (key_of leaves gaps): one or two leaves. */
 	memcpy(k2, keys, mid * sizeof(uint64_t));
@@ -405,7 +436,7 @@ static void test_builder_shared(void **state)
 	v2[mid] = 99;
 	memcpy(k2 + mid + 1, keys + mid, (n - mid) * sizeof(uint64_t));
 	memcpy(v2 + mid + 1, vals + mid, (n - mid) * sizeof(uint64_t));
-	w = shared_tree(&g, sh, &log, refs, k2, v2, n + 1, NULL);
+	w = shared_tree(&g, sh, &log, refs, seen, k2, v2, n + 1, NULL);
 	assert_true(w >= 1 && w <= 2);
 
 	/* One key removed: one or two leaves. */
@@ -413,7 +444,7 @@ static void test_builder_shared(void **state)
 	memcpy(v2, vals, mid * sizeof(uint64_t));
 	memcpy(k2 + mid, keys + mid + 1, (n - mid - 1) * sizeof(uint64_t));
 	memcpy(v2 + mid, vals + mid + 1, (n - mid - 1) * sizeof(uint64_t));
-	w = shared_tree(&g, sh, &log, refs, k2, v2, n - 1, NULL);
+	w = shared_tree(&g, sh, &log, refs, seen, k2, v2, n - 1, NULL);
 	assert_true(w >= 1 && w <= 2);
 
 	/*
@@ -422,10 +453,10 @@ static void test_builder_shared(void **state)
 	 * root; the leaves before the last two are A's.
 	 */
 	for (uint64_t m = 0; m < 700; m += (m < 520 ? 1 : 37)) {
-		w = shared_tree(&g, sh, &log, refs, keys, vals, m, NULL);
+		w = shared_tree(&g, sh, &log, refs, seen, keys, vals, m, NULL);
 		assert_true(w <= 2);
 	}
-	w = shared_tree(&g, sh, &log, refs, keys, vals, mid, NULL);
+	w = shared_tree(&g, sh, &log, refs, seen, keys, vals, mid, NULL);
 	assert_true(w <= 2);
 
 	/* Counts: one per parent, the written leaves' entries once each. */
@@ -439,6 +470,7 @@ static void test_builder_shared(void **state)
 
 	pd_btree_share_destroy(sh);
 	free(refs);
+	free(seen);
 	free(keys);
 	free(vals);
 	free(k2);
