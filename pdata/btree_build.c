@@ -141,9 +141,9 @@ static void remove_at(void *d, uint32_t i)
 /*
  * The nodes written so far, by a hash of their entries: an open-addressed
  * table of (hash, block), 16 bytes a slot, a quarter to half full, so 32
- * to 64 bytes per node written.  Block 0 (the superblock's) marks a free slot.  A
- * hash match is only a candidate: the block is read back and compared byte
- * for byte before it is shared.
+ * to 64 bytes per node written.  Block 0 (the superblock's) marks a free
+ * slot.  A hash match is only a candidate: the block is read back and
+ * compared byte for byte before it is shared.
  */
 struct share_slot {
 	uint64_t hash, block;
@@ -196,8 +196,8 @@ static uint64_t mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-/* A hash of a leaf's used entries (keys and values, as stored). */
-static uint64_t leaf_hash(void *d)
+/* A hash of a node's kind and used entries (keys and values, as stored). */
+static uint64_t node_hash(void *d)
 {
 	uint32_t nr = n_nr(d);
 	size_t vbytes = (size_t)n_vs(d) * nr;
@@ -396,7 +396,7 @@ static int share_lookup(struct pd_btree_builder *b, void *data,
 {
 	int r;
 
-	*hash = leaf_hash(data);
+	*hash = node_hash(data);
 	r = share_find(b->share, *hash, data, nr);
 	if (r < 0 || !*nr)
 		return r;

@@ -405,7 +405,8 @@ static void test_builder_shared(void **state)
 	assert_true(inner >= 3);
 
 	/* A copy writes nothing new: it is the same tree. */
-	assert_int_equal(shared_tree(&g, sh, &log, refs, seen, keys, vals, n, &root), 0);
+	assert_int_equal(shared_tree(&g, sh, &log, refs, seen, keys, vals, n,
+				     &root), 0);
 	assert_int_equal(root, root_a);
 	assert_int_equal(pd_tm_ref_count(g.tm, root_a), 2);
 	pd_btree_share_stats(sh, &st);
