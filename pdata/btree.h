@@ -241,6 +241,60 @@ int pd_btree_builder_add(struct pd_btree_builder *b, uint64_t key,
 int pd_btree_builder_finish(struct pd_btree_builder *b, uint64_t *root);
 void pd_btree_builder_destroy(struct pd_btree_builder *b);
 
+/*
+ * Node sharing between trees built one after another (dm-thin's device
+ * trees: a snapshot shares its origin's unchanged leaves, and the internal
+ * nodes above runs of them).  A sharing builder differs from the plain
+ * one in two ways, at every level:
+ *
+ * - Node boundaries follow the content: a node ends after a key whose hash
+ *   hits PD_BTREE_CDC_MASK once it holds two thirds of max entries, or when
+ *   it is full; a short last node joins the one before it, or the two share
+ *   their entries evenly.  So trees with the same keys over a range cut the
+ *   range into the same leaves, and resynchronise just past a key one of
+ *   them has and the other not; internal nodes likewise over runs of
+ *   shared children.  Every non-root node is over a third full.
+ * - Before a finished node is written it is looked up, by a hash of its
+ *   entries, among the nodes every builder on the same share has written;
+ *   a candidate is read back and compared byte for byte, and an equal one
+ *   gains a reference (pd_tm_inc) instead of a new block being written.
+ *   An equal internal node's children were all shared, and the references
+ *   this build gave them are taken back: a block's count stays the number
+ *   of distinct parents, as the kernel keeps it.  Two equal trees share
+ *   their root.
+ *
+ * new_leaf (may be NULL) is called once for every leaf actually written,
+ * never for a shared one, with its entries (le64 keys, raw values): the
+ * place to count what the values refer to once per distinct leaf.  A
+ * non-zero return fails the add or finish that wrote the leaf.
+ *
+ * Memory: 32 to 64 bytes per node written, in the share.
+ */
+#define PD_BTREE_CDC_MASK 31u
+
+struct pd_btree_share;
+
+struct pd_btree_share_stats {
+	uint64_t leaves_written;	/* new leaves */
+	uint64_t leaves_shared;		/* references to an earlier leaf */
+	uint64_t internal_written;	/* new internal nodes */
+	uint64_t internal_shared;	/* references to an earlier one */
+	uint64_t hash_collisions;	/* equal hashes, different bytes */
+};
+
+typedef int (*pd_btree_new_leaf_fn)(void *ctx, unsigned nr, const void *keys,
+				    const void *values);
+
+/* 0 or -ENOMEM. */
+int pd_btree_share_create(struct pd_tm *tm, struct pd_btree_share **out);
+void pd_btree_share_destroy(struct pd_btree_share *s);
+void pd_btree_share_stats(const struct pd_btree_share *s,
+			  struct pd_btree_share_stats *st);
+int pd_btree_builder_create_shared(struct pd_tm *tm, uint32_t value_size,
+				   struct pd_btree_share *share,
+				   pd_btree_new_leaf_fn new_leaf, void *ctx,
+				   struct pd_btree_builder **out);
+
 /* An empty tree: one empty leaf. */
 int pd_btree_empty(struct pd_tm *tm, uint32_t value_size, uint64_t *root);
 

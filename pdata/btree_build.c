@@ -13,6 +13,13 @@
  * occupancy rule of FORMAT.md §3.4 holds without knowing the number of keys
  * in advance, and the node count is the minimum, ceil(n / max).
  *
+ * A sharing builder (pd_btree_builder_create_shared, btree.h) ends nodes
+ * where the keys say rather than when full, and looks each finished node up
+ * among those written before on the same share (hash, then the bytes read
+ * back), referencing an equal one instead of writing it: held back until
+ * the next node starts, a node is only written or shared once it can no
+ * longer change.
+ *
  * Insert and remove follow the kernel: the path from the root is shadowed
  * top-down; on the way down insert splits every full node (the root in
  * place, over two new children; others into a new right sibling) so the
@@ -129,11 +136,158 @@ static void remove_at(void *d, uint32_t i)
 	memset(val_at(d, nr - 1), 0, n_vs(d));
 }
 
+/* ---- node sharing (pd_btree_share) ---- */
+
+/*
+ * The nodes written so far, by a hash of their entries: an open-addressed
+ * table of (hash, block), 16 bytes a slot, a quarter to half full, so 32
+ * to 64 bytes per node written.  Block 0 (the superblock's) marks a free
+ * slot.  A hash match is only a candidate: the block is read back and
+ * compared byte for byte before it is shared.
+ */
+struct share_slot {
+	uint64_t hash, block;
+};
+
+struct pd_btree_share {
+	struct pd_tm *tm;
+	struct share_slot *slots;
+	size_t nr_slots, used;	/* nr_slots: a power of two */
+	struct pd_btree_share_stats stats;
+};
+
+int pd_btree_share_create(struct pd_tm *tm, struct pd_btree_share **out)
+{
+	struct pd_btree_share *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->tm = tm;
+	s->nr_slots = 1024;
+	s->slots = calloc(s->nr_slots, sizeof(*s->slots));
+	if (!s->slots) {
+		free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+void pd_btree_share_destroy(struct pd_btree_share *s)
+{
+	if (!s)
+		return;
+	free(s->slots);
+	free(s);
+}
+
+void pd_btree_share_stats(const struct pd_btree_share *s,
+			  struct pd_btree_share_stats *st)
+{
+	*st = s->stats;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+	/* splitmix64's finaliser: every input bit moves every output bit */
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+/* A hash of a node's kind and used entries (keys and values, as stored). */
+static uint64_t node_hash(void *d)
+{
+	uint32_t nr = n_nr(d);
+	size_t vbytes = (size_t)n_vs(d) * nr;
+	const unsigned char *k = key_at(d, 0), *v = val_at(d, 0);
+	uint64_t h = mix64(nr ^ ((uint64_t)n_vs(d) << 32) ^
+			   ((uint64_t)n_internal(d) << 63));
+
+	for (uint32_t i = 0; i < nr; i++)
+		h = mix64(h ^ load_le64(k + 8 * (size_t)i));
+	for (size_t i = 0; i + 8 <= vbytes; i += 8)
+		h = mix64(h ^ load_le64(v + i));
+	for (size_t i = vbytes & ~(size_t)7; i < vbytes; i++)
+		h = mix64(h ^ v[i]);
+	return h;
+}
+
+static int share_insert(struct pd_btree_share *s, uint64_t hash,
+			uint64_t block)
+{
+	size_t mask, i;
+
+	if (2 * (s->used + 1) > s->nr_slots) {
+		size_t n = 2 * s->nr_slots;
+		struct share_slot *t = calloc(n, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		for (size_t j = 0; j < s->nr_slots; j++) {
+			if (!s->slots[j].block)
+				continue;
+			for (i = s->slots[j].hash & (n - 1); t[i].block;
+			     i = (i + 1) & (n - 1))
+				;
+			t[i] = s->slots[j];
+		}
+		free(s->slots);
+		s->slots = t;
+		s->nr_slots = n;
+	}
+	mask = s->nr_slots - 1;
+	for (i = hash & mask; s->slots[i].block; i = (i + 1) & mask)
+		;
+	s->slots[i].hash = hash;
+	s->slots[i].block = block;
+	s->used++;
+	return 0;
+}
+
+/*
+ * A block written earlier with exactly d's node contents, or 0.  The
+ * header's checksum and block number differ between copies by nature;
+ * everything else must match.
+ */
+static int share_find(struct pd_btree_share *s, uint64_t hash, const void *d,
+		      uint64_t *found)
+{
+	size_t mask = s->nr_slots - 1;
+	const unsigned char *want = d;
+
+	*found = 0;
+	for (size_t i = hash & mask; s->slots[i].block; i = (i + 1) & mask) {
+		struct pd_block *blk;
+		const unsigned char *have;
+		int same, r;
+
+		if (s->slots[i].hash != hash)
+			continue;
+		r = pd_tm_read_lock(s->tm, s->slots[i].block,
+				    &pd_btree_validator, &blk, NULL);
+		if (r < 0)
+			return r;
+		have = pd_block_data(blk);
+		same = !memcmp(have + 4, want + 4, 4) &&
+		       !memcmp(have + 16, want + 16, PD_BLOCK_SIZE - 16);
+		pd_bm_unlock(blk);
+		if (same) {
+			*found = s->slots[i].block;
+			return 0;
+		}
+		s->stats.hash_collisions++;
+	}
+	return 0;
+}
+
 /* ---- bottom-up builder ---- */
 
 struct level {
 	unsigned char *cur, *pending;
 	int has_pending;
+	int cut;		/* cur is complete: the next entry starts a node */
 	uint64_t emitted;	/* nodes of this level written so far */
 };
 
@@ -144,6 +298,10 @@ struct pd_btree_builder {
 	int have_key;
 	uint64_t last_key;
 	int err;		/* sticky: the build is dead after an error */
+	/* Content-defined nodes and sharing (pd_btree_builder_create_shared). */
+	struct pd_btree_share *share;
+	pd_btree_new_leaf_fn new_leaf;
+	void *new_leaf_ctx;
 	struct level levels[PD_BTREE_MAX_DEPTH];
 };
 
@@ -161,6 +319,21 @@ int pd_btree_builder_create(struct pd_tm *tm, uint32_t value_size,
 	b->tm = tm;
 	b->value_size = value_size;
 	*out = b;
+	return 0;
+}
+
+int pd_btree_builder_create_shared(struct pd_tm *tm, uint32_t value_size,
+				   struct pd_btree_share *share,
+				   pd_btree_new_leaf_fn new_leaf, void *ctx,
+				   struct pd_btree_builder **out)
+{
+	int r = pd_btree_builder_create(tm, value_size, out);
+
+	if (r < 0)
+		return r;
+	(*out)->share = share;
+	(*out)->new_leaf = new_leaf;
+	(*out)->new_leaf_ctx = ctx;
 	return 0;
 }
 
@@ -207,21 +380,85 @@ static int level_get(struct pd_btree_builder *b, unsigned l, struct level **out)
 static int level_add(struct pd_btree_builder *b, unsigned l, uint64_t key,
 		     const void *value);
 
+/*
+ * A finished node of a sharing builder: an earlier node with the same bytes
+ * gains a reference (*nr is that block), otherwise *nr is 0 and the caller
+ * writes it, then share_written() records it.
+ *
+ * An equal internal node points at the same children, every one of them
+ * shared already (a block written by this build cannot be in an older
+ * node), and this builder added a reference to each when it shared it.
+ * The kernel's count is one per distinct parent: the shared node is their
+ * parent once, so those references go again.
+ */
+static int share_lookup(struct pd_btree_builder *b, void *data,
+			uint64_t *hash, uint64_t *nr)
+{
+	int r;
+
+	*hash = node_hash(data);
+	r = share_find(b->share, *hash, data, nr);
+	if (r < 0 || !*nr)
+		return r;
+	r = pd_tm_inc(b->tm, *nr);
+	if (!n_internal(data)) {
+		if (r == 0)
+			b->share->stats.leaves_shared++;
+		return r;
+	}
+	for (uint32_t i = 0; r == 0 && i < n_nr(data); i++)
+		r = pd_tm_dec(b->tm, load_le64(val_at(data, i)));
+	if (r == 0)
+		b->share->stats.internal_shared++;
+	return r;
+}
+
+static int share_written(struct pd_btree_builder *b, void *data,
+			 uint64_t hash, uint64_t nr)
+{
+	int r = share_insert(b->share, hash, nr);
+
+	if (r < 0)
+		return r;
+	if (n_internal(data)) {
+		b->share->stats.internal_written++;
+		return 0;
+	}
+	b->share->stats.leaves_written++;
+	if (!b->new_leaf)
+		return 0;
+	return b->new_leaf(b->new_leaf_ctx, n_nr(data), key_at(data, 0),
+			   val_at(data, 0));
+}
+
 /* Writes node data (a level's buffer) to a new block, and adds it above. */
-static int emit(struct pd_btree_builder *b, unsigned l, const void *data,
+static int emit(struct pd_btree_builder *b, unsigned l, void *data,
 		uint64_t *where)
 {
 	struct pd_block *blk;
 	unsigned char v[8];
-	uint64_t nr;
+	uint64_t nr = 0, hash = 0;
+	int sharing = b->share != NULL;
 	int r;
 
-	r = pd_tm_new_block(b->tm, &pd_btree_validator, &blk);
-	if (r < 0)
-		return r;
-	memcpy(pd_block_wdata(blk), data, PD_BLOCK_SIZE);
-	nr = pd_block_nr(blk);
-	pd_bm_unlock(blk);
+	if (sharing) {
+		r = share_lookup(b, data, &hash, &nr);
+		if (r < 0)
+			return r;
+	}
+	if (!nr) {
+		r = pd_tm_new_block(b->tm, &pd_btree_validator, &blk);
+		if (r < 0)
+			return r;
+		memcpy(pd_block_wdata(blk), data, PD_BLOCK_SIZE);
+		nr = pd_block_nr(blk);
+		pd_bm_unlock(blk);
+		if (sharing) {
+			r = share_written(b, data, hash, nr);
+			if (r < 0)
+				return r;
+		}
+	}
 	b->levels[l].emitted++;
 	if (where) {
 		*where = nr;
@@ -241,7 +478,8 @@ static int level_add(struct pd_btree_builder *b, unsigned l, uint64_t key,
 	r = level_get(b, l, &lv);
 	if (r < 0)
 		return r;
-	if (n_nr(lv->cur) == n_max(lv->cur)) {
+	if (n_nr(lv->cur) == n_max(lv->cur) || lv->cut) {
+		lv->cut = 0;
 		if (lv->has_pending) {
 			r = emit(b, l, lv->pending, NULL);
 			if (r < 0)
@@ -258,6 +496,18 @@ static int level_add(struct pd_btree_builder *b, unsigned l, uint64_t key,
 		n_set_nr(lv->cur, 0);
 	}
 	insert_at(lv->cur, n_nr(lv->cur), key, value);
+	/*
+	 * Content-defined boundaries: a node ends after a key whose hash hits
+	 * the mask once it is two thirds full (or when full).  Two trees with
+	 * the same keys over a range cut their leaves at the same keys there,
+	 * whatever came before, so their leaves can be shared; past an
+	 * inserted or removed key the cuts fall in step again at the next hit.
+	 * Each level has its own hash, so internal cuts do not line up with
+	 * the leaf cuts below (a leaf's first key follows a leaf hit).
+	 */
+	if (b->share && n_nr(lv->cur) >= n_max(lv->cur) * 2 / 3 &&
+	    (mix64(key + l * 0x9E3779B97F4A7C15ull) & PD_BTREE_CDC_MASK) == 0)
+		lv->cut = 1;
 	return 0;
 }
 
@@ -308,6 +558,23 @@ int pd_btree_builder_finish(struct pd_btree_builder *b, uint64_t *root)
 
 		lv = &b->levels[l];
 		nc = n_nr(lv->cur);
+		if (b->share && lv->has_pending && nc &&
+		    nc < n_max(lv->cur) / 3 &&
+		    n_nr(lv->pending) + nc <= n_max(lv->cur)) {
+			/*
+			 * A sharing builder's short last leaf joins the one
+			 * before: the result depends only on the content (two
+			 * trees ending alike end with the same leaf), and
+			 * neither leaf was written (nor shared) yet.
+			 */
+			copy_entries(lv->pending, n_nr(lv->pending), lv->cur,
+				     0, nc);
+			n_set_nr(lv->pending, n_nr(lv->pending) + nc);
+			memset(lv->cur + PD_NODE_KEYS_OFFSET, 0,
+			       PD_BLOCK_SIZE - PD_NODE_KEYS_OFFSET);
+			n_set_nr(lv->cur, 0);
+			nc = 0;
+		}
 		if (!lv->emitted && lv->has_pending + (nc > 0) <= 1) {
 			/* One node left at this level: the root. */
 			r = emit(b, l, lv->has_pending ? lv->pending : lv->cur,

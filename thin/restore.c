@@ -38,6 +38,7 @@ struct thin_restore {
 	struct thin_sb sb;
 	uint64_t nr_data_blocks;
 	uint32_t *counts;		/* references per data block */
+	struct pd_btree_share *share;	/* device tree leaves written */
 
 	struct device *devs;
 	size_t nr_devs, cap_devs;
@@ -81,6 +82,7 @@ void thin_restore_destroy(struct thin_restore *rs)
 	if (!rs)
 		return;
 	pd_btree_builder_destroy(rs->b);
+	pd_btree_share_destroy(rs->share);
 	pd_tm_destroy(rs->tm);
 	pd_bm_destroy(rs->bm);
 	free(rs->counts);
@@ -178,6 +180,9 @@ static int begin_superblock(void *ctx, const struct thin_emit_sb *s)
 			    sizeof(*rs->counts));
 	if (!rs->counts)
 		return -ENOMEM;
+	r = pd_btree_share_create(rs->tm, &rs->share);
+	if (r < 0)
+		return r;
 	rs->have_sb = 1;
 	return 0;
 }
@@ -187,6 +192,31 @@ static int find_dev(const struct thin_restore *rs, uint64_t id)
 	for (size_t i = 0; i < rs->nr_devs; i++)
 		if (rs->devs[i].id == id)
 			return 1;
+	return 0;
+}
+
+/*
+ * The data space map counts what the kernel counts: one reference per
+ * entry of each distinct leaf, so a leaf two devices share (written once,
+ * THIN.md §9) counts its data blocks once.
+ */
+static int count_leaf(void *ctx, unsigned nr, const void *keys,
+		      const void *values)
+{
+	struct thin_restore *rs = ctx;
+	const unsigned char *v = values;
+
+	(void)keys;
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t d = thin_block_time_block(load_le64(v + 8 * (size_t)i));
+
+		if (d >= rs->nr_data_blocks)
+			return -EINVAL;	/* mapping() refused it already */
+		if (rs->counts[d] == UINT32_MAX)
+			return failf(rs, -EINVAL, "data block %" PRIu64
+				     " is mapped too many times", d);
+		rs->counts[d]++;
+	}
 	return 0;
 }
 
@@ -204,7 +234,8 @@ static int begin_device(void *ctx, const struct thin_emit_device *d)
 	rs->cur.root = 0;
 	rs->next_v = 0;
 	rs->mapped = 0;
-	return pd_btree_builder_create(rs->tm, 8, &rs->b);
+	return pd_btree_builder_create_shared(rs->tm, 8, rs->share, count_leaf,
+					      rs, &rs->b);
 }
 
 static int mapping(void *ctx, uint64_t v, uint64_t d, uint64_t len,
@@ -237,10 +268,6 @@ static int mapping(void *ctx, uint64_t v, uint64_t d, uint64_t len,
 	for (uint64_t i = 0; i < len; i++) {
 		unsigned char val[8];
 
-		if (rs->counts[d + i] == UINT32_MAX)
-			return failf(rs, -EINVAL, "data block %" PRIu64
-				     " is mapped too many times", d + i);
-		rs->counts[d + i]++;
 		store_le64(val, thin_block_time_pack(d + i, time));
 		r = pd_btree_builder_add(rs->b, v + i, val);
 		if (r < 0)

@@ -12,10 +12,11 @@
  * one is refused (it overlaps or is out of order).  Devices may come in
  * any order (the top-level and details trees are built at commit).
  *
- * No subtree is shared: 0.9.0's XML says nothing about sharing (and the
- * newer tools' <def>/<ref> reach this as plain mappings), so each
- * device gets its own tree, and a data block several devices map has a
- * count of that many in the data space map (as 0.9.0's restore writes).
+ * Sharing is found by content (THIN.md §9): device trees get node
+ * boundaries chosen by their keys, and a node equal to one written before
+ * (another device's) is referenced instead of written again, whatever the
+ * XML form.  The data space map counts each distinct leaf's blocks once,
+ * as the kernel does.
  *
  * What is refused (the emitter returns -EINVAL and thin_restore_message()
  * says why, one line without the place): a data block at or past
