@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/refcount.h"
 #include "pdata/bm.h"
 #include "pdata/btree.h"
 #include "pdata/sm.h"
@@ -37,7 +38,8 @@ struct thin_restore {
 	int have_sb, committed;
 	struct thin_sb sb;
 	uint64_t nr_data_blocks;
-	uint32_t *counts;		/* references per data block */
+	/* References per data block, two bits each (10M blocks: 2.5 MB). */
+	struct base_refcount counts;
 	struct pd_btree_share *share;	/* device tree leaves written */
 
 	struct device *devs;
@@ -85,7 +87,7 @@ void thin_restore_destroy(struct thin_restore *rs)
 	pd_btree_share_destroy(rs->share);
 	pd_tm_destroy(rs->tm);
 	pd_bm_destroy(rs->bm);
-	free(rs->counts);
+	base_refcount_release(&rs->counts);
 	free(rs->devs);
 	free(rs);
 }
@@ -176,10 +178,9 @@ static int begin_superblock(void *ctx, const struct thin_emit_sb *s)
 		return failf(rs, -ENOSPC, "%" PRIu64 " metadata blocks cannot "
 			     "hold the space map of %" PRIu64 " data blocks",
 			     nr_blocks, rs->nr_data_blocks);
-	rs->counts = calloc(rs->nr_data_blocks ? rs->nr_data_blocks : 1,
-			    sizeof(*rs->counts));
-	if (!rs->counts)
-		return -ENOMEM;
+	r = base_refcount_init(&rs->counts, rs->nr_data_blocks);
+	if (r < 0)
+		return r;
 	r = pd_btree_share_create(rs->tm, &rs->share);
 	if (r < 0)
 		return r;
@@ -212,10 +213,11 @@ static int count_leaf(void *ctx, unsigned nr, const void *keys,
 
 		if (d >= rs->nr_data_blocks)
 			return -EINVAL;	/* mapping() refused it already */
-		if (rs->counts[d] == UINT32_MAX)
+		if (base_refcount_get(&rs->counts, d) == UINT32_MAX)
 			return failf(rs, -EINVAL, "data block %" PRIu64
 				     " is mapped too many times", d);
-		rs->counts[d]++;
+		if (base_refcount_inc(&rs->counts, d) < 0)
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -393,8 +395,7 @@ int thin_restore_commit(struct thin_restore *rs)
 	rs->committed = 1;
 	r = build_tops(rs);
 	if (!r)
-		r = pd_sm_write_disk(rs->tm, rs->counts, rs->nr_data_blocks,
-				     &rs->sb.data_sm);
+		r = pd_sm_write_disk_rc(rs->tm, &rs->counts, &rs->sb.data_sm);
 	if (!r)
 		r = pd_tm_commit(rs->tm, fill_sb, rs, &thin_sb_validator);
 	if (r == -ENOSPC && !rs->msg[0])
