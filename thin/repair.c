@@ -596,6 +596,14 @@ static int choose_superblock(struct thin_repair *rp)
 	uint64_t max_tid = 0, max_block = 0;
 	uint32_t max_time = 0;
 	int any = 0;
+	/* The newest metadata snapshot's copy: a lower bound when sb lost. */
+	const struct sbcopy *cp = NULL;
+
+	for (size_t i = 0; i < rp->nr_copies && !rp->sb_ok; i++)
+		if (!cp || rp->copies[i].sb.trans_id > cp->sb.trans_id)
+			cp = &rp->copies[i];
+	if (cp && cp->sb.time > max_time)
+		max_time = cp->sb.time;
 
 	for (size_t i = 0; i < rp->nr_devs; i++) {
 		const struct rdev *d = &rp->devs[i];
@@ -631,6 +639,13 @@ static int choose_superblock(struct thin_repair *rp)
 		rp->trans_id = rp->sb.trans_id;
 		repair_note(rp, "transaction id %" PRIu64 " (the superblock's)",
 			    rp->trans_id);
+	} else if (cp && cp->sb.trans_id >= max_tid) {
+		rp->trans_id = cp->sb.trans_id;
+		repair_note(rp, "transaction id %" PRIu64 " inferred (superblock "
+			    "lost): the metadata snapshot's copy at block %"
+			    PRIu64 " says so, and the pool's is no lower; give "
+			    "--transaction-id if LVM's is higher", rp->trans_id,
+			    cp->block);
 	} else {
 		rp->trans_id = max_tid;
 		repair_note(rp, "transaction id %" PRIu64 " inferred (superblock "
@@ -653,7 +668,12 @@ static int choose_superblock(struct thin_repair *rp)
 		rp->data_block_size = rp->o.data_block_size;
 	else if (rp->sb_ok)
 		rp->data_block_size = rp->sb.data_block_size;
-	else {
+	else if (cp && thin_data_block_size_ok(cp->sb.data_block_size)) {
+		rp->data_block_size = cp->sb.data_block_size;
+		repair_note(rp, "data block size %" PRIu32 " sectors (superblock "
+			    "lost): the metadata snapshot's copy at block %"
+			    PRIu64 "'s", rp->data_block_size, cp->block);
+	} else {
 		rp->data_block_size = REPAIR_DEFAULT_DATA_BLOCK_SIZE;
 		repair_note(rp, "data block size unknown (superblock lost): "
 			    "using %u sectors; give --data-block-size with the "
@@ -835,8 +855,10 @@ int thin_repair_read(struct pd_io *in, const struct thin_repair_opts *o,
 	free(rp->node);
 	free(rp->refd);
 	free(rp->cands);
+	free(rp->copies);
 	rp->node = rp->refd = NULL;
 	rp->cands = NULL;
+	rp->copies = NULL;
 	rp->msg = NULL;
 	*out = rp;
 	return 0;
@@ -951,6 +973,7 @@ void thin_repair_destroy(struct thin_repair *rp)
 	free(rp->node);
 	free(rp->refd);
 	free(rp->cands);
+	free(rp->copies);
 	pd_bm_destroy(rp->bm);
 	free(rp);
 }

@@ -53,6 +53,24 @@ struct cand {
 	uint64_t max_tid;	/* details trees: the newest transaction */
 	int damaged;
 	int used;		/* a recovered device's root (or the sb's) */
+	/*
+	 * Reachable from a superblock copy (a metadata snapshot's, held or
+	 * released): the pool as it was then, older than the current one.
+	 */
+	int held;
+	/*
+	 * The current superblock's metadata space map counts the root: 1 in
+	 * use (the current pool's, or a snapshot's), -1 free (a previous
+	 * transaction's, left behind), 0 not known.
+	 */
+	int live;
+	long score;		/* agreement with the devices known (rebuild) */
+};
+
+/* A superblock copy the scan found (reserve_metadata_snap writes one). */
+struct sbcopy {
+	uint64_t block;
+	struct thin_sb sb;
 };
 
 struct thin_repair {
@@ -77,6 +95,8 @@ struct thin_repair {
 	uint64_t ev_map_leaves;	/* non-empty 8-byte leaves found */
 	uint64_t ev_details;	/* details entries seen anywhere */
 	uint64_t ev_claimed;	/* mapped_blocks claimed by details seen */
+	struct sbcopy *copies;	/* increasing block */
+	size_t nr_copies, cap_copies;
 
 	/* Chosen superblock values. */
 	uint64_t trans_id;

@@ -32,6 +32,10 @@
 #   keeps it, reported
 #   all three lost on one transaction: orphans adopted under new ids,
 #                           every mapping back; 0.9.0: fails
+#   a metadata snapshot held, then a discard and a deletion (tests/progs/
+#   thin_hold, thin_discard), the mapping root, both roots, the top
+#   level's block or the superblock lost: the current pool back, never the
+#   snapshot's older trees (each left aside reported)
 # Every output passes our thin_check and 0.9.0's.  Then an empty pool from
 # non-empty evidence is refused, bad input is one line and exit 1, LVM's
 # form works, and seeded random damage never crashes.
@@ -223,6 +227,67 @@ if repair orph orph.img; then
 	cmp -s <(blocks src.dump | awk '{print $2, $3, $4}' | sort) \
 		<(blocks orph.dump | awk '{print $2, $3, $4}' | sort) ||
 		bad "orph: the adopted mappings are not the source's"
+fi
+
+# A metadata snapshot held (tests/progs/thin_hold), then one more
+# transaction (tests/progs/thin_discard): device 4's blocks 100-149 are
+# discarded (mapped_blocks 2000 -> 1986) and device 7 deleted, with no new
+# time.  The snapshot's superblock copy keeps the older top level, details
+# and device 4's older tree: an older state, as complete as the current
+# one, with more devices, and the same times.  Whatever is lost of the
+# current superblock's, the current pool must come back, never the
+# snapshot's (the older code took its top level: the discarded mappings
+# back, mapped_blocks "corrected" to 2000, exit 0).
+cp src.img held.img
+{ "$PROGS/thin_hold" held.img && "$PROGS/thin_discard" -d 7 held.img 4 100 150; } >/dev/null ||
+	bad "held: thin_hold/thin_discard failed"
+"$BIN/thin_dump" held.img >held.src.dump
+[ "$(nmap held.src.dump)" -eq 3986 ] || bad "held: the discard did not leave 3986 mappings"
+grep -q 'dev_id="7"' held.src.dump && bad "held: device 7 not deleted"
+"$BIN/thin_dump" -m held.img | grep -q 'dev_id="7"' || bad "held: the snapshot lost device 7"
+# held_same NAME: the repair gave exactly the current pool.
+held_same() {
+	cmp -s held.src.dump "$1.dump" || { bad "$1: not the current pool"; diff held.src.dump "$1.dump" | head -5; }
+	grep -q "^scan: a metadata snapshot's superblock copy at block [0-9]* (transaction 5," "$1.log" ||
+		bad "$1: the snapshot's copy not reported"
+}
+# the superblock's mapping root pointer zeroed: the current top level is
+# an orphan, the snapshot's is as good a candidate by every other measure
+cp held.img heldtop.img; "$PROGS/thin_corrupt" heldtop.img set-sb mapping_root 0
+reference heldtop heldtop.img
+if repair heldtop heldtop.img; then
+	held_same heldtop
+	grep -q "^mapping tree top level: the metadata snapshot's tree at block [0-9]* (transaction 5, an older state) left aside" heldtop.log ||
+		bad "heldtop: the snapshot's top level left aside, not reported"
+	grep -q 'mapped_blocks corrected' heldtop.log && bad "heldtop: mapped_blocks corrected"
+fi
+# both root pointers zeroed
+cp heldtop.img heldboth.img; "$PROGS/thin_corrupt" heldboth.img set-sb details_root 0
+if repair heldboth heldboth.img; then
+	held_same heldboth
+	grep -q "^device details: the metadata snapshot's tree at block [0-9]* (transaction 5, an older state) left aside" heldboth.log ||
+		bad "heldboth: the snapshot's details left aside, not reported"
+fi
+# the current top level's block itself zeroed: the snapshot's is the only
+# one left, and names device 4's older tree; its current tree, an orphan,
+# holds what its details claim and is taken instead
+cp held.img heldblk.img; zero heldblk.img "$(sbf held.img mapping_root)"
+if repair heldblk heldblk.img; then
+	held_same heldblk
+	grep -q "^mapping tree top level: the tree at block [0-9]* is a metadata snapshot's (transaction 5)" heldblk.log ||
+		bad "heldblk: taking the snapshot's top level not reported"
+	grep -q '^device 4: the unreferenced tree at block [0-9]* holds the 1986 mappings its details claim (the other 2000)' heldblk.log ||
+		bad "heldblk: device 4's current tree not reported"
+fi
+# the superblock zeroed: the copy is the only superblock left; it gives the
+# block size and a lower bound of the transaction (reported), never its trees
+cp held.img heldsb.img; zero heldsb.img 0
+reference heldsb heldsb.img
+if repair heldsb heldsb.img; then
+	diff <(nosb held.src.dump) <(nosb heldsb.dump) >/dev/null ||
+		{ bad "heldsb: mappings or devices differ from the current pool"; diff held.src.dump heldsb.dump | head -5; }
+	grep -q '^transaction id 5 inferred (superblock lost): the metadata snapshot.s copy at block' heldsb.log ||
+		bad "heldsb: the copy's transaction not reported"
 fi
 
 # No data block handed out twice: device 4's block 1 made to map the block
