@@ -856,6 +856,8 @@ int thin_repair_read(struct pd_io *in, const struct thin_repair_opts *o,
 	free(rp->refd);
 	free(rp->cands);
 	free(rp->copies);
+	free(rp->sm_index);
+	rp->sm_index = NULL;
 	rp->node = rp->refd = NULL;
 	rp->cands = NULL;
 	rp->copies = NULL;
@@ -974,6 +976,7 @@ void thin_repair_destroy(struct thin_repair *rp)
 	free(rp->refd);
 	free(rp->cands);
 	free(rp->copies);
+	free(rp->sm_index);
 	pd_bm_destroy(rp->bm);
 	free(rp);
 }

@@ -97,6 +97,8 @@ struct thin_repair {
 	uint64_t ev_claimed;	/* mapped_blocks claimed by details seen */
 	struct sbcopy *copies;	/* increasing block */
 	size_t nr_copies, cap_copies;
+	uint64_t *sm_index;	/* metadata space-map index blocks found */
+	size_t nr_sm_index, cap_sm_index;
 
 	/* Chosen superblock values. */
 	uint64_t trans_id;

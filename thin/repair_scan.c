@@ -53,6 +53,21 @@ static int add_copy(struct thin_repair *rp, uint64_t block, const void *data)
 	return 0;
 }
 
+static int add_sm_index(struct thin_repair *rp, uint64_t block)
+{
+	if (rp->nr_sm_index == rp->cap_sm_index) {
+		size_t cap = rp->cap_sm_index ? 2 * rp->cap_sm_index : 16;
+		uint64_t *x = realloc(rp->sm_index, cap * sizeof(*x));
+
+		if (!x)
+			return -ENOMEM;
+		rp->sm_index = x;
+		rp->cap_sm_index = cap;
+	}
+	rp->sm_index[rp->nr_sm_index++] = block;
+	return 0;
+}
+
 /* The superblock copy whose top level or details tree is at block. */
 static const struct sbcopy *copy_of(const struct thin_repair *rp,
 				    uint64_t block)
@@ -74,6 +89,8 @@ static int scan_block(void *ctx, uint64_t block, enum pd_scan_kind kind,
 
 	if (kind == PD_SCAN_EXTRA)
 		return block ? add_copy(rp, block, data) : 0;
+	if (kind == PD_SCAN_SM_INDEX)
+		return add_sm_index(rp, block);
 	if (kind != PD_SCAN_BTREE_LEAF && kind != PD_SCAN_BTREE_INTERNAL)
 		return 0;
 	nr = le32_to_cpu(h->nr_entries);
@@ -381,6 +398,75 @@ static int mark_live(struct thin_repair *rp)
 	return 0;
 }
 
+/* At most this many space-map index blocks are read (each a whole map). */
+#define REPAIR_MAX_SM_INDEX 256u
+
+/*
+ * With the superblock lost, which metadata space map is the current one is
+ * not known, but a snapshot's superblock copy dates them: the maps that
+ * count the newest copy as in use were written after it was taken.  A tree
+ * none of those counts was left behind before the snapshot (older than the
+ * snapshot's own trees), and is marked so; one some of them count is the
+ * current pool's, the snapshot's, or one in between.  The index's overflow
+ * tree root is not known: a count past 2 reads as unknown, taken as in use
+ * (the copy itself is counted once).
+ */
+static int mark_live_from_copies(struct thin_repair *rp)
+{
+	static const struct pd_sm_read_ops ops = { 0 };
+	const struct sbcopy *cp = NULL;
+	uint8_t *seen;
+	size_t after = 0, nr = rp->nr_sm_index;
+	int r = 0;
+
+	if (rp->sb_ok || !rp->nr_copies || !rp->nr_cands)
+		return 0;
+	for (size_t i = 0; i < rp->nr_copies; i++)
+		if (!cp || rp->copies[i].sb.trans_id > cp->sb.trans_id)
+			cp = &rp->copies[i];
+	seen = calloc(rp->nr_cands, 1);
+	if (!seen)
+		return -ENOMEM;
+	if (nr > REPAIR_MAX_SM_INDEX)
+		nr = REPAIR_MAX_SM_INDEX;
+	for (size_t k = 0; k < nr && !r; k++) {
+		struct pd_sm_root_cpu root = {
+			.nr_blocks = rp->nr_blocks,
+			.bitmap_root = rp->sm_index[k],
+		};
+		struct base_bitmap unknown;
+		uint32_t *counts = NULL;
+		uint64_t n = 0;
+
+		r = pd_sm_read(rp->bm, &root, &ops, NULL, &counts, &n, &unknown);
+		if (r) {
+			r = r == -ENOMEM ? r : 0;
+			continue;
+		}
+		if (cp->block < n && counts[cp->block]) {
+			after++;
+			for (size_t i = 0; i < rp->nr_cands; i++) {
+				uint64_t b = rp->cands[i].block;
+
+				if (b < n && (counts[b] ||
+					      base_bitmap_test(&unknown, b)))
+					seen[i] = 1;
+			}
+		}
+		free(counts);
+		base_bitmap_release(&unknown);
+	}
+	for (size_t i = 0; i < rp->nr_cands && after && !r; i++)
+		rp->cands[i].live = seen[i] ? 1 : -1;
+	free(seen);
+	if (!r && after)
+		repair_note(rp, "scan: %zu metadata space map(s) written since "
+			    "the snapshot's copy at block %" PRIu64 ": trees "
+			    "none of them counts are older than it", after,
+			    cp->block);
+	return r;
+}
+
 int repair_scan(struct thin_repair *rp)
 {
 	static const struct pd_scan_ops ops = {
@@ -422,11 +508,6 @@ int repair_scan(struct thin_repair *rp)
 			if (r)
 				return r;
 		}
-	r = mark_held(rp);
-	if (!r)
-		r = mark_live(rp);
-	if (r)
-		return r;
 	for (size_t i = 0; i < rp->nr_cands; i++) {
 		struct cand *c = &rp->cands[i];
 
@@ -457,7 +538,12 @@ int repair_scan(struct thin_repair *rp)
 			    rp->copies[i].sb.details_root,
 			    rp->sb_ok && rp->sb.held_root == rp->copies[i].block ?
 				    ", the one held" : "");
-	return 0;
+	r = mark_held(rp);
+	if (!r)
+		r = mark_live(rp);
+	if (!r)
+		r = mark_live_from_copies(rp);
+	return r;
 }
 
 /* ---- layer 3: the rebuild ---- */

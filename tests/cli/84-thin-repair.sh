@@ -289,6 +289,22 @@ if repair heldsb heldsb.img; then
 	grep -q '^transaction id 5 inferred (superblock lost): the metadata snapshot.s copy at block' heldsb.log ||
 		bad "heldsb: the copy's transaction not reported"
 fi
+# The same with an older transaction before the snapshot (device 1's
+# blocks 0-9 discarded): its trees, left behind, have device 7 too and
+# the highest transaction id; only the metadata space maps written since
+# the copy (they count it) tell them older than the snapshot's
+# (allocating onwards, as the kernel does, so that they survive)
+cp src.img held2.img
+{ "$PROGS/thin_discard" held2.img 1 0 10 && "$PROGS/thin_hold" held2.img 1000 &&
+	"$PROGS/thin_discard" -f 1001 -d 7 held2.img 4 100 150; } >/dev/null || bad "held2: setup failed"
+"$BIN/thin_dump" held2.img >held2.src.dump
+zero held2.img 0
+if repair held2sb held2.img; then
+	diff <(nosb held2.src.dump) <(nosb held2sb.dump) >/dev/null ||
+		{ bad "held2sb: mappings or devices differ from the current pool"; diff held2.src.dump held2sb.dump | head -5; }
+	grep -q '^scan: [0-9]* metadata space map(s) written since the snapshot.s copy' held2sb.log ||
+		bad "held2sb: the space maps' dating not reported"
+fi
 
 # No data block handed out twice: device 4's block 1 made to map the block
 # device 1 (and its snapshot 7) wrote at time 3, with time 1, and its block

@@ -20,7 +20,13 @@
  * from the snapshot's (thin_check reports leaks and data-undercount).
  * For the repair's tests, which rebuild the space maps, that is enough.
  *
- *   thin_discard [-d ID] IMG DEV A B [A B ...]
+ * With -f FROM the new blocks are taken at or after FROM (the free blocks
+ * below it are held for the transaction and freed at its end, unwritten):
+ * the kernel's allocator moves on from its last allocation, so the blocks
+ * an earlier transaction left behind survive a while, as the older trees
+ * a repair may meet.
+ *
+ *   thin_discard [-d ID] [-f FROM] IMG DEV A B [A B ...]
  *
  * Prints the new top-level root, one line.  Exit 0, or 2 with a message.
  */
@@ -66,16 +72,24 @@ int main(int argc, char **argv)
 	struct ctx c;
 	struct thin_details det;
 	unsigned char v[24];
-	uint64_t dev, root, del = 0, removed = 0;
+	uint64_t dev, root, del = 0, removed = 0, from = 0;
+	uint64_t *pins = NULL;
+	size_t nr_pins = 0;
 	int have_del = 0, a0 = 1, r;
 
-	if (argc > 2 && !strcmp(argv[1], "-d")) {
-		del = strtoull(argv[2], NULL, 0);
-		have_del = 1;
-		a0 = 3;
+	while (argc - a0 > 1 && (!strcmp(argv[a0], "-d") ||
+				 !strcmp(argv[a0], "-f"))) {
+		if (argv[a0][1] == 'd') {
+			del = strtoull(argv[a0 + 1], NULL, 0);
+			have_del = 1;
+		} else {
+			from = strtoull(argv[a0 + 1], NULL, 0);
+		}
+		a0 += 2;
 	}
 	if (argc - a0 < 4 || (argc - a0 - 2) % 2)
-		die("usage: thin_discard [-d ID] IMG DEV A B [A B ...]", 0);
+		die("usage: thin_discard [-d ID] [-f FROM] IMG DEV A B [A B ...]",
+		    0);
 	dev = strtoull(argv[a0 + 1], NULL, 0);
 	r = pd_io_open(argv[a0], PD_IO_WRITE, &io);
 	if (r < 0)
@@ -91,6 +105,22 @@ int main(int argc, char **argv)
 	r = pd_tm_open(bm, &c.sb.metadata_sm, &tm);
 	if (r < 0)
 		die("cannot open the metadata space map", r);
+	/* Free blocks below FROM: allocated now, released before the commit. */
+	if (from) {
+		pins = malloc(from * sizeof(*pins));
+		if (!pins)
+			die("no memory", -ENOMEM);
+	}
+	while (nr_pins < from) {
+		uint64_t blk;
+
+		r = pd_tm_alloc(tm, &blk);
+		if (r < 0)
+			die("cannot allocate", r);
+		pins[nr_pins++] = blk;
+		if (blk >= from)
+			break;
+	}
 	r = pd_btree_lookup(bm, c.sb.mapping_root, 8, dev, v, NULL);
 	if (r < 0)
 		die("no such device", r);
@@ -135,6 +165,10 @@ int main(int argc, char **argv)
 		if (r < 0)
 			die("cannot delete the device", r);
 	}
+	for (size_t i = 0; i < nr_pins; i++)
+		if ((r = pd_tm_dec(tm, pins[i])) < 0)
+			die("cannot release", r);
+	free(pins);
 	c.sb.trans_id++;
 	r = pd_tm_commit(tm, fill, &c, &thin_sb_validator);
 	if (r < 0)
