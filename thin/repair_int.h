@@ -37,6 +37,15 @@ struct rdev {
 	uint64_t root;
 	struct rmap *maps;	/* increasing v */
 	size_t nr, cap;
+	/*
+	 * maps is another device's (a snapshot with its origin's root): not
+	 * freed here, and copied before either is changed (repair_own_maps).
+	 */
+	int borrowed;
+	int lent;		/* some device may borrow maps */
+	/* The newest time and highest data block in maps (when nr). */
+	uint32_t max_time;
+	uint64_t max_block;
 	struct rrange *dmg;	/* damaged ranges of the current tree */
 	size_t nr_dmg, cap_dmg;
 };
@@ -120,6 +129,11 @@ struct rdev *repair_find_dev(struct thin_repair *rp, uint64_t id);
 /* Finds or inserts (keeping the order); NULL when out of memory. */
 struct rdev *repair_get_dev(struct thin_repair *rp, uint64_t id);
 int repair_add_map(struct rdev *d, uint64_t v, uint64_t bt);
+/*
+ * Before d's mappings change: d gets maps of its own, and so does every
+ * device borrowing d's.  0 or -ENOMEM.
+ */
+int repair_own_maps(struct thin_repair *rp, struct rdev *d);
 
 /* What a walk of a mapping tree saw (within the keys asked for). */
 struct map_stats {

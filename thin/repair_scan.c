@@ -706,10 +706,15 @@ static int walk_dev(struct thin_repair *rp, struct rdev *d, uint64_t root)
 {
 	struct cand *c = find_cand(rp, root);
 
+	if (repair_own_maps(rp, d) < 0)
+		return -ENOMEM;
+
 	d->have_root = 1;
 	d->root = root;
 	d->nr = 0;
 	d->nr_dmg = 0;
+	d->max_time = 0;
+	d->max_block = 0;
 	if (c)
 		c->used = 1;
 	return repair_walk_map(rp, root, d, 0, UINT64_MAX, 1, NULL);
@@ -1318,6 +1323,9 @@ static int patch_device(struct thin_repair *rp, struct rdev *d)
 	size_t n, j = 0;
 	int r;
 
+	r = repair_own_maps(rp, d);
+	if (r)
+		return r;
 	r = sources(rp, d, &s, &n);
 	for (size_t g = 0; g < d->nr_dmg && !r; g++) {
 		int done = 0;
@@ -1346,9 +1354,18 @@ static int patch_device(struct thin_repair *rp, struct rdev *d)
 	/* Patched entries were appended: back in order, one per block. */
 	if (d->nr)
 		qsort(d->maps, d->nr, sizeof(*d->maps), by_v);
+	d->max_time = 0;
+	d->max_block = 0;
 	for (size_t i = 0; i < d->nr; i++)
-		if (!j || d->maps[i].v != d->maps[j - 1].v)
+		if (!j || d->maps[i].v != d->maps[j - 1].v) {
+			uint64_t bt = d->maps[i].bt;
+
+			if (thin_block_time_time(bt) > d->max_time)
+				d->max_time = thin_block_time_time(bt);
+			if (thin_block_time_block(bt) > d->max_block)
+				d->max_block = thin_block_time_block(bt);
 			d->maps[j++] = d->maps[i];
+		}
 	d->nr = j;
 	return 0;
 }

@@ -327,6 +327,28 @@ if repair own own.img; then
 	grep -q '^device 4: mapped_blocks corrected from 2000 to 1999$' own.log || bad "own: mapped_blocks correction not reported"
 fi
 
+# The same through a snapshot that shares its origin's root (thin_snap:
+# device 9 of device 4; the repair reads the tree once, for both): device
+# 4's block 1 made to map the block device 1 wrote at time 3, with time 1,
+# in the leaf both share.  Both older claims are dropped, each device's
+# own; every other mapping of both stays.
+cp src.img snapown.img
+"$PROGS/thin_snap" snapown.img 4 9 && "$PROGS/thin_corrupt" snapown.img set-mapping 4 1 "${b13#* }" 1 ||
+	bad "snapown: thin_snap/set-mapping failed"
+if repair snapown snapown.img; then
+	[ "$(grep -c "^data block ${b13#* }: mapped by device [49] block 1 (time 1) and device 1 block ${b13% *} (time 3): kept the newer, device 1's" snapown.log)" -eq 2 ] ||
+		bad "snapown: the two older claims not reported"
+	grep -q '^device 4: mapped_blocks corrected from 2000 to 1999$' snapown.log &&
+		grep -q '^device 9: mapped_blocks corrected from 2000 to 1999$' snapown.log ||
+		bad "snapown: mapped_blocks of 4 and 9 not corrected"
+	blocks snapown.dump | awk '($1==4 || $1==9) && $2==1' | grep -q . && bad "snapown: an older claim kept"
+	cmp -s <(blocks src.dump | awk '$1==4 && $2!=1 {$1=""; print}') \
+		<(blocks snapown.dump | awk '$1==9 {$1=""; print}') ||
+		bad "snapown: device 9 is not device 4's other mappings"
+	cmp -s <(blocks src.dump | awk '$1==4 && $2!=1') <(blocks snapown.dump | awk '$1==4') ||
+		bad "snapown: device 4 lost other mappings"
+fi
+
 # An empty pool from non-empty evidence: the top level and every device
 # tree (single leaves) zeroed, the details still claiming 6000 blocks.
 "$PROGS/gen_thin_xml" --origins 3 --mappings 50 --seed 9 >e.xml
