@@ -6,6 +6,12 @@
  * superblock could not reach: lost details, lost device roots, orphan
  * trees, and damaged ranges filled from older copies.
  *
+ * Older copies abound (every transaction leaves the nodes it replaced, a
+ * metadata snapshot keeps a whole older pool), so which tree is current is
+ * decided by evidence, strongest first: agreement with what is known of
+ * the current pool, the current space map, never a snapshot's by default
+ * (thin/THIN.md §10).
+ *
  * Bounded: the scan is one pass over the device; every tree is read with
  * the checking walker (cycles and depth past PD_BTREE_MAX_DEPTH are
  * damage); descending to a candidate's first leaf stops at that depth.
