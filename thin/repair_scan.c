@@ -556,8 +556,9 @@ int repair_scan(struct thin_repair *rp)
 
 /*
  * Whether c ranks above b: agreement with the devices known first (the
- * current pool's other tree), then not a metadata snapshot's (older by
- * definition), then newest, largest, last.
+ * current pool's other tree), then in use in the current space map (or
+ * in one written since a snapshot's copy), then not a metadata snapshot's
+ * (older by definition), then newest, largest, last.
  */
 static int ranks_above(const struct cand *c, const struct cand *b)
 {
@@ -590,20 +591,16 @@ static struct cand *best(struct thin_repair *rp, enum cand_kind kind)
 	return b;
 }
 
-/* Entries in the mapping tree at root (a walk when it is no candidate). */
-static int tree_count(struct thin_repair *rp, uint64_t root, uint64_t *n)
+/*
+ * Entries in the mapping tree at root, as the scan counted them: a root
+ * that is no mapping-tree candidate (an empty leaf, unreadable, or some
+ * other tree's node) counts 0.  No walk: every top level is scored.
+ */
+static uint64_t tree_count(struct thin_repair *rp, uint64_t root)
 {
 	const struct cand *c = find_cand(rp, root);
-	struct map_stats st;
-	int r;
 
-	if (c && c->kind == CAND_MAP) {
-		*n = c->nr;
-		return 0;
-	}
-	r = repair_walk_map(rp, root, NULL, 0, UINT64_MAX, 0, &st);
-	*n = st.nr;
-	return r;
+	return c && c->kind == CAND_MAP ? c->nr : 0;
 }
 
 /*
@@ -629,13 +626,13 @@ static int score_tops(struct thin_repair *rp)
 		r = read_entries(rp, c->block, 8, &x);
 		for (size_t j = 0; j < x.nr && !r; j++) {
 			const struct rdev *d = repair_find_dev(rp, x.keys[j]);
-			uint64_t n = 0;
+			uint64_t n;
 
 			if (!d || !d->have_details) {
 				c->score--;
 				continue;
 			}
-			r = tree_count(rp, load_le64(x.vals + 8 * j), &n);
+			n = tree_count(rp, load_le64(x.vals + 8 * j));
 			c->score += n == d->details.mapped_blocks ? 2 : 1;
 		}
 		free_entries(&x);
@@ -689,10 +686,11 @@ static void note_held_choice(struct thin_repair *rp, const struct cand *c,
 	if (c->held) {
 		h = copy_of(rp, c->block);
 		repair_note(rp, "%s: the tree at block %" PRIu64 " is a metadata "
-			    "snapshot's (transaction %" PRIu64 "), an older "
-			    "state than the superblock's: taken, as no other "
-			    "agrees as well with the devices known", what,
-			    c->block, h ? h->sb.trans_id : 0);
+			    "snapshot's (transaction %" PRIu64 "): the pool as "
+			    "it was then, older unless nothing changed since; "
+			    "taken, as no other agrees as well with the "
+			    "devices known", what, c->block,
+			    h ? h->sb.trans_id : 0);
 		return;
 	}
 	for (size_t i = 0; i < rp->nr_cands; i++) {
