@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "base/endian.h"
 #include "pdata/bm.h"
@@ -53,6 +54,34 @@ int repair_fail(struct thin_repair *rp, int r, const char *fmt, ...)
 }
 
 /* ---- the model ---- */
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/*
+ * An array that free() (and realloc()) take.  The big ones (16 MiB of
+ * mappings at 1M, the per-data-block records of one_owner) are written
+ * once in full, and faulting them in 4 KiB at a time was a good part of a
+ * sound pool's repair: aligned to 2 MiB and marked for transparent huge
+ * pages they take a fault per 2 MiB instead (as cache/repair.c does).
+ */
+static void *alloc_big(size_t n, size_t size)
+{
+	size_t bytes;
+	void *p;
+
+	if (!n)
+		n = 1;
+	if (n > SIZE_MAX / size - HUGE_PAGE)
+		return NULL;
+	bytes = n * size;
+	if (bytes < HUGE_PAGE)
+		return malloc(bytes);
+	bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+	if (posix_memalign(&p, HUGE_PAGE, bytes))
+		return NULL;
+	(void)madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
+}
 
 struct rdev *repair_find_dev(struct thin_repair *rp, uint64_t id)
 {
@@ -100,8 +129,44 @@ struct rdev *repair_get_dev(struct thin_repair *rp, uint64_t id)
 	return x;
 }
 
+/* A borrowed array becomes d's own copy. */
+static int unborrow(struct rdev *d)
+{
+	struct rmap *m;
+
+	if (!d->borrowed)
+		return 0;
+	m = alloc_big(d->nr, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	if (d->nr)
+		memcpy(m, d->maps, d->nr * sizeof(*m));
+	d->maps = m;
+	d->cap = d->nr;
+	d->borrowed = 0;
+	return 0;
+}
+
+int repair_own_maps(struct thin_repair *rp, struct rdev *d)
+{
+	int r = unborrow(d);
+
+	for (size_t i = 0; i < rp->nr_devs && !r && d->lent; i++) {
+		struct rdev *e = &rp->devs[i];
+
+		if (e != d && e->borrowed && e->maps == d->maps)
+			r = unborrow(e);
+	}
+	if (!r)
+		d->lent = 0;
+	return r;
+}
+
 int repair_add_map(struct rdev *d, uint64_t v, uint64_t bt)
 {
+	/* Callers own d's maps first; a borrower at least stops sharing. */
+	if (d->borrowed && unborrow(d) < 0)
+		return -ENOMEM;
 	if (d->nr == d->cap) {
 		size_t cap = d->cap ? 2 * d->cap : 256;
 		struct rmap *m = realloc(d->maps, cap * sizeof(*m));
@@ -113,6 +178,10 @@ int repair_add_map(struct rdev *d, uint64_t v, uint64_t bt)
 	}
 	d->maps[d->nr].v = v;
 	d->maps[d->nr].bt = bt;
+	if (thin_block_time_time(bt) > d->max_time)
+		d->max_time = thin_block_time_time(bt);
+	if (thin_block_time_block(bt) > d->max_block)
+		d->max_block = thin_block_time_block(bt);
 	d->nr++;
 	return 0;
 }
@@ -336,6 +405,52 @@ static int read_superblock(struct thin_repair *rp)
 	return 0;
 }
 
+struct rootref {
+	uint64_t root;
+	size_t i;
+};
+
+static int by_root(const void *a, const void *b)
+{
+	const struct rootref *x = a, *y = b;
+
+	if (x->root != y->root)
+		return x->root < y->root ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* One device's tree: walked, or o's borrowed (same root, read cleanly). */
+static int walk_dev_tree(struct thin_repair *rp, struct rdev *d,
+			 struct rdev *o)
+{
+	int r;
+
+	if (o && !o->nr_dmg) {
+		d->maps = o->maps;
+		d->borrowed = 1;
+		o->lent = 1;
+		d->nr = d->cap = o->nr;
+		d->max_time = o->max_time;
+		d->max_block = o->max_block;
+		return 0;
+	}
+	/* Sized once from the details (bounded: they may lie). */
+	if (d->have_details && d->details.mapped_blocks) {
+		size_t cap = d->details.mapped_blocks < (1u << 26) ?
+				     (size_t)d->details.mapped_blocks :
+				     (size_t)1 << 26;
+
+		d->maps = alloc_big(cap, sizeof(*d->maps));
+		if (!d->maps)
+			return -ENOMEM;
+		d->cap = cap;
+	}
+	r = repair_walk_map(rp, d->root, d, 0, UINT64_MAX, 1, NULL);
+	if (!r && d->nr_dmg)
+		rp->trees_damaged = 1;
+	return r;
+}
+
 /* Layer 1: everything reachable from the superblock's roots. */
 static int walk_from_sb(struct thin_repair *rp)
 {
@@ -348,6 +463,8 @@ static int walk_from_sb(struct thin_repair *rp)
 		.damage = top_damage,
 	};
 	struct top_walk w = { rp, 0 };
+	struct rootref *refs = NULL;
+	size_t *lead = NULL, n = 0;
 	int r;
 
 	r = pd_btree_walk(rp->bm, rp->sb.details_root,
@@ -369,29 +486,37 @@ static int walk_from_sb(struct thin_repair *rp)
 	if (w.damaged)
 		repair_note(rp, "mapping tree top level (root block %" PRIu64
 			    "): damaged", rp->sb.mapping_root);
-	for (size_t i = 0; i < rp->nr_devs; i++) {
-		struct rdev *d = &rp->devs[i];
-
-		if (!d->have_root)
-			continue;
-		/* Sized once from the details (bounded: they may lie). */
-		if (d->have_details && d->details.mapped_blocks) {
-			size_t cap = d->details.mapped_blocks < (1u << 26) ?
-					     (size_t)d->details.mapped_blocks :
-					     (size_t)1 << 26;
-
-			d->maps = malloc(cap * sizeof(*d->maps));
-			if (!d->maps)
-				return -ENOMEM;
-			d->cap = cap;
-		}
-		r = repair_walk_map(rp, d->root, d, 0, UINT64_MAX, 1, NULL);
-		if (r)
-			return r;
-		if (d->nr_dmg)
-			rp->trees_damaged = 1;
+	/*
+	 * A snapshot nothing was written to since has its origin's root: the
+	 * same mappings, read once and shared (lead[i]: the device whose
+	 * mappings device i borrows, or i itself).
+	 */
+	lead = malloc((rp->nr_devs ? rp->nr_devs : 1) * sizeof(*lead));
+	refs = malloc((rp->nr_devs ? rp->nr_devs : 1) * sizeof(*refs));
+	if (!lead || !refs) {
+		r = -ENOMEM;
+		goto out;
 	}
-	return 0;
+	for (size_t i = 0; i < rp->nr_devs; i++) {
+		lead[i] = i;
+		if (rp->devs[i].have_root) {
+			refs[n].root = rp->devs[i].root;
+			refs[n++].i = i;
+		}
+	}
+	qsort(refs, n, sizeof(*refs), by_root);
+	for (size_t k = 1; k < n; k++)
+		if (refs[k].root == refs[k - 1].root)
+			lead[refs[k].i] = lead[refs[k - 1].i];
+	for (int pass = 0; pass < 2 && !r; pass++)
+		for (size_t i = 0; i < rp->nr_devs && !r; i++)
+			if (rp->devs[i].have_root && (lead[i] == i) == !pass)
+				r = walk_dev_tree(rp, &rp->devs[i],
+						  pass ? &rp->devs[lead[i]] : NULL);
+out:
+	free(lead);
+	free(refs);
+	return r;
 }
 
 /* ---- layer 4: consistency ---- */
@@ -439,10 +564,12 @@ static void compact(struct rdev *d, uint64_t *removed)
  * turn, so the same device claiming twice claims consecutively), a block
  * is marked when a claim has another time or comes from the device that
  * claimed it last.  One pass, 9 bytes per data block; only the marked
- * blocks' claims are sorted.  NULL (look at every block) when the pool's
- * data blocks far outnumber the mappings.
+ * blocks' claims are sorted, and none when none is marked (the usual
+ * case).  NULL (look at every block) when the pool's data blocks far
+ * outnumber the mappings.
  */
-static int mark_clashes(struct thin_repair *rp, size_t n, uint8_t **out)
+static int mark_clashes(struct thin_repair *rp, size_t n, uint8_t **out,
+			size_t *nr_marked)
 {
 	uint64_t nb = rp->nr_data_blocks;
 	uint32_t *time = NULL, *last = NULL;
@@ -451,9 +578,9 @@ static int mark_clashes(struct thin_repair *rp, size_t n, uint8_t **out)
 	*out = NULL;
 	if (!nb || nb > 4 * (uint64_t)n + (1u << 20))
 		return 0;
-	time = malloc(nb * sizeof(*time));
-	last = malloc(nb * sizeof(*last));
-	mark = calloc(nb, 1);
+	time = alloc_big(nb, sizeof(*time));
+	last = alloc_big(nb, sizeof(*last));
+	mark = alloc_big(nb, 1);
 	if (!time || !last || !mark) {
 		free(time);
 		free(last);
@@ -461,6 +588,7 @@ static int mark_clashes(struct thin_repair *rp, size_t n, uint8_t **out)
 		return -ENOMEM;
 	}
 	memset(time, 0xff, nb * sizeof(*time));
+	memset(mark, 0, nb);
 	for (size_t i = 0; i < rp->nr_devs; i++)
 		for (size_t j = 0; j < rp->devs[i].nr; j++) {
 			uint64_t bt = rp->devs[i].maps[j].bt;
@@ -473,6 +601,7 @@ static int mark_clashes(struct thin_repair *rp, size_t n, uint8_t **out)
 				time[b] = t;
 				last[b] = (uint32_t)i;
 			} else if (time[b] != t || last[b] == i) {
+				*nr_marked += !mark[b];
 				mark[b] = 1;
 			} else {
 				last[b] = (uint32_t)i;
@@ -488,7 +617,7 @@ static int one_owner(struct thin_repair *rp)
 {
 	struct claim *c;
 	uint8_t *mark;
-	size_t n = 0, k = 0;
+	size_t n = 0, k = 0, nr_marked = 0;
 	uint64_t dropped = 0, removed = 0;
 	int r;
 
@@ -496,9 +625,13 @@ static int one_owner(struct thin_repair *rp)
 		n += rp->devs[i].nr;
 	if (n < 2 || rp->nr_devs > UINT32_MAX)
 		return 0;
-	r = mark_clashes(rp, n, &mark);
+	r = mark_clashes(rp, n, &mark, &nr_marked);
 	if (r)
 		return r;
+	if (mark && !nr_marked) {
+		free(mark);	/* the usual case: nothing to look closer at */
+		return 0;
+	}
 	if (mark) {
 		n = 0;
 		for (size_t i = 0; i < rp->nr_devs; i++)
@@ -575,7 +708,12 @@ static int one_owner(struct thin_repair *rp)
 						    c[i].d, dd->id, m->v,
 						    thin_block_time_time(m->bt),
 						    kd->id, km->v, kt, kd->id);
-				m->bt = DROPPED;
+				/* Its borrowers keep what they had. */
+				if (repair_own_maps(rp, dd) < 0) {
+					free(c);
+					return -ENOMEM;
+				}
+				dd->maps[c[j].idx].bt = DROPPED;
 			}
 		}
 		i = e;
@@ -596,6 +734,14 @@ static int choose_superblock(struct thin_repair *rp)
 	uint64_t max_tid = 0, max_block = 0;
 	uint32_t max_time = 0;
 	int any = 0;
+	/* The newest metadata snapshot's copy: a lower bound when sb lost. */
+	const struct sbcopy *cp = NULL;
+
+	for (size_t i = 0; i < rp->nr_copies && !rp->sb_ok; i++)
+		if (!cp || rp->copies[i].sb.trans_id > cp->sb.trans_id)
+			cp = &rp->copies[i];
+	if (cp && cp->sb.time > max_time)
+		max_time = cp->sb.time;
 
 	for (size_t i = 0; i < rp->nr_devs; i++) {
 		const struct rdev *d = &rp->devs[i];
@@ -608,15 +754,13 @@ static int choose_superblock(struct thin_repair *rp)
 			if (d->details.snapshotted_time > max_time)
 				max_time = d->details.snapshotted_time;
 		}
-		for (size_t j = 0; j < d->nr; j++) {
-			uint64_t b = thin_block_time_block(d->maps[j].bt);
-
-			if (thin_block_time_time(d->maps[j].bt) > max_time)
-				max_time = thin_block_time_time(d->maps[j].bt);
-			if (b >= max_block) {
-				max_block = b;
-				any = 1;
-			}
+		/* Kept up to date as mappings were added: no pass here. */
+		if (d->nr) {
+			if (d->max_time > max_time)
+				max_time = d->max_time;
+			if (d->max_block >= max_block)
+				max_block = d->max_block;
+			any = 1;
 		}
 	}
 
@@ -631,6 +775,13 @@ static int choose_superblock(struct thin_repair *rp)
 		rp->trans_id = rp->sb.trans_id;
 		repair_note(rp, "transaction id %" PRIu64 " (the superblock's)",
 			    rp->trans_id);
+	} else if (cp && cp->sb.trans_id >= max_tid) {
+		rp->trans_id = cp->sb.trans_id;
+		repair_note(rp, "transaction id %" PRIu64 " inferred (superblock "
+			    "lost): the metadata snapshot's copy at block %"
+			    PRIu64 " says so, and the pool's is no lower; give "
+			    "--transaction-id if LVM's is higher", rp->trans_id,
+			    cp->block);
 	} else {
 		rp->trans_id = max_tid;
 		repair_note(rp, "transaction id %" PRIu64 " inferred (superblock "
@@ -653,7 +804,12 @@ static int choose_superblock(struct thin_repair *rp)
 		rp->data_block_size = rp->o.data_block_size;
 	else if (rp->sb_ok)
 		rp->data_block_size = rp->sb.data_block_size;
-	else {
+	else if (cp && thin_data_block_size_ok(cp->sb.data_block_size)) {
+		rp->data_block_size = cp->sb.data_block_size;
+		repair_note(rp, "data block size %" PRIu32 " sectors (superblock "
+			    "lost): the metadata snapshot's copy at block %"
+			    PRIu64 "'s", rp->data_block_size, cp->block);
+	} else {
 		rp->data_block_size = REPAIR_DEFAULT_DATA_BLOCK_SIZE;
 		repair_note(rp, "data block size unknown (superblock lost): "
 			    "using %u sectors; give --data-block-size with the "
@@ -683,13 +839,17 @@ static int choose_superblock(struct thin_repair *rp)
 	return 0;
 }
 
-static void drop_out_of_range(struct thin_repair *rp)
+static int drop_out_of_range(struct thin_repair *rp)
 {
 	uint64_t dropped = 0, removed = 0;
 
 	for (size_t i = 0; i < rp->nr_devs; i++) {
 		struct rdev *d = &rp->devs[i];
 
+		if (!d->nr || d->max_block < rp->nr_data_blocks)
+			continue;
+		if (repair_own_maps(rp, d) < 0)
+			return -ENOMEM;
 		for (size_t j = 0; j < d->nr; j++) {
 			uint64_t b = thin_block_time_block(d->maps[j].bt);
 
@@ -710,6 +870,7 @@ static void drop_out_of_range(struct thin_repair *rp)
 	if (dropped)
 		for (size_t i = 0; i < rp->nr_devs; i++)
 			compact(&rp->devs[i], &removed);
+	return 0;
 }
 
 static void fix_details(struct thin_repair *rp)
@@ -825,7 +986,9 @@ int thin_repair_read(struct pd_io *in, const struct thin_repair_opts *o,
 		r = one_owner(rp);
 	if (r)
 		goto fail;
-	drop_out_of_range(rp);
+	r = drop_out_of_range(rp);
+	if (r)
+		goto fail;
 	fix_details(rp);
 	r = refuse_empty(rp);
 	if (r)
@@ -835,8 +998,12 @@ int thin_repair_read(struct pd_io *in, const struct thin_repair_opts *o,
 	free(rp->node);
 	free(rp->refd);
 	free(rp->cands);
+	free(rp->copies);
+	free(rp->sm_index);
+	rp->sm_index = NULL;
 	rp->node = rp->refd = NULL;
 	rp->cands = NULL;
+	rp->copies = NULL;
 	rp->msg = NULL;
 	*out = rp;
 	return 0;
@@ -944,13 +1111,16 @@ void thin_repair_destroy(struct thin_repair *rp)
 	if (!rp)
 		return;
 	for (size_t i = 0; i < rp->nr_devs; i++) {
-		free(rp->devs[i].maps);
+		if (!rp->devs[i].borrowed)
+			free(rp->devs[i].maps);
 		free(rp->devs[i].dmg);
 	}
 	free(rp->devs);
 	free(rp->node);
 	free(rp->refd);
 	free(rp->cands);
+	free(rp->copies);
+	free(rp->sm_index);
 	pd_bm_destroy(rp->bm);
 	free(rp);
 }

@@ -37,6 +37,15 @@ struct rdev {
 	uint64_t root;
 	struct rmap *maps;	/* increasing v */
 	size_t nr, cap;
+	/*
+	 * maps is another device's (a snapshot with its origin's root): not
+	 * freed here, and copied before either is changed (repair_own_maps).
+	 */
+	int borrowed;
+	int lent;		/* some device may borrow maps */
+	/* The newest time and highest data block in maps (when nr). */
+	uint32_t max_time;
+	uint64_t max_block;
 	struct rrange *dmg;	/* damaged ranges of the current tree */
 	size_t nr_dmg, cap_dmg;
 };
@@ -53,6 +62,24 @@ struct cand {
 	uint64_t max_tid;	/* details trees: the newest transaction */
 	int damaged;
 	int used;		/* a recovered device's root (or the sb's) */
+	/*
+	 * Reachable from a superblock copy (a metadata snapshot's, held or
+	 * released): the pool as it was then, older than the current one.
+	 */
+	int held;
+	/*
+	 * The current superblock's metadata space map counts the root: 1 in
+	 * use (the current pool's, or a snapshot's), -1 free (a previous
+	 * transaction's, left behind), 0 not known.
+	 */
+	int live;
+	long score;		/* agreement with the devices known (rebuild) */
+};
+
+/* A superblock copy the scan found (reserve_metadata_snap writes one). */
+struct sbcopy {
+	uint64_t block;
+	struct thin_sb sb;
 };
 
 struct thin_repair {
@@ -77,6 +104,10 @@ struct thin_repair {
 	uint64_t ev_map_leaves;	/* non-empty 8-byte leaves found */
 	uint64_t ev_details;	/* details entries seen anywhere */
 	uint64_t ev_claimed;	/* mapped_blocks claimed by details seen */
+	struct sbcopy *copies;	/* increasing block */
+	size_t nr_copies, cap_copies;
+	uint64_t *sm_index;	/* metadata space-map index blocks found */
+	size_t nr_sm_index, cap_sm_index;
 
 	/* Chosen superblock values. */
 	uint64_t trans_id;
@@ -98,6 +129,11 @@ struct rdev *repair_find_dev(struct thin_repair *rp, uint64_t id);
 /* Finds or inserts (keeping the order); NULL when out of memory. */
 struct rdev *repair_get_dev(struct thin_repair *rp, uint64_t id);
 int repair_add_map(struct rdev *d, uint64_t v, uint64_t bt);
+/*
+ * Before d's mappings change: d gets maps of its own, and so does every
+ * device borrowing d's.  0 or -ENOMEM.
+ */
+int repair_own_maps(struct thin_repair *rp, struct rdev *d);
 
 /* What a walk of a mapping tree saw (within the keys asked for). */
 struct map_stats {

@@ -6,6 +6,12 @@
  * superblock could not reach: lost details, lost device roots, orphan
  * trees, and damaged ranges filled from older copies.
  *
+ * Older copies abound (every transaction leaves the nodes it replaced, a
+ * metadata snapshot keeps a whole older pool), so which tree is current is
+ * decided by evidence, strongest first: agreement with what is known of
+ * the current pool, the current space map, never a snapshot's by default
+ * (thin/THIN.md §10).
+ *
  * Bounded: the scan is one pass over the device; every tree is read with
  * the checking walker (cycles and depth past PD_BTREE_MAX_DEPTH are
  * damage); descending to a candidate's first leaf stops at that depth.
@@ -15,9 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bitmap.h"
 #include "base/endian.h"
 #include "pdata/ondisk.h"
 #include "pdata/scan.h"
+#include "pdata/sm.h"
 #include "thin/repair_int.h"
 
 enum node_kind {
@@ -30,6 +38,53 @@ enum node_kind {
 
 /* ---- layer 2: the scan ---- */
 
+/*
+ * A superblock anywhere but block 0 is a copy reserve_metadata_snap made
+ * (held now, or released since): its roots are the pool as it was then.
+ */
+static int add_copy(struct thin_repair *rp, uint64_t block, const void *data)
+{
+	if (rp->nr_copies == rp->cap_copies) {
+		size_t cap = rp->cap_copies ? 2 * rp->cap_copies : 4;
+		struct sbcopy *x = realloc(rp->copies, cap * sizeof(*x));
+
+		if (!x)
+			return -ENOMEM;
+		rp->copies = x;
+		rp->cap_copies = cap;
+	}
+	rp->copies[rp->nr_copies].block = block;
+	thin_sb_unpack(data, &rp->copies[rp->nr_copies].sb);
+	rp->nr_copies++;
+	return 0;
+}
+
+static int add_sm_index(struct thin_repair *rp, uint64_t block)
+{
+	if (rp->nr_sm_index == rp->cap_sm_index) {
+		size_t cap = rp->cap_sm_index ? 2 * rp->cap_sm_index : 16;
+		uint64_t *x = realloc(rp->sm_index, cap * sizeof(*x));
+
+		if (!x)
+			return -ENOMEM;
+		rp->sm_index = x;
+		rp->cap_sm_index = cap;
+	}
+	rp->sm_index[rp->nr_sm_index++] = block;
+	return 0;
+}
+
+/* The superblock copy whose top level or details tree is at block. */
+static const struct sbcopy *copy_of(const struct thin_repair *rp,
+				    uint64_t block)
+{
+	for (size_t i = 0; i < rp->nr_copies; i++)
+		if (rp->copies[i].sb.mapping_root == block ||
+		    rp->copies[i].sb.details_root == block)
+			return &rp->copies[i];
+	return NULL;
+}
+
 static int scan_block(void *ctx, uint64_t block, enum pd_scan_kind kind,
 		      const void *data)
 {
@@ -38,6 +93,10 @@ static int scan_block(void *ctx, uint64_t block, enum pd_scan_kind kind,
 	uint32_t nr, max, vs;
 	const unsigned char *vals;
 
+	if (kind == PD_SCAN_EXTRA)
+		return block ? add_copy(rp, block, data) : 0;
+	if (kind == PD_SCAN_SM_INDEX)
+		return add_sm_index(rp, block);
 	if (kind != PD_SCAN_BTREE_LEAF && kind != PD_SCAN_BTREE_INTERNAL)
 		return 0;
 	nr = le32_to_cpu(h->nr_entries);
@@ -282,9 +341,144 @@ static int stats(struct thin_repair *rp, struct cand *c)
 	}
 }
 
+/*
+ * Marks what the superblock copies reach: their top-level and details
+ * trees and the device trees those top levels name (a device unchanged
+ * since shares its tree with the current pool: the mark only ranks).
+ */
+static int mark_held(struct thin_repair *rp)
+{
+	for (size_t i = 0; i < rp->nr_copies; i++) {
+		struct cand *t = find_cand(rp, rp->copies[i].sb.mapping_root);
+		struct cand *d = find_cand(rp, rp->copies[i].sb.details_root);
+		struct entries x;
+		int r;
+
+		if (d && d->kind == CAND_DETAILS)
+			d->held = 1;
+		if (!t || t->kind != CAND_TOP)
+			continue;
+		t->held = 1;
+		r = read_entries(rp, t->block, 8, &x);
+		for (size_t j = 0; j < x.nr && !r; j++) {
+			struct cand *m = find_cand(rp, load_le64(x.vals + 8 * j));
+
+			if (m && m->kind == CAND_MAP)
+				m->held = 1;
+		}
+		free_entries(&x);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * With the superblock sound, its metadata space map tells the trees in use
+ * from those a previous transaction left behind (the kernel's shadowing
+ * frees each replaced node): the first is the current pool's or a
+ * snapshot's, whatever the times and transaction ids say.
+ */
+static int mark_live(struct thin_repair *rp)
+{
+	static const struct pd_sm_read_ops ops = { 0 };
+	struct base_bitmap unknown;
+	uint32_t *counts = NULL;
+	uint64_t n = 0;
+	int r;
+
+	if (!rp->sb_ok)
+		return 0;
+	r = pd_sm_read(rp->bm, &rp->sb.metadata_sm, &ops, NULL, &counts, &n,
+		       &unknown);
+	if (r)
+		return r == -ENOMEM ? r : 0;
+	for (size_t i = 0; i < rp->nr_cands; i++) {
+		struct cand *c = &rp->cands[i];
+
+		if (c->block < n && !base_bitmap_test(&unknown, c->block))
+			c->live = counts[c->block] ? 1 : -1;
+	}
+	free(counts);
+	base_bitmap_release(&unknown);
+	return 0;
+}
+
+/* At most this many space-map index blocks are read (each a whole map). */
+#define REPAIR_MAX_SM_INDEX 256u
+
+/*
+ * With the superblock lost, which metadata space map is the current one is
+ * not known, but a snapshot's superblock copy dates them: the maps that
+ * count the newest copy as in use were written after it was taken.  A tree
+ * none of those counts was left behind before the snapshot (older than the
+ * snapshot's own trees), and is marked so; one some of them count is the
+ * current pool's, the snapshot's, or one in between.  The index's overflow
+ * tree root is not known: a count past 2 reads as unknown, taken as in use
+ * (the copy itself is counted once).
+ */
+static int mark_live_from_copies(struct thin_repair *rp)
+{
+	static const struct pd_sm_read_ops ops = { 0 };
+	const struct sbcopy *cp = NULL;
+	uint8_t *seen;
+	size_t after = 0, nr = rp->nr_sm_index;
+	int r = 0;
+
+	if (rp->sb_ok || !rp->nr_copies || !rp->nr_cands)
+		return 0;
+	for (size_t i = 0; i < rp->nr_copies; i++)
+		if (!cp || rp->copies[i].sb.trans_id > cp->sb.trans_id)
+			cp = &rp->copies[i];
+	seen = calloc(rp->nr_cands, 1);
+	if (!seen)
+		return -ENOMEM;
+	if (nr > REPAIR_MAX_SM_INDEX)
+		nr = REPAIR_MAX_SM_INDEX;
+	for (size_t k = 0; k < nr && !r; k++) {
+		struct pd_sm_root_cpu root = {
+			.nr_blocks = rp->nr_blocks,
+			.bitmap_root = rp->sm_index[k],
+		};
+		struct base_bitmap unknown;
+		uint32_t *counts = NULL;
+		uint64_t n = 0;
+
+		r = pd_sm_read(rp->bm, &root, &ops, NULL, &counts, &n, &unknown);
+		if (r) {
+			r = r == -ENOMEM ? r : 0;
+			continue;
+		}
+		if (cp->block < n && counts[cp->block]) {
+			after++;
+			for (size_t i = 0; i < rp->nr_cands; i++) {
+				uint64_t b = rp->cands[i].block;
+
+				if (b < n && (counts[b] ||
+					      base_bitmap_test(&unknown, b)))
+					seen[i] = 1;
+			}
+		}
+		free(counts);
+		base_bitmap_release(&unknown);
+	}
+	for (size_t i = 0; i < rp->nr_cands && after && !r; i++)
+		rp->cands[i].live = seen[i] ? 1 : -1;
+	free(seen);
+	if (!r && after)
+		repair_note(rp, "scan: %zu metadata space map(s) written since "
+			    "the snapshot's copy at block %" PRIu64 ": trees "
+			    "none of them counts are older than it", after,
+			    cp->block);
+	return r;
+}
+
 int repair_scan(struct thin_repair *rp)
 {
-	static const struct pd_scan_ops ops = { .block = scan_block };
+	static const struct pd_scan_ops ops = {
+		.block = scan_block,
+		.extra = &thin_sb_validator,
+	};
 	size_t nr_map = 0, nr_top = 0, nr_det = 0;
 	int r;
 
@@ -340,12 +534,48 @@ int repair_scan(struct thin_repair *rp)
 	repair_note(rp, "scan: %" PRIu64 " blocks; unreferenced trees: %zu "
 		    "mapping, %zu top-level, %zu device details", rp->nr_blocks,
 		    nr_map, nr_top, nr_det);
-	return 0;
+	for (size_t i = 0; i < rp->nr_copies; i++)
+		repair_note(rp, "scan: a metadata snapshot's superblock copy at "
+			    "block %" PRIu64 " (transaction %" PRIu64 ", top "
+			    "level %" PRIu64 ", details %" PRIu64 "%s): its "
+			    "trees are an older state", rp->copies[i].block,
+			    rp->copies[i].sb.trans_id,
+			    rp->copies[i].sb.mapping_root,
+			    rp->copies[i].sb.details_root,
+			    rp->sb_ok && rp->sb.held_root == rp->copies[i].block ?
+				    ", the one held" : "");
+	r = mark_held(rp);
+	if (!r)
+		r = mark_live(rp);
+	if (!r)
+		r = mark_live_from_copies(rp);
+	return r;
 }
 
 /* ---- layer 3: the rebuild ---- */
 
-/* The best unused candidate of a kind: newest, then largest, then last. */
+/*
+ * Whether c ranks above b: agreement with the devices known first (the
+ * current pool's other tree), then in use in the current space map (or
+ * in one written since a snapshot's copy), then not a metadata snapshot's
+ * (older by definition), then newest, largest, last.
+ */
+static int ranks_above(const struct cand *c, const struct cand *b)
+{
+	if (c->score != b->score)
+		return c->score > b->score;
+	if (c->live != b->live)
+		return c->live > b->live;
+	if (c->held != b->held)
+		return !c->held;
+	if (c->max_tid != b->max_tid)
+		return c->max_tid > b->max_tid;
+	if (c->max_time != b->max_time)
+		return c->max_time > b->max_time;
+	return c->nr >= b->nr;
+}
+
+/* The best unused candidate of a kind. */
 static struct cand *best(struct thin_repair *rp, enum cand_kind kind)
 {
 	struct cand *b = NULL;
@@ -355,23 +585,140 @@ static struct cand *best(struct thin_repair *rp, enum cand_kind kind)
 
 		if (c->kind != kind || c->used || !c->nr)
 			continue;
-		if (!b || c->max_tid > b->max_tid ||
-		    (c->max_tid == b->max_tid &&
-		     (c->max_time > b->max_time ||
-		      (c->max_time == b->max_time && c->nr >= b->nr))))
+		if (!b || ranks_above(c, b))
 			b = c;
 	}
 	return b;
+}
+
+/*
+ * Entries in the mapping tree at root, as the scan counted them: a root
+ * that is no mapping-tree candidate (an empty leaf, unreadable, or some
+ * other tree's node) counts 0.  No walk: every top level is scored.
+ */
+static uint64_t tree_count(struct thin_repair *rp, uint64_t root)
+{
+	const struct cand *c = find_cand(rp, root);
+
+	return c && c->kind == CAND_MAP ? c->nr : 0;
+}
+
+/*
+ * How well each top-level candidate agrees with the device details known
+ * (the current superblock's details tree, or the one chosen): per device
+ * named, 2 when its tree holds mapped_blocks entries, 1 when it does not,
+ * -1 when no details name it (deleted since, or never current).
+ */
+static int score_tops(struct thin_repair *rp)
+{
+	size_t known = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < rp->nr_devs; i++)
+		known += rp->devs[i].have_details;
+	for (size_t i = 0; i < rp->nr_cands && !r; i++) {
+		struct cand *c = &rp->cands[i];
+		struct entries x;
+
+		c->score = 0;
+		if (c->kind != CAND_TOP || c->used || !c->nr || !known)
+			continue;
+		r = read_entries(rp, c->block, 8, &x);
+		for (size_t j = 0; j < x.nr && !r; j++) {
+			const struct rdev *d = repair_find_dev(rp, x.keys[j]);
+			uint64_t n;
+
+			if (!d || !d->have_details) {
+				c->score--;
+				continue;
+			}
+			n = tree_count(rp, load_le64(x.vals + 8 * j));
+			c->score += n == d->details.mapped_blocks ? 2 : 1;
+		}
+		free_entries(&x);
+	}
+	return r;
+}
+
+/*
+ * The same for details candidates against the device trees known (the
+ * current superblock's sound top level): 2 for a device whose tree holds
+ * its mapped_blocks, 1 otherwise, -1 for a device no tree is known for.
+ */
+static int score_details(struct thin_repair *rp)
+{
+	size_t known = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < rp->nr_devs; i++)
+		known += rp->devs[i].have_root;
+	for (size_t i = 0; i < rp->nr_cands && !r; i++) {
+		struct cand *c = &rp->cands[i];
+		struct entries x;
+
+		c->score = 0;
+		if (c->kind != CAND_DETAILS || c->used || !c->nr || !known)
+			continue;
+		r = read_entries(rp, c->block, sizeof(struct thin_disk_details),
+				 &x);
+		for (size_t j = 0; j < x.nr && !r; j++) {
+			const struct rdev *d = repair_find_dev(rp, x.keys[j]);
+			struct thin_details det;
+
+			if (!d || !d->have_root) {
+				c->score--;
+				continue;
+			}
+			thin_details_unpack(x.vals + j * x.vs, &det);
+			c->score += det.mapped_blocks == d->nr ? 2 : 1;
+		}
+		free_entries(&x);
+	}
+	return r;
+}
+
+/* Says which tree of a kind was chosen over a metadata snapshot's, or not. */
+static void note_held_choice(struct thin_repair *rp, const struct cand *c,
+			     const char *what)
+{
+	const struct sbcopy *h;
+
+	if (c->held) {
+		h = copy_of(rp, c->block);
+		repair_note(rp, "%s: the tree at block %" PRIu64 " is a metadata "
+			    "snapshot's (transaction %" PRIu64 "): the pool as "
+			    "it was then, older unless nothing changed since; "
+			    "taken, as no other agrees as well with the "
+			    "devices known", what, c->block,
+			    h ? h->sb.trans_id : 0);
+		return;
+	}
+	for (size_t i = 0; i < rp->nr_cands; i++) {
+		const struct cand *o = &rp->cands[i];
+
+		if (o->kind != c->kind || !o->held || o->used || !o->nr)
+			continue;
+		h = copy_of(rp, o->block);
+		repair_note(rp, "%s: the metadata snapshot's tree at block %"
+			    PRIu64 " (transaction %" PRIu64 ", an older state) "
+			    "left aside for the one at block %" PRIu64, what,
+			    o->block, h ? h->sb.trans_id : 0, c->block);
+	}
 }
 
 static int walk_dev(struct thin_repair *rp, struct rdev *d, uint64_t root)
 {
 	struct cand *c = find_cand(rp, root);
 
+	if (repair_own_maps(rp, d) < 0)
+		return -ENOMEM;
+
 	d->have_root = 1;
 	d->root = root;
 	d->nr = 0;
 	d->nr_dmg = 0;
+	d->max_time = 0;
+	d->max_block = 0;
 	if (c)
 		c->used = 1;
 	return repair_walk_map(rp, root, d, 0, UINT64_MAX, 1, NULL);
@@ -390,13 +737,15 @@ static int rebuild_details(struct thin_repair *rp)
 {
 	struct cand *c;
 	unsigned merged = 0;
-	int r = 0;
+	int r = score_details(rp);
 
 	while (!r && merged < REPAIR_MAX_MERGE &&
 	       (c = best(rp, CAND_DETAILS))) {
 		struct entries x;
 		size_t filled = 0, skipped = 0;
 
+		if (!merged)
+			note_held_choice(rp, c, "device details");
 		c->used = 1;
 		r = read_entries(rp, c->block, sizeof(struct thin_disk_details),
 				 &x);
@@ -423,8 +772,9 @@ static int rebuild_details(struct thin_repair *rp)
 		if (filled)
 			repair_note(rp, "device details: %zu device(s) taken "
 				    "from the unreferenced details tree at block "
-				    "%" PRIu64 " (newest transaction %" PRIu64 ")",
-				    filled, c->block, c->max_tid);
+				    "%" PRIu64 " (newest transaction %" PRIu64 ")%s",
+				    filled, c->block, c->max_tid,
+				    c->held ? ", a metadata snapshot's" : "");
 		if (skipped && !merged)
 			repair_note(rp, "device details: %zu device(s) of the "
 				    "tree at block %" PRIu64 " are not in the top "
@@ -440,39 +790,90 @@ static int rebuild_details(struct thin_repair *rp)
 static int shares_with(struct thin_repair *rp, uint64_t root,
 		       const struct rdev *d, int *out);
 
+/* How a device's tree ranks: holding its mapped_blocks, newest, current. */
+struct tree_rank {
+	int fits;
+	int live;
+	uint32_t max_time;
+	int held;
+};
+
+static int tree_above(const struct tree_rank *a, const struct tree_rank *b)
+{
+	if (a->fits != b->fits)
+		return a->fits > b->fits;
+	if (a->live != b->live)
+		return a->live > b->live;
+	if (a->max_time != b->max_time)
+		return a->max_time > b->max_time;
+	return b->held && !a->held;
+}
+
 /*
- * A top-level tree the scan found may be older than the device trees:
- * an unreferenced tree newer than the one it gives, holding some of the
- * same mappings, is the device's later version (the top level that named
- * it was lost), and is taken instead.
+ * A top-level tree the scan found may be older than the device trees (a
+ * previous transaction's, or a metadata snapshot's): an unreferenced tree
+ * holding some of the same mappings that ranks above the one it gives
+ * (holds the mapped_blocks the details claim where the other does not,
+ * has a newer mapping, or is no metadata snapshot's) is the device's
+ * later version, whose top level was lost, and is taken instead.
  */
 static int newer_tree(struct thin_repair *rp, struct rdev *d)
 {
 	const struct cand *given = find_cand(rp, d->root);
+	struct tree_rank g, b = { 0 }, t;
 	struct cand *best_c = NULL;
 	int r = 0;
 
 	if (!given)
 		return 0;
+	g.fits = d->have_details && d->nr == d->details.mapped_blocks;
+	g.live = given->live;
+	g.max_time = given->max_time;
+	g.held = given->held;
 	for (size_t i = 0; i < rp->nr_cands && !r; i++) {
 		struct cand *c = &rp->cands[i];
 		int yes = 0;
 
-		if (c->kind != CAND_MAP || c->used || c->damaged ||
-		    c->max_time <= given->max_time ||
-		    (best_c && c->max_time <= best_c->max_time))
+		if (c->kind != CAND_MAP || c->used || c->damaged)
+			continue;
+		t.fits = d->have_details && c->nr == d->details.mapped_blocks;
+		t.live = c->live;
+		t.max_time = c->max_time;
+		t.held = c->held;
+		if (!tree_above(&t, &g) || (best_c && !tree_above(&t, &b)))
 			continue;
 		r = shares_with(rp, c->block, d, &yes);
-		if (yes)
+		if (yes) {
 			best_c = c;
+			b = t;
+		}
 	}
 	if (r || !best_c)
 		return r;
-	repair_note(rp, "device %" PRIu64 ": the unreferenced tree at block %"
-		    PRIu64 " is newer (a mapping of time %" PRIu32 ", the "
-		    "other's newest %" PRIu32 ") and holds some of the same "
-		    "mappings: taken instead", d->id, best_c->block,
-		    best_c->max_time, given->max_time);
+	if (b.fits && !g.fits)
+		repair_note(rp, "device %" PRIu64 ": the unreferenced tree at "
+			    "block %" PRIu64 " holds the %" PRIu64 " mappings its "
+			    "details claim (the other %zu) and some of the "
+			    "same: taken instead", d->id, best_c->block,
+			    d->details.mapped_blocks, d->nr);
+	else if (b.live != g.live)
+		repair_note(rp, "device %" PRIu64 ": the tree at block %" PRIu64
+			    " is free in the superblock's space map (a previous "
+			    "transaction's); the unreferenced tree at block %"
+			    PRIu64 ", in use, holds some of the same mappings: "
+			    "taken instead", d->id, given->block, best_c->block);
+	else if (b.max_time != g.max_time)
+		repair_note(rp, "device %" PRIu64 ": the unreferenced tree at "
+			    "block %" PRIu64 " is newer (a mapping of time %"
+			    PRIu32 ", the other's newest %" PRIu32 ") and holds "
+			    "some of the same mappings: taken instead", d->id,
+			    best_c->block, best_c->max_time, given->max_time);
+	else
+		repair_note(rp, "device %" PRIu64 ": the tree at block %" PRIu64
+			    " is a metadata snapshot's (older); the "
+			    "unreferenced tree at block %" PRIu64 " holds some "
+			    "of the same mappings and as many: taken instead",
+			    d->id, given->block, best_c->block);
 	return walk_dev(rp, d, best_c->block);
 }
 
@@ -485,12 +886,14 @@ static int rebuild_top(struct thin_repair *rp)
 {
 	struct cand *c;
 	unsigned merged = 0;
-	int r = 0;
+	int r = score_tops(rp);
 
 	while (!r && merged < REPAIR_MAX_MERGE && (c = best(rp, CAND_TOP))) {
 		struct entries x;
 		size_t skipped = 0;
 
+		if (!merged)
+			note_held_choice(rp, c, "mapping tree top level");
 		c->used = 1;
 		r = read_entries(rp, c->block, 8, &x);
 		for (size_t i = 0; i < x.nr && !r; i++) {
@@ -513,8 +916,9 @@ static int rebuild_top(struct thin_repair *rp)
 				repair_note(rp, "device %" PRIu64 ": mapping "
 					    "tree at block %" PRIu64 " (from the "
 					    "top-level tree at block %" PRIu64
-					    "): %zu mapping(s)", d->id, root,
-					    c->block, d->nr);
+					    "%s): %zu mapping(s)", d->id, root,
+					    c->block, c->held ? ", a metadata "
+					    "snapshot's" : "", d->nr);
 			if (!r)
 				r = newer_tree(rp, d);
 		}
@@ -572,10 +976,20 @@ static int match_orphans(struct thin_repair *rp)
 				    c->used != reuse ||
 				    (reuse && !snap_sharer(rp, d, c->block)))
 					continue;
-				if (!m || c->max_time > m->max_time) {
+				/*
+				 * In use before left behind; a metadata
+				 * snapshot's (older) after the rest.
+				 */
+				if (!m || c->live > m->live ||
+				    (c->live == m->live &&
+				     ((m->held && !c->held) ||
+				      (m->held == c->held &&
+				       c->max_time > m->max_time)))) {
 					m = c;
 					ties = 1;
-				} else if (c->max_time == m->max_time) {
+				} else if (c->live == m->live &&
+					   c->held == m->held &&
+					   c->max_time == m->max_time) {
 					ties++;
 				}
 			}
@@ -597,9 +1011,11 @@ static int match_orphans(struct thin_repair *rp)
 			return r;
 		repair_note(rp, "device %" PRIu64 ": adopted the unreferenced "
 			    "mapping tree at block %" PRIu64 " (%zu mappings, "
-			    "as its details claim)%s", d->id, m->block, d->nr,
+			    "as its details claim)%s%s", d->id, m->block, d->nr,
 			    shared ? ", shared with another device as a "
-				     "snapshot's" : "");
+				     "snapshot's" : "",
+			    m->held ? ", a metadata snapshot's (an older "
+				      "state: no other fits)" : "");
 		/* Devices and trees both in order: the restore's layout. */
 		if (ties > 1)
 			repair_note(rp, "device %" PRIu64 ": %zu trees fit its "
@@ -739,9 +1155,18 @@ static int adopt_orphans(struct thin_repair *rp)
 	return r;
 }
 
+struct src {
+	uint64_t root;
+	uint32_t max_time;
+	uint64_t nr;
+	int held;		/* a metadata snapshot's */
+};
+
 static int patch_from(struct thin_repair *rp, struct rdev *d,
-		      const struct rrange *g, uint64_t root, int *done)
+		      const struct rrange *g, const struct src *s, int *done)
 {
+	const char *held = s->held ? " (a metadata snapshot's)" : "";
+	uint64_t root = s->root;
 	struct rdev t = { 0 };
 	struct map_stats st;
 	int r;
@@ -758,26 +1183,21 @@ static int patch_from(struct thin_repair *rp, struct rdev *d,
 					    "blocks from %" PRIu64 " on (a "
 					    "damaged node) patched from the "
 					    "older tree at block %" PRIu64
-					    ": %zu mapping(s)", d->id,
-					    g->begin, root, t.nr);
+					    "%s: %zu mapping(s)", d->id,
+					    g->begin, root, held, t.nr);
 			else
 				repair_note(rp, "device %" PRIu64 ": virtual "
 					    "blocks %" PRIu64 "-%" PRIu64 " (a "
 					    "damaged node) patched from the "
 					    "older tree at block %" PRIu64
-					    ": %zu mapping(s)", d->id,
-					    g->begin, g->end - 1, root, t.nr);
+					    "%s: %zu mapping(s)", d->id,
+					    g->begin, g->end - 1, root, held,
+					    t.nr);
 		}
 	}
 	free(t.maps);
 	return r;
 }
-
-struct src {
-	uint64_t root;
-	uint32_t max_time;
-	uint64_t nr;
-};
 
 static int by_newest(const void *a, const void *b)
 {
@@ -821,9 +1241,9 @@ static int sources(struct thin_repair *rp, const struct rdev *d,
 				for (size_t j = 0; j < k; j++)
 					dup |= s[j].root == m->block;
 				if (!dup)
-					s[k++] = (struct src){ m->block,
-							       m->max_time,
-							       m->nr };
+					s[k++] = (struct src){
+						m->block, m->max_time, m->nr,
+						c->held || m->held };
 			}
 			continue;
 		}
@@ -838,7 +1258,7 @@ static int sources(struct thin_repair *rp, const struct rdev *d,
 				dup |= s[j].root == c->block;
 			if (!dup)
 				s[k++] = (struct src){ c->block, c->max_time,
-						       c->nr };
+						       c->nr, c->held };
 		}
 	}
 	if (r) {
@@ -907,12 +1327,15 @@ static int patch_device(struct thin_repair *rp, struct rdev *d)
 	size_t n, j = 0;
 	int r;
 
+	r = repair_own_maps(rp, d);
+	if (r)
+		return r;
 	r = sources(rp, d, &s, &n);
 	for (size_t g = 0; g < d->nr_dmg && !r; g++) {
 		int done = 0;
 
 		for (size_t i = 0; i < n && !done && !r; i++)
-			r = patch_from(rp, d, &d->dmg[g], s[i].root, &done);
+			r = patch_from(rp, d, &d->dmg[g], &s[i], &done);
 		if (!r && !done)
 			r = fill_fragments(rp, d, &d->dmg[g], &done);
 		if (!r && !done) {
@@ -935,9 +1358,18 @@ static int patch_device(struct thin_repair *rp, struct rdev *d)
 	/* Patched entries were appended: back in order, one per block. */
 	if (d->nr)
 		qsort(d->maps, d->nr, sizeof(*d->maps), by_v);
+	d->max_time = 0;
+	d->max_block = 0;
 	for (size_t i = 0; i < d->nr; i++)
-		if (!j || d->maps[i].v != d->maps[j - 1].v)
+		if (!j || d->maps[i].v != d->maps[j - 1].v) {
+			uint64_t bt = d->maps[i].bt;
+
+			if (thin_block_time_time(bt) > d->max_time)
+				d->max_time = thin_block_time_time(bt);
+			if (thin_block_time_block(bt) > d->max_block)
+				d->max_block = thin_block_time_block(bt);
 			d->maps[j++] = d->maps[i];
+		}
 	d->nr = j;
 	return 0;
 }

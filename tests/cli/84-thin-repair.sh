@@ -32,6 +32,10 @@
 #   keeps it, reported
 #   all three lost on one transaction: orphans adopted under new ids,
 #                           every mapping back; 0.9.0: fails
+#   a metadata snapshot held, then a discard and a deletion (tests/progs/
+#   thin_hold, thin_discard), the mapping root, both roots, the top
+#   level's block or the superblock lost: the current pool back, never the
+#   snapshot's older trees (each left aside reported)
 # Every output passes our thin_check and 0.9.0's.  Then an empty pool from
 # non-empty evidence is refused, bad input is one line and exit 1, LVM's
 # form works, and seeded random damage never crashes.
@@ -227,6 +231,83 @@ if repair orph orph.img; then
 		bad "orph: the adopted mappings are not the source's"
 fi
 
+# A metadata snapshot held (tests/progs/thin_hold), then one more
+# transaction (tests/progs/thin_discard): device 4's blocks 100-149 are
+# discarded (mapped_blocks 2000 -> 1986) and device 7 deleted, with no new
+# time.  The snapshot's superblock copy keeps the older top level, details
+# and device 4's older tree: an older state, as complete as the current
+# one, with more devices, and the same times.  Whatever is lost of the
+# current superblock's, the current pool must come back, never the
+# snapshot's (the older code took its top level: the discarded mappings
+# back, mapped_blocks "corrected" to 2000, exit 0).
+cp src.img held.img
+{ "$PROGS/thin_hold" held.img && "$PROGS/thin_discard" -d 7 held.img 4 100 150; } >/dev/null ||
+	bad "held: thin_hold/thin_discard failed"
+"$BIN/thin_dump" held.img >held.src.dump
+[ "$(nmap held.src.dump)" -eq 3986 ] || bad "held: the discard did not leave 3986 mappings"
+grep -q 'dev_id="7"' held.src.dump && bad "held: device 7 not deleted"
+"$BIN/thin_dump" -m held.img | grep -q 'dev_id="7"' || bad "held: the snapshot lost device 7"
+# held_same NAME: the repair gave exactly the current pool.
+held_same() {
+	cmp -s held.src.dump "$1.dump" || { bad "$1: not the current pool"; diff held.src.dump "$1.dump" | head -5; }
+	grep -q "^scan: a metadata snapshot's superblock copy at block [0-9]* (transaction 5," "$1.log" ||
+		bad "$1: the snapshot's copy not reported"
+}
+# the superblock's mapping root pointer zeroed: the current top level is
+# an orphan, the snapshot's is as good a candidate by every other measure
+cp held.img heldtop.img; "$PROGS/thin_corrupt" heldtop.img set-sb mapping_root 0
+reference heldtop heldtop.img
+if repair heldtop heldtop.img; then
+	held_same heldtop
+	grep -q "^mapping tree top level: the metadata snapshot's tree at block [0-9]* (transaction 5, an older state) left aside" heldtop.log ||
+		bad "heldtop: the snapshot's top level left aside, not reported"
+	grep -q 'mapped_blocks corrected' heldtop.log && bad "heldtop: mapped_blocks corrected"
+fi
+# both root pointers zeroed
+cp heldtop.img heldboth.img; "$PROGS/thin_corrupt" heldboth.img set-sb details_root 0
+if repair heldboth heldboth.img; then
+	held_same heldboth
+	grep -q "^device details: the metadata snapshot's tree at block [0-9]* (transaction 5, an older state) left aside" heldboth.log ||
+		bad "heldboth: the snapshot's details left aside, not reported"
+fi
+# the current top level's block itself zeroed: the snapshot's is the only
+# one left, and names device 4's older tree; its current tree, an orphan,
+# holds what its details claim and is taken instead
+cp held.img heldblk.img; zero heldblk.img "$(sbf held.img mapping_root)"
+if repair heldblk heldblk.img; then
+	held_same heldblk
+	grep -q "^mapping tree top level: the tree at block [0-9]* is a metadata snapshot's (transaction 5): the pool as it was then" heldblk.log ||
+		bad "heldblk: taking the snapshot's top level not reported"
+	grep -q '^device 4: the unreferenced tree at block [0-9]* holds the 1986 mappings its details claim (the other 2000)' heldblk.log ||
+		bad "heldblk: device 4's current tree not reported"
+fi
+# the superblock zeroed: the copy is the only superblock left; it gives the
+# block size and a lower bound of the transaction (reported), never its trees
+cp held.img heldsb.img; zero heldsb.img 0
+reference heldsb heldsb.img
+if repair heldsb heldsb.img; then
+	diff <(nosb held.src.dump) <(nosb heldsb.dump) >/dev/null ||
+		{ bad "heldsb: mappings or devices differ from the current pool"; diff held.src.dump heldsb.dump | head -5; }
+	grep -q '^transaction id 5 inferred (superblock lost): the metadata snapshot.s copy at block' heldsb.log ||
+		bad "heldsb: the copy's transaction not reported"
+fi
+# The same with an older transaction before the snapshot (device 1's
+# blocks 0-9 discarded): its trees, left behind, have device 7 too and
+# the highest transaction id; only the metadata space maps written since
+# the copy (they count it) tell them older than the snapshot's
+# (allocating onwards, as the kernel does, so that they survive)
+cp src.img held2.img
+{ "$PROGS/thin_discard" held2.img 1 0 10 && "$PROGS/thin_hold" held2.img 1000 &&
+	"$PROGS/thin_discard" -f 1001 -d 7 held2.img 4 100 150; } >/dev/null || bad "held2: setup failed"
+"$BIN/thin_dump" held2.img >held2.src.dump
+zero held2.img 0
+if repair held2sb held2.img; then
+	diff <(nosb held2.src.dump) <(nosb held2sb.dump) >/dev/null ||
+		{ bad "held2sb: mappings or devices differ from the current pool"; diff held2.src.dump held2sb.dump | head -5; }
+	grep -q '^scan: [0-9]* metadata space map(s) written since the snapshot.s copy' held2sb.log ||
+		bad "held2sb: the space maps' dating not reported"
+fi
+
 # No data block handed out twice: device 4's block 1 made to map the block
 # device 1 (and its snapshot 7) wrote at time 3, with time 1, and its block
 # 2 the block they wrote at time 1 (data block 0), with time 3.  Different
@@ -246,6 +327,28 @@ if repair own own.img; then
 	blocks own.dump | awk '$1==4 && ($2==1 || $2==2)' | grep -qx '4 2 0 3' || bad "own: device 4 lost its newer claim"
 	blocks own.dump | awk '$1==4 && $2==1' | grep -q . && bad "own: device 4 kept the older claim"
 	grep -q '^device 4: mapped_blocks corrected from 2000 to 1999$' own.log || bad "own: mapped_blocks correction not reported"
+fi
+
+# The same through a snapshot that shares its origin's root (thin_snap:
+# device 9 of device 4; the repair reads the tree once, for both): device
+# 4's block 1 made to map the block device 1 wrote at time 3, with time 1,
+# in the leaf both share.  Both older claims are dropped, each device's
+# own; every other mapping of both stays.
+cp src.img snapown.img
+"$PROGS/thin_snap" snapown.img 4 9 && "$PROGS/thin_corrupt" snapown.img set-mapping 4 1 "${b13#* }" 1 ||
+	bad "snapown: thin_snap/set-mapping failed"
+if repair snapown snapown.img; then
+	[ "$(grep -c "^data block ${b13#* }: mapped by device [49] block 1 (time 1) and device 1 block ${b13% *} (time 3): kept the newer, device 1's" snapown.log)" -eq 2 ] ||
+		bad "snapown: the two older claims not reported"
+	grep -q '^device 4: mapped_blocks corrected from 2000 to 1999$' snapown.log &&
+		grep -q '^device 9: mapped_blocks corrected from 2000 to 1999$' snapown.log ||
+		bad "snapown: mapped_blocks of 4 and 9 not corrected"
+	blocks snapown.dump | awk '($1==4 || $1==9) && $2==1' | grep -q . && bad "snapown: an older claim kept"
+	cmp -s <(blocks src.dump | awk '$1==4 && $2!=1 {$1=""; print}') \
+		<(blocks snapown.dump | awk '$1==9 {$1=""; print}') ||
+		bad "snapown: device 9 is not device 4's other mappings"
+	cmp -s <(blocks src.dump | awk '$1==4 && $2!=1') <(blocks snapown.dump | awk '$1==4') ||
+		bad "snapown: device 4 lost other mappings"
 fi
 
 # An empty pool from non-empty evidence: the top level and every device

@@ -8,7 +8,10 @@
  * whose two roots have counts below 2 (no overflow entry needed) are
  * handled, which is what thin_restore writes.
  *
- *   thin_hold IMG          prints the copy's block
+ *   thin_hold IMG [FROM]   prints the copy's block: the first free one,
+ *                          at or after FROM when given (the kernel's
+ *                          allocator moves on rather than filling the
+ *                          holes an earlier transaction left)
  *
  * Exit 0 on success, 2 on bad usage or an image it cannot handle.
  */
@@ -79,12 +82,14 @@ int main(int argc, char **argv)
 	struct pd_sm_root smr;
 	struct thin_sb sb;
 	unsigned char copy[PD_BLOCK_SIZE];
-	uint64_t nb, held = 0;
+	uint64_t nb, held = 0, from = 1;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: thin_hold IMG\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: thin_hold IMG [FROM]\n");
 		return 2;
 	}
+	if (argc == 3 && (from = strtoull(argv[2], NULL, 0)) < 1)
+		from = 1;
 	fd = open(argv[1], O_RDWR);
 	if (fd < 0) {
 		perror(argv[1]);
@@ -101,7 +106,7 @@ int main(int argc, char **argv)
 	     PD_SM_ENTRIES_PER_BITMAP;
 	for (uint64_t i = 0; i < nb; i++)
 		rd(le64_to_cpu(ix->entries[i].blocknr), bmb[i]);
-	for (uint64_t b = 1; b < sb.metadata_sm.nr_blocks; b++)
+	for (uint64_t b = from; b < sb.metadata_sm.nr_blocks; b++)
 		if (!get(b)) {
 			held = b;
 			break;
