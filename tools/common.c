@@ -407,3 +407,20 @@ int tool_open_restore_output(const char *path, const char *input,
 	}
 	return -1;
 }
+
+int tool_parse_natural(const char *opt, const char *s, uint64_t max,
+		       uint64_t *v)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (!*s || *s < '0' || *s > '9' || *end || errno || x > max) {
+		tool_error("%s: not a number from 0 to %" PRIu64 ": '%s'", opt,
+			   max, s);
+		return -1;
+	}
+	*v = x;
+	return 0;
+}

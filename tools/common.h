@@ -151,4 +151,11 @@ void tool_free_slots(const struct tool_parse_spec *spec);
  */
 void tool_warn_block_size_value(uint64_t sectors);
 
+/*
+ * 0.9.0's <natural> for an option's value: decimal digits only, no sign,
+ * at most max.  0, or -1 after one line naming opt and the value.
+ */
+int tool_parse_natural(const char *opt, const char *s, uint64_t max,
+		       uint64_t *v);
+
 #endif

@@ -47,23 +47,6 @@ struct repair_opts {
 	int show_version;
 };
 
-static int parse_natural(const char *opt, const char *s, uint64_t max,
-			 uint64_t *v)
-{
-	char *end;
-	unsigned long long x;
-
-	errno = 0;
-	x = strtoull(s, &end, 10);
-	if (!*s || *s < '0' || *s > '9' || *end || errno || x > max) {
-		tool_error("%s: not a number from 0 to %" PRIu64 ": '%s'", opt,
-			   max, s);
-		return -1;
-	}
-	*v = x;
-	return 0;
-}
-
 static void print_note(void *ctx, const char *line)
 {
 	(void)ctx;
@@ -76,14 +59,14 @@ static int parse_overrides(const struct repair_opts *o,
 	uint64_t x;
 
 	if (o->trans_id) {
-		if (parse_natural("--transaction-id", o->trans_id, UINT64_MAX,
-				  &ro->trans_id) < 0)
+		if (tool_parse_natural("--transaction-id", o->trans_id,
+				       UINT64_MAX, &ro->trans_id) < 0)
 			return -1;
 		ro->set_trans_id = 1;
 	}
 	if (o->data_block_size) {
-		if (parse_natural("--data-block-size", o->data_block_size,
-				  UINT32_MAX, &x) < 0)
+		if (tool_parse_natural("--data-block-size", o->data_block_size,
+				       UINT32_MAX, &x) < 0)
 			return -1;
 		if (!thin_data_block_size_ok(x)) {
 			tool_error("--data-block-size: %" PRIu64 " sectors: the "
@@ -95,9 +78,9 @@ static int parse_overrides(const struct repair_opts *o,
 		ro->set_data_block_size = 1;
 	}
 	if (o->nr_data_blocks) {
-		if (parse_natural("--nr-data-blocks", o->nr_data_blocks,
-				  THIN_MAX_DATA_BLOCK + 1,
-				  &ro->nr_data_blocks) < 0)
+		if (tool_parse_natural("--nr-data-blocks", o->nr_data_blocks,
+				       THIN_MAX_DATA_BLOCK + 1,
+				       &ro->nr_data_blocks) < 0)
 			return -1;
 		ro->set_nr_data_blocks = 1;
 	}

@@ -48,24 +48,6 @@ struct restore_opts {
 	int show_version;
 };
 
-/* 0.9.0's <natural>: decimal digits, no sign. */
-static int parse_natural(const char *opt, const char *s, uint64_t max,
-			 uint64_t *v)
-{
-	char *end;
-	unsigned long long x;
-
-	errno = 0;
-	x = strtoull(s, &end, 10);
-	if (!*s || *s < '0' || *s > '9' || *end || errno || x > max) {
-		tool_error("%s: not a number from 0 to %" PRIu64 ": '%s'", opt,
-			   max, s);
-		return -1;
-	}
-	*v = x;
-	return 0;
-}
-
 static void report_read_error(const char *in, const char *out,
 			      const struct xml_reader_error *err,
 			      const struct thin_restore *rs)
@@ -110,22 +92,22 @@ static int run(const struct restore_opts *o)
 		return 1;
 	}
 	if (o->trans_id) {
-		if (parse_natural("--transaction-id", o->trans_id, UINT64_MAX,
-				  &ro.trans_id) < 0)
+		if (tool_parse_natural("--transaction-id", o->trans_id,
+				       UINT64_MAX, &ro.trans_id) < 0)
 			return 1;
 		ro.set_trans_id = 1;
 	}
 	if (o->data_block_size) {
-		if (parse_natural("--data-block-size", o->data_block_size,
-				  UINT32_MAX, &x) < 0)
+		if (tool_parse_natural("--data-block-size", o->data_block_size,
+				       UINT32_MAX, &x) < 0)
 			return 1;
 		ro.data_block_size = (uint32_t)x;
 		ro.set_data_block_size = 1;
 	}
 	if (o->nr_data_blocks) {
-		if (parse_natural("--nr-data-blocks", o->nr_data_blocks,
-				  THIN_MAX_DATA_BLOCK + 1,
-				  &ro.nr_data_blocks) < 0)
+		if (tool_parse_natural("--nr-data-blocks", o->nr_data_blocks,
+				       THIN_MAX_DATA_BLOCK + 1,
+				       &ro.nr_data_blocks) < 0)
 			return 1;
 		ro.set_nr_data_blocks = 1;
 	}
