@@ -55,17 +55,13 @@ static int fail(struct cache_live *cl, int r)
 
 static int block0_all_zero(struct pd_bm *bm, int *zero)
 {
-	const uint64_t *w;
 	struct pd_block *b;
 	int r;
 
 	r = pd_bm_read_lock(bm, CACHE_SB_LOCATION, NULL, &b, NULL);
 	if (r < 0)
 		return r;
-	w = pd_block_data(b);
-	*zero = 1;
-	for (unsigned i = 0; i < PD_BLOCK_SIZE / 8 && *zero; i++)
-		*zero = w[i] == 0;
+	*zero = pd_block_data_is_zero(pd_block_data(b));
 	pd_bm_unlock(b);
 	return 0;
 }

@@ -761,11 +761,8 @@ static void read_sb(struct cache_salvage *s, struct pd_bm *bm,
 	}
 	{
 		const unsigned char *d = pd_block_data(b);
-		size_t i = 0;
 
-		while (i < PD_BLOCK_SIZE && !d[i])
-			i++;
-		if (i == PD_BLOCK_SIZE) {
+		if (pd_block_data_is_zero(d)) {
 			s->rep.sb_state = CACHE_REPAIR_SB_ZEROED;
 		} else {
 			cache_sb_unpack(d, &in->sb);

@@ -663,3 +663,11 @@ void pd_bm_forget(struct pd_bm *bm, uint64_t block)
 	hash_remove(bm, b);
 	put_free(bm, b);
 }
+
+int pd_block_data_is_zero(const void *data)
+{
+	const unsigned char *p = data;
+
+	/* Zero first byte and each byte equal to the next: all zero. */
+	return !p[0] && !memcmp(p, p + 1, PD_BLOCK_SIZE - 1);
+}

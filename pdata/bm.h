@@ -130,6 +130,8 @@ const void *pd_block_data(const struct pd_block *b);
 /* Only for write-locked blocks. */
 void *pd_block_wdata(struct pd_block *b);
 uint64_t pd_block_nr(const struct pd_block *b);
+/* 1 when a block's 4096 bytes are all zero (an unformatted block 0). */
+int pd_block_data_is_zero(const void *data);
 
 /*
  * Starts reading these blocks into the cache (all in flight at once with the

@@ -166,14 +166,6 @@ int tc_sb_violation(void *ctx, const struct thin_sb_violation *v)
 	return 0;
 }
 
-static int all_zero(const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
 /* Returns 1 when later passes may run. */
 static int pass_superblock(struct checker *c, struct sb_state *s)
 {
@@ -199,7 +191,7 @@ static int pass_superblock(struct checker *c, struct sb_state *s)
 	memcpy(c->sb_raw, pd_block_data(b), PD_BLOCK_SIZE);
 	pd_bm_unlock(b);
 
-	if (all_zero(c->sb_raw, PD_BLOCK_SIZE)) {
+	if (pd_block_data_is_zero(c->sb_raw)) {
 		tc_report(c, THIN_P_SB_MAGIC,
 			  "superblock: block 0 is all zeros (no metadata, or a "
 			  "restore that failed)");

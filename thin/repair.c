@@ -383,12 +383,7 @@ static int read_superblock(struct thin_repair *rp)
 	r = pd_validate(&thin_sb_validator, pd_block_data(b),
 			THIN_SB_LOCATION, &f);
 	if (r < 0) {
-		const unsigned char *p = pd_block_data(b);
-		unsigned i = 0;
-
-		while (i < PD_BLOCK_SIZE && !p[i])
-			i++;
-		if (i == PD_BLOCK_SIZE) {
+		if (pd_block_data_is_zero(pd_block_data(b))) {
 			pd_bm_unlock(b);
 			repair_note(rp, "superblock: block 0 is all zeroes: "
 				    "scanning for the trees");
