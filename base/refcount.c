@@ -83,6 +83,34 @@ int base_refcount_inc_slow(struct base_refcount *rc, uint64_t i)
 	return base_refcount_set(rc, i, c + 1);
 }
 
+int base_refcount_inc_run(struct base_refcount *rc, uint64_t i, uint64_t n)
+{
+	while (n) {
+		unsigned s = (unsigned)(i % BASE_REFCOUNT_PER_WORD);
+		unsigned k = BASE_REFCOUNT_PER_WORD - s;
+		uint64_t *w = &rc->words[i / BASE_REFCOUNT_PER_WORD];
+		uint64_t m, one, two;
+
+		if (k > n)
+			k = (unsigned)n;
+		m = (k == BASE_REFCOUNT_PER_WORD ? ~0ull : (1ull << (2 * k)) - 1)
+		    << (2 * s);
+		one = m & ~BASE_REFCOUNT_EVEN;	/* the bit a count of 1 sets */
+		two = m & BASE_REFCOUNT_EVEN;	/* the bit a count of 2 sets */
+		if (!(*w & two)) {
+			/* Every entry at 0 or 1: 0 -> 1 and 1 -> 2 at once. */
+			*w = (*w & ~m) | (~*w & one) | ((*w & one) >> 1);
+		} else {
+			for (unsigned j = 0; j < k; j++)
+				if (base_refcount_inc(rc, i + j) < 0)
+					return -ENOMEM;
+		}
+		i += k;
+		n -= k;
+	}
+	return 0;
+}
+
 void base_refcount_dec(struct base_refcount *rc, uint64_t i)
 {
 	uint32_t c = base_refcount_get(rc, i);

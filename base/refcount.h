@@ -86,6 +86,13 @@ static inline int base_refcount_inc(struct base_refcount *rc, uint64_t i)
 }
 
 /* Takes one off (nothing at 0). */
+/*
+ * Adds one to each of the n entries from i (all below rc->nr): entries at 0
+ * or 1 a word at a time, the rest one by one.  For runs of consecutive
+ * blocks, what a pool that allocates in order is made of.  0 or -ENOMEM.
+ */
+int base_refcount_inc_run(struct base_refcount *rc, uint64_t i, uint64_t n);
+
 void base_refcount_dec(struct base_refcount *rc, uint64_t i);
 
 /* Entries [b, e) to 0. */

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /*
  * base/refcount.c against a 32-bit-per-entry model: increments through 3
- * and on past it, decrements back through the overflow map, sets, range
- * clears inside and across words, saturation, the non-zero count, and the
+ * and on past it, one at a time and by runs (within a word, across words,
+ * over entries at 0-1 and at 2 and more), decrements back through the
+ * overflow map, sets, range clears inside and across words, saturation, the non-zero count, and the
  * word layout the space-map comparison relies on (entry i: bit 2i is 2,
  * bit 2i+1 is 1; nothing past nr).
  */
@@ -50,6 +51,11 @@ static void test_layout(void **state)
 	assert_int_equal(rc.words[1], 1ull << 2);
 	assert_int_equal(base_refcount_set(&rc, 63, 1), 0);
 	assert_int_equal(rc.words[1], 1ull << 2 | 1ull << 63);
+	/* A run over 30..34: 0 -> 1 (bit 2i+1), 2 -> 3, 1 -> 2 (bit 2i). */
+	assert_int_equal(base_refcount_inc_run(&rc, 30, 5), 0);
+	assert_int_equal(rc.words[0], 3 | 2ull << 60 | 2ull << 62);
+	assert_int_equal(rc.words[1], 2 | 3ull << 2 | 2ull << 4 | 1ull << 63);
+	assert_int_equal(base_refcount_get(&rc, 33), 3);
 	base_refcount_release(&rc);
 	assert_null(rc.words);
 	base_refcount_release(&rc);	/* twice: harmless */
@@ -70,7 +76,17 @@ static void test_against_model(void **state)
 
 		seed = seed * 1103515245u + 12345u;
 		i = (seed >> 8) % n;
-		switch ((seed >> 4) % 8) {
+		switch ((seed >> 4) % 10) {
+		case 8: case 9:
+			b = i;
+			e = b + (seed >> 20) % 80;
+			if (e > n)
+				e = n;
+			assert_int_equal(base_refcount_inc_run(&rc, b, e - b),
+					 0);
+			for (; b < e; b++)
+				m[b]++;
+			break;
 		case 0: case 1: case 2: case 3:
 			assert_int_equal(base_refcount_inc(&rc, i), 0);
 			m[i]++;
@@ -84,7 +100,7 @@ static void test_against_model(void **state)
 			assert_int_equal(base_refcount_set(&rc, i, seed % 9), 0);
 			m[i] = seed % 9;
 			break;
-		default:
+		case 7:
 			b = i;
 			e = b + (seed >> 20) % 100;
 			base_refcount_clear_range(&rc, b, e);
