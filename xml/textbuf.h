@@ -20,19 +20,27 @@
 #include <stdint.h>
 #include <string.h>
 
+struct xml_textbuf_writer;
+
 struct xml_textbuf {
 	int fd;
 	int err;		/* first write error, sticky */
 	size_t used;
-	unsigned long long written;
+	unsigned long long written;	/* up to date after a flush */
 	char *buf;
+	/*
+	 * Once a buffer's worth has gone out, and where a second CPU is
+	 * ours, a thread writes each full buffer while the next one fills.
+	 */
+	char *spare;
+	struct xml_textbuf_writer *wr;
 };
 
 #define XML_TEXTBUF_SIZE (1u << 20)
 
 /* 0 or -ENOMEM.  fd is not owned. */
 int xml_textbuf_init(struct xml_textbuf *t, int fd);
-/* Frees the buffer; does not flush. */
+/* Frees the buffer; does not flush (waits for a write under way). */
 void xml_textbuf_release(struct xml_textbuf *t);
 /* Room for n (<= XML_TEXTBUF_SIZE) bytes, or NULL with t->err set. */
 char *xml_textbuf_reserve(struct xml_textbuf *t, size_t n);
@@ -40,7 +48,10 @@ static inline void xml_textbuf_commit(struct xml_textbuf *t, const char *end)
 {
 	t->used = (size_t)(end - t->buf);
 }
-/* Writes out what is buffered.  0 or the sticky negative errno. */
+/*
+ * Writes out what is buffered, and waits until all of it is written.  0 or
+ * the sticky negative errno.
+ */
 int xml_textbuf_flush(struct xml_textbuf *t);
 
 /* Decimal digits of v at p; returns the end.  At most 20 bytes. */
