@@ -40,7 +40,9 @@ for n in $sizes; do
 	echo "thin_restore $n mappings, cpu: ours $(awk '{ printf "%.3f", $1 + $2 }' cpu.time)s, 0.9.0 $(awk '{ printf "%.3f", $1 + $2 }' cpu.ref)s"
 	rm -f "$img.xml" rest.img
 	"$PROGS/thin_snap" "$img" 1 100 && "$PROGS/thin_snap" "$img" 4 101
-	cat "$img" >/dev/null	# into the page cache
+	# Into the page cache: the used part, at the front (the sparse file
+	# is 26 GB at 1M; reading all of its holes took half a minute at 10M).
+	head -c $((n / 10000 + 64))M "$img" >/dev/null
 	ours=$(time_cmd 5 "$BIN/thin_check" -q "$img")
 	ref=$(time_cmd $refruns /usr/sbin/thin_check -q "$img")
 	echo "thin_check $n mappings: ours $ours, 0.9.0 $ref, $(ratio "${ref%% *}" "${ours%% *}")x faster (target 50x), peak RSS $(ratio "${ours##* }" "${ref##* }") of 0.9.0's"
