@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/endian.h"
+#include "base/grow.h"
 #include "pdata/array.h"
 #include "pdata/bitset.h"
 #include "pdata/bm.h"
@@ -456,7 +457,8 @@ int cache_live_set_dirty(struct cache_live *cl, uint64_t cblock, int dirty)
 struct dirty_diff {
 	const struct base_bitmap *bits;
 	uint64_t *idx;
-	uint64_t n, cap;
+	uint64_t n;
+	size_t cap;
 	uint64_t seen;
 };
 
@@ -473,15 +475,8 @@ static int diff_values(void *ctx, uint64_t index, unsigned nr,
 
 		if (has == base_bitmap_test(dd->bits, cb))
 			continue;
-		if (dd->n == dd->cap) {
-			uint64_t cap = dd->cap ? dd->cap * 2 : 1024;
-			uint64_t *q = realloc(dd->idx, cap * sizeof(*q));
-
-			if (!q)
-				return -ENOMEM;
-			dd->idx = q;
-			dd->cap = cap;
-		}
+		if (BASE_GROW(dd->idx, dd->cap, dd->n + 1, 1024) < 0)
+			return -ENOMEM;
 		dd->idx[dd->n++] = cb;
 	}
 	dd->seen += nr;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/bitmap.h"
+#include "base/grow.h"
 #include "cache/check.h"
 #include "pdata/array.h"
 #include "pdata/bitset.h"
@@ -60,7 +61,7 @@ struct wb {
 	struct pd_bm *bm;
 	struct base_bitmap dirty, dirty_lost;	/* v2, clean shutdown */
 	uint8_t *was_dirty;			/* per job */
-	uint64_t cap;
+	size_t cap_jobs, cap_dirty;
 	int damaged;
 };
 
@@ -99,20 +100,9 @@ static int add_job(struct wb *w, uint64_t cblock, uint64_t oblock, int dirty)
 {
 	struct cache_writeback_result *res = w->res;
 
-	if (res->nr_jobs == w->cap) {
-		uint64_t cap = w->cap ? w->cap * 2 : 1024;
-		void *j = realloc(res->jobs, cap * sizeof(*res->jobs));
-		void *d;
-
-		if (!j)
-			return -ENOMEM;
-		res->jobs = j;
-		d = realloc(w->was_dirty, cap);
-		if (!d)
-			return -ENOMEM;
-		w->was_dirty = d;
-		w->cap = cap;
-	}
+	if (BASE_GROW(res->jobs, w->cap_jobs, res->nr_jobs + 1, 1024) < 0 ||
+	    BASE_GROW(w->was_dirty, w->cap_dirty, res->nr_jobs + 1, 1024) < 0)
+		return -ENOMEM;
 	res->jobs[res->nr_jobs] = (struct pd_copy_job){ .cblock = cblock,
 							 .oblock = oblock };
 	w->was_dirty[res->nr_jobs] = (uint8_t)dirty;

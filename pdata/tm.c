@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/bitmap.h"
+#include "base/grow.h"
 #include "pdata/io.h"
 #include "pdata/ondisk.h"
 #include "pdata/sm.h"
@@ -33,7 +34,8 @@ struct pd_tm {
 
 	/* Blocks of the space map on disk now; released at the next commit. */
 	uint64_t *sm_blocks;
-	uint64_t nr_sm_blocks, sm_blocks_cap;
+	uint64_t nr_sm_blocks;
+	size_t sm_blocks_cap;
 	int recording;			/* pd_sm_write is allocating */
 };
 
@@ -87,15 +89,9 @@ int pd_tm_create(struct pd_bm *bm, struct pd_tm **out)
 
 static int sm_blocks_push(struct pd_tm *tm, uint64_t block)
 {
-	if (tm->nr_sm_blocks == tm->sm_blocks_cap) {
-		uint64_t cap = tm->sm_blocks_cap ? tm->sm_blocks_cap * 2 : 64;
-		uint64_t *p = realloc(tm->sm_blocks, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		tm->sm_blocks = p;
-		tm->sm_blocks_cap = cap;
-	}
+	if (BASE_GROW(tm->sm_blocks, tm->sm_blocks_cap, tm->nr_sm_blocks + 1,
+		      64) < 0)
+		return -ENOMEM;
 	tm->sm_blocks[tm->nr_sm_blocks++] = block;
 	return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "base/bitmap.h"
 #include "base/endian.h"
+#include "base/grow.h"
 #include "pdata/bm.h"
 #include "pdata/btree.h"
 #include "pdata/io.h"
@@ -107,15 +108,8 @@ static struct device *dev_add(struct dev_list *l, uint64_t id)
 {
 	struct device *x;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-
-		x = realloc(l->v, cap * sizeof(*x));
-		if (!x)
-			return NULL;
-		l->v = x;
-		l->cap = cap;
-	}
+	if (BASE_GROW(l->v, l->cap, l->n + 1, 64) < 0)
+		return NULL;
 	x = &l->v[l->n++];
 	memset(x, 0, sizeof(*x));
 	x->id = id;

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "base/endian.h"
+#include "base/grow.h"
 #include "pdata/btree.h"
 
 /* Enough for a prefetched level (up to 252 children) and the walker. */
@@ -203,15 +204,8 @@ static struct dev_entry *add_dev(struct dump *d, uint64_t id)
 {
 	struct dev_entry *x;
 
-	if (d->nr_devs == d->cap_devs) {
-		size_t cap = d->cap_devs ? 2 * d->cap_devs : 64;
-
-		x = realloc(d->devs, cap * sizeof(*x));
-		if (!x)
-			return NULL;
-		d->devs = x;
-		d->cap_devs = cap;
-	}
+	if (BASE_GROW(d->devs, d->cap_devs, d->nr_devs + 1, 64) < 0)
+		return NULL;
 	x = &d->devs[d->nr_devs++];
 	memset(x, 0, sizeof(*x));
 	x->id = id;

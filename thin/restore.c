@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "base/refcount.h"
 #include "pdata/bm.h"
 #include "pdata/btree.h"
@@ -295,15 +296,8 @@ static int end_device(void *ctx)
 	rs->b = NULL;
 	if (r < 0)
 		return r;
-	if (rs->nr_devs == rs->cap_devs) {
-		size_t cap = rs->cap_devs ? 2 * rs->cap_devs : 16;
-		struct device *n = realloc(rs->devs, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		rs->devs = n;
-		rs->cap_devs = cap;
-	}
+	if (BASE_GROW(rs->devs, rs->cap_devs, rs->nr_devs + 1, 16) < 0)
+		return -ENOMEM;
 	rs->devs[rs->nr_devs++] = rs->cur;
 	if (rs->cur.id > rs->max_id)
 		rs->max_id = rs->cur.id;

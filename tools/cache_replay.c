@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/grow.h"
 #include "cache/metadata_size.h"
 #include "engine/bound.h"
 #include "engine/plot.h"
@@ -489,7 +490,7 @@ static int plot_hit_ratio(FILE *stats, const char *path, const char *policy)
 	struct plot p = { "Hit ratio over time", "trace time (s)",
 			  "hit ratio (per bio)", false, 0, 1 };
 	double *x = NULL, *y = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap_x = 0, cap_y = 0;
 	char line[512];
 	FILE *f;
 	int r;
@@ -502,15 +503,12 @@ static int plot_hit_ratio(FILE *stats, const char *path, const char *policy)
 		if (sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf,%lf", &t, &rd, &wr,
 			   &rh, &rm, &wh, &wm) != 7 || rh + rm + wh + wm == 0)
 			continue;	/* the header, or an idle interval */
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			x = realloc(x, cap * sizeof(*x));
-			y = realloc(y, cap * sizeof(*y));
-			if (!x || !y) {
-				free(x);
-				free(y);
-				return -ENOMEM;
-			}
+		/* (realloc into x itself lost x when it failed.) */
+		if (BASE_GROW(x, cap_x, n + 1, 256) < 0 ||
+		    BASE_GROW(y, cap_y, n + 1, 256) < 0) {
+			free(x);
+			free(y);
+			return -ENOMEM;
 		}
 		x[n] = t;
 		y[n++] = (rh + wh) / (rh + rm + wh + wm);

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "thin/format.h"
 #include "xml/core.h"
 #include "xml/reader.h"
@@ -166,15 +167,8 @@ static int add_def(struct thin_reader *rd, const char *name)
 		return -ENOMEM;
 	if (2 * (rd->nr_defs + 1) >= rd->index_size && grow_index(rd) < 0)
 		return -ENOMEM;
-	if (rd->nr_defs == rd->cap_defs) {
-		size_t cap = rd->cap_defs ? 2 * rd->cap_defs : 16;
-		struct def *n = realloc(rd->defs, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		rd->defs = n;
-		rd->cap_defs = cap;
-	}
+	if (BASE_GROW(rd->defs, rd->cap_defs, rd->nr_defs + 1, 16) < 0)
+		return -ENOMEM;
 	d = &rd->defs[rd->nr_defs];
 	memset(d, 0, sizeof(*d));
 	d->name = strdup(name);
@@ -186,15 +180,8 @@ static int add_def(struct thin_reader *rd, const char *name)
 
 static int def_add_run(struct def *d, const struct run *r)
 {
-	if (d->nr == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 16;
-		struct run *n = realloc(d->runs, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		d->runs = n;
-		d->cap = cap;
-	}
+	if (BASE_GROW(d->runs, d->cap, d->nr + 1, 16) < 0)
+		return -ENOMEM;
 	d->runs[d->nr++] = *r;
 	return 0;
 }
