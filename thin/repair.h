@@ -32,7 +32,11 @@
  * Nothing is silent: every decision and every difference from what the
  * superblock claimed goes to opts.note, one line each (the library never
  * prints).  An empty pool is refused (-ENODATA) when the evidence is not
- * empty.  Memory: the mappings (16 bytes each), one byte per metadata block
+ * empty.  Memory: a record per device, not per mapping (a device's
+ * mappings are read again from its tree on the input by each pass that
+ * needs them, the emitting included, so `in` must stay open until
+ * thin_repair_destroy); the mappings of the devices the rebuild patches
+ * (16 bytes each); three bits per data block; one byte per metadata block
  * and one candidate record per unreferenced node found by a scan.
  *
  *	thin_repair_read(in, &opts, &rp);	(notes arrive here)

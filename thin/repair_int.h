@@ -30,24 +30,30 @@ struct rrange {
 	uint64_t begin, end;	/* virtual blocks [begin, end) */
 };
 
+/*
+ * A device's mappings are not held in memory while a tree on the input
+ * has them (lazy): they are read again, in key order, by each pass that
+ * needs them (repair_each_map), so the model costs O(devices) and not
+ * O(mappings), and a snapshot that shares its origin's root shares its
+ * mappings for free.  Only a device the rebuild changes (patched ranges,
+ * fragments) or compares holds them (maps, materialised).  The layer-4
+ * drops are exclusions: ordinals in the device's mapping order.
+ */
 struct rdev {
 	uint64_t id;
 	int have_details, have_root;
 	struct thin_details details;
 	uint64_t root;
-	struct rmap *maps;	/* increasing v */
-	size_t nr, cap;
-	/*
-	 * maps is another device's (a snapshot with its origin's root): not
-	 * freed here, and copied before either is changed (repair_own_maps).
-	 */
-	int borrowed;
-	int lent;		/* some device may borrow maps */
-	/* The newest time and highest data block in maps (when nr). */
+	int lazy;		/* the mappings are root's tree's, not maps */
+	struct rmap *maps;	/* when !lazy: increasing v */
+	size_t nr, cap;		/* nr: mappings (before exclusions) */
+	/* The newest time and highest data block in the mappings (when nr). */
 	uint32_t max_time;
 	uint64_t max_block;
 	struct rrange *dmg;	/* damaged ranges of the current tree */
 	size_t nr_dmg, cap_dmg;
+	uint64_t *excl;		/* dropped: mapping ordinals, increasing */
+	size_t nr_excl, cap_excl;
 };
 
 enum cand_kind { CAND_UNKNOWN, CAND_MAP, CAND_TOP, CAND_DETAILS, CAND_OTHER };
@@ -129,17 +135,26 @@ struct rdev *repair_find_dev(struct thin_repair *rp, uint64_t id);
 /* Finds or inserts (keeping the order); NULL when out of memory. */
 struct rdev *repair_get_dev(struct thin_repair *rp, uint64_t id);
 int repair_add_map(struct rdev *d, uint64_t v, uint64_t bt);
+/* A lazy device's mappings read into maps (the rebuild changes them). */
+int repair_materialise(struct thin_repair *rp, struct rdev *d);
 /*
- * Before d's mappings change: d gets maps of its own, and so does every
- * device borrowing d's.  0 or -ENOMEM.
+ * Each of d's mappings not excluded, in order: idx is its ordinal, leaf
+ * the mapping leaf it is read from (UINT64_MAX when held in memory).  A
+ * non-zero return from fn stops the walk and is returned.
  */
-int repair_own_maps(struct thin_repair *rp, struct rdev *d);
+typedef int (*repair_map_fn)(void *ctx, uint64_t leaf, uint64_t idx,
+			     uint64_t v, uint64_t bt);
+int repair_each_map(struct thin_repair *rp, const struct rdev *d,
+		    repair_map_fn fn, void *ctx);
+/* d becomes lazy over root: counted and its damage recorded (d->dmg). */
+int repair_walk_lazy(struct thin_repair *rp, struct rdev *d, uint64_t root);
 
 /* What a walk of a mapping tree saw (within the keys asked for). */
 struct map_stats {
 	uint64_t nr;
 	uint32_t max_time;
 	uint64_t kmin, kmax;	/* first and last key, when nr */
+	uint64_t max_block;
 	int damaged;		/* a damaged range meets the keys asked for */
 };
 

@@ -710,18 +710,9 @@ static int walk_dev(struct thin_repair *rp, struct rdev *d, uint64_t root)
 {
 	struct cand *c = find_cand(rp, root);
 
-	if (repair_own_maps(rp, d) < 0)
-		return -ENOMEM;
-
-	d->have_root = 1;
-	d->root = root;
-	d->nr = 0;
-	d->nr_dmg = 0;
-	d->max_time = 0;
-	d->max_block = 0;
 	if (c)
 		c->used = 1;
-	return repair_walk_map(rp, root, d, 0, UINT64_MAX, 1, NULL);
+	return repair_walk_lazy(rp, d, root);
 }
 
 /* At most this many older details or top-level trees are merged. */
@@ -1042,16 +1033,62 @@ static int has_map(const struct rdev *d, const struct rmap *m)
 	return f && f->bt == m->bt;
 }
 
+/* Counts d's mappings that t (held in memory, increasing v) has too. */
+struct common {
+	const struct rdev *t;
+	size_t n;
+	int first;		/* stop at the first */
+};
+
+#define COMMON_FOUND 1
+
+static int common_map(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
+		      uint64_t bt)
+{
+	struct common *x = ctx;
+	struct rmap m = { v, bt };
+
+	(void)leaf;
+	(void)idx;
+	if (!has_map(x->t, &m))
+		return 0;
+	x->n++;
+	return x->first ? COMMON_FOUND : 0;
+}
+
+/*
+ * How many of t's mappings d has (d held in memory or lazy, read
+ * through without holding it); with first, 1 at the first.
+ */
+static int count_common(struct thin_repair *rp, const struct rdev *d,
+			const struct rdev *t, int first, size_t *out)
+{
+	struct common x = { t, 0, first };
+	int r = 0;
+
+	if (d->lazy) {
+		r = repair_each_map(rp, d, common_map, &x);
+		if (r == COMMON_FOUND)
+			r = 0;
+	} else {
+		for (size_t i = 0; i < t->nr && !(first && x.n); i++)
+			x.n += has_map(d, &t->maps[i]);
+	}
+	*out = x.n;
+	return r;
+}
+
 /* Whether tree `root` holds at least one of d's own mappings. */
 static int shares_with(struct thin_repair *rp, uint64_t root,
 		       const struct rdev *d, int *out)
 {
 	struct rdev t = { 0 };
+	size_t n = 0;
 	int r = repair_walk_map(rp, root, &t, 0, UINT64_MAX, 0, NULL);
 
-	*out = 0;
-	for (size_t i = 0; i < t.nr && !r && !*out; i++)
-		*out = has_map(d, &t.maps[i]);
+	if (!r)
+		r = count_common(rp, d, &t, 1, &n);
+	*out = n > 0;
 	free(t.maps);
 	return r;
 }
@@ -1111,8 +1148,7 @@ static int adopt_orphans(struct thin_repair *rp)
 		for (size_t i = 0; i < rp->nr_devs && !r; i++) {
 			size_t same = 0;
 
-			for (size_t j = 0; j < t.nr; j++)
-				same += has_map(&rp->devs[i], &t.maps[j]);
+			r = count_common(rp, &rp->devs[i], &t, 0, &same);
 			if (same > most) {
 				most = same;
 				like = rp->devs[i].id;
@@ -1138,6 +1174,11 @@ static int adopt_orphans(struct thin_repair *rp)
 			r = -ENOMEM;
 			break;
 		}
+		/* Read again when needed, not held. */
+		free(t.maps);
+		t.maps = NULL;
+		t.cap = 0;
+		t.lazy = 1;
 		t.id = next;
 		t.have_root = 1;
 		t.root = m->block;
@@ -1327,7 +1368,8 @@ static int patch_device(struct thin_repair *rp, struct rdev *d)
 	size_t n, j = 0;
 	int r;
 
-	r = repair_own_maps(rp, d);
+	/* Patched from other trees: d's mappings are held from here on. */
+	r = repair_materialise(rp, d);
 	if (r)
 		return r;
 	r = sources(rp, d, &s, &n);
