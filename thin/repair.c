@@ -139,6 +139,113 @@ static int add_dmg(struct rdev *d, uint64_t begin, uint64_t end)
 	return 0;
 }
 
+struct claim {
+	uint64_t d;		/* data block */
+	uint64_t v;
+	uint64_t idx;		/* the mapping's ordinal in its device */
+	uint32_t dev, time;
+};
+
+/*
+ * The passes of one_owner over the mappings.  Pass 1 marks the data
+ * blocks that need a closer look, with a bit per data block in each of
+ * three bitmaps: seen (claimed already), mine (claimed by the device being
+ * read) and mark.  A block is marked when a device claims it twice, or
+ * when a second claim arrives from a leaf no earlier device has read: a
+ * claim read from a leaf an earlier device read too (a subtree snapshots
+ * share) is that device's claim again, same virtual block, data block and
+ * time, and can only clash where the claims of that device do.  So every
+ * block whose claims differ in time, or that one device claims twice, is
+ * marked; a few more may be.  Pass 2 collects the marked blocks' claims
+ * (and, as before, every claim past the bitmaps when those do not cover
+ * the pool), and only those are sorted.
+ */
+struct owner_pass {
+	uint64_t nbits;
+	struct base_bitmap seen, mine, mark, leaves;
+	uint64_t mine_lo, mine_hi;	/* words of mine set by this device */
+	uint64_t leaf;			/* the leaf being read, its dup flag */
+	int leaf_dup;
+	size_t nr_marked;
+	int collect_past;		/* collect claims on blocks >= nbits */
+	uint32_t dev;
+	struct claim *c;
+	size_t n, cap;
+};
+
+static void pass_begin_dev(struct owner_pass *p)
+{
+	p->leaf = UINT64_MAX;
+	p->leaf_dup = 0;
+	p->mine_lo = UINT64_MAX;
+	p->mine_hi = 0;
+}
+
+static void pass_end_dev(struct owner_pass *p)
+{
+	if (p->mine_hi > p->mine_lo)
+		memset(p->mine.words + p->mine_lo, 0,
+		       (p->mine_hi - p->mine_lo) * sizeof(uint64_t));
+}
+
+static void owner_pass_release(struct owner_pass *p)
+{
+	base_bitmap_release(&p->seen);
+	base_bitmap_release(&p->mine);
+	base_bitmap_release(&p->mark);
+	base_bitmap_release(&p->leaves);
+	free(p->c);
+}
+
+static int owner_pass_init(struct thin_repair *rp, struct owner_pass *p,
+			   uint64_t nbits)
+{
+	p->nbits = nbits;
+	if (base_bitmap_init(&p->seen, nbits) ||
+	    base_bitmap_init(&p->mine, nbits) ||
+	    base_bitmap_init(&p->mark, nbits) ||
+	    base_bitmap_init(&p->leaves, rp->nr_blocks))
+		return -ENOMEM;
+	return 0;
+}
+
+static void drop_early(struct thin_repair *rp)
+{
+	if (rp->early) {
+		owner_pass_release(rp->early);
+		free(rp->early);
+		rp->early = NULL;
+	}
+}
+
+static int mark_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
+		      uint64_t bt)
+{
+	struct owner_pass *p = ctx;
+	uint64_t b = thin_block_time_block(bt);
+	int again;
+
+	(void)idx;
+	(void)v;
+	if (leaf != p->leaf) {
+		p->leaf = leaf;
+		p->leaf_dup = leaf < p->leaves.nr_bits &&
+			      base_bitmap_test_and_set(&p->leaves, leaf);
+	}
+	if (b >= p->nbits)
+		return 0;
+	if (b / 64 < p->mine_lo)
+		p->mine_lo = b / 64;
+	if (b / 64 >= p->mine_hi)
+		p->mine_hi = b / 64 + 1;
+	again = base_bitmap_test_and_set(&p->mine, b);
+	if (!p->leaf_dup)
+		again |= base_bitmap_test_and_set(&p->seen, b);
+	if (again && !base_bitmap_test_and_set(&p->mark, b))
+		p->nr_marked++;
+	return 0;
+}
+
 /* ---- walking ---- */
 
 struct map_walk {
@@ -152,6 +259,8 @@ struct map_walk {
 	const uint64_t *excl;
 	size_t nr_excl, next_excl;
 	uint64_t idx;
+	/* The one-owner rule's pass 1, done while counting (layer 1). */
+	struct owner_pass *mark;
 };
 
 static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
@@ -192,6 +301,8 @@ static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 			w->st.max_block = b;
 		if (w->d && repair_add_map(w->d, v, bt) < 0)
 			return -ENOMEM;
+		if (w->mark)
+			mark_claim(w->mark, block, 0, v, bt);
 	}
 	return 0;
 }
@@ -276,9 +387,11 @@ int repair_walk_map(struct thin_repair *rp, uint64_t root, struct rdev *d,
 	return r;
 }
 
-int repair_walk_lazy(struct thin_repair *rp, struct rdev *d, uint64_t root)
+static int walk_lazy(struct thin_repair *rp, struct rdev *d, uint64_t root,
+		     struct owner_pass *mark)
 {
-	struct map_walk w = { .dmg = d, .lo = 0, .hi = UINT64_MAX };
+	struct map_walk w = { .dmg = d, .lo = 0, .hi = UINT64_MAX,
+			      .mark = mark };
 	int r;
 
 	free(d->maps);
@@ -294,6 +407,11 @@ int repair_walk_lazy(struct thin_repair *rp, struct rdev *d, uint64_t root)
 	d->max_time = w.st.max_time;
 	d->max_block = w.st.max_block;
 	return r;
+}
+
+int repair_walk_lazy(struct thin_repair *rp, struct rdev *d, uint64_t root)
+{
+	return walk_lazy(rp, d, root, NULL);
 }
 
 int repair_each_map(struct thin_repair *rp, const struct rdev *d,
@@ -442,6 +560,22 @@ static int by_root(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* Bitmaps past this many bits are left to one_owner (it may need fewer). */
+#define REPAIR_EARLY_MAX_BITS ((uint64_t)1 << 27)
+
+static int early_pass(struct thin_repair *rp)
+{
+	uint64_t nb = rp->o.set_nr_data_blocks ? rp->o.nr_data_blocks :
+						 rp->sb.data_sm.nr_blocks;
+
+	if (nb > REPAIR_EARLY_MAX_BITS)
+		return 0;
+	rp->early = calloc(1, sizeof(*rp->early));
+	if (!rp->early)
+		return -ENOMEM;
+	return owner_pass_init(rp, rp->early, nb);
+}
+
 /* One device's tree: counted, or o's counts taken (same root, read cleanly). */
 static int walk_dev_tree(struct thin_repair *rp, struct rdev *d,
 			 struct rdev *o)
@@ -455,7 +589,11 @@ static int walk_dev_tree(struct thin_repair *rp, struct rdev *d,
 		d->max_block = o->max_block;
 		return 0;
 	}
-	r = repair_walk_lazy(rp, d, d->root);
+	if (rp->early)
+		pass_begin_dev(rp->early);
+	r = walk_lazy(rp, d, d->root, rp->early);
+	if (rp->early)
+		pass_end_dev(rp->early);
 	if (!r && d->nr_dmg)
 		rp->trees_damaged = 1;
 	return r;
@@ -518,6 +656,11 @@ static int walk_from_sb(struct thin_repair *rp)
 	for (size_t k = 1; k < n; k++)
 		if (refs[k].root == refs[k - 1].root)
 			lead[refs[k].i] = lead[refs[k - 1].i];
+	/*
+	 * The one-owner rule's first pass while the trees are read: they
+	 * are read once less when nothing else changes the model.
+	 */
+	r = early_pass(rp);
 	for (int pass = 0; pass < 2 && !r; pass++)
 		for (size_t i = 0; i < rp->nr_devs && !r; i++)
 			if (rp->devs[i].have_root && (lead[i] == i) == !pass)
@@ -558,13 +701,6 @@ static size_t live_maps(const struct rdev *d)
 	return d->nr - d->nr_excl;
 }
 
-struct claim {
-	uint64_t d;		/* data block */
-	uint64_t v;
-	uint64_t idx;		/* the mapping's ordinal in its device */
-	uint32_t dev, time;
-};
-
 static int by_block(const void *a, const void *b)
 {
 	const struct claim *x = a, *y = b;
@@ -574,61 +710,6 @@ static int by_block(const void *a, const void *b)
 	if (x->dev != y->dev)
 		return x->dev < y->dev ? -1 : 1;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/*
- * The passes of one_owner over the mappings.  Pass 1 marks the data
- * blocks that need a closer look, with a bit per data block in each of
- * three bitmaps: seen (claimed already), mine (claimed by the device being
- * read) and mark.  A block is marked when a device claims it twice, or
- * when a second claim arrives from a leaf no earlier device has read: a
- * claim read from a leaf an earlier device read too (a subtree snapshots
- * share) is that device's claim again, same virtual block, data block and
- * time, and can only clash where the claims of that device do.  So every
- * block whose claims differ in time, or that one device claims twice, is
- * marked; a few more may be.  Pass 2 collects the marked blocks' claims
- * (and, as before, every claim past the bitmaps when those do not cover
- * the pool), and only those are sorted.
- */
-struct owner_pass {
-	uint64_t nbits;
-	struct base_bitmap seen, mine, mark, leaves;
-	uint64_t mine_lo, mine_hi;	/* words of mine set by this device */
-	uint64_t leaf;			/* the leaf being read, its dup flag */
-	int leaf_dup;
-	size_t nr_marked;
-	int collect_past;		/* collect claims on blocks >= nbits */
-	uint32_t dev;
-	struct claim *c;
-	size_t n, cap;
-};
-
-static int mark_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
-		      uint64_t bt)
-{
-	struct owner_pass *p = ctx;
-	uint64_t b = thin_block_time_block(bt);
-	int again;
-
-	(void)idx;
-	(void)v;
-	if (leaf != p->leaf) {
-		p->leaf = leaf;
-		p->leaf_dup = leaf < p->leaves.nr_bits &&
-			      base_bitmap_test_and_set(&p->leaves, leaf);
-	}
-	if (b >= p->nbits)
-		return 0;
-	if (b / 64 < p->mine_lo)
-		p->mine_lo = b / 64;
-	if (b / 64 >= p->mine_hi)
-		p->mine_hi = b / 64 + 1;
-	again = base_bitmap_test_and_set(&p->mine, b);
-	if (!p->leaf_dup)
-		again |= base_bitmap_test_and_set(&p->seen, b);
-	if (again && !base_bitmap_test_and_set(&p->mark, b))
-		p->nr_marked++;
-	return 0;
 }
 
 static int collect_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
@@ -687,38 +768,21 @@ static int same_roots(struct thin_repair *rp, uint8_t **out)
 	return 0;
 }
 
-static void owner_pass_release(struct owner_pass *p)
-{
-	base_bitmap_release(&p->seen);
-	base_bitmap_release(&p->mine);
-	base_bitmap_release(&p->mark);
-	base_bitmap_release(&p->leaves);
-	free(p->c);
-}
-
 /* Pass 1 (above); 0 with p->nr_marked, or -ENOMEM. */
 static int mark_clashes(struct thin_repair *rp, struct owner_pass *p)
 {
 	uint8_t *skip;
-	int r;
+	int r = owner_pass_init(rp, p, p->nbits);
 
-	if (base_bitmap_init(&p->seen, p->nbits) ||
-	    base_bitmap_init(&p->mine, p->nbits) ||
-	    base_bitmap_init(&p->mark, p->nbits) ||
-	    base_bitmap_init(&p->leaves, rp->nr_blocks))
-		return -ENOMEM;
+	if (r)
+		return r;
 	r = same_roots(rp, &skip);
 	for (size_t i = 0; i < rp->nr_devs && !r; i++) {
 		if (skip[i] || !rp->devs[i].nr)
 			continue;
-		p->leaf = UINT64_MAX;
-		p->leaf_dup = 0;
-		p->mine_lo = UINT64_MAX;
-		p->mine_hi = 0;
+		pass_begin_dev(p);
 		r = repair_each_map(rp, &rp->devs[i], mark_claim, p);
-		if (p->mine_hi > p->mine_lo)
-			memset(p->mine.words + p->mine_lo, 0,
-			       (p->mine_hi - p->mine_lo) * sizeof(uint64_t));
+		pass_end_dev(p);
 	}
 	free(skip);
 	return r;
@@ -746,17 +810,34 @@ static int one_owner(struct thin_repair *rp)
 		if (rp->devs[i].nr && rp->devs[i].max_block >= top)
 			top = rp->devs[i].max_block + 1;
 	}
-	if (n < 2 || rp->nr_devs > UINT32_MAX)
+	if (n < 2 || rp->nr_devs > UINT32_MAX) {
+		drop_early(rp);
 		return 0;
+	}
 	/* Which claims past nr_data_blocks take part: see above. */
 	p.collect_past = !nb || nb > 4 * n + (1u << 20);
 	p.nbits = nb < top ? nb : top;
 	if (p.collect_past && p.nbits > 64 * n + (1u << 26))
 		p.nbits = 0;
+	/*
+	 * The walk's pass 1 (its bitmaps cover at most nr_data_blocks) is
+	 * good when it covers the blocks this one would: marks are only
+	 * ever a superset of the blocks to look at.
+	 */
+	if (rp->early && rp->early->nbits >= p.nbits) {
+		int past = p.collect_past;
+
+		p = *rp->early;
+		p.collect_past = past;
+		free(rp->early);
+		rp->early = NULL;
+	} else {
+		drop_early(rp);
+		r = mark_clashes(rp, &p);
+	}
 	for (size_t i = 0; i < rp->nr_devs; i++)
 		if (rp->devs[i].nr && rp->devs[i].max_block >= p.nbits)
 			any_past = 1;
-	r = mark_clashes(rp, &p);
 	if (r || (!p.nr_marked && !(any_past && p.collect_past)))
 		goto out;
 	base_bitmap_release(&p.seen);
@@ -1108,6 +1189,7 @@ int thin_repair_read(struct pd_io *in, const struct thin_repair_opts *o,
 		goto fail;
 	if (!rp->sb_ok || !rp->details_clean || !rp->top_clean ||
 	    rp->trees_damaged) {
+		drop_early(rp);
 		r = repair_scan(rp);
 		if (!r)
 			r = repair_rebuild(rp);
@@ -1281,6 +1363,7 @@ void thin_repair_destroy(struct thin_repair *rp)
 		free(rp->devs[i].excl);
 	}
 	free(rp->devs);
+	drop_early(rp);
 	free(rp->node);
 	free(rp->refd);
 	free(rp->cands);

@@ -122,6 +122,12 @@ struct thin_repair {
 	uint64_t nr_data_blocks;
 	uint64_t nr_mappings;
 
+	/*
+	 * The one-owner rule's first pass, done by the walk from the
+	 * superblock (repair.c); dropped when the scan changes the model.
+	 */
+	struct owner_pass *early;
+
 	char *msg;
 	size_t msg_len;
 };
