@@ -119,7 +119,8 @@ static void insert_at(void *d, uint32_t i, uint64_t key, const void *value)
 {
 	uint32_t nr = n_nr(d);
 
-	copy_entries(d, i + 1, d, i, nr - i);
+	if (i < nr)	/* the builder appends: nothing to move */
+		copy_entries(d, i + 1, d, i, nr - i);
 	store_le64(key_at(d, i), key);
 	memcpy(val_at(d, i), value, n_vs(d));
 	n_set_nr(d, nr + 1);

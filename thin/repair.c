@@ -248,6 +248,37 @@ static int mark_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
 
 /* ---- walking ---- */
 
+struct emit_pass {
+	const struct thin_emitter *e;
+	uint64_t vb, db, len;
+	uint32_t t;
+};
+
+/* Runs of consecutive virtual and data blocks with one time, merged. */
+static int emit_map(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
+		    uint64_t bt)
+{
+	struct emit_pass *p = ctx;
+	uint64_t b = thin_block_time_block(bt);
+	uint32_t mt = thin_block_time_time(bt);
+	int r;
+
+	(void)leaf;
+	(void)idx;
+	if (p->len && v == p->vb + p->len && b == p->db + p->len && mt == p->t) {
+		p->len++;
+		return 0;
+	}
+	if (p->len && p->e->mapping &&
+	    (r = p->e->mapping(p->e->ctx, p->vb, p->db, p->len, p->t)))
+		return r;
+	p->vb = v;
+	p->db = b;
+	p->t = mt;
+	p->len = 1;
+	return 0;
+}
+
 struct map_walk {
 	struct rdev *d;		/* maps into it (may be NULL) */
 	struct rdev *dmg;	/* damaged ranges into it (may be NULL) */
@@ -287,7 +318,9 @@ static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 				w->next_excl++;
 				continue;
 			}
-			r = w->fn(w->ctx, block, idx, v, bt);
+			/* Emitting is most of the reading: called directly. */
+			r = w->fn == emit_map ? emit_map(w->ctx, block, idx, v, bt) :
+						w->fn(w->ctx, block, idx, v, bt);
 			if (r)
 				return r;
 			continue;
@@ -1284,37 +1317,6 @@ uint64_t thin_repair_nr_devices(const struct thin_repair *rp)
 uint64_t thin_repair_nr_mappings(const struct thin_repair *rp)
 {
 	return rp->nr_mappings;
-}
-
-struct emit_pass {
-	const struct thin_emitter *e;
-	uint64_t vb, db, len;
-	uint32_t t;
-};
-
-/* Runs of consecutive virtual and data blocks with one time, merged. */
-static int emit_map(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
-		    uint64_t bt)
-{
-	struct emit_pass *p = ctx;
-	uint64_t b = thin_block_time_block(bt);
-	uint32_t mt = thin_block_time_time(bt);
-	int r;
-
-	(void)leaf;
-	(void)idx;
-	if (p->len && v == p->vb + p->len && b == p->db + p->len && mt == p->t) {
-		p->len++;
-		return 0;
-	}
-	if (p->len && p->e->mapping &&
-	    (r = p->e->mapping(p->e->ctx, p->vb, p->db, p->len, p->t)))
-		return r;
-	p->vb = v;
-	p->db = b;
-	p->t = mt;
-	p->len = 1;
-	return 0;
 }
 
 int thin_repair_emit(const struct thin_repair *rp, const struct thin_emitter *e)
