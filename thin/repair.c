@@ -166,6 +166,9 @@ struct owner_pass {
 	uint64_t mine_lo, mine_hi;	/* words of mine set by this device */
 	uint64_t leaf;			/* the leaf being read, its dup flag */
 	int leaf_dup;
+	/* The leaves this device read: leaves has them once it is done. */
+	uint64_t *dev_leaves;
+	size_t nr_dev_leaves, cap_dev_leaves;
 	size_t nr_marked;
 	int collect_past;		/* collect claims on blocks >= nbits */
 	uint32_t dev;
@@ -183,6 +186,9 @@ static void pass_begin_dev(struct owner_pass *p)
 
 static void pass_end_dev(struct owner_pass *p)
 {
+	for (size_t i = 0; i < p->nr_dev_leaves; i++)
+		base_bitmap_set(&p->leaves, p->dev_leaves[i]);
+	p->nr_dev_leaves = 0;
 	if (p->mine_hi > p->mine_lo)
 		memset(p->mine.words + p->mine_lo, 0,
 		       (p->mine_hi - p->mine_lo) * sizeof(uint64_t));
@@ -194,6 +200,7 @@ static void owner_pass_release(struct owner_pass *p)
 	base_bitmap_release(&p->mine);
 	base_bitmap_release(&p->mark);
 	base_bitmap_release(&p->leaves);
+	free(p->dev_leaves);
 	free(p->c);
 }
 
@@ -229,8 +236,22 @@ static int mark_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
 	(void)v;
 	if (leaf != p->leaf) {
 		p->leaf = leaf;
-		p->leaf_dup = leaf < p->leaves.nr_bits &&
-			      base_bitmap_test_and_set(&p->leaves, leaf);
+		p->leaf_dup = 0;
+		if (leaf < p->leaves.nr_bits) {
+			if (p->nr_dev_leaves == p->cap_dev_leaves) {
+				size_t cap = p->cap_dev_leaves ?
+						     2 * p->cap_dev_leaves : 256;
+				uint64_t *x = realloc(p->dev_leaves,
+						      cap * sizeof(*x));
+
+				if (!x)
+					return -ENOMEM;
+				p->dev_leaves = x;
+				p->cap_dev_leaves = cap;
+			}
+			p->dev_leaves[p->nr_dev_leaves++] = leaf;
+			p->leaf_dup = base_bitmap_test(&p->leaves, leaf);
+		}
 	}
 	if (b >= p->nbits)
 		return 0;
@@ -290,9 +311,40 @@ struct map_walk {
 	const uint64_t *excl;
 	size_t nr_excl, next_excl;
 	uint64_t idx;
+	const struct rmap *extra;	/* merged in (a lazy device's) */
+	size_t nr_extra, next_extra;
 	/* The one-owner rule's pass 1, done while counting (layer 1). */
 	struct owner_pass *mark;
 };
+
+/* One mapping to fn, with its ordinal, unless excluded. */
+static inline int deliver(struct map_walk *w, uint64_t leaf, uint64_t v,
+			  uint64_t bt)
+{
+	uint64_t idx = w->idx++;
+
+	if (w->next_excl < w->nr_excl && w->excl[w->next_excl] == idx) {
+		w->next_excl++;
+		return 0;
+	}
+	/* Emitting is most of the reading: called directly. */
+	return w->fn == emit_map ? emit_map(w->ctx, leaf, idx, v, bt) :
+				   w->fn(w->ctx, leaf, idx, v, bt);
+}
+
+/* The extra mappings before key v (all of them with all). */
+static int deliver_extra(struct map_walk *w, uint64_t v, int all)
+{
+	int r = 0;
+
+	while (!r && w->next_extra < w->nr_extra &&
+	       (all || w->extra[w->next_extra].v < v)) {
+		const struct rmap *m = &w->extra[w->next_extra++];
+
+		r = deliver(w, UINT64_MAX, m->v, m->bt);
+	}
+	return r;
+}
 
 static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 		    const void *values, int counted)
@@ -310,17 +362,12 @@ static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 		if (v < w->lo || v >= w->hi)
 			continue;
 		if (w->fn) {
-			uint64_t idx = w->idx++;
-			int r;
+			int r = 0;
 
-			if (w->next_excl < w->nr_excl &&
-			    w->excl[w->next_excl] == idx) {
-				w->next_excl++;
-				continue;
-			}
-			/* Emitting is most of the reading: called directly. */
-			r = w->fn == emit_map ? emit_map(w->ctx, block, idx, v, bt) :
-						w->fn(w->ctx, block, idx, v, bt);
+			if (w->next_extra < w->nr_extra)
+				r = deliver_extra(w, v, 0);
+			if (!r)
+				r = deliver(w, block, v, bt);
 			if (r)
 				return r;
 			continue;
@@ -334,8 +381,8 @@ static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 			w->st.max_block = b;
 		if (w->d && repair_add_map(w->d, v, bt) < 0)
 			return -ENOMEM;
-		if (w->mark)
-			mark_claim(w->mark, block, 0, v, bt);
+		if (w->mark && mark_claim(w->mark, block, 0, v, bt) < 0)
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -430,6 +477,7 @@ static int walk_lazy(struct thin_repair *rp, struct rdev *d, uint64_t root,
 	free(d->maps);
 	d->maps = NULL;
 	d->cap = 0;
+	d->nr_extra = 0;
 	d->nr_dmg = 0;
 	d->nr_excl = 0;
 	d->have_root = 1;
@@ -452,42 +500,54 @@ int repair_each_map(struct thin_repair *rp, const struct rdev *d,
 {
 	struct map_walk w = { .lo = 0, .hi = UINT64_MAX, .fn = fn, .ctx = ctx,
 			      .excl = d->excl, .nr_excl = d->nr_excl };
-	int r;
+	int r = 0;
 
-	if (d->lazy)
-		return walk_map(rp, d->root, &w);
-	for (size_t j = 0; j < d->nr; j++) {
-		if (w.next_excl < w.nr_excl && w.excl[w.next_excl] == j) {
-			w.next_excl++;
-			continue;
-		}
-		r = fn(ctx, UINT64_MAX, j, d->maps[j].v, d->maps[j].bt);
-		if (r)
-			return r;
+	if (d->lazy) {
+		w.extra = d->maps;
+		w.nr_extra = d->nr_extra;
+		r = walk_map(rp, d->root, &w);
+		return r ? r : deliver_extra(&w, 0, 1);
 	}
-	return 0;
+	w.extra = d->maps;
+	w.nr_extra = d->nr;
+	return deliver_extra(&w, 0, 1);
+}
+
+static int collect_map(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
+		       uint64_t bt)
+{
+	(void)leaf;
+	(void)idx;
+	return repair_add_map(ctx, v, bt);
 }
 
 int repair_materialise(struct thin_repair *rp, struct rdev *d)
 {
-	size_t nr = d->nr;
+	struct rdev x = { 0 };
 	int r;
 
 	if (!d->lazy)
 		return 0;
-	d->nr = 0;
-	d->max_time = 0;
-	d->max_block = 0;
-	if (nr) {
-		d->maps = malloc(nr * sizeof(*d->maps));
-		if (!d->maps)
+	if (d->nr) {
+		x.maps = malloc(d->nr * sizeof(*x.maps));
+		if (!x.maps)
 			return -ENOMEM;
-		d->cap = nr;
+		x.cap = d->nr;
 	}
-	r = repair_walk_map(rp, d->root, d, 0, UINT64_MAX, 0, NULL);
-	if (!r)
-		d->lazy = 0;
-	return r;
+	r = repair_each_map(rp, d, collect_map, &x);
+	if (r) {
+		free(x.maps);
+		return r;
+	}
+	free(d->maps);
+	d->maps = x.maps;
+	d->nr = x.nr;
+	d->cap = x.cap;
+	d->max_time = x.max_time;
+	d->max_block = x.max_block;
+	d->nr_extra = 0;
+	d->lazy = 0;
+	return 0;
 }
 
 struct top_walk {
@@ -769,10 +829,10 @@ static int collect_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
 }
 
 /*
- * Which devices pass 1 may leave out: a lazy device with the root of one
- * read before it (a snapshot nothing was written to since) claims what
- * that one claims, and can only clash where it does.  *out: a flag per
- * device; NULL when out of memory.
+ * Which devices pass 1 may leave out: a lazy device with the root (and
+ * the patches) of one read before it (a snapshot nothing was written to
+ * since) claims what that one claims, and can only clash where it does.
+ * *out: a flag per device; NULL when out of memory.
  */
 static int same_roots(struct thin_repair *rp, uint8_t **out)
 {
@@ -793,9 +853,20 @@ static int same_roots(struct thin_repair *rp, uint8_t **out)
 			refs[n++].i = i;
 		}
 	qsort(refs, n, sizeof(*refs), by_root);
-	for (size_t k = 1; k < n; k++)
-		if (refs[k].root == refs[k - 1].root)
+	for (size_t k = 1, lead = 0; k < n; k++) {
+		const struct rdev *a = &rp->devs[refs[lead].i];
+		const struct rdev *b = &rp->devs[refs[k].i];
+
+		if (refs[k].root != refs[lead].root) {
+			lead = k;
+			continue;
+		}
+		/* Patched alike too (or neither). */
+		if (a->nr_extra == b->nr_extra &&
+		    (!a->nr_extra ||
+		     !memcmp(a->maps, b->maps, a->nr_extra * sizeof(*a->maps))))
 			skip[refs[k].i] = 1;
+	}
 	free(refs);
 	*out = skip;
 	return 0;

@@ -35,8 +35,8 @@
  * empty.  Memory: a record per device, not per mapping (a device's
  * mappings are read again from its tree on the input by each pass that
  * needs them, the emitting included, so `in` must stay open until
- * thin_repair_destroy); the mappings of the devices the rebuild patches
- * (16 bytes each); three bits per data block; one byte per metadata block
+ * thin_repair_destroy); the mappings patched in from other trees (16
+ * bytes each); three bits per data block; two bytes per metadata block
  * and one candidate record per unreferenced node found by a scan.
  *
  *	thin_repair_read(in, &opts, &rp);	(notes arrive here)

@@ -45,8 +45,14 @@ struct rdev {
 	struct thin_details details;
 	uint64_t root;
 	int lazy;		/* the mappings are root's tree's, not maps */
-	struct rmap *maps;	/* when !lazy: increasing v */
+	/*
+	 * When !lazy: the mappings, increasing v.  When lazy: the first
+	 * nr_extra are mappings from other trees (patched ranges), increasing
+	 * v and at no key the tree has, merged in wherever the tree is read.
+	 */
+	struct rmap *maps;
 	size_t nr, cap;		/* nr: mappings (before exclusions) */
+	size_t nr_extra;
 	/* The newest time and highest data block in the mappings (when nr). */
 	uint32_t max_time;
 	uint64_t max_block;
@@ -141,7 +147,7 @@ struct rdev *repair_find_dev(struct thin_repair *rp, uint64_t id);
 /* Finds or inserts (keeping the order); NULL when out of memory. */
 struct rdev *repair_get_dev(struct thin_repair *rp, uint64_t id);
 int repair_add_map(struct rdev *d, uint64_t v, uint64_t bt);
-/* A lazy device's mappings read into maps (the rebuild changes them). */
+/* A lazy device's mappings read into maps (not lazy from then on). */
 int repair_materialise(struct thin_repair *rp, struct rdev *d);
 /*
  * Each of d's mappings not excluded, in order: idx is its ordinal, leaf

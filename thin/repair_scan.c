@@ -1203,8 +1203,9 @@ struct src {
 	int held;		/* a metadata snapshot's */
 };
 
-static int patch_from(struct thin_repair *rp, struct rdev *d,
-		      const struct rrange *g, const struct src *s, int *done)
+static int patch_from(struct thin_repair *rp, const struct rdev *d,
+		      struct rdev *into, const struct rrange *g,
+		      const struct src *s, int *done)
 {
 	const char *held = s->held ? " (a metadata snapshot's)" : "";
 	uint64_t root = s->root;
@@ -1216,7 +1217,7 @@ static int patch_from(struct thin_repair *rp, struct rdev *d,
 	r = repair_walk_map(rp, root, &t, g->begin, g->end, 0, &st);
 	if (!r && !st.damaged) {
 		for (size_t i = 0; i < t.nr && !r; i++)
-			r = repair_add_map(d, t.maps[i].v, t.maps[i].bt);
+			r = repair_add_map(into, t.maps[i].v, t.maps[i].bt);
 		if (!r) {
 			*done = 1;
 			if (g->end == UINT64_MAX)
@@ -1319,8 +1320,8 @@ static int sources(struct thin_repair *rp, const struct rdev *d,
  * only if its keys do not overlap one taken before (an older version of
  * the same subtree).  Used when no other tree fits; each one reported.
  */
-static int fill_fragments(struct thin_repair *rp, struct rdev *d,
-			  const struct rrange *g, int *done)
+static int fill_fragments(struct thin_repair *rp, const struct rdev *d,
+			  struct rdev *into, const struct rrange *g, int *done)
 {
 	struct cand **order;
 	size_t n = 0, taken = 0;
@@ -1347,7 +1348,7 @@ static int fill_fragments(struct thin_repair *rp, struct rdev *d,
 				  order[j]->kmin <= c->kmax;
 		if (overlap)
 			continue;
-		r = repair_walk_map(rp, c->block, d, 0, UINT64_MAX, 0, NULL);
+		r = repair_walk_map(rp, c->block, into, 0, UINT64_MAX, 0, NULL);
 		c->used = 1;
 		order[taken++] = c;	/* k >= taken: no entry is lost */
 		if (!r)
@@ -1362,42 +1363,11 @@ static int fill_fragments(struct thin_repair *rp, struct rdev *d,
 	return r;
 }
 
-static int patch_device(struct thin_repair *rp, struct rdev *d)
+/* Back in order, one per virtual block (the first of each after sorting). */
+static void sort_maps(struct rdev *d)
 {
-	struct src *s;
-	size_t n, j = 0;
-	int r;
+	size_t j = 0;
 
-	/* Patched from other trees: d's mappings are held from here on. */
-	r = repair_materialise(rp, d);
-	if (r)
-		return r;
-	r = sources(rp, d, &s, &n);
-	for (size_t g = 0; g < d->nr_dmg && !r; g++) {
-		int done = 0;
-
-		for (size_t i = 0; i < n && !done && !r; i++)
-			r = patch_from(rp, d, &d->dmg[g], &s[i], &done);
-		if (!r && !done)
-			r = fill_fragments(rp, d, &d->dmg[g], &done);
-		if (!r && !done) {
-			if (d->dmg[g].end == UINT64_MAX)
-				repair_note(rp, "device %" PRIu64 ": virtual "
-					    "blocks from %" PRIu64 " on lost (a "
-					    "damaged node, no older copy)",
-					    d->id, d->dmg[g].begin);
-			else
-				repair_note(rp, "device %" PRIu64 ": virtual "
-					    "blocks %" PRIu64 "-%" PRIu64
-					    " lost (a damaged node, no older "
-					    "copy)", d->id, d->dmg[g].begin,
-					    d->dmg[g].end - 1);
-		}
-	}
-	free(s);
-	if (r)
-		return r;
-	/* Patched entries were appended: back in order, one per block. */
 	if (d->nr)
 		qsort(d->maps, d->nr, sizeof(*d->maps), by_v);
 	d->max_time = 0;
@@ -1413,7 +1383,111 @@ static int patch_device(struct thin_repair *rp, struct rdev *d)
 			d->maps[j++] = d->maps[i];
 		}
 	d->nr = j;
-	return 0;
+}
+
+/* Whether a key of d's tree is in x (increasing v). */
+static int key_in(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
+		  uint64_t bt)
+{
+	const struct rdev *x = ctx;
+	struct rmap m = { v, 0 };
+
+	(void)leaf;
+	(void)idx;
+	(void)bt;
+	return x->nr && bsearch(&m, x->maps, x->nr, sizeof(m), by_v) ?
+		       COMMON_FOUND : 0;
+}
+
+/*
+ * The patches (x, in the order found) join d: as its extra mappings, d
+ * staying lazy (its tree read again, the patches merged in), when no key
+ * is given twice, as it never is (the patches fill damaged ranges, where
+ * the tree gave nothing, and disjoint ones); otherwise d's mappings are
+ * read into memory and sorted together with them, the first of each key
+ * kept, as they were before devices were lazy.
+ */
+static int add_patches(struct thin_repair *rp, struct rdev *d, struct rdev *x)
+{
+	struct rdev s = { 0 };
+	int r = 0, twice = 0;
+
+	if (!x->nr)
+		return 0;
+	if (d->lazy && !d->nr_extra) {
+		s.maps = malloc(x->nr * sizeof(*s.maps));
+		if (!s.maps)
+			return -ENOMEM;
+		memcpy(s.maps, x->maps, x->nr * sizeof(*s.maps));
+		s.nr = s.cap = x->nr;
+		qsort(s.maps, s.nr, sizeof(*s.maps), by_v);
+		for (size_t i = 1; i < s.nr; i++)
+			twice |= s.maps[i].v == s.maps[i - 1].v;
+		if (!twice) {
+			r = repair_each_map(rp, d, key_in, &s);
+			if (r == COMMON_FOUND) {
+				twice = 1;
+				r = 0;
+			}
+		}
+		if (!r && !twice) {
+			d->maps = s.maps;
+			d->cap = s.cap;
+			d->nr_extra = s.nr;
+			d->nr += s.nr;
+			sort_maps(&s);	/* the newest time, highest block */
+			if (s.max_time > d->max_time)
+				d->max_time = s.max_time;
+			if (s.max_block > d->max_block)
+				d->max_block = s.max_block;
+			return 0;
+		}
+		free(s.maps);
+		if (r)
+			return r;
+	}
+	r = repair_materialise(rp, d);
+	for (size_t i = 0; i < x->nr && !r; i++)
+		r = repair_add_map(d, x->maps[i].v, x->maps[i].bt);
+	if (!r)
+		sort_maps(d);
+	return r;
+}
+
+static int patch_device(struct thin_repair *rp, struct rdev *d)
+{
+	struct rdev x = { 0 };	/* the patches */
+	struct src *s;
+	size_t n;
+	int r;
+
+	r = sources(rp, d, &s, &n);
+	for (size_t g = 0; g < d->nr_dmg && !r; g++) {
+		int done = 0;
+
+		for (size_t i = 0; i < n && !done && !r; i++)
+			r = patch_from(rp, d, &x, &d->dmg[g], &s[i], &done);
+		if (!r && !done)
+			r = fill_fragments(rp, d, &x, &d->dmg[g], &done);
+		if (!r && !done) {
+			if (d->dmg[g].end == UINT64_MAX)
+				repair_note(rp, "device %" PRIu64 ": virtual "
+					    "blocks from %" PRIu64 " on lost (a "
+					    "damaged node, no older copy)",
+					    d->id, d->dmg[g].begin);
+			else
+				repair_note(rp, "device %" PRIu64 ": virtual "
+					    "blocks %" PRIu64 "-%" PRIu64
+					    " lost (a damaged node, no older "
+					    "copy)", d->id, d->dmg[g].begin,
+					    d->dmg[g].end - 1);
+		}
+	}
+	free(s);
+	if (!r)
+		r = add_patches(rp, d, &x);
+	free(x.maps);
+	return r;
 }
 
 int repair_rebuild(struct thin_repair *rp)
