@@ -164,7 +164,7 @@ struct owner_pass {
 	uint64_t nbits;
 	struct base_bitmap seen, mine, mark, leaves;
 	uint64_t mine_lo, mine_hi;	/* words of mine set by this device */
-	uint64_t leaf;			/* the leaf being read, its dup flag */
+	uint64_t leaf;			/* the leaf being read */
 	int leaf_dup;
 	/* The leaves this device read: leaves has them once it is done. */
 	uint64_t *dev_leaves;
@@ -239,8 +239,7 @@ static int mark_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
 		p->leaf_dup = 0;
 		if (leaf < p->leaves.nr_bits) {
 			if (p->nr_dev_leaves == p->cap_dev_leaves) {
-				size_t cap = p->cap_dev_leaves ?
-						     2 * p->cap_dev_leaves : 256;
+				size_t cap = 2 * p->cap_dev_leaves + 256;
 				uint64_t *x = realloc(p->dev_leaves,
 						      cap * sizeof(*x));
 
@@ -286,7 +285,8 @@ static int emit_map(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
 
 	(void)leaf;
 	(void)idx;
-	if (p->len && v == p->vb + p->len && b == p->db + p->len && mt == p->t) {
+	if (p->len && v == p->vb + p->len && b == p->db + p->len &&
+	    mt == p->t) {
 		p->len++;
 		return 0;
 	}
@@ -963,7 +963,8 @@ static int one_owner(struct thin_repair *rp)
 		while (e < p.n && c[e].d == c[i].d)
 			e++;
 		for (size_t j = i + 1; j < e; j++) {
-			if (c[j].dev == c[j - 1].dev || c[best].time != c[j].time)
+			if (c[j].dev == c[j - 1].dev ||
+			    c[best].time != c[j].time)
 				clash = 1;
 			if (c[j].time > c[best].time)
 				best = j;
@@ -978,7 +979,8 @@ static int one_owner(struct thin_repair *rp)
 
 				/* The newest write's sharers keep it, once each. */
 				if (j == best ||
-				    (c[j].time == k->time && c[j].dev != k->dev &&
+				    (c[j].time == k->time &&
+				     c[j].dev != k->dev &&
 				     c[j].dev != last_dev)) {
 					last_dev = c[j].dev;
 					continue;

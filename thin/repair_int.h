@@ -20,6 +20,11 @@
 #define REPAIR_WALK (PD_WALK_PREFETCH | PD_WALK_LEAF_UNDERFULL_OK)
 /* Per-mapping notes past this many are counted, not listed. */
 #define REPAIR_NOTE_LIMIT 20u
+/*
+ * At most this many older details or top-level trees are merged, or
+ * orphan subtrees taken into one damaged range.
+ */
+#define REPAIR_MAX_MERGE 4096u
 
 struct rmap {
 	uint64_t v;
@@ -58,7 +63,7 @@ struct rdev {
 	uint64_t max_block;
 	struct rrange *dmg;	/* damaged ranges of the current tree */
 	size_t nr_dmg, cap_dmg;
-	uint64_t *excl;		/* dropped: mapping ordinals, increasing */
+	uint64_t *excl;		/* dropped: ordinals of mappings, rising */
 	size_t nr_excl, cap_excl;
 };
 
@@ -182,5 +187,18 @@ int repair_walk_map(struct thin_repair *rp, uint64_t root, struct rdev *d,
 /* repair_scan.c: layer 2 and 3.  0 or a negative errno (msg set). */
 int repair_scan(struct thin_repair *rp);
 int repair_rebuild(struct thin_repair *rp);
+/* The scan's candidate rooted at block, or NULL. */
+struct cand *repair_find_cand(struct thin_repair *rp, uint64_t block);
+/* qsort orders: struct rmap by v; struct cand * newest, largest first. */
+int repair_by_v(const void *a, const void *b);
+int repair_by_rank(const void *a, const void *b);
+/* A walk callback's "found": stops the walk (not an error). */
+#define COMMON_FOUND 1
+/* Whether tree `root` holds at least one of d's own mappings. */
+int repair_shares_with(struct thin_repair *rp, uint64_t root,
+		       const struct rdev *d, int *out);
+
+/* repair_patch.c: d's damaged ranges filled (layer 3, last). */
+int repair_patch_device(struct thin_repair *rp, struct rdev *d);
 
 #endif
