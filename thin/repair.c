@@ -1392,6 +1392,61 @@ uint64_t thin_repair_nr_mappings(const struct thin_repair *rp)
 	return rp->nr_mappings;
 }
 
+/* Whether a and b (both lazy) give the same mappings wherever read. */
+static int same_stream(const struct rdev *a, const struct rdev *b)
+{
+	return a->root == b->root && a->nr == b->nr &&
+	       a->nr_extra == b->nr_extra && a->nr_excl == b->nr_excl &&
+	       (!a->nr_extra ||
+		!memcmp(a->maps, b->maps, a->nr_extra * sizeof(*a->maps))) &&
+	       (!a->nr_excl ||
+		!memcmp(a->excl, b->excl, a->nr_excl * sizeof(*a->excl)));
+}
+
+/*
+ * lead[i]: the first device whose mappings device i's are (the same tree,
+ * patches and drops: a snapshot nothing was written to since), or i.
+ */
+static int same_leads(const struct thin_repair *rp, size_t **out)
+{
+	size_t n = 0, *lead = malloc((rp->nr_devs ? rp->nr_devs : 1) *
+				     sizeof(*lead));
+	struct rootref *refs = malloc((rp->nr_devs ? rp->nr_devs : 1) *
+				      sizeof(*refs));
+
+	*out = NULL;
+	if (!lead || !refs) {
+		free(lead);
+		free(refs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < rp->nr_devs; i++) {
+		lead[i] = i;
+		if (rp->devs[i].lazy && live_maps(&rp->devs[i])) {
+			refs[n].root = rp->devs[i].root;
+			refs[n++].i = i;
+		}
+	}
+	qsort(refs, n, sizeof(*refs), by_root);
+	for (size_t k = 1, g = 0; k < n; k++) {
+		if (refs[k].root != refs[g].root) {
+			g = k;
+			continue;
+		}
+		/* The first alike in the group (by index: emitted before). */
+		for (size_t j = g; j < k; j++)
+			if (lead[refs[j].i] == refs[j].i &&
+			    same_stream(&rp->devs[refs[j].i],
+					&rp->devs[refs[k].i])) {
+				lead[refs[k].i] = refs[j].i;
+				break;
+			}
+	}
+	free(refs);
+	*out = lead;
+	return 0;
+}
+
 int thin_repair_emit(const struct thin_repair *rp, const struct thin_emitter *e)
 {
 	struct thin_emit_sb esb = {
@@ -1404,28 +1459,37 @@ int thin_repair_emit(const struct thin_repair *rp, const struct thin_emitter *e)
 	};
 	/* Reading the lazy devices again changes nothing but the cache. */
 	struct thin_repair *w = (struct thin_repair *)rp;
-	int r;
+	size_t *lead = NULL;
+	int r = 0;
 
-	if (e->begin_superblock && (r = e->begin_superblock(e->ctx, &esb)))
+	if (e->same_mappings && (r = same_leads(rp, &lead)))
 		return r;
+	if (e->begin_superblock && (r = e->begin_superblock(e->ctx, &esb)))
+		goto out;
 	for (size_t i = 0; i < rp->nr_devs; i++) {
 		const struct rdev *d = &rp->devs[i];
 		struct thin_emit_device ed = { d->id, d->details };
 		struct emit_pass p = { .e = e };
 
 		if (e->begin_device && (r = e->begin_device(e->ctx, &ed)))
-			return r;
-		if (live_maps(d) && (r = repair_each_map(w, d, emit_map, &p)))
-			return r;
+			goto out;
+		if (lead && lead[i] != i)
+			r = e->same_mappings(e->ctx, rp->devs[lead[i]].id);
+		else if (live_maps(d))
+			r = repair_each_map(w, d, emit_map, &p);
+		if (r)
+			goto out;
 		if (p.len && e->mapping &&
 		    (r = e->mapping(e->ctx, p.vb, p.db, p.len, p.t)))
-			return r;
+			goto out;
 		if (e->end_device && (r = e->end_device(e->ctx)))
-			return r;
+			goto out;
 	}
-	if (e->end_superblock && (r = e->end_superblock(e->ctx)))
-		return r;
-	return 0;
+	if (e->end_superblock)
+		r = e->end_superblock(e->ctx);
+out:
+	free(lead);
+	return r;
 }
 
 void thin_repair_destroy(struct thin_repair *rp)

@@ -80,7 +80,11 @@ uint64_t thin_repair_blocks_needed(const struct thin_repair *rp);
 uint64_t thin_repair_trans_id(const struct thin_repair *rp);
 uint64_t thin_repair_nr_devices(const struct thin_repair *rp);
 uint64_t thin_repair_nr_mappings(const struct thin_repair *rp);
-/* Feeds the model: superblock, devices in id order, merged runs. */
+/*
+ * Feeds the model: superblock, devices in id order, merged runs; a device
+ * that maps what one before it maps (a snapshot nothing was written to
+ * since) as same_mappings when the emitter takes it.
+ */
 int thin_repair_emit(const struct thin_repair *rp, const struct thin_emitter *e);
 void thin_repair_destroy(struct thin_repair *rp);
 
