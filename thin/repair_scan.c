@@ -1075,13 +1075,32 @@ static int count_common(struct thin_repair *rp, const struct rdev *d,
 }
 
 /* Whether tree `root` holds at least one of d's own mappings. */
+/*
+ * t sized for the tree at root as the scan counted it (a walk's count,
+ * not a value read from disk): read in, it is not grown twice over.
+ */
+static int presize(struct thin_repair *rp, uint64_t root, struct rdev *t)
+{
+	const struct cand *c = repair_find_cand(rp, root);
+
+	if (!c || c->kind != CAND_MAP || !c->nr)
+		return 0;
+	t->maps = malloc(c->nr * sizeof(*t->maps));
+	if (!t->maps)
+		return -ENOMEM;
+	t->cap = c->nr;
+	return 0;
+}
+
 int repair_shares_with(struct thin_repair *rp, uint64_t root,
 		       const struct rdev *d, int *out)
 {
 	struct rdev t = { 0 };
 	size_t n = 0;
-	int r = repair_walk_map(rp, root, &t, 0, UINT64_MAX, 0, NULL);
+	int r = presize(rp, root, &t);
 
+	if (!r)
+		r = repair_walk_map(rp, root, &t, 0, UINT64_MAX, 0, NULL);
 	if (!r)
 		r = count_common(rp, d, &t, 1, &n);
 	*out = n > 0;
@@ -1140,7 +1159,10 @@ static int adopt_orphans(struct thin_repair *rp)
 		uint64_t like = 0;
 
 		m->used = 1;
-		r = repair_walk_map(rp, m->block, &t, 0, UINT64_MAX, 1, NULL);
+		r = presize(rp, m->block, &t);
+		if (!r)
+			r = repair_walk_map(rp, m->block, &t, 0, UINT64_MAX,
+					    1, NULL);
 		for (size_t i = 0; i < rp->nr_devs && !r; i++) {
 			size_t same = 0;
 
