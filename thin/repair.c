@@ -4,8 +4,11 @@
  * superblock's roots, the choice of the superblock values, the consistency
  * rules (no data block handed out twice, mappings inside the data device,
  * mapped_blocks and the pool time following the mappings), and the
- * emitting of the model.  Layers 2 and 3 (the scan and the rebuild from
- * what it finds) are in repair_scan.c.
+ * emitting of the model, and the model itself: devices whose mappings
+ * are read again from their trees by each pass that needs them
+ * (repair_each_map), never held (thin/repair_int.h).  Layers 2 and 3 (the
+ * scan and the rebuild from what it finds) are in repair_scan.c, the
+ * patching of damaged ranges in repair_patch.c.
  */
 #include "thin/repair.h"
 

@@ -40,9 +40,10 @@ struct rrange {
  * has them (lazy): they are read again, in key order, by each pass that
  * needs them (repair_each_map), so the model costs O(devices) and not
  * O(mappings), and a snapshot that shares its origin's root shares its
- * mappings for free.  Only a device the rebuild changes (patched ranges,
- * fragments) or compares holds them (maps, materialised).  The layer-4
- * drops are exclusions: ordinals in the device's mapping order.
+ * mappings for free.  Ranges patched in from other trees are held (the
+ * extra mappings); a device is held whole only when a patch would give a
+ * key twice (repair_materialise).  The layer-4 drops are exclusions:
+ * ordinals in the device's mapping order.
  */
 struct rdev {
 	uint64_t id;
@@ -184,7 +185,7 @@ int repair_walk_map(struct thin_repair *rp, uint64_t root, struct rdev *d,
 		    uint64_t lo, uint64_t hi, int record_dmg,
 		    struct map_stats *st);
 
-/* repair_scan.c: layer 2 and 3.  0 or a negative errno (msg set). */
+/* repair_scan.c: layers 2 and 3.  0 or a negative errno (msg set). */
 int repair_scan(struct thin_repair *rp);
 int repair_rebuild(struct thin_repair *rp);
 /* The scan's candidate rooted at block, or NULL. */
