@@ -50,6 +50,13 @@ struct thin_emitter {
 	/* Virtual blocks [vbegin, vbegin + len) map to [dbegin, dbegin + len). */
 	int (*mapping)(void *ctx, uint64_t vbegin, uint64_t dbegin,
 		       uint64_t len, uint32_t time);
+	/*
+	 * Instead of the mapping calls, right after begin_device: the device
+	 * maps exactly what device dev_id, given before, maps (a snapshot
+	 * nothing was written to since).  Producers call it only when it is
+	 * not NULL, and give the mappings otherwise.
+	 */
+	int (*same_mappings)(void *ctx, uint64_t dev_id);
 };
 
 #endif

@@ -4,8 +4,11 @@
  * superblock's roots, the choice of the superblock values, the consistency
  * rules (no data block handed out twice, mappings inside the data device,
  * mapped_blocks and the pool time following the mappings), and the
- * emitting of the model.  Layers 2 and 3 (the scan and the rebuild from
- * what it finds) are in repair_scan.c.
+ * emitting of the model, and the model itself: devices whose mappings
+ * are read again from their trees by each pass that needs them
+ * (repair_each_map), never held (thin/repair_int.h).  Layers 2 and 3 (the
+ * scan and the rebuild from what it finds) are in repair_scan.c, the
+ * patching of damaged ranges in repair_patch.c.
  */
 #include "thin/repair.h"
 
@@ -15,8 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "base/bitmap.h"
 #include "base/endian.h"
 #include "pdata/bm.h"
 #include "pdata/btree.h"
@@ -54,34 +57,6 @@ int repair_fail(struct thin_repair *rp, int r, const char *fmt, ...)
 }
 
 /* ---- the model ---- */
-
-#define HUGE_PAGE ((size_t)2 << 20)
-
-/*
- * An array that free() (and realloc()) take.  The big ones (16 MiB of
- * mappings at 1M, the per-data-block records of one_owner) are written
- * once in full, and faulting them in 4 KiB at a time was a good part of a
- * sound pool's repair: aligned to 2 MiB and marked for transparent huge
- * pages they take a fault per 2 MiB instead (as cache/repair.c does).
- */
-static void *alloc_big(size_t n, size_t size)
-{
-	size_t bytes;
-	void *p;
-
-	if (!n)
-		n = 1;
-	if (n > SIZE_MAX / size - HUGE_PAGE)
-		return NULL;
-	bytes = n * size;
-	if (bytes < HUGE_PAGE)
-		return malloc(bytes);
-	bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-	if (posix_memalign(&p, HUGE_PAGE, bytes))
-		return NULL;
-	(void)madvise(p, bytes, MADV_HUGEPAGE);
-	return p;
-}
 
 struct rdev *repair_find_dev(struct thin_repair *rp, uint64_t id)
 {
@@ -129,44 +104,8 @@ struct rdev *repair_get_dev(struct thin_repair *rp, uint64_t id)
 	return x;
 }
 
-/* A borrowed array becomes d's own copy. */
-static int unborrow(struct rdev *d)
-{
-	struct rmap *m;
-
-	if (!d->borrowed)
-		return 0;
-	m = alloc_big(d->nr, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	if (d->nr)
-		memcpy(m, d->maps, d->nr * sizeof(*m));
-	d->maps = m;
-	d->cap = d->nr;
-	d->borrowed = 0;
-	return 0;
-}
-
-int repair_own_maps(struct thin_repair *rp, struct rdev *d)
-{
-	int r = unborrow(d);
-
-	for (size_t i = 0; i < rp->nr_devs && !r && d->lent; i++) {
-		struct rdev *e = &rp->devs[i];
-
-		if (e != d && e->borrowed && e->maps == d->maps)
-			r = unborrow(e);
-	}
-	if (!r)
-		d->lent = 0;
-	return r;
-}
-
 int repair_add_map(struct rdev *d, uint64_t v, uint64_t bt)
 {
-	/* Callers own d's maps first; a borrower at least stops sharing. */
-	if (d->borrowed && unborrow(d) < 0)
-		return -ENOMEM;
 	if (d->nr == d->cap) {
 		size_t cap = d->cap ? 2 * d->cap : 256;
 		struct rmap *m = realloc(d->maps, cap * sizeof(*m));
@@ -203,14 +142,212 @@ static int add_dmg(struct rdev *d, uint64_t begin, uint64_t end)
 	return 0;
 }
 
+struct claim {
+	uint64_t d;		/* data block */
+	uint64_t v;
+	uint64_t idx;		/* the mapping's ordinal in its device */
+	uint32_t dev, time;
+};
+
+/*
+ * The passes of one_owner over the mappings.  Pass 1 marks the data
+ * blocks that need a closer look, with a bit per data block in each of
+ * three bitmaps: seen (claimed already), mine (claimed by the device being
+ * read) and mark.  A block is marked when a device claims it twice, or
+ * when a second claim arrives from a leaf no earlier device has read: a
+ * claim read from a leaf an earlier device read too (a subtree snapshots
+ * share) is that device's claim again, same virtual block, data block and
+ * time, and can only clash where the claims of that device do.  So every
+ * block whose claims differ in time, or that one device claims twice, is
+ * marked; a few more may be.  Pass 2 collects the marked blocks' claims
+ * (and, as before, every claim past the bitmaps when those do not cover
+ * the pool), and only those are sorted.
+ */
+struct owner_pass {
+	uint64_t nbits;
+	struct base_bitmap seen, mine, mark, leaves;
+	uint64_t mine_lo, mine_hi;	/* words of mine set by this device */
+	uint64_t leaf;			/* the leaf being read */
+	int leaf_dup;
+	/* The leaves this device read: leaves has them once it is done. */
+	uint64_t *dev_leaves;
+	size_t nr_dev_leaves, cap_dev_leaves;
+	size_t nr_marked;
+	int collect_past;		/* collect claims on blocks >= nbits */
+	uint32_t dev;
+	struct claim *c;
+	size_t n, cap;
+};
+
+static void pass_begin_dev(struct owner_pass *p)
+{
+	p->leaf = UINT64_MAX;
+	p->leaf_dup = 0;
+	p->mine_lo = UINT64_MAX;
+	p->mine_hi = 0;
+}
+
+static void pass_end_dev(struct owner_pass *p)
+{
+	for (size_t i = 0; i < p->nr_dev_leaves; i++)
+		base_bitmap_set(&p->leaves, p->dev_leaves[i]);
+	p->nr_dev_leaves = 0;
+	if (p->mine_hi > p->mine_lo)
+		memset(p->mine.words + p->mine_lo, 0,
+		       (p->mine_hi - p->mine_lo) * sizeof(uint64_t));
+}
+
+static void owner_pass_release(struct owner_pass *p)
+{
+	base_bitmap_release(&p->seen);
+	base_bitmap_release(&p->mine);
+	base_bitmap_release(&p->mark);
+	base_bitmap_release(&p->leaves);
+	free(p->dev_leaves);
+	free(p->c);
+}
+
+static int owner_pass_init(struct thin_repair *rp, struct owner_pass *p,
+			   uint64_t nbits)
+{
+	p->nbits = nbits;
+	if (base_bitmap_init(&p->seen, nbits) ||
+	    base_bitmap_init(&p->mine, nbits) ||
+	    base_bitmap_init(&p->mark, nbits) ||
+	    base_bitmap_init(&p->leaves, rp->nr_blocks))
+		return -ENOMEM;
+	return 0;
+}
+
+static void drop_early(struct thin_repair *rp)
+{
+	if (rp->early) {
+		owner_pass_release(rp->early);
+		free(rp->early);
+		rp->early = NULL;
+	}
+}
+
+static int mark_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
+		      uint64_t bt)
+{
+	struct owner_pass *p = ctx;
+	uint64_t b = thin_block_time_block(bt);
+	int again;
+
+	(void)idx;
+	(void)v;
+	if (leaf != p->leaf) {
+		p->leaf = leaf;
+		p->leaf_dup = 0;
+		if (leaf < p->leaves.nr_bits) {
+			if (p->nr_dev_leaves == p->cap_dev_leaves) {
+				size_t cap = 2 * p->cap_dev_leaves + 256;
+				uint64_t *x = realloc(p->dev_leaves,
+						      cap * sizeof(*x));
+
+				if (!x)
+					return -ENOMEM;
+				p->dev_leaves = x;
+				p->cap_dev_leaves = cap;
+			}
+			p->dev_leaves[p->nr_dev_leaves++] = leaf;
+			p->leaf_dup = base_bitmap_test(&p->leaves, leaf);
+		}
+	}
+	if (b >= p->nbits)
+		return 0;
+	if (b / 64 < p->mine_lo)
+		p->mine_lo = b / 64;
+	if (b / 64 >= p->mine_hi)
+		p->mine_hi = b / 64 + 1;
+	again = base_bitmap_test_and_set(&p->mine, b);
+	if (!p->leaf_dup)
+		again |= base_bitmap_test_and_set(&p->seen, b);
+	if (again && !base_bitmap_test_and_set(&p->mark, b))
+		p->nr_marked++;
+	return 0;
+}
+
 /* ---- walking ---- */
 
-struct map_walk {
-	struct rdev *d;
-	uint64_t lo, hi;
-	int record_dmg;
-	struct map_stats st;
+struct emit_pass {
+	const struct thin_emitter *e;
+	uint64_t vb, db, len;
+	uint32_t t;
 };
+
+/* Runs of consecutive virtual and data blocks with one time, merged. */
+static int emit_map(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
+		    uint64_t bt)
+{
+	struct emit_pass *p = ctx;
+	uint64_t b = thin_block_time_block(bt);
+	uint32_t mt = thin_block_time_time(bt);
+	int r;
+
+	(void)leaf;
+	(void)idx;
+	if (p->len && v == p->vb + p->len && b == p->db + p->len &&
+	    mt == p->t) {
+		p->len++;
+		return 0;
+	}
+	if (p->len && p->e->mapping &&
+	    (r = p->e->mapping(p->e->ctx, p->vb, p->db, p->len, p->t)))
+		return r;
+	p->vb = v;
+	p->db = b;
+	p->t = mt;
+	p->len = 1;
+	return 0;
+}
+
+struct map_walk {
+	struct rdev *d;		/* maps into it (may be NULL) */
+	struct rdev *dmg;	/* damaged ranges into it (may be NULL) */
+	uint64_t lo, hi;
+	struct map_stats st;
+	/* repair_each_map: called per mapping not excluded. */
+	repair_map_fn fn;
+	void *ctx;
+	const uint64_t *excl;
+	size_t nr_excl, next_excl;
+	uint64_t idx;
+	const struct rmap *extra;	/* merged in (a lazy device's) */
+	size_t nr_extra, next_extra;
+	/* The one-owner rule's pass 1, done while counting (layer 1). */
+	struct owner_pass *mark;
+};
+
+/* One mapping to fn, with its ordinal, unless excluded. */
+static inline int deliver(struct map_walk *w, uint64_t leaf, uint64_t v,
+			  uint64_t bt)
+{
+	uint64_t idx = w->idx++;
+
+	if (w->next_excl < w->nr_excl && w->excl[w->next_excl] == idx) {
+		w->next_excl++;
+		return 0;
+	}
+	/* Emitting is most of the reading: called directly. */
+	return w->fn == emit_map ? emit_map(w->ctx, leaf, idx, v, bt) :
+				   w->fn(w->ctx, leaf, idx, v, bt);
+}
+
+/* The extra mappings before key v (all of them with all). */
+static int deliver_extra(struct map_walk *w, uint64_t v, int all)
+{
+	int r = 0;
+
+	while (!r && w->next_extra < w->nr_extra &&
+	       (all || w->extra[w->next_extra].v < v)) {
+		const struct rmap *m = &w->extra[w->next_extra++];
+
+		r = deliver(w, UINT64_MAX, m->v, m->bt);
+	}
+	return r;
+}
 
 static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 		    const void *values, int counted)
@@ -218,21 +355,36 @@ static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 	struct map_walk *w = ctx;
 	const unsigned char *kp = keys, *vp = values;
 
-	(void)block;
 	(void)counted;
 	for (unsigned i = 0; i < nr; i++) {
 		uint64_t v = load_le64(kp + 8 * (size_t)i);
 		uint64_t bt = load_le64(vp + 8 * (size_t)i);
 		uint32_t t = thin_block_time_time(bt);
+		uint64_t b = thin_block_time_block(bt);
 
 		if (v < w->lo || v >= w->hi)
 			continue;
+		if (w->fn) {
+			int r = 0;
+
+			if (w->next_extra < w->nr_extra)
+				r = deliver_extra(w, v, 0);
+			if (!r)
+				r = deliver(w, block, v, bt);
+			if (r)
+				return r;
+			continue;
+		}
 		if (!w->st.nr++)
 			w->st.kmin = v;
 		w->st.kmax = v;
 		if (t > w->st.max_time)
 			w->st.max_time = t;
+		if (b > w->st.max_block)
+			w->st.max_block = b;
 		if (w->d && repair_add_map(w->d, v, bt) < 0)
+			return -ENOMEM;
+		if (w->mark && mark_claim(w->mark, block, 0, v, bt) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -246,8 +398,8 @@ static int map_damage(void *ctx, const struct pd_btree_damage *bd)
 	if (bd->key_begin >= w->hi || end <= w->lo)
 		return 0;
 	w->st.damaged = 1;
-	if (w->record_dmg && w->d)
-		return add_dmg(w->d, bd->key_begin, end);
+	if (w->dmg)
+		return add_dmg(w->dmg, bd->key_begin, end);
 	return 0;
 }
 
@@ -290,25 +442,115 @@ static int single_leaf(struct thin_repair *rp, uint64_t root,
 	return done;
 }
 
-int repair_walk_map(struct thin_repair *rp, uint64_t root, struct rdev *d,
-		    uint64_t lo, uint64_t hi, int record_dmg,
-		    struct map_stats *st)
+static int walk_map(struct thin_repair *rp, uint64_t root, struct map_walk *w)
 {
 	static const struct pd_btree_walk_ops ops = {
 		.leaf = map_leaf,
 		.damage = map_damage,
 	};
-	struct map_walk w = { .d = d, .lo = lo, .hi = hi,
-			      .record_dmg = record_dmg };
-	int r = single_leaf(rp, root, &w);
+	int r = single_leaf(rp, root, w);
 
 	if (r == 1)
 		r = 0;
 	else if (r == 0)
-		r = pd_btree_walk(rp->bm, root, 8, REPAIR_WALK, &ops, &w);
+		r = pd_btree_walk(rp->bm, root, 8, REPAIR_WALK, &ops, w);
+	return r;
+}
+
+int repair_walk_map(struct thin_repair *rp, uint64_t root, struct rdev *d,
+		    uint64_t lo, uint64_t hi, int record_dmg,
+		    struct map_stats *st)
+{
+	struct map_walk w = { .d = d, .dmg = record_dmg ? d : NULL,
+			      .lo = lo, .hi = hi };
+	int r = walk_map(rp, root, &w);
+
 	if (st)
 		*st = w.st;
 	return r;
+}
+
+static int walk_lazy(struct thin_repair *rp, struct rdev *d, uint64_t root,
+		     struct owner_pass *mark)
+{
+	struct map_walk w = { .dmg = d, .lo = 0, .hi = UINT64_MAX,
+			      .mark = mark };
+	int r;
+
+	free(d->maps);
+	d->maps = NULL;
+	d->cap = 0;
+	d->nr_extra = 0;
+	d->nr_dmg = 0;
+	d->nr_excl = 0;
+	d->have_root = 1;
+	d->root = root;
+	d->lazy = 1;
+	r = walk_map(rp, root, &w);
+	d->nr = w.st.nr;
+	d->max_time = w.st.max_time;
+	d->max_block = w.st.max_block;
+	return r;
+}
+
+int repair_walk_lazy(struct thin_repair *rp, struct rdev *d, uint64_t root)
+{
+	return walk_lazy(rp, d, root, NULL);
+}
+
+int repair_each_map(struct thin_repair *rp, const struct rdev *d,
+		    repair_map_fn fn, void *ctx)
+{
+	struct map_walk w = { .lo = 0, .hi = UINT64_MAX, .fn = fn, .ctx = ctx,
+			      .excl = d->excl, .nr_excl = d->nr_excl };
+	int r = 0;
+
+	if (d->lazy) {
+		w.extra = d->maps;
+		w.nr_extra = d->nr_extra;
+		r = walk_map(rp, d->root, &w);
+		return r ? r : deliver_extra(&w, 0, 1);
+	}
+	w.extra = d->maps;
+	w.nr_extra = d->nr;
+	return deliver_extra(&w, 0, 1);
+}
+
+static int collect_map(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
+		       uint64_t bt)
+{
+	(void)leaf;
+	(void)idx;
+	return repair_add_map(ctx, v, bt);
+}
+
+int repair_materialise(struct thin_repair *rp, struct rdev *d)
+{
+	struct rdev x = { 0 };
+	int r;
+
+	if (!d->lazy)
+		return 0;
+	if (d->nr) {
+		x.maps = malloc(d->nr * sizeof(*x.maps));
+		if (!x.maps)
+			return -ENOMEM;
+		x.cap = d->nr;
+	}
+	r = repair_each_map(rp, d, collect_map, &x);
+	if (r) {
+		free(x.maps);
+		return r;
+	}
+	free(d->maps);
+	d->maps = x.maps;
+	d->nr = x.nr;
+	d->cap = x.cap;
+	d->max_time = x.max_time;
+	d->max_block = x.max_block;
+	d->nr_extra = 0;
+	d->lazy = 0;
+	return 0;
 }
 
 struct top_walk {
@@ -414,33 +656,40 @@ static int by_root(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* One device's tree: walked, or o's borrowed (same root, read cleanly). */
+/* Bitmaps past this many bits are left to one_owner (it may need fewer). */
+#define REPAIR_EARLY_MAX_BITS ((uint64_t)1 << 27)
+
+static int early_pass(struct thin_repair *rp)
+{
+	uint64_t nb = rp->o.set_nr_data_blocks ? rp->o.nr_data_blocks :
+						 rp->sb.data_sm.nr_blocks;
+
+	if (nb > REPAIR_EARLY_MAX_BITS)
+		return 0;
+	rp->early = calloc(1, sizeof(*rp->early));
+	if (!rp->early)
+		return -ENOMEM;
+	return owner_pass_init(rp, rp->early, nb);
+}
+
+/* One device's tree: counted, or o's counts taken (same root, read cleanly). */
 static int walk_dev_tree(struct thin_repair *rp, struct rdev *d,
 			 struct rdev *o)
 {
 	int r;
 
 	if (o && !o->nr_dmg) {
-		d->maps = o->maps;
-		d->borrowed = 1;
-		o->lent = 1;
-		d->nr = d->cap = o->nr;
+		d->lazy = 1;
+		d->nr = o->nr;
 		d->max_time = o->max_time;
 		d->max_block = o->max_block;
 		return 0;
 	}
-	/* Sized once from the details (bounded: they may lie). */
-	if (d->have_details && d->details.mapped_blocks) {
-		size_t cap = d->details.mapped_blocks < (1u << 26) ?
-				     (size_t)d->details.mapped_blocks :
-				     (size_t)1 << 26;
-
-		d->maps = alloc_big(cap, sizeof(*d->maps));
-		if (!d->maps)
-			return -ENOMEM;
-		d->cap = cap;
-	}
-	r = repair_walk_map(rp, d->root, d, 0, UINT64_MAX, 1, NULL);
+	if (rp->early)
+		pass_begin_dev(rp->early);
+	r = walk_lazy(rp, d, d->root, rp->early);
+	if (rp->early)
+		pass_end_dev(rp->early);
 	if (!r && d->nr_dmg)
 		rp->trees_damaged = 1;
 	return r;
@@ -483,8 +732,8 @@ static int walk_from_sb(struct thin_repair *rp)
 			    "): damaged", rp->sb.mapping_root);
 	/*
 	 * A snapshot nothing was written to since has its origin's root: the
-	 * same mappings, read once and shared (lead[i]: the device whose
-	 * mappings device i borrows, or i itself).
+	 * same mappings, counted once (lead[i]: the device whose counts
+	 * device i takes, or i itself).
 	 */
 	lead = malloc((rp->nr_devs ? rp->nr_devs : 1) * sizeof(*lead));
 	refs = malloc((rp->nr_devs ? rp->nr_devs : 1) * sizeof(*refs));
@@ -503,6 +752,11 @@ static int walk_from_sb(struct thin_repair *rp)
 	for (size_t k = 1; k < n; k++)
 		if (refs[k].root == refs[k - 1].root)
 			lead[refs[k].i] = lead[refs[k - 1].i];
+	/*
+	 * The one-owner rule's first pass while the trees are read: they
+	 * are read once less when nothing else changes the model.
+	 */
+	r = early_pass(rp);
 	for (int pass = 0; pass < 2 && !r; pass++)
 		for (size_t i = 0; i < rp->nr_devs && !r; i++)
 			if (rp->devs[i].have_root && (lead[i] == i) == !pass)
@@ -516,10 +770,32 @@ out:
 
 /* ---- layer 4: consistency ---- */
 
-struct claim {
-	uint64_t d;
-	uint32_t dev, idx;
-};
+static int add_excl(struct rdev *d, uint64_t idx)
+{
+	if (d->nr_excl == d->cap_excl) {
+		size_t cap = d->cap_excl ? 2 * d->cap_excl : 16;
+		uint64_t *x = realloc(d->excl, cap * sizeof(*x));
+
+		if (!x)
+			return -ENOMEM;
+		d->excl = x;
+		d->cap_excl = cap;
+	}
+	d->excl[d->nr_excl++] = idx;
+	return 0;
+}
+
+static int by_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static size_t live_maps(const struct rdev *d)
+{
+	return d->nr - d->nr_excl;
+}
 
 static int by_block(const void *a, const void *b)
 {
@@ -532,162 +808,182 @@ static int by_block(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-#define DROPPED UINT64_MAX
-
-static void compact(struct rdev *d, uint64_t *removed)
+static int collect_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
+			 uint64_t bt)
 {
-	size_t j = 0;
+	struct owner_pass *p = ctx;
+	uint64_t b = thin_block_time_block(bt);
 
-	for (size_t i = 0; i < d->nr; i++)
-		if (d->maps[i].bt != DROPPED)
-			d->maps[j++] = d->maps[i];
-		else
-			(*removed)++;
-	d->nr = j;
+	(void)leaf;
+	if (b < p->nbits ? !base_bitmap_test(&p->mark, b) : !p->collect_past)
+		return 0;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 256;
+		struct claim *x = realloc(p->c, cap * sizeof(*x));
+
+		if (!x)
+			return -ENOMEM;
+		p->c = x;
+		p->cap = cap;
+	}
+	p->c[p->n++] = (struct claim){ b, v, idx, p->dev,
+				       thin_block_time_time(bt) };
+	return 0;
+}
+
+/*
+ * Which devices pass 1 may leave out: a lazy device with the root (and
+ * the patches) of one read before it (a snapshot nothing was written to
+ * since) claims what that one claims, and can only clash where it does.
+ * *out: a flag per device; NULL when out of memory.
+ */
+static int same_roots(struct thin_repair *rp, uint8_t **out)
+{
+	size_t n = 0;
+	struct rootref *refs = malloc((rp->nr_devs ? rp->nr_devs : 1) *
+				      sizeof(*refs));
+	uint8_t *skip = calloc(rp->nr_devs ? rp->nr_devs : 1, 1);
+
+	*out = NULL;
+	if (!refs || !skip) {
+		free(refs);
+		free(skip);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < rp->nr_devs; i++)
+		if (rp->devs[i].lazy && !rp->devs[i].nr_excl) {
+			refs[n].root = rp->devs[i].root;
+			refs[n++].i = i;
+		}
+	qsort(refs, n, sizeof(*refs), by_root);
+	for (size_t k = 1, lead = 0; k < n; k++) {
+		const struct rdev *a = &rp->devs[refs[lead].i];
+		const struct rdev *b = &rp->devs[refs[k].i];
+
+		if (refs[k].root != refs[lead].root) {
+			lead = k;
+			continue;
+		}
+		/* Patched alike too (or neither). */
+		if (a->nr_extra == b->nr_extra &&
+		    (!a->nr_extra ||
+		     !memcmp(a->maps, b->maps, a->nr_extra * sizeof(*a->maps))))
+			skip[refs[k].i] = 1;
+	}
+	free(refs);
+	*out = skip;
+	return 0;
+}
+
+/* Pass 1 (above); 0 with p->nr_marked, or -ENOMEM. */
+static int mark_clashes(struct thin_repair *rp, struct owner_pass *p)
+{
+	uint8_t *skip;
+	int r = owner_pass_init(rp, p, p->nbits);
+
+	if (r)
+		return r;
+	r = same_roots(rp, &skip);
+	for (size_t i = 0; i < rp->nr_devs && !r; i++) {
+		if (skip[i] || !rp->devs[i].nr)
+			continue;
+		pass_begin_dev(p);
+		r = repair_each_map(rp, &rp->devs[i], mark_claim, p);
+		pass_end_dev(p);
+	}
+	free(skip);
+	return r;
 }
 
 /*
  * A data block may be mapped more than once only by mappings that share it
  * the way snapshots do: each in a different device, all with the time of
  * the write that allocated it.  Otherwise the newest claimant keeps it
- * (ties: the lowest device id and virtual block) and the rest are dropped,
- * each reported.
+ * (ties: the lowest device id and virtual block) and the rest are dropped
+ * (excluded), each reported.  Memory: three bits per data block and the
+ * claims on the blocks marked (none in the usual case); when the pool's
+ * data blocks far outnumber the mappings every claim past the highest
+ * mapped block is looked at, and, past a bound, every claim.
  */
-/*
- * Which data blocks need a closer look: with a per-block record of the
- * first claim's time and the last claiming device (devices are visited in
- * turn, so the same device claiming twice claims consecutively), a block
- * is marked when a claim has another time or comes from the device that
- * claimed it last.  One pass, 9 bytes per data block; only the marked
- * blocks' claims are sorted, and none when none is marked (the usual
- * case).  NULL (look at every block) when the pool's data blocks far
- * outnumber the mappings.
- */
-static int mark_clashes(struct thin_repair *rp, size_t n, uint8_t **out,
-			size_t *nr_marked)
-{
-	uint64_t nb = rp->nr_data_blocks;
-	uint32_t *time = NULL, *last = NULL;
-	uint8_t *mark;
-
-	*out = NULL;
-	if (!nb || nb > 4 * (uint64_t)n + (1u << 20))
-		return 0;
-	time = alloc_big(nb, sizeof(*time));
-	last = alloc_big(nb, sizeof(*last));
-	mark = alloc_big(nb, 1);
-	if (!time || !last || !mark) {
-		free(time);
-		free(last);
-		free(mark);
-		return -ENOMEM;
-	}
-	memset(time, 0xff, nb * sizeof(*time));
-	memset(mark, 0, nb);
-	for (size_t i = 0; i < rp->nr_devs; i++)
-		for (size_t j = 0; j < rp->devs[i].nr; j++) {
-			uint64_t bt = rp->devs[i].maps[j].bt;
-			uint64_t b = thin_block_time_block(bt);
-			uint32_t t = thin_block_time_time(bt);
-
-			if (b >= nb)
-				continue;	/* dropped later */
-			if (time[b] == UINT32_MAX) {
-				time[b] = t;
-				last[b] = (uint32_t)i;
-			} else if (time[b] != t || last[b] == i) {
-				*nr_marked += !mark[b];
-				mark[b] = 1;
-			} else {
-				last[b] = (uint32_t)i;
-			}
-		}
-	free(time);
-	free(last);
-	*out = mark;
-	return 0;
-}
-
 static int one_owner(struct thin_repair *rp)
 {
+	struct owner_pass p = { 0 };
+	uint64_t nb = rp->nr_data_blocks, n = 0, top = 0, dropped = 0;
+	int r = 0, any_past = 0;
 	struct claim *c;
-	uint8_t *mark;
-	size_t n = 0, k = 0, nr_marked = 0;
-	uint64_t dropped = 0, removed = 0;
-	int r;
 
-	for (size_t i = 0; i < rp->nr_devs; i++)
+	for (size_t i = 0; i < rp->nr_devs; i++) {
 		n += rp->devs[i].nr;
-	if (n < 2 || rp->nr_devs > UINT32_MAX)
-		return 0;
-	r = mark_clashes(rp, n, &mark, &nr_marked);
-	if (r)
-		return r;
-	if (mark && !nr_marked) {
-		free(mark);	/* the usual case: nothing to look closer at */
+		if (rp->devs[i].nr && rp->devs[i].max_block >= top)
+			top = rp->devs[i].max_block + 1;
+	}
+	if (n < 2 || rp->nr_devs > UINT32_MAX) {
+		drop_early(rp);
 		return 0;
 	}
-	if (mark) {
-		n = 0;
-		for (size_t i = 0; i < rp->nr_devs; i++)
-			for (size_t j = 0; j < rp->devs[i].nr; j++) {
-				uint64_t b = thin_block_time_block(
-					rp->devs[i].maps[j].bt);
+	/* Which claims past nr_data_blocks take part: see above. */
+	p.collect_past = !nb || nb > 4 * n + (1u << 20);
+	p.nbits = nb < top ? nb : top;
+	if (p.collect_past && p.nbits > 64 * n + (1u << 26))
+		p.nbits = 0;
+	/*
+	 * The walk's pass 1 (its bitmaps cover at most nr_data_blocks) is
+	 * good when it covers the blocks this one would: marks are only
+	 * ever a superset of the blocks to look at.
+	 */
+	if (rp->early && rp->early->nbits >= p.nbits) {
+		int past = p.collect_past;
 
-				n += b < rp->nr_data_blocks && mark[b];
-			}
-	}
-	c = malloc((n ? n : 1) * sizeof(*c));
-	if (!c) {
-		free(mark);
-		return -ENOMEM;
+		p = *rp->early;
+		p.collect_past = past;
+		free(rp->early);
+		rp->early = NULL;
+	} else {
+		drop_early(rp);
+		r = mark_clashes(rp, &p);
 	}
 	for (size_t i = 0; i < rp->nr_devs; i++)
-		for (size_t j = 0; j < rp->devs[i].nr; j++) {
-			uint64_t b = thin_block_time_block(rp->devs[i].maps[j].bt);
-
-			if (mark && (b >= rp->nr_data_blocks || !mark[b]))
-				continue;
-			c[k].d = b;
-			c[k].dev = (uint32_t)i;
-			c[k].idx = (uint32_t)j;
-			k++;
-		}
-	free(mark);
-	if (n)
-	qsort(c, n, sizeof(*c), by_block);
-	for (size_t i = 0; i < n;) {
+		if (rp->devs[i].nr && rp->devs[i].max_block >= p.nbits)
+			any_past = 1;
+	if (r || (!p.nr_marked && !(any_past && p.collect_past)))
+		goto out;
+	base_bitmap_release(&p.seen);
+	base_bitmap_release(&p.mine);
+	base_bitmap_release(&p.leaves);
+	for (size_t i = 0; i < rp->nr_devs && !r; i++) {
+		p.dev = (uint32_t)i;
+		r = repair_each_map(rp, &rp->devs[i], collect_claim, &p);
+	}
+	if (r)
+		goto out;
+	c = p.c;
+	if (p.n)
+		qsort(c, p.n, sizeof(*c), by_block);
+	for (size_t i = 0; i < p.n && !r;) {
 		size_t e = i + 1, best = i;
 		int clash = 0;
 
-		while (e < n && c[e].d == c[i].d)
+		while (e < p.n && c[e].d == c[i].d)
 			e++;
 		for (size_t j = i + 1; j < e; j++) {
-			struct rmap *a = &rp->devs[c[best].dev].maps[c[best].idx];
-			struct rmap *b = &rp->devs[c[j].dev].maps[c[j].idx];
-
 			if (c[j].dev == c[j - 1].dev ||
-			    thin_block_time_time(a->bt) !=
-				    thin_block_time_time(b->bt))
+			    c[best].time != c[j].time)
 				clash = 1;
-			if (thin_block_time_time(b->bt) >
-			    thin_block_time_time(a->bt))
+			if (c[j].time > c[best].time)
 				best = j;
 		}
 		if (clash) {
-			struct rdev *kd = &rp->devs[c[best].dev];
-			struct rmap *km = &kd->maps[c[best].idx];
-			uint32_t kt = thin_block_time_time(km->bt);
+			const struct claim *k = &c[best];
+			struct rdev *kd = &rp->devs[k->dev];
 			uint32_t last_dev = UINT32_MAX;
 
-			for (size_t j = i; j < e; j++) {
+			for (size_t j = i; j < e && !r; j++) {
 				struct rdev *dd = &rp->devs[c[j].dev];
-				struct rmap *m = &dd->maps[c[j].idx];
 
 				/* The newest write's sharers keep it, once each. */
 				if (j == best ||
-				    (thin_block_time_time(m->bt) == kt &&
-				     c[j].dev != c[best].dev &&
+				    (c[j].time == k->time &&
+				     c[j].dev != k->dev &&
 				     c[j].dev != last_dev)) {
 					last_dev = c[j].dev;
 					continue;
@@ -700,28 +996,27 @@ static int one_owner(struct thin_repair *rp)
 						    " block %" PRIu64 " (time %"
 						    PRIu32 "): kept the newer, "
 						    "device %" PRIu64 "'s",
-						    c[i].d, dd->id, m->v,
-						    thin_block_time_time(m->bt),
-						    kd->id, km->v, kt, kd->id);
-				/* Its borrowers keep what they had. */
-				if (repair_own_maps(rp, dd) < 0) {
-					free(c);
-					return -ENOMEM;
-				}
-				dd->maps[c[j].idx].bt = DROPPED;
+						    c[j].d, dd->id, c[j].v,
+						    c[j].time, kd->id, k->v,
+						    k->time, kd->id);
+				r = add_excl(dd, c[j].idx);
 			}
 		}
 		i = e;
 	}
-	free(c);
+	if (r)
+		goto out;
 	if (dropped > REPAIR_NOTE_LIMIT)
 		repair_note(rp, "... %" PRIu64 " mappings dropped in all as "
 			    "claims on a data block another mapping has",
 			    dropped);
-	if (dropped)
-		for (size_t i = 0; i < rp->nr_devs; i++)
-			compact(&rp->devs[i], &removed);
-	return 0;
+	for (size_t i = 0; i < rp->nr_devs; i++)
+		if (rp->devs[i].nr_excl)
+			qsort(rp->devs[i].excl, rp->devs[i].nr_excl,
+			      sizeof(*rp->devs[i].excl), by_u64);
+out:
+	owner_pass_release(&p);
+	return r;
 }
 
 static int choose_superblock(struct thin_repair *rp)
@@ -834,37 +1129,84 @@ static int choose_superblock(struct thin_repair *rp)
 	return 0;
 }
 
+struct past_pass {
+	struct thin_repair *rp;
+	const struct rdev *d;
+	uint64_t *idx;		/* the device's mappings dropped here */
+	size_t n, cap;
+	uint64_t dropped;
+};
+
+static int past_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
+		      uint64_t bt)
+{
+	struct past_pass *p = ctx;
+	uint64_t b = thin_block_time_block(bt);
+
+	(void)leaf;
+	if (b < p->rp->nr_data_blocks)
+		return 0;
+	if (p->dropped++ < REPAIR_NOTE_LIMIT)
+		repair_note(p->rp, "device %" PRIu64 " block %" PRIu64 ": data "
+			    "block %" PRIu64 " is past nr_data_blocks %" PRIu64
+			    ": dropped", p->d->id, v, b, p->rp->nr_data_blocks);
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 64;
+		uint64_t *x = realloc(p->idx, cap * sizeof(*x));
+
+		if (!x)
+			return -ENOMEM;
+		p->idx = x;
+		p->cap = cap;
+	}
+	p->idx[p->n++] = idx;
+	return 0;
+}
+
+/* Both increasing: d's exclusions become their union. */
+static int merge_excl(struct rdev *d, const uint64_t *x, size_t n)
+{
+	uint64_t *m;
+	size_t i = 0, j = 0, k = 0;
+
+	if (!n)
+		return 0;
+	m = malloc((d->nr_excl + n) * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	while (i < d->nr_excl || j < n)
+		if (j == n || (i < d->nr_excl && d->excl[i] < x[j]))
+			m[k++] = d->excl[i++];
+		else
+			m[k++] = x[j++];
+	free(d->excl);
+	d->excl = m;
+	d->nr_excl = d->cap_excl = k;
+	return 0;
+}
+
 static int drop_out_of_range(struct thin_repair *rp)
 {
-	uint64_t dropped = 0, removed = 0;
+	struct past_pass p = { .rp = rp };
+	int r = 0;
 
-	for (size_t i = 0; i < rp->nr_devs; i++) {
+	for (size_t i = 0; i < rp->nr_devs && !r; i++) {
 		struct rdev *d = &rp->devs[i];
 
-		if (!d->nr || d->max_block < rp->nr_data_blocks)
+		if (!live_maps(d) || d->max_block < rp->nr_data_blocks)
 			continue;
-		if (repair_own_maps(rp, d) < 0)
-			return -ENOMEM;
-		for (size_t j = 0; j < d->nr; j++) {
-			uint64_t b = thin_block_time_block(d->maps[j].bt);
-
-			if (b < rp->nr_data_blocks)
-				continue;
-			if (dropped++ < REPAIR_NOTE_LIMIT)
-				repair_note(rp, "device %" PRIu64 " block %"
-					    PRIu64 ": data block %" PRIu64
-					    " is past nr_data_blocks %" PRIu64
-					    ": dropped", d->id, d->maps[j].v, b,
-					    rp->nr_data_blocks);
-			d->maps[j].bt = DROPPED;
-		}
+		p.d = d;
+		p.n = 0;
+		r = repair_each_map(rp, d, past_claim, &p);
+		if (!r)
+			r = merge_excl(d, p.idx, p.n);
 	}
-	if (dropped > REPAIR_NOTE_LIMIT)
+	free(p.idx);
+	if (r)
+		return r;
+	if (p.dropped > REPAIR_NOTE_LIMIT)
 		repair_note(rp, "... %" PRIu64 " mappings past nr_data_blocks "
-			    "dropped in all", dropped);
-	if (dropped)
-		for (size_t i = 0; i < rp->nr_devs; i++)
-			compact(&rp->devs[i], &removed);
+			    "dropped in all", p.dropped);
 	return 0;
 }
 
@@ -873,11 +1215,12 @@ static void fix_details(struct thin_repair *rp)
 	rp->nr_mappings = 0;
 	for (size_t i = 0; i < rp->nr_devs; i++) {
 		struct rdev *d = &rp->devs[i];
+		size_t nr = live_maps(d);
 
-		rp->nr_mappings += d->nr;
+		rp->nr_mappings += nr;
 		if (!d->have_details) {
 			d->have_details = 1;
-			d->details.mapped_blocks = d->nr;
+			d->details.mapped_blocks = nr;
 			d->details.transaction_id = rp->trans_id;
 			d->details.creation_time = 0;
 			/* Every older mapping shared: the kernel copies before
@@ -886,15 +1229,15 @@ static void fix_details(struct thin_repair *rp)
 			repair_note(rp, "device %" PRIu64 ": details lost: "
 				    "rebuilt (mapped_blocks %zu, transaction %"
 				    PRIu64 ", creation time 0, snapshotted time %"
-				    PRIu32 ")", d->id, d->nr, rp->trans_id,
+				    PRIu32 ")", d->id, nr, rp->trans_id,
 				    rp->time);
 			continue;
 		}
-		if (d->details.mapped_blocks != d->nr) {
+		if (d->details.mapped_blocks != nr) {
 			repair_note(rp, "device %" PRIu64 ": mapped_blocks "
 				    "corrected from %" PRIu64 " to %zu", d->id,
-				    d->details.mapped_blocks, d->nr);
-			d->details.mapped_blocks = d->nr;
+				    d->details.mapped_blocks, nr);
+			d->details.mapped_blocks = nr;
 		}
 		if (d->details.creation_time > rp->time)
 			d->details.creation_time = rp->time;
@@ -955,6 +1298,7 @@ int thin_repair_read(struct pd_io *in, const struct thin_repair_opts *o,
 		goto fail;
 	if (!rp->sb_ok || !rp->details_clean || !rp->top_clean ||
 	    rp->trees_damaged) {
+		drop_early(rp);
 		r = repair_scan(rp);
 		if (!r)
 			r = repair_rebuild(rp);
@@ -988,8 +1332,7 @@ int thin_repair_read(struct pd_io *in, const struct thin_repair_opts *o,
 	r = refuse_empty(rp);
 	if (r)
 		goto fail;
-	pd_bm_destroy(rp->bm);
-	rp->bm = NULL;
+	/* The block manager stays: emitting reads the lazy devices again. */
 	free(rp->node);
 	free(rp->refd);
 	free(rp->cands);
@@ -1031,7 +1374,7 @@ uint64_t thin_repair_blocks_needed(const struct thin_repair *rp)
 		      PD_SM_ENTRIES_PER_BITMAP;
 
 	for (size_t i = 0; i < rp->nr_devs; i++)
-		n += tree_blocks(rp->devs[i].nr, 252);
+		n += tree_blocks(live_maps(&rp->devs[i]), 252);
 	n += tree_blocks(rp->nr_devs, 252) + tree_blocks(rp->nr_devs, 126);
 	n += nb + nb / 100 + 2;
 	return n + n / PD_SM_ENTRIES_PER_BITMAP + 1;
@@ -1052,6 +1395,61 @@ uint64_t thin_repair_nr_mappings(const struct thin_repair *rp)
 	return rp->nr_mappings;
 }
 
+/* Whether a and b (both lazy) give the same mappings wherever read. */
+static int same_stream(const struct rdev *a, const struct rdev *b)
+{
+	return a->root == b->root && a->nr == b->nr &&
+	       a->nr_extra == b->nr_extra && a->nr_excl == b->nr_excl &&
+	       (!a->nr_extra ||
+		!memcmp(a->maps, b->maps, a->nr_extra * sizeof(*a->maps))) &&
+	       (!a->nr_excl ||
+		!memcmp(a->excl, b->excl, a->nr_excl * sizeof(*a->excl)));
+}
+
+/*
+ * lead[i]: the first device whose mappings device i's are (the same tree,
+ * patches and drops: a snapshot nothing was written to since), or i.
+ */
+static int same_leads(const struct thin_repair *rp, size_t **out)
+{
+	size_t n = 0, *lead = malloc((rp->nr_devs ? rp->nr_devs : 1) *
+				     sizeof(*lead));
+	struct rootref *refs = malloc((rp->nr_devs ? rp->nr_devs : 1) *
+				      sizeof(*refs));
+
+	*out = NULL;
+	if (!lead || !refs) {
+		free(lead);
+		free(refs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < rp->nr_devs; i++) {
+		lead[i] = i;
+		if (rp->devs[i].lazy && live_maps(&rp->devs[i])) {
+			refs[n].root = rp->devs[i].root;
+			refs[n++].i = i;
+		}
+	}
+	qsort(refs, n, sizeof(*refs), by_root);
+	for (size_t k = 1, g = 0; k < n; k++) {
+		if (refs[k].root != refs[g].root) {
+			g = k;
+			continue;
+		}
+		/* The first alike in the group (by index: emitted before). */
+		for (size_t j = g; j < k; j++)
+			if (lead[refs[j].i] == refs[j].i &&
+			    same_stream(&rp->devs[refs[j].i],
+					&rp->devs[refs[k].i])) {
+				lead[refs[k].i] = refs[j].i;
+				break;
+			}
+	}
+	free(refs);
+	*out = lead;
+	return 0;
+}
+
 int thin_repair_emit(const struct thin_repair *rp, const struct thin_emitter *e)
 {
 	struct thin_emit_sb esb = {
@@ -1062,43 +1460,39 @@ int thin_repair_emit(const struct thin_repair *rp, const struct thin_emitter *e)
 		.data_block_size = rp->data_block_size,
 		.nr_data_blocks = rp->nr_data_blocks,
 	};
-	int r;
+	/* Reading the lazy devices again changes nothing but the cache. */
+	struct thin_repair *w = (struct thin_repair *)rp;
+	size_t *lead = NULL;
+	int r = 0;
 
-	if (e->begin_superblock && (r = e->begin_superblock(e->ctx, &esb)))
+	if (e->same_mappings && (r = same_leads(rp, &lead)))
 		return r;
+	if (e->begin_superblock && (r = e->begin_superblock(e->ctx, &esb)))
+		goto out;
 	for (size_t i = 0; i < rp->nr_devs; i++) {
 		const struct rdev *d = &rp->devs[i];
 		struct thin_emit_device ed = { d->id, d->details };
-		uint64_t vb = 0, db = 0, len = 0;
-		uint32_t t = 0;
+		struct emit_pass p = { .e = e };
 
 		if (e->begin_device && (r = e->begin_device(e->ctx, &ed)))
-			return r;
-		for (size_t j = 0; j < d->nr; j++) {
-			uint64_t v = d->maps[j].v;
-			uint64_t b = thin_block_time_block(d->maps[j].bt);
-			uint32_t mt = thin_block_time_time(d->maps[j].bt);
-
-			if (len && v == vb + len && b == db + len && mt == t) {
-				len++;
-				continue;
-			}
-			if (len && e->mapping &&
-			    (r = e->mapping(e->ctx, vb, db, len, t)))
-				return r;
-			vb = v;
-			db = b;
-			t = mt;
-			len = 1;
-		}
-		if (len && e->mapping && (r = e->mapping(e->ctx, vb, db, len, t)))
-			return r;
+			goto out;
+		if (lead && lead[i] != i)
+			r = e->same_mappings(e->ctx, rp->devs[lead[i]].id);
+		else if (live_maps(d))
+			r = repair_each_map(w, d, emit_map, &p);
+		if (r)
+			goto out;
+		if (p.len && e->mapping &&
+		    (r = e->mapping(e->ctx, p.vb, p.db, p.len, p.t)))
+			goto out;
 		if (e->end_device && (r = e->end_device(e->ctx)))
-			return r;
+			goto out;
 	}
-	if (e->end_superblock && (r = e->end_superblock(e->ctx)))
-		return r;
-	return 0;
+	if (e->end_superblock)
+		r = e->end_superblock(e->ctx);
+out:
+	free(lead);
+	return r;
 }
 
 void thin_repair_destroy(struct thin_repair *rp)
@@ -1106,11 +1500,12 @@ void thin_repair_destroy(struct thin_repair *rp)
 	if (!rp)
 		return;
 	for (size_t i = 0; i < rp->nr_devs; i++) {
-		if (!rp->devs[i].borrowed)
-			free(rp->devs[i].maps);
+		free(rp->devs[i].maps);
 		free(rp->devs[i].dmg);
+		free(rp->devs[i].excl);
 	}
 	free(rp->devs);
+	drop_early(rp);
 	free(rp->node);
 	free(rp->refd);
 	free(rp->cands);

@@ -32,7 +32,11 @@
  * Nothing is silent: every decision and every difference from what the
  * superblock claimed goes to opts.note, one line each (the library never
  * prints).  An empty pool is refused (-ENODATA) when the evidence is not
- * empty.  Memory: the mappings (16 bytes each), one byte per metadata block
+ * empty.  Memory: a record per device, not per mapping (a device's
+ * mappings are read again from its tree on the input by each pass that
+ * needs them, the emitting included, so `in` must stay open until
+ * thin_repair_destroy); the mappings patched in from other trees (16
+ * bytes each); three bits per data block; two bytes per metadata block
  * and one candidate record per unreferenced node found by a scan.
  *
  *	thin_repair_read(in, &opts, &rp);	(notes arrive here)
@@ -76,7 +80,11 @@ uint64_t thin_repair_blocks_needed(const struct thin_repair *rp);
 uint64_t thin_repair_trans_id(const struct thin_repair *rp);
 uint64_t thin_repair_nr_devices(const struct thin_repair *rp);
 uint64_t thin_repair_nr_mappings(const struct thin_repair *rp);
-/* Feeds the model: superblock, devices in id order, merged runs. */
+/*
+ * Feeds the model: superblock, devices in id order, merged runs; a device
+ * that maps what one before it maps (a snapshot nothing was written to
+ * since) as same_mappings when the emitter takes it.
+ */
 int thin_repair_emit(const struct thin_repair *rp, const struct thin_emitter *e);
 void thin_repair_destroy(struct thin_repair *rp);
 

@@ -20,6 +20,11 @@
 #define REPAIR_WALK (PD_WALK_PREFETCH | PD_WALK_LEAF_UNDERFULL_OK)
 /* Per-mapping notes past this many are counted, not listed. */
 #define REPAIR_NOTE_LIMIT 20u
+/*
+ * At most this many older details or top-level trees are merged, or
+ * orphan subtrees taken into one damaged range.
+ */
+#define REPAIR_MAX_MERGE 4096u
 
 struct rmap {
 	uint64_t v;
@@ -30,24 +35,37 @@ struct rrange {
 	uint64_t begin, end;	/* virtual blocks [begin, end) */
 };
 
+/*
+ * A device's mappings are not held in memory while a tree on the input
+ * has them (lazy): they are read again, in key order, by each pass that
+ * needs them (repair_each_map), so the model costs O(devices) and not
+ * O(mappings), and a snapshot that shares its origin's root shares its
+ * mappings for free.  Ranges patched in from other trees are held (the
+ * extra mappings); a device is held whole only when a patch would give a
+ * key twice (repair_materialise).  The layer-4 drops are exclusions:
+ * ordinals in the device's mapping order.
+ */
 struct rdev {
 	uint64_t id;
 	int have_details, have_root;
 	struct thin_details details;
 	uint64_t root;
-	struct rmap *maps;	/* increasing v */
-	size_t nr, cap;
+	int lazy;		/* the mappings are root's tree's, not maps */
 	/*
-	 * maps is another device's (a snapshot with its origin's root): not
-	 * freed here, and copied before either is changed (repair_own_maps).
+	 * When !lazy: the mappings, increasing v.  When lazy: the first
+	 * nr_extra are mappings from other trees (patched ranges), increasing
+	 * v and at no key the tree has, merged in wherever the tree is read.
 	 */
-	int borrowed;
-	int lent;		/* some device may borrow maps */
-	/* The newest time and highest data block in maps (when nr). */
+	struct rmap *maps;
+	size_t nr, cap;		/* nr: mappings (before exclusions) */
+	size_t nr_extra;
+	/* The newest time and highest data block in the mappings (when nr). */
 	uint32_t max_time;
 	uint64_t max_block;
 	struct rrange *dmg;	/* damaged ranges of the current tree */
 	size_t nr_dmg, cap_dmg;
+	uint64_t *excl;		/* dropped: ordinals of mappings, rising */
+	size_t nr_excl, cap_excl;
 };
 
 enum cand_kind { CAND_UNKNOWN, CAND_MAP, CAND_TOP, CAND_DETAILS, CAND_OTHER };
@@ -116,6 +134,12 @@ struct thin_repair {
 	uint64_t nr_data_blocks;
 	uint64_t nr_mappings;
 
+	/*
+	 * The one-owner rule's first pass, done by the walk from the
+	 * superblock (repair.c); dropped when the scan changes the model.
+	 */
+	struct owner_pass *early;
+
 	char *msg;
 	size_t msg_len;
 };
@@ -129,17 +153,26 @@ struct rdev *repair_find_dev(struct thin_repair *rp, uint64_t id);
 /* Finds or inserts (keeping the order); NULL when out of memory. */
 struct rdev *repair_get_dev(struct thin_repair *rp, uint64_t id);
 int repair_add_map(struct rdev *d, uint64_t v, uint64_t bt);
+/* A lazy device's mappings read into maps (not lazy from then on). */
+int repair_materialise(struct thin_repair *rp, struct rdev *d);
 /*
- * Before d's mappings change: d gets maps of its own, and so does every
- * device borrowing d's.  0 or -ENOMEM.
+ * Each of d's mappings not excluded, in order: idx is its ordinal, leaf
+ * the mapping leaf it is read from (UINT64_MAX when held in memory).  A
+ * non-zero return from fn stops the walk and is returned.
  */
-int repair_own_maps(struct thin_repair *rp, struct rdev *d);
+typedef int (*repair_map_fn)(void *ctx, uint64_t leaf, uint64_t idx,
+			     uint64_t v, uint64_t bt);
+int repair_each_map(struct thin_repair *rp, const struct rdev *d,
+		    repair_map_fn fn, void *ctx);
+/* d becomes lazy over root: counted and its damage recorded (d->dmg). */
+int repair_walk_lazy(struct thin_repair *rp, struct rdev *d, uint64_t root);
 
 /* What a walk of a mapping tree saw (within the keys asked for). */
 struct map_stats {
 	uint64_t nr;
 	uint32_t max_time;
 	uint64_t kmin, kmax;	/* first and last key, when nr */
+	uint64_t max_block;
 	int damaged;		/* a damaged range meets the keys asked for */
 };
 
@@ -152,8 +185,21 @@ int repair_walk_map(struct thin_repair *rp, uint64_t root, struct rdev *d,
 		    uint64_t lo, uint64_t hi, int record_dmg,
 		    struct map_stats *st);
 
-/* repair_scan.c: layer 2 and 3.  0 or a negative errno (msg set). */
+/* repair_scan.c: layers 2 and 3.  0 or a negative errno (msg set). */
 int repair_scan(struct thin_repair *rp);
 int repair_rebuild(struct thin_repair *rp);
+/* The scan's candidate rooted at block, or NULL. */
+struct cand *repair_find_cand(struct thin_repair *rp, uint64_t block);
+/* qsort orders: struct rmap by v; struct cand * newest, largest first. */
+int repair_by_v(const void *a, const void *b);
+int repair_by_rank(const void *a, const void *b);
+/* A walk callback's "found": stops the walk (not an error). */
+#define COMMON_FOUND 1
+/* Whether tree `root` holds at least one of d's own mappings. */
+int repair_shares_with(struct thin_repair *rp, uint64_t root,
+		       const struct rdev *d, int *out);
+
+/* repair_patch.c: d's damaged ranges filled (layer 3, last). */
+int repair_patch_device(struct thin_repair *rp, struct rdev *d);
 
 #endif

@@ -143,7 +143,7 @@ static int add_cand(struct thin_repair *rp, uint64_t block)
 	return 0;
 }
 
-static struct cand *find_cand(struct thin_repair *rp, uint64_t block)
+struct cand *repair_find_cand(struct thin_repair *rp, uint64_t block)
 {
 	size_t lo = 0, hi = rp->nr_cands;
 
@@ -328,7 +328,7 @@ static int stats(struct thin_repair *rp, struct cand *c)
 		c->damaged = x.damaged;
 		/* As new as the newest device tree it names. */
 		for (size_t i = 0; i < x.nr; i++) {
-			const struct cand *m = find_cand(rp,
+			const struct cand *m = repair_find_cand(rp,
 							 load_le64(x.vals + 8 * i));
 
 			if (m && m->kind == CAND_MAP && m->max_time > c->max_time)
@@ -349,8 +349,9 @@ static int stats(struct thin_repair *rp, struct cand *c)
 static int mark_held(struct thin_repair *rp)
 {
 	for (size_t i = 0; i < rp->nr_copies; i++) {
-		struct cand *t = find_cand(rp, rp->copies[i].sb.mapping_root);
-		struct cand *d = find_cand(rp, rp->copies[i].sb.details_root);
+		const struct thin_sb *sb = &rp->copies[i].sb;
+		struct cand *t = repair_find_cand(rp, sb->mapping_root);
+		struct cand *d = repair_find_cand(rp, sb->details_root);
 		struct entries x;
 		int r;
 
@@ -361,7 +362,8 @@ static int mark_held(struct thin_repair *rp)
 		t->held = 1;
 		r = read_entries(rp, t->block, 8, &x);
 		for (size_t j = 0; j < x.nr && !r; j++) {
-			struct cand *m = find_cand(rp, load_le64(x.vals + 8 * j));
+			struct cand *m = repair_find_cand(rp,
+						load_le64(x.vals + 8 * j));
 
 			if (m && m->kind == CAND_MAP)
 				m->held = 1;
@@ -528,7 +530,7 @@ int repair_scan(struct thin_repair *rp)
 		struct cand *c;
 
 		if (rp->devs[i].have_root &&
-		    (c = find_cand(rp, rp->devs[i].root)))
+		    (c = repair_find_cand(rp, rp->devs[i].root)))
 			c->used = 1;
 	}
 	repair_note(rp, "scan: %" PRIu64 " blocks; unreferenced trees: %zu "
@@ -598,7 +600,7 @@ static struct cand *best(struct thin_repair *rp, enum cand_kind kind)
  */
 static uint64_t tree_count(struct thin_repair *rp, uint64_t root)
 {
-	const struct cand *c = find_cand(rp, root);
+	const struct cand *c = repair_find_cand(rp, root);
 
 	return c && c->kind == CAND_MAP ? c->nr : 0;
 }
@@ -708,24 +710,13 @@ static void note_held_choice(struct thin_repair *rp, const struct cand *c,
 
 static int walk_dev(struct thin_repair *rp, struct rdev *d, uint64_t root)
 {
-	struct cand *c = find_cand(rp, root);
+	struct cand *c = repair_find_cand(rp, root);
 
-	if (repair_own_maps(rp, d) < 0)
-		return -ENOMEM;
-
-	d->have_root = 1;
-	d->root = root;
-	d->nr = 0;
-	d->nr_dmg = 0;
-	d->max_time = 0;
-	d->max_block = 0;
 	if (c)
 		c->used = 1;
-	return repair_walk_map(rp, root, d, 0, UINT64_MAX, 1, NULL);
+	return repair_walk_lazy(rp, d, root);
 }
 
-/* At most this many older details or top-level trees are merged. */
-#define REPAIR_MAX_MERGE 4096u
 
 /*
  * Lost details, from the details trees the scan found, newest first.
@@ -787,9 +778,6 @@ static int rebuild_details(struct thin_repair *rp)
 	return r;
 }
 
-static int shares_with(struct thin_repair *rp, uint64_t root,
-		       const struct rdev *d, int *out);
-
 /* How a device's tree ranks: holding its mapped_blocks, newest, current. */
 struct tree_rank {
 	int fits;
@@ -819,7 +807,7 @@ static int tree_above(const struct tree_rank *a, const struct tree_rank *b)
  */
 static int newer_tree(struct thin_repair *rp, struct rdev *d)
 {
-	const struct cand *given = find_cand(rp, d->root);
+	const struct cand *given = repair_find_cand(rp, d->root);
 	struct tree_rank g, b = { 0 }, t;
 	struct cand *best_c = NULL;
 	int r = 0;
@@ -842,7 +830,7 @@ static int newer_tree(struct thin_repair *rp, struct rdev *d)
 		t.held = c->held;
 		if (!tree_above(&t, &g) || (best_c && !tree_above(&t, &b)))
 			continue;
-		r = shares_with(rp, c->block, d, &yes);
+		r = repair_shares_with(rp, c->block, d, &yes);
 		if (yes) {
 			best_c = c;
 			b = t;
@@ -1025,7 +1013,7 @@ static int match_orphans(struct thin_repair *rp)
 	return 0;
 }
 
-static int by_v(const void *a, const void *b)
+int repair_by_v(const void *a, const void *b)
 {
 	const struct rmap *x = a, *y = b;
 
@@ -1038,25 +1026,89 @@ static int has_map(const struct rdev *d, const struct rmap *m)
 
 	if (!d->nr)
 		return 0;
-	f = bsearch(m, d->maps, d->nr, sizeof(*m), by_v);
+	f = bsearch(m, d->maps, d->nr, sizeof(*m), repair_by_v);
 	return f && f->bt == m->bt;
 }
 
+/* Counts d's mappings that t (held in memory, increasing v) has too. */
+struct common {
+	const struct rdev *t;
+	size_t n;
+	int first;		/* stop at the first */
+};
+
+
+static int common_map(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
+		      uint64_t bt)
+{
+	struct common *x = ctx;
+	struct rmap m = { v, bt };
+
+	(void)leaf;
+	(void)idx;
+	if (!has_map(x->t, &m))
+		return 0;
+	x->n++;
+	return x->first ? COMMON_FOUND : 0;
+}
+
+/*
+ * How many of t's mappings d has (d held in memory or lazy, read
+ * through without holding it); with first, 1 at the first.
+ */
+static int count_common(struct thin_repair *rp, const struct rdev *d,
+			const struct rdev *t, int first, size_t *out)
+{
+	struct common x = { t, 0, first };
+	int r = 0;
+
+	if (d->lazy) {
+		r = repair_each_map(rp, d, common_map, &x);
+		if (r == COMMON_FOUND)
+			r = 0;
+	} else {
+		for (size_t i = 0; i < t->nr && !(first && x.n); i++)
+			x.n += has_map(d, &t->maps[i]);
+	}
+	*out = x.n;
+	return r;
+}
+
 /* Whether tree `root` holds at least one of d's own mappings. */
-static int shares_with(struct thin_repair *rp, uint64_t root,
+/*
+ * t sized for the tree at root as the scan counted it (a walk's count,
+ * not a value read from disk): read in, it is not grown twice over.
+ */
+static int presize(struct thin_repair *rp, uint64_t root, struct rdev *t)
+{
+	const struct cand *c = repair_find_cand(rp, root);
+
+	if (!c || c->kind != CAND_MAP || !c->nr)
+		return 0;
+	t->maps = malloc(c->nr * sizeof(*t->maps));
+	if (!t->maps)
+		return -ENOMEM;
+	t->cap = c->nr;
+	return 0;
+}
+
+int repair_shares_with(struct thin_repair *rp, uint64_t root,
 		       const struct rdev *d, int *out)
 {
 	struct rdev t = { 0 };
-	int r = repair_walk_map(rp, root, &t, 0, UINT64_MAX, 0, NULL);
+	size_t n = 0;
+	int r = presize(rp, root, &t);
 
-	*out = 0;
-	for (size_t i = 0; i < t.nr && !r && !*out; i++)
-		*out = has_map(d, &t.maps[i]);
+	if (!r)
+		r = repair_walk_map(rp, root, &t, 0, UINT64_MAX, 0, NULL);
+	if (!r)
+		r = count_common(rp, d, &t, 1, &n);
+	*out = n > 0;
 	free(t.maps);
 	return r;
 }
 
-static int by_rank(const void *a, const void *b)
+int repair_by_rank(const void *a, const void *b)
 {
 	const struct cand *x = *(const struct cand *const *)a;
 	const struct cand *y = *(const struct cand *const *)b;
@@ -1091,7 +1143,7 @@ static int adopt_orphans(struct thin_repair *rp)
 		if (rp->cands[i].kind == CAND_MAP && !rp->cands[i].used &&
 		    rp->cands[i].nr)
 			order[n++] = &rp->cands[i];
-	qsort(order, n, sizeof(*order), by_rank);
+	qsort(order, n, sizeof(*order), repair_by_rank);
 	if (n > REPAIR_MAX_ADOPT) {
 		repair_note(rp, "%zu orphan mapping trees: only the newest %u "
 			    "are considered", n, REPAIR_MAX_ADOPT);
@@ -1107,12 +1159,14 @@ static int adopt_orphans(struct thin_repair *rp)
 		uint64_t like = 0;
 
 		m->used = 1;
-		r = repair_walk_map(rp, m->block, &t, 0, UINT64_MAX, 1, NULL);
+		r = presize(rp, m->block, &t);
+		if (!r)
+			r = repair_walk_map(rp, m->block, &t, 0, UINT64_MAX,
+					    1, NULL);
 		for (size_t i = 0; i < rp->nr_devs && !r; i++) {
 			size_t same = 0;
 
-			for (size_t j = 0; j < t.nr; j++)
-				same += has_map(&rp->devs[i], &t.maps[j]);
+			r = count_common(rp, &rp->devs[i], &t, 0, &same);
 			if (same > most) {
 				most = same;
 				like = rp->devs[i].id;
@@ -1138,6 +1192,11 @@ static int adopt_orphans(struct thin_repair *rp)
 			r = -ENOMEM;
 			break;
 		}
+		/* Read again when needed, not held. */
+		free(t.maps);
+		t.maps = NULL;
+		t.cap = 0;
+		t.lazy = 1;
 		t.id = next;
 		t.have_root = 1;
 		t.root = m->block;
@@ -1155,225 +1214,6 @@ static int adopt_orphans(struct thin_repair *rp)
 	return r;
 }
 
-struct src {
-	uint64_t root;
-	uint32_t max_time;
-	uint64_t nr;
-	int held;		/* a metadata snapshot's */
-};
-
-static int patch_from(struct thin_repair *rp, struct rdev *d,
-		      const struct rrange *g, const struct src *s, int *done)
-{
-	const char *held = s->held ? " (a metadata snapshot's)" : "";
-	uint64_t root = s->root;
-	struct rdev t = { 0 };
-	struct map_stats st;
-	int r;
-
-	*done = 0;
-	r = repair_walk_map(rp, root, &t, g->begin, g->end, 0, &st);
-	if (!r && !st.damaged) {
-		for (size_t i = 0; i < t.nr && !r; i++)
-			r = repair_add_map(d, t.maps[i].v, t.maps[i].bt);
-		if (!r) {
-			*done = 1;
-			if (g->end == UINT64_MAX)
-				repair_note(rp, "device %" PRIu64 ": virtual "
-					    "blocks from %" PRIu64 " on (a "
-					    "damaged node) patched from the "
-					    "older tree at block %" PRIu64
-					    "%s: %zu mapping(s)", d->id,
-					    g->begin, root, held, t.nr);
-			else
-				repair_note(rp, "device %" PRIu64 ": virtual "
-					    "blocks %" PRIu64 "-%" PRIu64 " (a "
-					    "damaged node) patched from the "
-					    "older tree at block %" PRIu64
-					    "%s: %zu mapping(s)", d->id,
-					    g->begin, g->end - 1, root, held,
-					    t.nr);
-		}
-	}
-	free(t.maps);
-	return r;
-}
-
-static int by_newest(const void *a, const void *b)
-{
-	const struct src *x = a, *y = b;
-
-	if (x->max_time != y->max_time)
-		return x->max_time > y->max_time ? -1 : 1;
-	if (x->nr != y->nr)
-		return x->nr > y->nr ? -1 : 1;
-	return x->root > y->root ? -1 : x->root < y->root;
-}
-
-/* Older copies of d's tree, newest first. */
-static int sources(struct thin_repair *rp, const struct rdev *d,
-		   struct src **out, size_t *n)
-{
-	struct src *s = NULL;
-	size_t k = 0;
-	int r = 0;
-
-	*out = NULL;
-	*n = 0;
-	s = malloc((rp->nr_cands ? rp->nr_cands : 1) * sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < rp->nr_cands && !r; i++) {
-		struct cand *c = &rp->cands[i];
-		int yes = 0;
-
-		if (c->kind == CAND_TOP && c->block != rp->sb.mapping_root) {
-			unsigned char v[8];
-			struct cand *m;
-
-			if (!pd_btree_lookup(rp->bm, c->block, 8, d->id, v,
-					     NULL) &&
-			    load_le64(v) != d->root &&
-			    (m = find_cand(rp, load_le64(v))) &&
-			    m->kind == CAND_MAP) {
-				int dup = 0;
-
-				for (size_t j = 0; j < k; j++)
-					dup |= s[j].root == m->block;
-				if (!dup)
-					s[k++] = (struct src){
-						m->block, m->max_time, m->nr,
-						c->held || m->held };
-			}
-			continue;
-		}
-		/* Another device's tree (a snapshot's) is not an older copy. */
-		if (c->kind != CAND_MAP || c->block == d->root || c->used)
-			continue;
-		r = shares_with(rp, c->block, d, &yes);
-		if (!r && yes) {
-			int dup = 0;
-
-			for (size_t j = 0; j < k; j++)
-				dup |= s[j].root == c->block;
-			if (!dup)
-				s[k++] = (struct src){ c->block, c->max_time,
-						       c->nr, c->held };
-		}
-	}
-	if (r) {
-		free(s);
-		return r;
-	}
-	qsort(s, k, sizeof(*s), by_newest);
-	*out = s;
-	*n = k;
-	return 0;
-}
-
-/*
- * No older copy covers a damaged range: the subtrees that lost their
- * parent are still there, unreferenced, each a candidate of its own.
- * Those whose keys all lie in the range are taken, newest first, each
- * only if its keys do not overlap one taken before (an older version of
- * the same subtree).  Used when no other tree fits; each one reported.
- */
-static int fill_fragments(struct thin_repair *rp, struct rdev *d,
-			  const struct rrange *g, int *done)
-{
-	struct cand **order;
-	size_t n = 0, taken = 0;
-	int r = 0;
-
-	*done = 0;
-	order = malloc((rp->nr_cands ? rp->nr_cands : 1) * sizeof(*order));
-	if (!order)
-		return -ENOMEM;
-	for (size_t i = 0; i < rp->nr_cands; i++) {
-		struct cand *c = &rp->cands[i];
-
-		if (c->kind == CAND_MAP && !c->used && !c->damaged && c->nr &&
-		    c->kmin >= g->begin && c->kmax < g->end)
-			order[n++] = c;
-	}
-	qsort(order, n, sizeof(*order), by_rank);
-	for (size_t k = 0; k < n && !r && taken < REPAIR_MAX_MERGE; k++) {
-		struct cand *c = order[k];
-		int overlap = 0;
-
-		for (size_t j = 0; j < taken && !overlap; j++)
-			overlap = c->kmin <= order[j]->kmax &&
-				  order[j]->kmin <= c->kmax;
-		if (overlap)
-			continue;
-		r = repair_walk_map(rp, c->block, d, 0, UINT64_MAX, 0, NULL);
-		c->used = 1;
-		order[taken++] = c;	/* k >= taken: no entry is lost */
-		if (!r)
-			repair_note(rp, "device %" PRIu64 ": virtual blocks %"
-				    PRIu64 "-%" PRIu64 " (in a damaged node's "
-				    "range) from the orphan subtree at block %"
-				    PRIu64 ": %" PRIu64 " mapping(s)", d->id,
-				    c->kmin, c->kmax, c->block, c->nr);
-	}
-	free(order);
-	*done = taken > 0;
-	return r;
-}
-
-static int patch_device(struct thin_repair *rp, struct rdev *d)
-{
-	struct src *s;
-	size_t n, j = 0;
-	int r;
-
-	r = repair_own_maps(rp, d);
-	if (r)
-		return r;
-	r = sources(rp, d, &s, &n);
-	for (size_t g = 0; g < d->nr_dmg && !r; g++) {
-		int done = 0;
-
-		for (size_t i = 0; i < n && !done && !r; i++)
-			r = patch_from(rp, d, &d->dmg[g], &s[i], &done);
-		if (!r && !done)
-			r = fill_fragments(rp, d, &d->dmg[g], &done);
-		if (!r && !done) {
-			if (d->dmg[g].end == UINT64_MAX)
-				repair_note(rp, "device %" PRIu64 ": virtual "
-					    "blocks from %" PRIu64 " on lost (a "
-					    "damaged node, no older copy)",
-					    d->id, d->dmg[g].begin);
-			else
-				repair_note(rp, "device %" PRIu64 ": virtual "
-					    "blocks %" PRIu64 "-%" PRIu64
-					    " lost (a damaged node, no older "
-					    "copy)", d->id, d->dmg[g].begin,
-					    d->dmg[g].end - 1);
-		}
-	}
-	free(s);
-	if (r)
-		return r;
-	/* Patched entries were appended: back in order, one per block. */
-	if (d->nr)
-		qsort(d->maps, d->nr, sizeof(*d->maps), by_v);
-	d->max_time = 0;
-	d->max_block = 0;
-	for (size_t i = 0; i < d->nr; i++)
-		if (!j || d->maps[i].v != d->maps[j - 1].v) {
-			uint64_t bt = d->maps[i].bt;
-
-			if (thin_block_time_time(bt) > d->max_time)
-				d->max_time = thin_block_time_time(bt);
-			if (thin_block_time_block(bt) > d->max_block)
-				d->max_block = thin_block_time_block(bt);
-			d->maps[j++] = d->maps[i];
-		}
-	d->nr = j;
-	return 0;
-}
-
 int repair_rebuild(struct thin_repair *rp)
 {
 	size_t unused = 0;
@@ -1389,7 +1229,7 @@ int repair_rebuild(struct thin_repair *rp)
 		r = adopt_orphans(rp);
 	for (size_t i = 0; i < rp->nr_devs && !r; i++)
 		if (rp->devs[i].nr_dmg)
-			r = patch_device(rp, &rp->devs[i]);
+			r = repair_patch_device(rp, &rp->devs[i]);
 	if (r)
 		return r;
 	for (size_t i = 0; i < rp->nr_cands; i++)

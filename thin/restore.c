@@ -52,6 +52,7 @@ struct thin_restore {
 	struct device cur;
 	uint64_t next_v;		/* lowest virtual block still free */
 	uint64_t mapped;
+	int same;			/* an earlier device's tree (root) */
 	char msg[256];
 };
 
@@ -237,6 +238,7 @@ static int begin_device(void *ctx, const struct thin_emit_device *d)
 	rs->cur.root = 0;
 	rs->next_v = 0;
 	rs->mapped = 0;
+	rs->same = 0;
 	return pd_btree_builder_create_shared(rs->tm, 8, rs->share, count_leaf,
 					      rs, &rs->b);
 }
@@ -247,6 +249,10 @@ static int mapping(void *ctx, uint64_t v, uint64_t d, uint64_t len,
 	struct thin_restore *rs = ctx;
 	int r;
 
+	if (rs->same)
+		return failf(rs, -EINVAL, "device %" PRIu64 ": a mapping after "
+			     "another device's mappings were given for it",
+			     rs->cur.id);
 	if (v < rs->next_v)
 		return failf(rs, -EINVAL, "device %" PRIu64 ": virtual block "
 			     "%" PRIu64 " overlaps or comes before the previous "
@@ -291,7 +297,11 @@ static int end_device(void *ctx)
 			     "is %" PRIu64 " but its mappings cover %" PRIu64
 			     " blocks", rs->cur.id,
 			     rs->cur.details.mapped_blocks, rs->mapped);
-	r = pd_btree_builder_finish(rs->b, &rs->cur.root);
+	/* The shared root gains the reference a build would have given. */
+	if (rs->same)
+		r = pd_tm_inc(rs->tm, rs->cur.root);
+	else
+		r = pd_btree_builder_finish(rs->b, &rs->cur.root);
 	pd_btree_builder_destroy(rs->b);
 	rs->b = NULL;
 	if (r < 0)
@@ -304,6 +314,34 @@ static int end_device(void *ctx)
 	return 0;
 }
 
+/*
+ * The device maps what an earlier one maps: building its tree would end
+ * with every node equal to one of that device's (THIN.md §9: the same
+ * keys cut the same nodes), so all shared and nothing written but one more
+ * reference to the root; that is done without the build.
+ */
+static int same_mappings(void *ctx, uint64_t dev_id)
+{
+	struct thin_restore *rs = ctx;
+	const struct device *o = NULL;
+
+	if (rs->mapped || rs->same)
+		return failf(rs, -EINVAL, "device %" PRIu64 ": another "
+			     "device's mappings given after its own",
+			     rs->cur.id);
+	for (size_t i = 0; i < rs->nr_devs && !o; i++)
+		if (rs->devs[i].id == dev_id)
+			o = &rs->devs[i];
+	if (!o)
+		return failf(rs, -EINVAL, "device %" PRIu64 ": the mappings of "
+			     "device %" PRIu64 ", which was not given before",
+			     rs->cur.id, dev_id);
+	rs->cur.root = o->root;
+	rs->mapped = o->details.mapped_blocks;
+	rs->same = 1;
+	return 0;
+}
+
 void thin_restore_emitter(struct thin_restore *rs, struct thin_emitter *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -312,6 +350,7 @@ void thin_restore_emitter(struct thin_restore *rs, struct thin_emitter *e)
 	e->begin_device = begin_device;
 	e->mapping = mapping;
 	e->end_device = end_device;
+	e->same_mappings = same_mappings;
 }
 
 static int by_id(const void *a, const void *b)

@@ -16,7 +16,9 @@
  * boundaries chosen by their keys, and a node equal to one written before
  * (another device's) is referenced instead of written again, whatever the
  * XML form.  The data space map counts each distinct leaf's blocks once,
- * as the kernel does.
+ * as the kernel does.  A device given as another's mappings (the
+ * same_mappings event) gets that device's tree, as the build would have
+ * ended, without the build.
  *
  * What is refused (the emitter returns -EINVAL and thin_restore_message()
  * says why, one line without the place): a data block at or past
