@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "base/endian.h"
+#include "base/grow.h"
 #include "pdata/ondisk.h"
 #include "pdata/tm.h"
 
@@ -1066,15 +1067,8 @@ struct del_stack {
 
 static int del_push(struct del_stack *s, uint64_t block)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		uint64_t *p = realloc(s->b, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		s->b = p;
-		s->cap = cap;
-	}
+	if (BASE_GROW(s->b, s->cap, s->n + 1, 256) < 0)
+		return -ENOMEM;
 	s->b[s->n++] = block;
 	return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "base/bitmap.h"
 #include "base/endian.h"
+#include "base/grow.h"
 #include "pdata/bm.h"
 #include "pdata/btree.h"
 #include "pdata/ondisk.h"
@@ -82,15 +83,8 @@ struct rdev *repair_get_dev(struct thin_repair *rp, uint64_t id)
 
 	if (x)
 		return x;
-	if (rp->nr_devs == rp->cap_devs) {
-		size_t cap = rp->cap_devs ? 2 * rp->cap_devs : 16;
-
-		x = realloc(rp->devs, cap * sizeof(*x));
-		if (!x)
-			return NULL;
-		rp->devs = x;
-		rp->cap_devs = cap;
-	}
+	if (BASE_GROW(rp->devs, rp->cap_devs, rp->nr_devs + 1, 16) < 0)
+		return NULL;
 	/* Ids mostly arrive in increasing order: append is the usual case. */
 	pos = rp->nr_devs;
 	while (pos > 0 && rp->devs[pos - 1].id > id)
@@ -106,15 +100,8 @@ struct rdev *repair_get_dev(struct thin_repair *rp, uint64_t id)
 
 int repair_add_map(struct rdev *d, uint64_t v, uint64_t bt)
 {
-	if (d->nr == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 256;
-		struct rmap *m = realloc(d->maps, cap * sizeof(*m));
-
-		if (!m)
-			return -ENOMEM;
-		d->maps = m;
-		d->cap = cap;
-	}
+	if (BASE_GROW(d->maps, d->cap, d->nr + 1, 256) < 0)
+		return -ENOMEM;
 	d->maps[d->nr].v = v;
 	d->maps[d->nr].bt = bt;
 	if (thin_block_time_time(bt) > d->max_time)
@@ -127,15 +114,8 @@ int repair_add_map(struct rdev *d, uint64_t v, uint64_t bt)
 
 static int add_dmg(struct rdev *d, uint64_t begin, uint64_t end)
 {
-	if (d->nr_dmg == d->cap_dmg) {
-		size_t cap = d->cap_dmg ? 2 * d->cap_dmg : 8;
-		struct rrange *x = realloc(d->dmg, cap * sizeof(*x));
-
-		if (!x)
-			return -ENOMEM;
-		d->dmg = x;
-		d->cap_dmg = cap;
-	}
+	if (BASE_GROW(d->dmg, d->cap_dmg, d->nr_dmg + 1, 8) < 0)
+		return -ENOMEM;
 	d->dmg[d->nr_dmg].begin = begin;
 	d->dmg[d->nr_dmg].end = end;
 	d->nr_dmg++;
@@ -241,16 +221,9 @@ static int mark_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
 		p->leaf = leaf;
 		p->leaf_dup = 0;
 		if (leaf < p->leaves.nr_bits) {
-			if (p->nr_dev_leaves == p->cap_dev_leaves) {
-				size_t cap = 2 * p->cap_dev_leaves + 256;
-				uint64_t *x = realloc(p->dev_leaves,
-						      cap * sizeof(*x));
-
-				if (!x)
-					return -ENOMEM;
-				p->dev_leaves = x;
-				p->cap_dev_leaves = cap;
-			}
+			if (BASE_GROW(p->dev_leaves, p->cap_dev_leaves,
+				       p->nr_dev_leaves + 1, 256) < 0)
+				return -ENOMEM;
 			p->dev_leaves[p->nr_dev_leaves++] = leaf;
 			p->leaf_dup = base_bitmap_test(&p->leaves, leaf);
 		}
@@ -772,15 +745,8 @@ out:
 
 static int add_excl(struct rdev *d, uint64_t idx)
 {
-	if (d->nr_excl == d->cap_excl) {
-		size_t cap = d->cap_excl ? 2 * d->cap_excl : 16;
-		uint64_t *x = realloc(d->excl, cap * sizeof(*x));
-
-		if (!x)
-			return -ENOMEM;
-		d->excl = x;
-		d->cap_excl = cap;
-	}
+	if (BASE_GROW(d->excl, d->cap_excl, d->nr_excl + 1, 16) < 0)
+		return -ENOMEM;
 	d->excl[d->nr_excl++] = idx;
 	return 0;
 }
@@ -817,15 +783,8 @@ static int collect_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
 	(void)leaf;
 	if (b < p->nbits ? !base_bitmap_test(&p->mark, b) : !p->collect_past)
 		return 0;
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 256;
-		struct claim *x = realloc(p->c, cap * sizeof(*x));
-
-		if (!x)
-			return -ENOMEM;
-		p->c = x;
-		p->cap = cap;
-	}
+	if (BASE_GROW(p->c, p->cap, p->n + 1, 256) < 0)
+		return -ENOMEM;
 	p->c[p->n++] = (struct claim){ b, v, idx, p->dev,
 				       thin_block_time_time(bt) };
 	return 0;
@@ -1150,15 +1109,8 @@ static int past_claim(void *ctx, uint64_t leaf, uint64_t idx, uint64_t v,
 		repair_note(p->rp, "device %" PRIu64 " block %" PRIu64 ": data "
 			    "block %" PRIu64 " is past nr_data_blocks %" PRIu64
 			    ": dropped", p->d->id, v, b, p->rp->nr_data_blocks);
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 64;
-		uint64_t *x = realloc(p->idx, cap * sizeof(*x));
-
-		if (!x)
-			return -ENOMEM;
-		p->idx = x;
-		p->cap = cap;
-	}
+	if (BASE_GROW(p->idx, p->cap, p->n + 1, 64) < 0)
+		return -ENOMEM;
 	p->idx[p->n++] = idx;
 	return 0;
 }

@@ -23,6 +23,7 @@
 
 #include "base/bitmap.h"
 #include "base/endian.h"
+#include "base/grow.h"
 #include "pdata/ondisk.h"
 #include "pdata/scan.h"
 #include "pdata/sm.h"
@@ -44,15 +45,8 @@ enum node_kind {
  */
 static int add_copy(struct thin_repair *rp, uint64_t block, const void *data)
 {
-	if (rp->nr_copies == rp->cap_copies) {
-		size_t cap = rp->cap_copies ? 2 * rp->cap_copies : 4;
-		struct sbcopy *x = realloc(rp->copies, cap * sizeof(*x));
-
-		if (!x)
-			return -ENOMEM;
-		rp->copies = x;
-		rp->cap_copies = cap;
-	}
+	if (BASE_GROW(rp->copies, rp->cap_copies, rp->nr_copies + 1, 4) < 0)
+		return -ENOMEM;
 	rp->copies[rp->nr_copies].block = block;
 	thin_sb_unpack(data, &rp->copies[rp->nr_copies].sb);
 	rp->nr_copies++;
@@ -61,15 +55,9 @@ static int add_copy(struct thin_repair *rp, uint64_t block, const void *data)
 
 static int add_sm_index(struct thin_repair *rp, uint64_t block)
 {
-	if (rp->nr_sm_index == rp->cap_sm_index) {
-		size_t cap = rp->cap_sm_index ? 2 * rp->cap_sm_index : 16;
-		uint64_t *x = realloc(rp->sm_index, cap * sizeof(*x));
-
-		if (!x)
-			return -ENOMEM;
-		rp->sm_index = x;
-		rp->cap_sm_index = cap;
-	}
+	if (BASE_GROW(rp->sm_index, rp->cap_sm_index,
+		       rp->nr_sm_index + 1, 16) < 0)
+		return -ENOMEM;
 	rp->sm_index[rp->nr_sm_index++] = block;
 	return 0;
 }
@@ -129,15 +117,8 @@ static int scan_block(void *ctx, uint64_t block, enum pd_scan_kind kind,
 
 static int add_cand(struct thin_repair *rp, uint64_t block)
 {
-	if (rp->nr_cands == rp->cap_cands) {
-		size_t cap = rp->cap_cands ? 2 * rp->cap_cands : 64;
-		struct cand *c = realloc(rp->cands, cap * sizeof(*c));
-
-		if (!c)
-			return -ENOMEM;
-		rp->cands = c;
-		rp->cap_cands = cap;
-	}
+	if (BASE_GROW(rp->cands, rp->cap_cands, rp->nr_cands + 1, 64) < 0)
+		return -ENOMEM;
 	memset(&rp->cands[rp->nr_cands], 0, sizeof(*rp->cands));
 	rp->cands[rp->nr_cands++].block = block;
 	return 0;
