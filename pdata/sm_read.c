@@ -53,7 +53,31 @@ struct smread {
 	struct base_refcount *rc;
 	struct base_bitmap *unknown;
 	struct base_bitmap pending;	/* bitmap 3, overflow entry not seen */
+	/*
+	 * Every bit of pending lies in [pend_lo, pend_hi): the searches stay
+	 * there rather than read a bitmap of millions of blocks, nearly all
+	 * free, page by page.
+	 */
+	uint64_t pend_lo, pend_hi;
 };
+
+static void mark_pending(struct smread *s, uint64_t k)
+{
+	base_bitmap_set(&s->pending, k);
+	if (k < s->pend_lo)
+		s->pend_lo = k;
+	if (k >= s->pend_hi)
+		s->pend_hi = k + 1;
+}
+
+/* [b, e) clipped to where pending bits can be; empty: b >= e. */
+static void clip_pending(const struct smread *s, uint64_t *b, uint64_t *e)
+{
+	if (*b < s->pend_lo)
+		*b = s->pend_lo;
+	if (*e > s->pend_hi)
+		*e = s->pend_hi;
+}
 
 static int report(struct smread *s, struct pd_sm_damage *d)
 {
@@ -95,7 +119,13 @@ static void lose(struct smread *s, uint64_t b, uint64_t e)
 	if (b >= e)
 		return;
 	base_bitmap_set_range(s->unknown, b, e);
-	base_bitmap_clear_range(&s->pending, b, e);
+	{
+		uint64_t pb = b, pe = e;
+
+		clip_pending(s, &pb, &pe);
+		if (pb < pe)
+			base_bitmap_clear_range(&s->pending, pb, pe);
+	}
 	if (s->rc)
 		base_refcount_clear_range(s->rc, b, e);
 	else
@@ -133,8 +163,7 @@ static void copy_bitmap(struct smread *s, const unsigned char *data,
 		dst[w] = x;
 		threes = x & (x >> 1) & BASE_REFCOUNT_EVEN;
 		while (threes) {
-			base_bitmap_set(&s->pending,
-					base + (unsigned)__builtin_ctzll(threes) / 2);
+			mark_pending(s, base + (unsigned)__builtin_ctzll(threes) / 2);
 			threes &= threes - 1;
 		}
 	}
@@ -164,7 +193,7 @@ static void decode_bitmap(struct smread *s, const unsigned char *data,
 
 			s->counts[base + k] = c;
 			if (c == 3)
-				base_bitmap_set(&s->pending, base + k);
+				mark_pending(s, base + k);
 		}
 	}
 }
@@ -400,8 +429,9 @@ static int ov_damage(void *ctx, const struct pd_btree_damage *bd)
 	d.fault = bd->fault;
 	d.btree = *bd;
 	/* Only the blocks that needed the tree lose their counts. */
-	for (uint64_t k = b < e ? base_bitmap_next_set(&s->pending, b) : e;
-	     k < e; k = base_bitmap_next_set(&s->pending, k + 1)) {
+	clip_pending(s, &b, &e);
+	for (uint64_t k = base_bitmap_next_set_before(&s->pending, b, e);
+	     k < e; k = base_bitmap_next_set_before(&s->pending, k + 1, e)) {
 		base_bitmap_set(s->unknown, k);
 		base_bitmap_clear(&s->pending, k);
 		set_count(s, k, 0);	/* to 0: never allocates */
@@ -418,10 +448,11 @@ static int ov_node_ref(void *ctx, uint64_t block)
 static int report_missing(struct smread *s)
 {
 	struct pd_sm_damage d;
-	uint64_t b = base_bitmap_next_set(&s->pending, 0);
+	uint64_t b = base_bitmap_next_set_before(&s->pending, s->pend_lo,
+						 s->pend_hi);
 	int r;
 
-	while (b < s->nr) {
+	while (b < s->pend_hi) {
 		uint64_t e = base_bitmap_next_clear(&s->pending, b);
 
 		init_damage(&d, PD_SM_OVERFLOW_MISSING, b, e);
@@ -431,7 +462,7 @@ static int report_missing(struct smread *s)
 		r = report(s, &d);
 		if (r)
 			return r;
-		b = base_bitmap_next_set(&s->pending, e);
+		b = base_bitmap_next_set_before(&s->pending, e, s->pend_hi);
 	}
 	return 0;
 }
@@ -451,6 +482,7 @@ static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		.ops = ops,
 		.ctx = ctx,
 		.unknown = unknown,
+		.pend_lo = UINT64_MAX,
 	};
 	uint64_t cap = pd_bm_nr_blocks(bm);
 	int r;
