@@ -147,12 +147,14 @@ static int set_count(struct smread *s, uint64_t k, uint32_t v)
 
 /*
  * Counts kept two bits each are the bitmap's own words: copied, with the
- * 3s (both bits set) marked pending for the overflow tree.
+ * 3s (both bits set) marked pending for the overflow tree.  Free words are
+ * not stored (base_refcount_store_word): a map of millions of free blocks
+ * costs no page of counts.
  */
 static void copy_bitmap(struct smread *s, const unsigned char *data,
 			uint64_t base, uint64_t end)
 {
-	uint64_t *dst = s->rc->words + base / BASE_REFCOUNT_PER_WORD;
+	uint64_t w0 = base / BASE_REFCOUNT_PER_WORD;
 
 	for (unsigned w = 0; base < end; w++, base += 32) {
 		uint64_t x = load_le64(data + sizeof(struct pd_bitmap_header) +
@@ -160,7 +162,7 @@ static void copy_bitmap(struct smread *s, const unsigned char *data,
 
 		if (end - base < 32)
 			x &= (1ull << (2 * (end - base))) - 1;
-		dst[w] = x;
+		base_refcount_store_word(s->rc, w0 + w, x);
 		threes = x & (x >> 1) & BASE_REFCOUNT_EVEN;
 		while (threes) {
 			mark_pending(s, base + (unsigned)__builtin_ctzll(threes) / 2);

@@ -143,8 +143,12 @@ static void compare_one(struct checker *c, const struct compare_ids *ids,
 /*
  * Counts on disk against the references found; returns blocks in use.
  * Both are two-bit counts in the same layout, so 32 blocks compare in one
- * step; only a word that differs, or holds a 3 (its exact count is in the
- * overflow maps), is looked at block by block.
+ * step, and only the entries that differ (in an incomplete check: that are
+ * referenced more often than counted), or hold a 3, are looked at one by
+ * one.  Chunks of words neither side ever wrote are all 0 on both and are
+ * not read at all (base/refcount.h): a metadata space map of millions of
+ * blocks, nearly all free, costs only its used pages.  An incomplete check
+ * needs nothing where no reference was counted.
  */
 static uint64_t compare_counts(struct checker *c, const struct compare_ids *ids,
 			       const char *name,
@@ -159,22 +163,45 @@ static uint64_t compare_counts(struct checker *c, const struct compare_ids *ids,
 	uint64_t nw = (n + BASE_REFCOUNT_PER_WORD - 1) / BASE_REFCOUNT_PER_WORD;
 	uint64_t in_use = base_refcount_nonzero(have_rc);
 
-	for (uint64_t w = 0; w < nw; w++) {
-		uint64_t x = have_rc->words[w], y = want_rc->words[w];
-		uint64_t b = w * BASE_REFCOUNT_PER_WORD;
-		uint64_t e = b + BASE_REFCOUNT_PER_WORD < n ?
-				     b + BASE_REFCOUNT_PER_WORD : n;
+	for (uint64_t w = 0; w < nw;) {
+		uint64_t chunk = w / BASE_REFCOUNT_CHUNK_WORDS;
+		uint64_t ce = (chunk + 1) * BASE_REFCOUNT_CHUNK_WORDS;
+		int th = base_refcount_chunk_touched(have_rc, chunk);
+		int tw = base_refcount_chunk_touched(want_rc, chunk);
 
-		if (x == y && !(x & (x >> 1) & BASE_REFCOUNT_EVEN))
+		if (ce > nw)
+			ce = nw;
+		if (!tw && (!th || incomplete)) {
+			w = ce;
 			continue;
-		for (; b < e; b++) {
-			uint32_t want = base_refcount_get(want_rc, b);
-			uint32_t have = base_refcount_get(have_rc, b);
+		}
+		for (; w < ce; w++) {
+			uint64_t x = th ? have_rc->words[w] : 0;
+			uint64_t y = tw ? want_rc->words[w] : 0;
+			uint64_t m, base = w * BASE_REFCOUNT_PER_WORD;
 
-			if (want == have || base_bitmap_test(unknown, b))
+			if (x == y && !(x & (x >> 1) & BASE_REFCOUNT_EVEN))
 				continue;
-			compare_one(c, ids, name, b, have, want, incomplete,
-				    leaks, leak_set);
+			/*
+			 * Incomplete (some references never counted): only
+			 * want above have is wrong for sure.
+			 */
+			m = incomplete ? base_refcount_words_above(y, x) :
+					 base_refcount_words_differ(x, y);
+			for (; m; m &= m - 1) {
+				uint64_t b = base +
+					     (unsigned)__builtin_ctzll(m) / 2;
+				uint32_t want, have;
+
+				if (b >= n)
+					break;
+				want = base_refcount_get(want_rc, b);
+				have = base_refcount_get(have_rc, b);
+				if (want == have || base_bitmap_test(unknown, b))
+					continue;
+				compare_one(c, ids, name, b, have, want,
+					    incomplete, leaks, leak_set);
+			}
 		}
 	}
 	if (!incomplete && in_use != nr_allocated && !c->res->nr_fatal)
