@@ -108,11 +108,16 @@ struct compare_ids {
 	const char *what;	/* "block", "data block" */
 };
 
-/* One block whose count on disk differs from the references found. */
+/*
+ * One block whose count on disk differs from the references found.
+ * leak_set (nr_leak_bits long, for the leak repair) is allocated at the
+ * first leak: most pools have none, and a bitmap of every metadata block
+ * is half a megabyte to clear.
+ */
 static void compare_one(struct checker *c, const struct compare_ids *ids,
 			const char *name, uint64_t b, uint32_t have,
 			uint32_t want, int incomplete, uint64_t *leaks,
-			struct base_bitmap *leak_set)
+			struct base_bitmap *leak_set, uint64_t nr_leak_bits)
 {
 	if (have < want) {
 		tc_report(c, ids->under,
@@ -126,7 +131,13 @@ static void compare_one(struct checker *c, const struct compare_ids *ids,
 		return;
 	if (want == 0) {
 		(*leaks)++;
-		if (leak_set && b < leak_set->nr_bits)
+		if (!leak_set->words &&
+		    base_bitmap_init(leak_set, nr_leak_bits) < 0) {
+			c->nomem = 1;
+			leak_set->words = NULL;
+			leak_set->nr_bits = 0;
+		}
+		if (b < leak_set->nr_bits)
 			base_bitmap_set(leak_set, b);
 		tc_report(c, ids->leak,
 			  "%s: %s %" PRIu64 " has count %" PRIu32 " but "
@@ -158,6 +169,7 @@ static uint64_t compare_counts(struct checker *c, const struct compare_ids *ids,
 			       int incomplete, uint64_t nr_allocated,
 			       uint64_t *leaks, struct base_bitmap *leak_set)
 {
+	uint64_t nr_leak_bits = have_rc->nr;
 	uint64_t nr_have = have_rc->nr, nr_want = want_rc->nr;
 	uint64_t n = nr_have < nr_want ? nr_have : nr_want;
 	uint64_t nw = (n + BASE_REFCOUNT_PER_WORD - 1) / BASE_REFCOUNT_PER_WORD;
@@ -200,7 +212,8 @@ static uint64_t compare_counts(struct checker *c, const struct compare_ids *ids,
 				if (want == have || base_bitmap_test(unknown, b))
 					continue;
 				compare_one(c, ids, name, b, have, want,
-					    incomplete, leaks, leak_set);
+					    incomplete, leaks, leak_set,
+					    nr_leak_bits);
 			}
 		}
 	}
@@ -236,18 +249,14 @@ int tc_pass_data_sm(struct checker *c)
 		return r;
 	if (c->res->nr_fatal != fatal_before)
 		c->drefs_incomplete = 1;
-	r = base_bitmap_init(&c->data_leaks, counts.nr);
-	if (r < 0)
-		goto out;
 	c->data_in_use = compare_counts(c, &ids, p.name, &counts, &unknown,
 					&c->drefs, c->drefs_incomplete,
 					c->sb.data_sm.nr_allocated,
 					&c->res->leaked_data, &c->data_leaks);
 	c->data_sm_read = 1;
-out:
 	base_refcount_release(&counts);
 	base_bitmap_release(&unknown);
-	return r;
+	return 0;
 }
 
 int tc_pass_metadata_sm(struct checker *c)
@@ -276,12 +285,6 @@ int tc_pass_metadata_sm(struct checker *c)
 	nr = counts.nr;
 	if (c->res->nr_fatal != fatal_before)
 		c->mrefs_incomplete = 1;
-	r = base_bitmap_init(&c->meta_leaks, nr);
-	if (r < 0) {
-		base_refcount_release(&counts);
-		base_bitmap_release(&unknown);
-		return r;
-	}
 	in_use = compare_counts(c, &ids, p.name, &counts, &unknown, &c->mrefs,
 				c->mrefs_incomplete,
 				c->sb.metadata_sm.nr_allocated,
