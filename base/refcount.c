@@ -21,7 +21,7 @@ int base_refcount_init(struct base_refcount *rc, uint64_t nr)
 		return -ENOMEM;
 	/* calloc: fresh pages stay unfaulted until a chunk is written. */
 	rc->words = calloc((size_t)nw, sizeof(uint64_t));
-	rc->touched = calloc((size_t)(nc / 64 + 1), sizeof(uint64_t));
+	rc->touched = calloc((size_t)nc, 1);
 	if (!rc->words || !rc->touched)
 		goto fail;
 	r = u64map_init(&rc->over, 16);

@@ -23,9 +23,9 @@
  * A checker's counts are mostly zero: a metadata space map of 4M blocks
  * with 8,000 in use is 1 MB of words of which a page or two are ever
  * written.  Reading the rest would fault in a zero page each 4 KiB (a
- * microsecond apiece), so a summary bit per chunk (one page of words,
+ * microsecond apiece), so a summary flag per chunk (one page of words,
  * BASE_REFCOUNT_CHUNK entries) says which chunks may hold a non-zero word:
- * every write of a non-zero value sets it, and a chunk whose bit is clear
+ * every write of a non-zero value sets it, and a chunk whose flag is clear
  * is all zero.  A reader of words[] skips the chunks that are clear
  * (base_refcount_chunk_touched); a writer of words[] other than these
  * functions goes through base_refcount_store_word.
@@ -47,7 +47,7 @@
 struct base_refcount {
 	uint64_t *words;	/* nr / 32 + 1 of them */
 	uint64_t nr;
-	uint64_t *touched;	/* bit c clear: chunk c's words are all 0 */
+	uint8_t *touched;	/* [c] 0: chunk c's words are all 0 */
 	struct u64map over;	/* entry -> count, for entries at 3 */
 };
 
@@ -72,15 +72,14 @@ static inline uint64_t base_refcount_nr_chunks(const struct base_refcount *rc)
 static inline int base_refcount_chunk_touched(const struct base_refcount *rc,
 					      uint64_t c)
 {
-	return (rc->touched[c / 64] >> (c % 64)) & 1;
+	return rc->touched[c];
 }
 
+/* A byte a chunk, not a bit: the counting loops' inc stays a store. */
 static inline void base_refcount_touch_word(struct base_refcount *rc,
 					    uint64_t w)
 {
-	uint64_t c = w / BASE_REFCOUNT_CHUNK_WORDS;
-
-	rc->touched[c / 64] |= 1ull << (c % 64);
+	rc->touched[w / BASE_REFCOUNT_CHUNK_WORDS] = 1;
 }
 
 /*
