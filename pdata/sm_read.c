@@ -145,29 +145,47 @@ static int set_count(struct smread *s, uint64_t k, uint32_t v)
 	return 0;
 }
 
+/* 64 bytes (8 words: 256 entries) of free blocks. */
+static int free_run(const unsigned char *p)
+{
+	uint64_t v[8];
+
+	memcpy(v, p, sizeof(v));
+	return !(v[0] | v[1] | v[2] | v[3] | v[4] | v[5] | v[6] | v[7]);
+}
+
 /*
  * Counts kept two bits each are the bitmap's own words: copied, with the
- * 3s (both bits set) marked pending for the overflow tree.  Free words are
- * not stored (base_refcount_store_word): a map of millions of free blocks
- * costs no page of counts.
+ * 3s (both bits set) marked pending for the overflow tree.  The counts
+ * start 0 and each bitmap is copied once, so free words are not stored
+ * at all: a map of millions of free blocks costs no page of counts
+ * (base/refcount.h), and its free bitmaps are passed over 256 entries at
+ * a time.
  */
 static void copy_bitmap(struct smread *s, const unsigned char *data,
 			uint64_t base, uint64_t end)
 {
+	const unsigned char *p = data + sizeof(struct pd_bitmap_header);
 	uint64_t w0 = base / BASE_REFCOUNT_PER_WORD;
+	uint64_t nw = (end - base + BASE_REFCOUNT_PER_WORD - 1) /
+		      BASE_REFCOUNT_PER_WORD;
 
-	for (unsigned w = 0; base < end; w++, base += 32) {
-		uint64_t x = load_le64(data + sizeof(struct pd_bitmap_header) +
-				       8 * (size_t)w), threes;
+	for (uint64_t w = 0; w < nw; w++) {
+		uint64_t x, threes, b = base + w * BASE_REFCOUNT_PER_WORD;
 
-		if (end - base < 32)
-			x &= (1ull << (2 * (end - base))) - 1;
+		if (w % 8 == 0 && w + 8 <= nw && free_run(p + 8 * w)) {
+			w += 7;
+			continue;
+		}
+		x = load_le64(p + 8 * w);
+		if (end - b < BASE_REFCOUNT_PER_WORD)
+			x &= (1ull << (2 * (end - b))) - 1;
+		if (!x)
+			continue;
 		base_refcount_store_word(s->rc, w0 + w, x);
 		threes = x & (x >> 1) & BASE_REFCOUNT_EVEN;
-		while (threes) {
-			mark_pending(s, base + (unsigned)__builtin_ctzll(threes) / 2);
-			threes &= threes - 1;
-		}
+		for (; threes; threes &= threes - 1)
+			mark_pending(s, b + (unsigned)__builtin_ctzll(threes) / 2);
 	}
 }
 

@@ -2,6 +2,7 @@
 /*
  * Reading the metadata space map: counts 0, 1, 2 and 3+ (through the
  * overflow tree, one and two levels), two bitmaps, a partial last bitmap,
+ * sparse counts in long free stretches,
  * and one test per damage kind of sm.h, each checking the blocks marked
  * unknown, the counts left intact and the own-block references.
  */
@@ -215,6 +216,34 @@ static void test_counts_two_bitmaps(void **state)
 	for (unsigned i = 0; i < fx.b.nr_nodes; i++)
 		assert_int_equal(has_ref(&res, fx.b.nodes[i]), 1);
 	assert_int_equal(res.rec.nrefs, 3 + fx.b.nr_nodes);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+/*
+ * A few counts in long free stretches, at every word of a 256-block run
+ * in turn: the two-bit reader passes free runs over whole, and must not
+ * pass over one that has a single count in any of its words.
+ */
+static uint32_t few_in_free_runs(uint64_t i)
+{
+	if (i % 263 == 0)
+		return 1 + (uint32_t)(i / 263 % 3);
+	return i % 4099 == 77 ? 1000 : 0;
+}
+
+static void test_sparse_counts(void **state)
+{
+	struct fixture fx;
+	struct result res;
+	uint64_t nr = 2 * PD_SM_ENTRIES_PER_BITMAP - 5;
+
+	(void)state;
+	fx_build(&fx, nr + 64, nr, few_in_free_runs);
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 0);
+	assert_counts(&fx, &res, 0, 0);
 	res_release(&res);
 	fx_release(&fx);
 }
@@ -768,6 +797,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counts_two_bitmaps),
+		cmocka_unit_test(test_sparse_counts),
 		cmocka_unit_test(test_encoding),
 		cmocka_unit_test(test_tail_ignored),
 		cmocka_unit_test(test_nr_blocks_capped),
