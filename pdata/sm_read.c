@@ -59,6 +59,13 @@ struct smread {
 	 * free, page by page.
 	 */
 	uint64_t pend_lo, pend_hi;
+	/*
+	 * Counts are stored only in the chunks keep has touched (all, when
+	 * NULL); kept_bn[] (the bitmap of each 16,320 blocks, when keep is
+	 * set) finds a count that was not stored when a message needs it.
+	 */
+	const struct base_refcount *keep;
+	uint64_t *kept_bn;
 };
 
 static void mark_pending(struct smread *s, uint64_t k)
@@ -137,6 +144,41 @@ static uint32_t get_count(const struct smread *s, uint64_t k)
 	return s->rc ? base_refcount_get(s->rc, k) : s->counts[k];
 }
 
+/* Whether the counts of word w (of 32 blocks) are stored. */
+static int keeps_word(const struct smread *s, uint64_t w)
+{
+	uint64_t c = w / BASE_REFCOUNT_CHUNK_WORDS;
+
+	return !s->keep || (c < base_refcount_nr_chunks(s->keep) &&
+			    base_refcount_chunk_touched(s->keep, c));
+}
+
+/*
+ * Block k's count as its bitmap (read, not lost) gave it, or with an
+ * overflow count already applied: from the counts, or from the bitmap
+ * again where the counts were not kept.  0 or the read's error.
+ */
+static int bitmap_count(struct smread *s, uint64_t k, uint32_t *v)
+{
+	struct pd_block *blk;
+	int r;
+
+	if (!s->rc || keeps_word(s, k / BASE_REFCOUNT_PER_WORD)) {
+		*v = get_count(s, k);
+		return 0;
+	}
+	r = pd_bm_read_lock(s->bm, s->kept_bn[k / PD_SM_ENTRIES_PER_BITMAP],
+			    &pd_bitmap_validator, &blk, NULL);
+	if (r < 0)
+		return r;
+	*v = pd_bitmap_get(pd_block_data(blk),
+			   (uint32_t)(k % PD_SM_ENTRIES_PER_BITMAP));
+	pd_bm_unlock(blk);
+	if (*v == 3)
+		*v = get_count(s, k);	/* the overflow count, if set */
+	return 0;
+}
+
 static int set_count(struct smread *s, uint64_t k, uint32_t v)
 {
 	if (s->rc)
@@ -182,7 +224,8 @@ static void copy_bitmap(struct smread *s, const unsigned char *data,
 			x &= (1ull << (2 * (end - b))) - 1;
 		if (!x)
 			continue;
-		base_refcount_store_word(s->rc, w0 + w, x);
+		if (keeps_word(s, w0 + w))
+			base_refcount_store_word(s->rc, w0 + w, x);
 		threes = x & (x >> 1) & BASE_REFCOUNT_EVEN;
 		for (; threes; threes &= threes - 1)
 			mark_pending(s, b + (unsigned)__builtin_ctzll(threes) / 2);
@@ -306,6 +349,8 @@ static int read_bitmaps(struct smread *s, uint64_t index_block)
 	for (uint64_t i = 0; i < nb; i++)
 		bn[i] = le64_to_cpu(ix->entries[i].blocknr);
 	pd_bm_unlock(blk);
+	if (s->kept_bn)
+		memcpy(s->kept_bn, bn, nb * sizeof(*bn));
 	return read_bitmap_list(s, bn, nb, index_block,
 				pd_index_validator.name);
 }
@@ -384,6 +429,8 @@ static int read_disk_bitmaps(struct smread *s, uint64_t index_root)
 			  PD_WALK_PREFETCH, &ops, &x);
 	if (r)
 		goto out;
+	if (s->kept_bn)
+		memcpy(s->kept_bn, x.bn, x.nb * sizeof(*x.bn));
 	r = read_bitmap_list(s, x.bn, x.nb, index_root, "index btree");
 out:
 	free(x.bn);
@@ -412,9 +459,14 @@ static int ov_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 		} else if (base_bitmap_test(s->unknown, k)) {
 			continue;	/* its bitmap is lost: nothing to check */
 		} else if (!base_bitmap_test(&s->pending, k)) {
+			uint32_t c;
+
+			r = bitmap_count(s, k, &c);
+			if (r < 0)
+				return r;
 			init_damage(&d, PD_SM_OVERFLOW_EXTRA, k, k + 1);
 			set_field(&d.fault, block, pd_btree_validator.name,
-				  "bitmap count", get_count(s, k), 3);
+				  "bitmap count", c, 3);
 			lose(s, k, k + 1);
 		} else if (v < 3) {
 			init_damage(&d, PD_SM_OVERFLOW_LOW, k, k + 1);
@@ -490,7 +542,8 @@ static int report_missing(struct smread *s)
 static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		   int disk, const struct pd_sm_read_ops *ops, void *ctx,
 		   uint32_t **counts, struct base_refcount *rc,
-		   uint64_t *nr_counts, struct base_bitmap *unknown)
+		   const struct base_refcount *keep, uint64_t *nr_counts,
+		   struct base_bitmap *unknown)
 {
 	static const struct pd_btree_walk_ops bops = {
 		.leaf = ov_leaf,
@@ -503,6 +556,7 @@ static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		.ctx = ctx,
 		.unknown = unknown,
 		.pend_lo = UINT64_MAX,
+		.keep = keep,
 	};
 	uint64_t cap = pd_bm_nr_blocks(bm);
 	int r;
@@ -536,6 +590,13 @@ static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	r = base_bitmap_init(&s.pending, s.nr);
 	if (r < 0)
 		goto out_unknown;
+	if (keep) {
+		s.kept_bn = calloc(s.nr / PD_SM_ENTRIES_PER_BITMAP + 1,
+				   sizeof(*s.kept_bn));
+		r = -ENOMEM;
+		if (!s.kept_bn)
+			goto out_pending;
+	}
 
 	if (root->nr_blocks > s.nr) {
 		struct pd_sm_damage d;
@@ -561,6 +622,7 @@ static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	if (r)
 		goto out_pending;
 
+	free(s.kept_bn);
 	base_bitmap_release(&s.pending);
 	if (counts)
 		*counts = s.counts;
@@ -568,6 +630,7 @@ static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	return 0;
 
 out_pending:
+	free(s.kept_bn);
 	base_bitmap_release(&s.pending);
 out_unknown:
 	base_bitmap_release(unknown);
@@ -582,7 +645,8 @@ int pd_sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	       const struct pd_sm_read_ops *ops, void *ctx, uint32_t **counts,
 	       uint64_t *nr_counts, struct base_bitmap *unknown)
 {
-	return sm_read(bm, root, 0, ops, ctx, counts, NULL, nr_counts, unknown);
+	return sm_read(bm, root, 0, ops, ctx, counts, NULL, NULL, nr_counts,
+		       unknown);
 }
 
 int pd_sm_read_disk(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
@@ -590,7 +654,8 @@ int pd_sm_read_disk(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		    uint32_t **counts, uint64_t *nr_counts,
 		    struct base_bitmap *unknown)
 {
-	return sm_read(bm, root, 1, ops, ctx, counts, NULL, nr_counts, unknown);
+	return sm_read(bm, root, 1, ops, ctx, counts, NULL, NULL, nr_counts,
+		       unknown);
 }
 
 int pd_sm_read_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
@@ -599,7 +664,7 @@ int pd_sm_read_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 {
 	uint64_t nr;
 
-	return sm_read(bm, root, 0, ops, ctx, NULL, counts, &nr, unknown);
+	return sm_read(bm, root, 0, ops, ctx, NULL, counts, NULL, &nr, unknown);
 }
 
 int pd_sm_read_disk_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
@@ -609,5 +674,16 @@ int pd_sm_read_disk_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 {
 	uint64_t nr;
 
-	return sm_read(bm, root, 1, ops, ctx, NULL, counts, &nr, unknown);
+	return sm_read(bm, root, 1, ops, ctx, NULL, counts, NULL, &nr, unknown);
+}
+
+int pd_sm_read_disk_rc_only(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+			    const struct base_refcount *keep,
+			    const struct pd_sm_read_ops *ops, void *ctx,
+			    struct base_refcount *counts,
+			    struct base_bitmap *unknown)
+{
+	uint64_t nr;
+
+	return sm_read(bm, root, 1, ops, ctx, NULL, counts, keep, &nr, unknown);
 }

@@ -246,8 +246,16 @@ int tc_pass_data_sm(struct checker *c)
 	tc_pass(c, "examining data space map");
 	c->structure = p.name;
 	tc_totals_reset(c);
-	r = pd_sm_read_disk_rc(c->bm, &c->sb.data_sm, &ops, &p, &counts,
-			       &unknown);
+	/*
+	 * Incomplete already (--skip-mappings, damage): only blocks a
+	 * mapping reached can be wrong, so only their counts are kept.
+	 */
+	if (c->drefs_incomplete)
+		r = pd_sm_read_disk_rc_only(c->bm, &c->sb.data_sm, &c->drefs,
+					    &ops, &p, &counts, &unknown);
+	else
+		r = pd_sm_read_disk_rc(c->bm, &c->sb.data_sm, &ops, &p,
+				       &counts, &unknown);
 	if (r < 0)
 		return r;
 	if (c->res->nr_fatal != fatal_before)

@@ -695,6 +695,80 @@ static void test_disk_counts(void **state)
 	fx_release(&fx);
 }
 
+/*
+ * pd_sm_read_disk_rc_only: counts kept in the chunks the keep set has
+ * touched (chunk 1 here) and nowhere else but at the 3s; everything
+ * reported exactly as the full reader reports it, including the bitmap
+ * count of an overflow entry whose bitmap entry is not 3 in a chunk that
+ * was kept (block 20000) and in one that was not (40000).
+ */
+static void set_disk_entry(struct fixture *fx, uint64_t block, unsigned c)
+{
+	uint64_t bn = fx->sm.bitmaps[block / PD_SM_ENTRIES_PER_BITMAP];
+
+	pd_bitmap_set(pdb_block(&fx->b, bn),
+		      (uint32_t)(block % PD_SM_ENTRIES_PER_BITMAP), c);
+	pdb_seal(&fx->b, bn, &pd_bitmap_validator);
+}
+
+static void test_disk_only(void **state)
+{
+	const uint64_t chunk = BASE_REFCOUNT_CHUNK;
+	uint64_t nr = 4 * (uint64_t)PD_SM_ENTRIES_PER_BITMAP + 100;
+	struct base_refcount keep, rc;
+	struct base_bitmap unknown;
+	struct fixture fx;
+	struct result res;
+	struct srec rec;
+
+	(void)state;
+	disk_build(&fx, 300, nr, sparse, 100);
+	assert_int_equal(sparse(20000), 7);
+	assert_int_equal(sparse(40000), 7);
+	set_disk_entry(&fx, 20000, 1);
+	set_disk_entry(&fx, 40000, 2);
+	disk_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 2);
+	assert_int_equal(res.rec.dmg[1].problem, PD_SM_OVERFLOW_EXTRA);
+	assert_int_equal(res.rec.dmg[1].fault.found, 2);
+
+	assert_int_equal(base_refcount_init(&keep, nr), 0);
+	assert_int_equal(base_refcount_inc(&keep, chunk + 5), 0);
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(pd_sm_read_disk_rc_only(pdb_bm(&fx.b), &fx.root, &keep,
+						 &srec_ops, &rec, &rc,
+						 &unknown), 0);
+	assert_int_equal(rec.nd, res.rec.nd);
+	for (size_t i = 0; i < rec.nd; i++) {
+		assert_int_equal(rec.dmg[i].problem, res.rec.dmg[i].problem);
+		assert_int_equal(rec.dmg[i].block_begin,
+				 res.rec.dmg[i].block_begin);
+		assert_int_equal(rec.dmg[i].fault.found,
+				 res.rec.dmg[i].fault.found);
+	}
+	assert_int_equal(rec.nrefs, res.rec.nrefs);
+	for (size_t i = 0; i < rec.nrefs; i++)
+		assert_int_equal(rec.refs[i], res.rec.refs[i]);
+	assert_int_equal(rc.nr, nr);
+	for (uint64_t i = 0; i < nr; i++) {
+		int kept = i / chunk == 1 || res.counts[i] >= 3;
+		uint32_t want = kept ? res.counts[i] : 0;
+
+		if (base_refcount_get(&rc, i) != want)
+			fail_msg("block %lu: %u, expected %u", (unsigned long)i,
+				 base_refcount_get(&rc, i), want);
+		assert_int_equal(base_bitmap_test(&unknown, i),
+				 base_bitmap_test(&res.unknown, i));
+	}
+	free(rec.refs);
+	base_refcount_release(&rc);
+	base_bitmap_release(&unknown);
+	base_refcount_release(&keep);
+	res_release(&res);
+	fx_release(&fx);
+}
+
 static void test_disk_index_leaf_lost(void **state)
 {
 	struct fixture fx;
@@ -813,6 +887,7 @@ int main(void)
 		cmocka_unit_test(test_no_ops),
 		cmocka_unit_test(test_problem_names),
 		cmocka_unit_test(test_disk_counts),
+		cmocka_unit_test(test_disk_only),
 		cmocka_unit_test(test_disk_index_leaf_lost),
 		cmocka_unit_test(test_disk_index_key_missing),
 		cmocka_unit_test(test_disk_beyond_index_block),
