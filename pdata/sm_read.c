@@ -197,12 +197,50 @@ static int free_run(const unsigned char *p)
 }
 
 /*
+ * A whole bitmap's entries: the OR of its words, or of their 3s (both
+ * bits of an entry set), 16 bytes a step (a GNU vector type, as gcc and
+ * clang both have it: x86-64's baseline SSE2); most bitmaps of a large
+ * metadata space map are free.
+ */
+#define BITMAP_WORDS (PD_SM_ENTRIES_PER_BITMAP / BASE_REFCOUNT_PER_WORD)
+_Static_assert(BITMAP_WORDS % 2 == 0, "bitmap words in pairs");
+
+typedef uint64_t word_pair __attribute__((vector_size(16)));
+
+static uint64_t bitmap_or(const unsigned char *p)
+{
+	word_pair acc = { 0, 0 };
+
+	for (unsigned i = 0; i < BITMAP_WORDS / 2; i++) {
+		word_pair v;
+
+		memcpy(&v, p + 16 * (size_t)i, sizeof(v));
+		acc |= v;
+	}
+	return acc[0] | acc[1];
+}
+
+static uint64_t bitmap_threes(const unsigned char *p)
+{
+	word_pair acc = { 0, 0 };
+
+	for (unsigned i = 0; i < BITMAP_WORDS / 2; i++) {
+		word_pair v;
+
+		memcpy(&v, p + 16 * (size_t)i, sizeof(v));
+		acc |= v & v >> 1;
+	}
+	return (acc[0] | acc[1]) & BASE_REFCOUNT_EVEN;
+}
+
+/*
  * Counts kept two bits each are the bitmap's own words: copied, with the
  * 3s (both bits set) marked pending for the overflow tree.  The counts
  * start 0 and each bitmap is copied once, so free words are not stored
  * at all: a map of millions of free blocks costs no page of counts
- * (base/refcount.h), and its free bitmaps are passed over 256 entries at
- * a time.
+ * (base/refcount.h), and its free bitmaps and free runs are passed over
+ * whole.  Where no count is kept (keep: the chunks a bitmap touches, two
+ * at most, as it is shorter than a chunk) only the 3s are looked for.
  */
 static void copy_bitmap(struct smread *s, const unsigned char *data,
 			uint64_t base, uint64_t end)
@@ -211,24 +249,31 @@ static void copy_bitmap(struct smread *s, const unsigned char *data,
 	uint64_t w0 = base / BASE_REFCOUNT_PER_WORD;
 	uint64_t nw = (end - base + BASE_REFCOUNT_PER_WORD - 1) /
 		      BASE_REFCOUNT_PER_WORD;
+	unsigned tail = (unsigned)((end - base) % BASE_REFCOUNT_PER_WORD);
+	uint64_t last_mask = tail ? (1ull << (2 * tail)) - 1 : ~0ull;
+	int first = keeps_word(s, w0), last = keeps_word(s, w0 + nw - 1);
 
+	if (nw == BITMAP_WORDS &&
+	    !(first || last ? bitmap_or(p) : bitmap_threes(p)))
+		return;
 	for (uint64_t w = 0; w < nw; w++) {
-		uint64_t x, threes, b = base + w * BASE_REFCOUNT_PER_WORD;
+		uint64_t x, threes;
 
 		if (w % 8 == 0 && w + 8 <= nw && free_run(p + 8 * w)) {
 			w += 7;
 			continue;
 		}
 		x = load_le64(p + 8 * w);
-		if (end - b < BASE_REFCOUNT_PER_WORD)
-			x &= (1ull << (2 * (end - b))) - 1;
+		if (w == nw - 1)
+			x &= last_mask;
 		if (!x)
 			continue;
-		if (keeps_word(s, w0 + w))
+		if (first == last ? first : keeps_word(s, w0 + w))
 			base_refcount_store_word(s->rc, w0 + w, x);
 		threes = x & (x >> 1) & BASE_REFCOUNT_EVEN;
 		for (; threes; threes &= threes - 1)
-			mark_pending(s, b + (unsigned)__builtin_ctzll(threes) / 2);
+			mark_pending(s, base + w * BASE_REFCOUNT_PER_WORD +
+					       (unsigned)__builtin_ctzll(threes) / 2);
 	}
 }
 
