@@ -178,8 +178,10 @@ static inline int base_refcount_inc(struct base_refcount *rc, uint64_t i)
 
 	switch ((*w >> s) & 3) {
 	case 0:			/* 0 -> 1: the odd bit */
+		/* Its chunk is touched already unless the word was 0. */
+		if (!*w)
+			base_refcount_touch_word(rc, i / BASE_REFCOUNT_PER_WORD);
 		*w |= 2ull << s;
-		base_refcount_touch_word(rc, i / BASE_REFCOUNT_PER_WORD);
 		return 0;
 	case 2:			/* 1 -> 2: odd bit off, even bit on */
 		*w ^= 3ull << s;
