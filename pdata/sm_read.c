@@ -66,6 +66,14 @@ struct smread {
 	 */
 	const struct base_refcount *keep;
 	uint64_t *kept_bn;
+	/*
+	 * Or: counts are stored only in the words that differ from ref's (or
+	 * hold a 3), marked in differs; in_use counts the blocks in use as
+	 * read, less those lost after (pd_sm_read_disk_rc_diff).
+	 */
+	const struct base_refcount *ref;
+	struct base_bitmap *differs;
+	uint64_t in_use;
 };
 
 static void mark_pending(struct smread *s, uint64_t k)
@@ -163,6 +171,11 @@ static int bitmap_count(struct smread *s, uint64_t k, uint32_t *v)
 	struct pd_block *blk;
 	int r;
 
+	if (s->differs &&
+	    !base_bitmap_test(s->differs, k / BASE_REFCOUNT_PER_WORD)) {
+		*v = base_refcount_get2(s->ref, k);	/* the same, not 3 */
+		return 0;
+	}
 	if (!s->rc || keeps_word(s, k / BASE_REFCOUNT_PER_WORD)) {
 		*v = get_count(s, k);
 		return 0;
@@ -277,6 +290,50 @@ static void copy_bitmap(struct smread *s, const unsigned char *data,
 	}
 }
 
+/* ref's word w, 0 past its end or in a chunk it never wrote. */
+static uint64_t ref_word(const struct smread *s, uint64_t w)
+{
+	const struct base_refcount *r = s->ref;
+
+	if (w >= base_refcount_nr_words(r) ||
+	    !base_refcount_chunk_touched(r, w / BASE_REFCOUNT_CHUNK_WORDS))
+		return 0;
+	return r->words[w];
+}
+
+/*
+ * The bitmap against ref as it is read: a word equal to ref's (and
+ * without a 3) is counted in use and left at that; any other is stored
+ * and marked in differs.  No page of counts is written where the map
+ * agrees with the checker, which for a sound pool is everywhere.
+ */
+static void diff_bitmap(struct smread *s, const unsigned char *data,
+			uint64_t base, uint64_t end)
+{
+	const unsigned char *p = data + sizeof(struct pd_bitmap_header);
+	uint64_t w0 = base / BASE_REFCOUNT_PER_WORD;
+	uint64_t nw = (end - base + BASE_REFCOUNT_PER_WORD - 1) /
+		      BASE_REFCOUNT_PER_WORD;
+	unsigned tail = (unsigned)((end - base) % BASE_REFCOUNT_PER_WORD);
+	uint64_t last_mask = tail ? (1ull << (2 * tail)) - 1 : ~0ull;
+
+	for (uint64_t w = 0; w < nw; w++) {
+		uint64_t x = load_le64(p + 8 * w), threes;
+
+		if (w == nw - 1)
+			x &= last_mask;
+		threes = x & (x >> 1) & BASE_REFCOUNT_EVEN;
+		s->in_use += base_refcount_word_nonzero(x);
+		if (x == ref_word(s, w0 + w) && !threes)
+			continue;
+		base_bitmap_set(s->differs, w0 + w);
+		base_refcount_store_word(s->rc, w0 + w, x);
+		for (; threes; threes &= threes - 1)
+			mark_pending(s, base + w * BASE_REFCOUNT_PER_WORD +
+					       (unsigned)__builtin_ctzll(threes) / 2);
+	}
+}
+
 static void decode_bitmap(struct smread *s, const unsigned char *data,
 			  uint64_t base)
 {
@@ -284,6 +341,10 @@ static void decode_bitmap(struct smread *s, const unsigned char *data,
 
 	if (end > s->nr)
 		end = s->nr;
+	if (s->differs) {
+		diff_bitmap(s, data, base, end);
+		return;
+	}
 	if (s->rc) {
 		copy_bitmap(s, data, base, end);
 		return;
@@ -509,11 +570,13 @@ static int ov_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 			r = bitmap_count(s, k, &c);
 			if (r < 0)
 				return r;
+			s->in_use -= c != 0;	/* lost: no longer in use */
 			init_damage(&d, PD_SM_OVERFLOW_EXTRA, k, k + 1);
 			set_field(&d.fault, block, pd_btree_validator.name,
 				  "bitmap count", c, 3);
 			lose(s, k, k + 1);
 		} else if (v < 3) {
+			s->in_use--;	/* a 3, lost */
 			init_damage(&d, PD_SM_OVERFLOW_LOW, k, k + 1);
 			set_field(&d.fault, block, pd_btree_validator.name,
 				  "count", v, 3);
@@ -552,6 +615,7 @@ static int ov_damage(void *ctx, const struct pd_btree_damage *bd)
 		base_bitmap_set(s->unknown, k);
 		base_bitmap_clear(&s->pending, k);
 		set_count(s, k, 0);	/* to 0: never allocates */
+		s->in_use--;		/* a 3, lost */
 	}
 	return report(s, &d);
 }
@@ -576,6 +640,7 @@ static int report_missing(struct smread *s)
 		set_field(&d.fault, b, pd_bitmap_validator.name, "count", 3, 3);
 		d.fault.kind = PD_FAULT_NONE;
 		lose(s, b, e);
+		s->in_use -= e - b;	/* 3s, lost */
 		r = report(s, &d);
 		if (r)
 			return r;
@@ -587,8 +652,9 @@ static int report_missing(struct smread *s)
 static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		   int disk, const struct pd_sm_read_ops *ops, void *ctx,
 		   uint32_t **counts, struct base_refcount *rc,
-		   const struct base_refcount *keep, uint64_t *nr_counts,
-		   struct base_bitmap *unknown)
+		   const struct base_refcount *keep,
+		   const struct base_refcount *ref, struct base_bitmap *differs,
+		   uint64_t *nr_counts, struct base_bitmap *unknown)
 {
 	static const struct pd_btree_walk_ops bops = {
 		.leaf = ov_leaf,
@@ -602,6 +668,7 @@ static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		.unknown = unknown,
 		.pend_lo = UINT64_MAX,
 		.keep = keep,
+		.ref = ref,
 	};
 	uint64_t cap = pd_bm_nr_blocks(bm);
 	int r;
@@ -642,6 +709,12 @@ static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		if (!s.kept_bn)
 			goto out_pending;
 	}
+	if (ref) {
+		r = base_bitmap_init(differs, s.nr / BASE_REFCOUNT_PER_WORD + 1);
+		if (r < 0)
+			goto out_pending;
+		s.differs = differs;
+	}
 
 	if (root->nr_blocks > s.nr) {
 		struct pd_sm_damage d;
@@ -671,10 +744,13 @@ static int sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	base_bitmap_release(&s.pending);
 	if (counts)
 		*counts = s.counts;
-	*nr_counts = s.nr;
+	/* pd_sm_read_disk_rc_diff's in_use comes back in its place. */
+	*nr_counts = ref ? s.in_use : s.nr;
 	return 0;
 
 out_pending:
+	if (s.differs)
+		base_bitmap_release(s.differs);
 	free(s.kept_bn);
 	base_bitmap_release(&s.pending);
 out_unknown:
@@ -690,8 +766,8 @@ int pd_sm_read(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 	       const struct pd_sm_read_ops *ops, void *ctx, uint32_t **counts,
 	       uint64_t *nr_counts, struct base_bitmap *unknown)
 {
-	return sm_read(bm, root, 0, ops, ctx, counts, NULL, NULL, nr_counts,
-		       unknown);
+	return sm_read(bm, root, 0, ops, ctx, counts, NULL, NULL, NULL, NULL,
+		       nr_counts, unknown);
 }
 
 int pd_sm_read_disk(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
@@ -699,8 +775,8 @@ int pd_sm_read_disk(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		    uint32_t **counts, uint64_t *nr_counts,
 		    struct base_bitmap *unknown)
 {
-	return sm_read(bm, root, 1, ops, ctx, counts, NULL, NULL, nr_counts,
-		       unknown);
+	return sm_read(bm, root, 1, ops, ctx, counts, NULL, NULL, NULL, NULL,
+		       nr_counts, unknown);
 }
 
 int pd_sm_read_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
@@ -709,7 +785,8 @@ int pd_sm_read_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 {
 	uint64_t nr;
 
-	return sm_read(bm, root, 0, ops, ctx, NULL, counts, NULL, &nr, unknown);
+	return sm_read(bm, root, 0, ops, ctx, NULL, counts, NULL, NULL, NULL,
+		       &nr, unknown);
 }
 
 int pd_sm_read_disk_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
@@ -719,7 +796,8 @@ int pd_sm_read_disk_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 {
 	uint64_t nr;
 
-	return sm_read(bm, root, 1, ops, ctx, NULL, counts, NULL, &nr, unknown);
+	return sm_read(bm, root, 1, ops, ctx, NULL, counts, NULL, NULL, NULL,
+		       &nr, unknown);
 }
 
 int pd_sm_read_disk_rc_only(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
@@ -730,5 +808,17 @@ int pd_sm_read_disk_rc_only(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 {
 	uint64_t nr;
 
-	return sm_read(bm, root, 1, ops, ctx, NULL, counts, keep, &nr, unknown);
+	return sm_read(bm, root, 1, ops, ctx, NULL, counts, keep, NULL, NULL,
+		       &nr, unknown);
+}
+
+int pd_sm_read_disk_rc_diff(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+			    const struct base_refcount *ref,
+			    const struct pd_sm_read_ops *ops, void *ctx,
+			    struct base_refcount *counts,
+			    struct base_bitmap *differs, uint64_t *in_use,
+			    struct base_bitmap *unknown)
+{
+	return sm_read(bm, root, 1, ops, ctx, NULL, counts, NULL, ref, differs,
+		       in_use, unknown);
 }

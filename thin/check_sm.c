@@ -151,6 +151,45 @@ static void compare_one(struct checker *c, const struct compare_ids *ids,
 		  want == 1 ? "" : "s", have);
 }
 
+/* The checked blocks of word w whose counts differ; see compare_counts. */
+static void compare_word(struct checker *c, const struct compare_ids *ids,
+			 const char *name, const struct base_refcount *have_rc,
+			 const struct base_bitmap *unknown,
+			 const struct base_refcount *want_rc, int incomplete,
+			 uint64_t n, uint64_t w, uint64_t x, uint64_t y,
+			 uint64_t *leaks, struct base_bitmap *leak_set)
+{
+	uint64_t m, base = w * BASE_REFCOUNT_PER_WORD;
+
+	if (x == y && !(x & (x >> 1) & BASE_REFCOUNT_EVEN))
+		return;
+	/*
+	 * Incomplete (some references never counted): only want above have
+	 * is wrong for sure.
+	 */
+	m = incomplete ? base_refcount_words_above(y, x) :
+			 base_refcount_words_differ(x, y);
+	for (; m; m &= m - 1) {
+		uint64_t b = base + (unsigned)__builtin_ctzll(m) / 2;
+		uint32_t want, have;
+
+		if (b >= n)
+			break;
+		want = base_refcount_get(want_rc, b);
+		have = base_refcount_get(have_rc, b);
+		if (want == have || base_bitmap_test(unknown, b))
+			continue;
+		compare_one(c, ids, name, b, have, want, incomplete, leaks,
+			    leak_set, have_rc->nr);
+	}
+}
+
+static uint64_t word_of(const struct base_refcount *rc, uint64_t w)
+{
+	return base_refcount_chunk_touched(rc, w / BASE_REFCOUNT_CHUNK_WORDS) ?
+		       rc->words[w] : 0;
+}
+
 /*
  * Counts on disk against the references found; returns the blocks in use
  * in a complete check, 0 in an incomplete one (which finds no leak, so the
@@ -163,21 +202,35 @@ static void compare_one(struct checker *c, const struct compare_ids *ids,
  * not read at all (base/refcount.h): a metadata space map of millions of
  * blocks, nearly all free, costs only its used pages.  An incomplete check
  * needs nothing where no reference was counted.
+ *
+ * With differs (pd_sm_read_disk_rc_diff), only the words it marks can
+ * differ, and in_use was counted as the bitmaps were read.
  */
 static uint64_t compare_counts(struct checker *c, const struct compare_ids *ids,
 			       const char *name,
 			       const struct base_refcount *have_rc,
 			       const struct base_bitmap *unknown,
 			       const struct base_refcount *want_rc,
+			       const struct base_bitmap *differs,
+			       uint64_t read_in_use,
 			       int incomplete, uint64_t nr_allocated,
 			       uint64_t *leaks, struct base_bitmap *leak_set)
 {
-	uint64_t nr_leak_bits = have_rc->nr;
 	uint64_t nr_have = have_rc->nr, nr_want = want_rc->nr;
 	uint64_t n = nr_have < nr_want ? nr_have : nr_want;
 	uint64_t nw = (n + BASE_REFCOUNT_PER_WORD - 1) / BASE_REFCOUNT_PER_WORD;
-	uint64_t in_use = incomplete ? 0 : base_refcount_nonzero(have_rc);
+	uint64_t in_use = 0;
 
+	if (!incomplete)
+		in_use = differs ? read_in_use : base_refcount_nonzero(have_rc);
+	if (differs) {
+		for (uint64_t w = base_bitmap_next_set_before(differs, 0, nw);
+		     w < nw; w = base_bitmap_next_set_before(differs, w + 1, nw))
+			compare_word(c, ids, name, have_rc, unknown, want_rc,
+				     incomplete, n, w, word_of(have_rc, w),
+				     word_of(want_rc, w), leaks, leak_set);
+		goto done;
+	}
 	for (uint64_t w = 0; w < nw;) {
 		uint64_t chunk = w / BASE_REFCOUNT_CHUNK_WORDS;
 		uint64_t ce = (chunk + 1) * BASE_REFCOUNT_CHUNK_WORDS;
@@ -190,36 +243,14 @@ static uint64_t compare_counts(struct checker *c, const struct compare_ids *ids,
 			w = ce;
 			continue;
 		}
-		for (; w < ce; w++) {
-			uint64_t x = th ? have_rc->words[w] : 0;
-			uint64_t y = tw ? want_rc->words[w] : 0;
-			uint64_t m, base = w * BASE_REFCOUNT_PER_WORD;
-
-			if (x == y && !(x & (x >> 1) & BASE_REFCOUNT_EVEN))
-				continue;
-			/*
-			 * Incomplete (some references never counted): only
-			 * want above have is wrong for sure.
-			 */
-			m = incomplete ? base_refcount_words_above(y, x) :
-					 base_refcount_words_differ(x, y);
-			for (; m; m &= m - 1) {
-				uint64_t b = base +
-					     (unsigned)__builtin_ctzll(m) / 2;
-				uint32_t want, have;
-
-				if (b >= n)
-					break;
-				want = base_refcount_get(want_rc, b);
-				have = base_refcount_get(have_rc, b);
-				if (want == have || base_bitmap_test(unknown, b))
-					continue;
-				compare_one(c, ids, name, b, have, want,
-					    incomplete, leaks, leak_set,
-					    nr_leak_bits);
-			}
-		}
+		for (; w < ce; w++)
+			compare_word(c, ids, name, have_rc, unknown, want_rc,
+				     incomplete, n, w,
+				     th ? have_rc->words[w] : 0,
+				     tw ? want_rc->words[w] : 0, leaks,
+				     leak_set);
 	}
+done:
 	if (!incomplete && in_use != nr_allocated && !c->res->nr_fatal)
 		tc_report(c, ids->nr_allocated,
 			  "%s: nr_allocated is %" PRIu64 ", but %" PRIu64
@@ -238,9 +269,9 @@ int tc_pass_data_sm(struct checker *c)
 		THIN_P_DATA_NR_ALLOCATED, "data block",
 	};
 	struct sm_pass p = { c, "data space map" };
-	struct base_bitmap unknown;
+	struct base_bitmap unknown, differs = { 0 };
 	struct base_refcount counts;
-	uint64_t fatal_before = c->res->nr_fatal;
+	uint64_t in_use = 0, fatal_before = c->res->nr_fatal;
 	int r;
 
 	tc_pass(c, "examining data space map");
@@ -249,24 +280,30 @@ int tc_pass_data_sm(struct checker *c)
 	/*
 	 * Incomplete already (--skip-mappings, damage): only blocks a
 	 * mapping reached can be wrong, so only their counts are kept.
+	 * Complete: the bitmaps are compared with every reference as they
+	 * are read, and only the words that differ are kept.
 	 */
 	if (c->drefs_incomplete)
 		r = pd_sm_read_disk_rc_only(c->bm, &c->sb.data_sm, &c->drefs,
 					    &ops, &p, &counts, &unknown);
 	else
-		r = pd_sm_read_disk_rc(c->bm, &c->sb.data_sm, &ops, &p,
-				       &counts, &unknown);
+		r = pd_sm_read_disk_rc_diff(c->bm, &c->sb.data_sm, &c->drefs,
+					    &ops, &p, &counts, &differs,
+					    &in_use, &unknown);
 	if (r < 0)
 		return r;
 	if (c->res->nr_fatal != fatal_before)
 		c->drefs_incomplete = 1;
 	c->data_in_use = compare_counts(c, &ids, p.name, &counts, &unknown,
-					&c->drefs, c->drefs_incomplete,
+					&c->drefs,
+					differs.words ? &differs : NULL,
+					in_use, c->drefs_incomplete,
 					c->sb.data_sm.nr_allocated,
 					&c->res->leaked_data, &c->data_leaks);
 	c->data_sm_read = 1;
 	base_refcount_release(&counts);
 	base_bitmap_release(&unknown);
+	base_bitmap_release(&differs);
 	return 0;
 }
 
@@ -297,7 +334,7 @@ int tc_pass_metadata_sm(struct checker *c)
 	if (c->res->nr_fatal != fatal_before)
 		c->mrefs_incomplete = 1;
 	in_use = compare_counts(c, &ids, p.name, &counts, &unknown, &c->mrefs,
-				c->mrefs_incomplete,
+				NULL, 0, c->mrefs_incomplete,
 				c->sb.metadata_sm.nr_allocated,
 				&c->res->leaked_metadata, &c->meta_leaks);
 	c->meta_in_use = in_use;

@@ -769,6 +769,94 @@ static void test_disk_only(void **state)
 	fx_release(&fx);
 }
 
+/*
+ * pd_sm_read_disk_rc_diff against the full reader, with a reference that
+ * agrees in places and not in others (a count off by one, a free-marked
+ * block, an overflow count of 5 against the map's 7 behind equal 3s, a
+ * whole chunk of nothing) and damage after the bitmaps: overflow entries
+ * whose bitmap entry is not 3 in a word equal to the reference's (block
+ * 5000) and in one that is not (10000), one below 3 (15000), a 3 without
+ * an entry (30001).  Every block's count is the full reader's (stored
+ * where differs marks its word, the reference's elsewhere), and so are the
+ * reports, the unknown blocks and the blocks in use.
+ */
+static void test_disk_diff(void **state)
+{
+	uint64_t nr = 3 * (uint64_t)PD_SM_ENTRIES_PER_BITMAP + 100, nz = 0;
+	uint64_t in_use = 0;
+	struct base_bitmap unknown, differs;
+	struct base_refcount ref, rc;
+	struct fixture fx;
+	struct result res;
+	struct srec rec;
+
+	(void)state;
+	disk_build(&fx, 300, nr, sparse, 100);
+	set_disk_entry(&fx, 5000, 1);
+	set_disk_entry(&fx, 10000, 2);
+	set_disk_entry(&fx, 30001, 3);
+	assert_int_equal(pdb_node_key(&fx.b, fx.sm.overflow_root, 3), 15000);
+	store_le32(pdb_node_value(&fx.b, fx.sm.overflow_root, 3), 2);
+	pdb_seal_node(&fx.b, fx.sm.overflow_root);
+	disk_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 4);
+
+	assert_int_equal(base_refcount_init(&ref, nr), 0);
+	for (uint64_t i = 0; i < 2 * BASE_REFCOUNT_CHUNK; i++)
+		assert_int_equal(base_refcount_set(&ref, i, fx.want[i]), 0);
+	assert_int_equal(base_refcount_set(&ref, 5000, 1), 0);
+	assert_int_equal(base_refcount_set(&ref, 10000, 0), 0);
+	assert_int_equal(base_refcount_set(&ref, 20000, 5), 0);
+	assert_int_equal(base_refcount_set(&ref, 100, fx.want[100] + 1), 0);
+	assert_int_equal(base_refcount_set(&ref, 17000, 0), 0);
+
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(pd_sm_read_disk_rc_diff(pdb_bm(&fx.b), &fx.root, &ref,
+						 &srec_ops, &rec, &rc,
+						 &differs, &in_use,
+						 &unknown), 0);
+	assert_int_equal(rec.nd, res.rec.nd);
+	for (size_t i = 0; i < rec.nd; i++) {
+		assert_int_equal(rec.dmg[i].problem, res.rec.dmg[i].problem);
+		assert_int_equal(rec.dmg[i].block_begin,
+				 res.rec.dmg[i].block_begin);
+		assert_int_equal(rec.dmg[i].block_end,
+				 res.rec.dmg[i].block_end);
+		assert_int_equal(rec.dmg[i].fault.found,
+				 res.rec.dmg[i].fault.found);
+	}
+	assert_int_equal(rec.nrefs, res.rec.nrefs);
+	for (size_t i = 0; i < rec.nrefs; i++)
+		assert_int_equal(rec.refs[i], res.rec.refs[i]);
+	assert_int_equal(rc.nr, nr);
+	for (uint64_t i = 0; i < nr; i++) {
+		int d = base_bitmap_test(&differs, i / BASE_REFCOUNT_PER_WORD);
+		uint32_t got = d ? base_refcount_get(&rc, i) :
+				   base_refcount_get(&ref, i);
+
+		assert_int_equal(base_bitmap_test(&unknown, i),
+				 base_bitmap_test(&res.unknown, i));
+		nz += res.counts[i] != 0;
+		if (base_bitmap_test(&res.unknown, i))
+			continue;
+		if (got != res.counts[i])
+			fail_msg("block %lu: %u (%s), expected %u",
+				 (unsigned long)i, got, d ? "stored" : "ref",
+				 res.counts[i]);
+	}
+	assert_int_equal(in_use, nz);
+	assert_false(base_bitmap_test(&differs, 5000 / BASE_REFCOUNT_PER_WORD));
+	assert_true(base_bitmap_test(&differs, 20000 / BASE_REFCOUNT_PER_WORD));
+	free(rec.refs);
+	base_refcount_release(&rc);
+	base_bitmap_release(&unknown);
+	base_bitmap_release(&differs);
+	base_refcount_release(&ref);
+	res_release(&res);
+	fx_release(&fx);
+}
+
 static void test_disk_index_leaf_lost(void **state)
 {
 	struct fixture fx;
@@ -888,6 +976,7 @@ int main(void)
 		cmocka_unit_test(test_problem_names),
 		cmocka_unit_test(test_disk_counts),
 		cmocka_unit_test(test_disk_only),
+		cmocka_unit_test(test_disk_diff),
 		cmocka_unit_test(test_disk_index_leaf_lost),
 		cmocka_unit_test(test_disk_index_key_missing),
 		cmocka_unit_test(test_disk_beyond_index_block),
