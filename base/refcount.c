@@ -136,6 +136,11 @@ void base_refcount_clear_range(struct base_refcount *rc, uint64_t b,
 		base_refcount_set(rc, b, 0);
 }
 
+void base_refcount_touch_all(struct base_refcount *rc)
+{
+	memset(rc->touched, 1, (size_t)base_refcount_nr_chunks(rc));
+}
+
 uint64_t base_refcount_nonzero(const struct base_refcount *rc)
 {
 	uint64_t n = 0, nw = base_refcount_nr_words(rc);

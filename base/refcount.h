@@ -170,8 +170,8 @@ int base_refcount_set(struct base_refcount *rc, uint64_t i, uint32_t v);
 
 int base_refcount_inc_slow(struct base_refcount *rc, uint64_t i);
 
-/* Adds one; 0 or -ENOMEM (then unchanged). */
-static inline int base_refcount_inc(struct base_refcount *rc, uint64_t i)
+static inline int base_refcount_inc_(struct base_refcount *rc, uint64_t i,
+				     int track)
 {
 	uint64_t *w = &rc->words[i / BASE_REFCOUNT_PER_WORD];
 	unsigned s = (unsigned)(i % BASE_REFCOUNT_PER_WORD) * 2;
@@ -179,7 +179,7 @@ static inline int base_refcount_inc(struct base_refcount *rc, uint64_t i)
 	switch ((*w >> s) & 3) {
 	case 0:			/* 0 -> 1: the odd bit */
 		/* Its chunk is touched already unless the word was 0. */
-		if (!*w)
+		if (track && !*w)
 			base_refcount_touch_word(rc, i / BASE_REFCOUNT_PER_WORD);
 		*w |= 2ull << s;
 		return 0;
@@ -191,12 +191,35 @@ static inline int base_refcount_inc(struct base_refcount *rc, uint64_t i)
 	}
 }
 
+/* Adds one; 0 or -ENOMEM (then unchanged). */
+static inline int base_refcount_inc(struct base_refcount *rc, uint64_t i)
+{
+	return base_refcount_inc_(rc, i, 1);
+}
+
+/*
+ * base_refcount_inc without the chunk flags, for a counting loop where
+ * their upkeep is the cost (a checker counting ten million mappings: three
+ * instructions an increment, a twentieth of the loop) and the counts are
+ * dense enough that no chunk would be skipped anyway.  Until its caller
+ * calls base_refcount_touch_all(), a chunk flag may be clear over counts:
+ * nothing may read the counts in between.
+ */
+static inline int base_refcount_inc_dense(struct base_refcount *rc,
+					  uint64_t i)
+{
+	return base_refcount_inc_(rc, i, 0);
+}
+
 /* Takes one off (nothing at 0). */
 void base_refcount_dec(struct base_refcount *rc, uint64_t i);
 
 /* Entries [b, e) to 0. */
 void base_refcount_clear_range(struct base_refcount *rc, uint64_t b,
 			       uint64_t e);
+
+/* Every chunk flag set: no chunk is skipped (after base_refcount_inc_dense). */
+void base_refcount_touch_all(struct base_refcount *rc);
 
 /* Entries that are not 0. */
 uint64_t base_refcount_nonzero(const struct base_refcount *rc);

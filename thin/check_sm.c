@@ -278,6 +278,14 @@ int tc_pass_data_sm(struct checker *c)
 	c->structure = p.name;
 	tc_totals_reset(c);
 	/*
+	 * The mapping pass counted without the chunk flags (ten million
+	 * increments; the counts are dense where there are mappings at all).
+	 * With none, the flags are clear and right: an incomplete check then
+	 * keeps no data count.
+	 */
+	if (c->drefs_dense)
+		base_refcount_touch_all(&c->drefs);
+	/*
 	 * Incomplete already (--skip-mappings, damage): only blocks a
 	 * mapping reached can be wrong, so only their counts are kept.
 	 * Complete: the bitmaps are compared with every reference as they

@@ -263,6 +263,7 @@ static int cb_map_leaf(void *ctx, uint64_t block, unsigned nr,
 	(void)counted;
 	c->totals[c->nt - 1].n += nr;
 	c->res->nr_mappings += nr;
+	c->drefs_dense = 1;	/* check_sm.c sets drefs' chunk flags */
 	for (unsigned i = 0; i < nr; i++) {
 		uint64_t bt = load_le64(vp + 8 * (size_t)i);
 		uint64_t db = thin_block_time_block(bt);
@@ -287,7 +288,7 @@ static int cb_map_leaf(void *ctx, uint64_t block, unsigned nr,
 				  c->nr_drefs);
 			continue;
 		}
-		if (base_refcount_inc(&c->drefs, db) < 0)
+		if (base_refcount_inc_dense(&c->drefs, db) < 0)
 			return -ENOMEM;
 	}
 	return 0;

@@ -224,6 +224,32 @@ static void test_touch(void **state)
 	base_refcount_release(&rc);
 }
 
+/*
+ * base_refcount_inc_dense leaves the chunk flags to base_refcount_touch_all;
+ * the counts are the same as base_refcount_inc's, 3s and all.
+ */
+static void test_dense(void **state)
+{
+	const uint64_t c = BASE_REFCOUNT_CHUNK;
+	struct base_refcount rc;
+
+	(void)state;
+	assert_int_equal(base_refcount_init(&rc, 3 * c), 0);
+	for (int k = 0; k < 4; k++)
+		assert_int_equal(base_refcount_inc_dense(&rc, c + 9), 0);
+	assert_int_equal(base_refcount_inc_dense(&rc, 2 * c + 1), 0);
+	assert_int_equal(base_refcount_get(&rc, c + 9), 4);
+	assert_int_equal(base_refcount_get(&rc, 2 * c + 1), 1);
+	/* 3 and past go through the overflow map, which marks the chunk. */
+	assert_true(base_refcount_chunk_touched(&rc, 1));
+	assert_false(base_refcount_chunk_touched(&rc, 2));
+	base_refcount_touch_all(&rc);
+	for (uint64_t k = 0; k < base_refcount_nr_chunks(&rc); k++)
+		assert_true(base_refcount_chunk_touched(&rc, k));
+	assert_int_equal(base_refcount_nonzero(&rc), 2);
+	base_refcount_release(&rc);
+}
+
 /* The word comparisons against entry-by-entry ones, on random words. */
 static void test_word_compare(void **state)
 {
@@ -285,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_against_model),
 		cmocka_unit_test(test_touch),
+		cmocka_unit_test(test_dense),
 		cmocka_unit_test(test_chunks),
 		cmocka_unit_test(test_word_compare),
 		cmocka_unit_test(test_saturates),
