@@ -11,6 +11,13 @@
  * the end.  Wherever a count cannot be learnt it is left 0 and marked in
  * `unknown`, so the checker can skip those blocks rather than report
  * thousands of bogus mismatches behind one bad bitmap.
+ *
+ * Two-bit counts (base/refcount.h) can be had three ways: all of them
+ * (free words never stored, so a large free map costs no page); only in
+ * the chunks a checker counted references in (_only: an incomplete check
+ * judges nothing else); or only the words that differ from the checker's
+ * counts, compared as each bitmap is read (_diff: a complete check of a
+ * sound pool stores nothing).  Reports are the same whichever way.
  */
 #include "pdata/sm.h"
 
