@@ -95,12 +95,18 @@ void base_bitmap_clear_range(struct base_bitmap *bm, uint64_t begin,
 	apply_range(bm, begin, end, 0);
 }
 
-static uint64_t next_bit(const struct base_bitmap *bm, uint64_t i, uint64_t flip)
+/* The first bit in [i, end) that differs from flip's, or end. */
+static uint64_t next_bit(const struct base_bitmap *bm, uint64_t i,
+			 uint64_t end, uint64_t flip)
 {
-	uint64_t n = nr_words(bm->nr_bits);
+	uint64_t n;
 
-	if (i >= bm->nr_bits)
-		return bm->nr_bits;
+	if (end > bm->nr_bits)
+		end = bm->nr_bits;
+	if (i >= end)
+		return end;
+	/* Only the words that hold bits below end are read. */
+	n = nr_words(end);
 	for (uint64_t w = i / 64; w < n; w++) {
 		uint64_t v = bm->words[w] ^ flip;
 
@@ -109,20 +115,26 @@ static uint64_t next_bit(const struct base_bitmap *bm, uint64_t i, uint64_t flip
 		if (v) {
 			uint64_t r = w * 64 + (uint64_t)__builtin_ctzll(v);
 
-			return r < bm->nr_bits ? r : bm->nr_bits;
+			return r < end ? r : end;
 		}
 	}
-	return bm->nr_bits;
+	return end;
 }
 
 uint64_t base_bitmap_next_set(const struct base_bitmap *bm, uint64_t i)
 {
-	return next_bit(bm, i, 0);
+	return next_bit(bm, i, bm->nr_bits, 0);
+}
+
+uint64_t base_bitmap_next_set_before(const struct base_bitmap *bm,
+				     uint64_t i, uint64_t end)
+{
+	return next_bit(bm, i, end, 0);
 }
 
 uint64_t base_bitmap_next_clear(const struct base_bitmap *bm, uint64_t i)
 {
-	return next_bit(bm, i, ~0ull);
+	return next_bit(bm, i, bm->nr_bits, ~0ull);
 }
 
 uint64_t base_bitmap_count(const struct base_bitmap *bm)

@@ -57,6 +57,12 @@ void base_bitmap_clear_range(struct base_bitmap *bm, uint64_t begin,
 			     uint64_t end);
 /* The first set bit at or after i, or nr_bits when there is none. */
 uint64_t base_bitmap_next_set(const struct base_bitmap *bm, uint64_t i);
+/*
+ * The first set bit in [i, end), or end (at most nr_bits) when there is
+ * none: no word at or past end is read.
+ */
+uint64_t base_bitmap_next_set_before(const struct base_bitmap *bm,
+				     uint64_t i, uint64_t end);
 /* The first clear bit at or after i, or nr_bits when there is none. */
 uint64_t base_bitmap_next_clear(const struct base_bitmap *bm, uint64_t i);
 uint64_t base_bitmap_count(const struct base_bitmap *bm);

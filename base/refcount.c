@@ -13,22 +13,27 @@
 int base_refcount_init(struct base_refcount *rc, uint64_t nr)
 {
 	uint64_t nw = nr / BASE_REFCOUNT_PER_WORD + 1;
-	int r;
+	uint64_t nc = nw / BASE_REFCOUNT_CHUNK_WORDS + 1;
+	int r = -ENOMEM;
 
 	memset(rc, 0, sizeof(*rc));
 	if (nw > SIZE_MAX / sizeof(uint64_t))
 		return -ENOMEM;
+	/* calloc: fresh pages stay unfaulted until a chunk is written. */
 	rc->words = calloc((size_t)nw, sizeof(uint64_t));
-	if (!rc->words)
-		return -ENOMEM;
+	rc->touched = calloc((size_t)nc, 1);
+	if (!rc->words || !rc->touched)
+		goto fail;
 	r = u64map_init(&rc->over, 16);
-	if (r < 0) {
-		free(rc->words);
-		rc->words = NULL;
-		return r;
-	}
+	if (r < 0)
+		goto fail;
 	rc->nr = nr;
 	return 0;
+fail:
+	free(rc->words);
+	free(rc->touched);
+	memset(rc, 0, sizeof(*rc));
+	return r;
 }
 
 void base_refcount_release(struct base_refcount *rc)
@@ -36,6 +41,7 @@ void base_refcount_release(struct base_refcount *rc)
 	if (rc->words)
 		u64map_destroy(&rc->over);
 	free(rc->words);
+	free(rc->touched);
 	memset(rc, 0, sizeof(*rc));
 }
 
@@ -45,7 +51,11 @@ static void set2(struct base_refcount *rc, uint64_t i, unsigned v)
 	unsigned s = (unsigned)(i % BASE_REFCOUNT_PER_WORD) * 2;
 	uint64_t bits = ((v >> 1) & 1) | ((uint64_t)(v & 1) << 1);
 
+	if (!v && !base_refcount_chunk_touched(rc, i / BASE_REFCOUNT_CHUNK))
+		return;		/* already 0, and its page untouched */
 	*w = (*w & ~(3ull << s)) | bits << s;
+	if (v)
+		base_refcount_touch_word(rc, i / BASE_REFCOUNT_PER_WORD);
 }
 
 uint32_t base_refcount_get_slow(const struct base_refcount *rc, uint64_t i)
@@ -100,6 +110,8 @@ int base_refcount_inc_run(struct base_refcount *rc, uint64_t i, uint64_t n)
 		if (!(*w & two)) {
 			/* Every entry at 0 or 1: 0 -> 1 and 1 -> 2 at once. */
 			*w = (*w & ~m) | (~*w & one) | ((*w & one) >> 1);
+			base_refcount_touch_word(rc,
+						 i / BASE_REFCOUNT_PER_WORD);
 		} else {
 			for (unsigned j = 0; j < k; j++)
 				if (base_refcount_inc(rc, i + j) < 0)
@@ -128,7 +140,19 @@ void base_refcount_clear_range(struct base_refcount *rc, uint64_t b,
 		base_refcount_set(rc, b, 0);
 	for (; b + BASE_REFCOUNT_PER_WORD <= e; b += BASE_REFCOUNT_PER_WORD) {
 		uint64_t *w = &rc->words[b / BASE_REFCOUNT_PER_WORD];
-		uint64_t threes = *w & (*w >> 1) & BASE_REFCOUNT_EVEN;
+		uint64_t threes;
+
+		if (!base_refcount_chunk_touched(rc, b / BASE_REFCOUNT_CHUNK)) {
+			/* All 0 to the chunk's end: skip to it (or to e). */
+			uint64_t next = (b / BASE_REFCOUNT_CHUNK + 1) *
+					BASE_REFCOUNT_CHUNK;
+
+			if (next > e)
+				next = e - (e - b) % BASE_REFCOUNT_PER_WORD;
+			b = next - BASE_REFCOUNT_PER_WORD;
+			continue;
+		}
+		threes = *w & (*w >> 1) & BASE_REFCOUNT_EVEN;
 
 		while (threes) {
 			unsigned k = (unsigned)__builtin_ctzll(threes) / 2;
@@ -142,15 +166,24 @@ void base_refcount_clear_range(struct base_refcount *rc, uint64_t b,
 		base_refcount_set(rc, b, 0);
 }
 
+void base_refcount_touch_all(struct base_refcount *rc)
+{
+	memset(rc->touched, 1, (size_t)base_refcount_nr_chunks(rc));
+}
+
 uint64_t base_refcount_nonzero(const struct base_refcount *rc)
 {
-	uint64_t n = 0, nw = rc->nr / BASE_REFCOUNT_PER_WORD + 1;
+	uint64_t n = 0, nw = base_refcount_nr_words(rc);
 
-	for (uint64_t i = 0; i < nw; i++) {
-		uint64_t w = rc->words[i];
+	for (uint64_t c = 0; c < base_refcount_nr_chunks(rc); c++) {
+		uint64_t i = c * BASE_REFCOUNT_CHUNK_WORDS;
+		uint64_t e = i + BASE_REFCOUNT_CHUNK_WORDS < nw ?
+				     i + BASE_REFCOUNT_CHUNK_WORDS : nw;
 
-		n += (uint64_t)__builtin_popcountll((w | w >> 1) &
-						    BASE_REFCOUNT_EVEN);
+		if (!base_refcount_chunk_touched(rc, c))
+			continue;
+		for (; i < e; i++)
+			n += base_refcount_word_nonzero(rc->words[i]);
 	}
 	return n;
 }

@@ -111,6 +111,43 @@ int pd_sm_read_disk_rc(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
 		       struct base_bitmap *unknown);
 
 /*
+ * pd_sm_read_disk_rc keeping counts only in the chunks of blocks
+ * (base/refcount.h) where keep has a count: elsewhere a count reads 0, or
+ * its overflow count where its bitmap said 3 (and counts's chunk flags
+ * say nothing about the bitmaps there).  For a checker that can only find
+ * a block referenced more than counted (some references were never
+ * counted): the counts of blocks it never saw are of no use, and a data
+ * map's counts are a page per 16,384 blocks.  Damage reports, own-block
+ * references and unknown are those of pd_sm_read_disk_rc, messages'
+ * counts included (a bitmap is read again for one it did not keep); it
+ * may also return a read error then.
+ */
+int pd_sm_read_disk_rc_only(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+			    const struct base_refcount *keep,
+			    const struct pd_sm_read_ops *ops, void *ctx,
+			    struct base_refcount *counts,
+			    struct base_bitmap *unknown);
+
+/*
+ * pd_sm_read_disk_rc compared, word by word as each bitmap is read, with
+ * ref (a checker's counts of the same blocks, which must not change
+ * during the read): counts stores only the words (32 blocks) that differ
+ * from ref's or hold a 3, and differs (initialised here, a bit per word,
+ * released on an error) marks them; every other word of a bitmap that
+ * was read equals ref's.  *in_use gets the blocks in use, as
+ * base_refcount_nonzero would count them in pd_sm_read_disk_rc's counts
+ * (blocks whose counts were lost are not in use).  Damage reports, own
+ * references and unknown are pd_sm_read_disk_rc's.  For a complete check
+ * of a sound pool nothing is stored at all.
+ */
+int pd_sm_read_disk_rc_diff(struct pd_bm *bm, const struct pd_sm_root_cpu *root,
+			    const struct base_refcount *ref,
+			    const struct pd_sm_read_ops *ops, void *ctx,
+			    struct base_refcount *counts,
+			    struct base_bitmap *differs, uint64_t *in_use,
+			    struct base_bitmap *unknown);
+
+/*
  * Writes a disk space map (dm-thin's data space map: bitmaps, an index
  * btree, an overflow btree for counts of 3 and more) for counts[0..nr),
  * in blocks allocated from tm, and fills root.  The counts are of another

@@ -73,6 +73,8 @@ struct checker {
 	struct base_refcount drefs;
 	uint64_t nr_drefs;
 	int drefs_incomplete;
+	/* Counted without chunk flags (base_refcount_inc_dense): set them. */
+	int drefs_dense;
 	int nomem;			/* a count could not be kept */
 
 	/* Nodes walked, across every tree; totals per node (pass 4). */

@@ -108,11 +108,16 @@ struct compare_ids {
 	const char *what;	/* "block", "data block" */
 };
 
-/* One block whose count on disk differs from the references found. */
+/*
+ * One block whose count on disk differs from the references found.
+ * leak_set (nr_leak_bits long, for the leak repair) is allocated at the
+ * first leak: most pools have none, and a bitmap of every metadata block
+ * is half a megabyte to clear.
+ */
 static void compare_one(struct checker *c, const struct compare_ids *ids,
 			const char *name, uint64_t b, uint32_t have,
 			uint32_t want, int incomplete, uint64_t *leaks,
-			struct base_bitmap *leak_set)
+			struct base_bitmap *leak_set, uint64_t nr_leak_bits)
 {
 	if (have < want) {
 		tc_report(c, ids->under,
@@ -126,7 +131,13 @@ static void compare_one(struct checker *c, const struct compare_ids *ids,
 		return;
 	if (want == 0) {
 		(*leaks)++;
-		if (leak_set && b < leak_set->nr_bits)
+		if (!leak_set->words &&
+		    base_bitmap_init(leak_set, nr_leak_bits) < 0) {
+			c->nomem = 1;
+			leak_set->words = NULL;
+			leak_set->nr_bits = 0;
+		}
+		if (b < leak_set->nr_bits)
 			base_bitmap_set(leak_set, b);
 		tc_report(c, ids->leak,
 			  "%s: %s %" PRIu64 " has count %" PRIu32 " but "
@@ -140,43 +151,106 @@ static void compare_one(struct checker *c, const struct compare_ids *ids,
 		  want == 1 ? "" : "s", have);
 }
 
+/* The checked blocks of word w whose counts differ; see compare_counts. */
+static void compare_word(struct checker *c, const struct compare_ids *ids,
+			 const char *name, const struct base_refcount *have_rc,
+			 const struct base_bitmap *unknown,
+			 const struct base_refcount *want_rc, int incomplete,
+			 uint64_t n, uint64_t w, uint64_t x, uint64_t y,
+			 uint64_t *leaks, struct base_bitmap *leak_set)
+{
+	uint64_t m, base = w * BASE_REFCOUNT_PER_WORD;
+
+	if (x == y && !(x & (x >> 1) & BASE_REFCOUNT_EVEN))
+		return;
+	/*
+	 * Incomplete (some references never counted): only want above have
+	 * is wrong for sure.
+	 */
+	m = incomplete ? base_refcount_words_above(y, x) :
+			 base_refcount_words_differ(x, y);
+	for (; m; m &= m - 1) {
+		uint64_t b = base + (unsigned)__builtin_ctzll(m) / 2;
+		uint32_t want, have;
+
+		if (b >= n)
+			break;
+		want = base_refcount_get(want_rc, b);
+		have = base_refcount_get(have_rc, b);
+		if (want == have || base_bitmap_test(unknown, b))
+			continue;
+		compare_one(c, ids, name, b, have, want, incomplete, leaks,
+			    leak_set, have_rc->nr);
+	}
+}
+
+static uint64_t word_of(const struct base_refcount *rc, uint64_t w)
+{
+	return base_refcount_chunk_touched(rc, w / BASE_REFCOUNT_CHUNK_WORDS) ?
+		       rc->words[w] : 0;
+}
+
 /*
- * Counts on disk against the references found; returns blocks in use.
+ * Counts on disk against the references found; returns the blocks in use
+ * in a complete check, 0 in an incomplete one (which finds no leak, so the
+ * leak repair, the only reader, never runs; the data map's counts would be
+ * read whole for nothing on every --skip-mappings run).
  * Both are two-bit counts in the same layout, so 32 blocks compare in one
- * step; only a word that differs, or holds a 3 (its exact count is in the
- * overflow maps), is looked at block by block.
+ * step, and only the entries that differ (in an incomplete check: that are
+ * referenced more often than counted), or hold a 3, are looked at one by
+ * one.  Chunks of words neither side ever wrote are all 0 on both and are
+ * not read at all (base/refcount.h): a metadata space map of millions of
+ * blocks, nearly all free, costs only its used pages.  An incomplete check
+ * needs nothing where no reference was counted.
+ *
+ * With differs (pd_sm_read_disk_rc_diff), only the words it marks can
+ * differ, and in_use was counted as the bitmaps were read.
  */
 static uint64_t compare_counts(struct checker *c, const struct compare_ids *ids,
 			       const char *name,
 			       const struct base_refcount *have_rc,
 			       const struct base_bitmap *unknown,
 			       const struct base_refcount *want_rc,
+			       const struct base_bitmap *differs,
+			       uint64_t read_in_use,
 			       int incomplete, uint64_t nr_allocated,
 			       uint64_t *leaks, struct base_bitmap *leak_set)
 {
 	uint64_t nr_have = have_rc->nr, nr_want = want_rc->nr;
 	uint64_t n = nr_have < nr_want ? nr_have : nr_want;
 	uint64_t nw = (n + BASE_REFCOUNT_PER_WORD - 1) / BASE_REFCOUNT_PER_WORD;
-	uint64_t in_use = base_refcount_nonzero(have_rc);
+	uint64_t in_use = 0;
 
-	for (uint64_t w = 0; w < nw; w++) {
-		uint64_t x = have_rc->words[w], y = want_rc->words[w];
-		uint64_t b = w * BASE_REFCOUNT_PER_WORD;
-		uint64_t e = b + BASE_REFCOUNT_PER_WORD < n ?
-				     b + BASE_REFCOUNT_PER_WORD : n;
-
-		if (x == y && !(x & (x >> 1) & BASE_REFCOUNT_EVEN))
-			continue;
-		for (; b < e; b++) {
-			uint32_t want = base_refcount_get(want_rc, b);
-			uint32_t have = base_refcount_get(have_rc, b);
-
-			if (want == have || base_bitmap_test(unknown, b))
-				continue;
-			compare_one(c, ids, name, b, have, want, incomplete,
-				    leaks, leak_set);
-		}
+	if (!incomplete)
+		in_use = differs ? read_in_use : base_refcount_nonzero(have_rc);
+	if (differs) {
+		for (uint64_t w = base_bitmap_next_set_before(differs, 0, nw);
+		     w < nw; w = base_bitmap_next_set_before(differs, w + 1, nw))
+			compare_word(c, ids, name, have_rc, unknown, want_rc,
+				     incomplete, n, w, word_of(have_rc, w),
+				     word_of(want_rc, w), leaks, leak_set);
+		goto done;
 	}
+	for (uint64_t w = 0; w < nw;) {
+		uint64_t chunk = w / BASE_REFCOUNT_CHUNK_WORDS;
+		uint64_t ce = (chunk + 1) * BASE_REFCOUNT_CHUNK_WORDS;
+		int th = base_refcount_chunk_touched(have_rc, chunk);
+		int tw = base_refcount_chunk_touched(want_rc, chunk);
+
+		if (ce > nw)
+			ce = nw;
+		if (!tw && (!th || incomplete)) {
+			w = ce;
+			continue;
+		}
+		for (; w < ce; w++)
+			compare_word(c, ids, name, have_rc, unknown, want_rc,
+				     incomplete, n, w,
+				     th ? have_rc->words[w] : 0,
+				     tw ? want_rc->words[w] : 0, leaks,
+				     leak_set);
+	}
+done:
 	if (!incomplete && in_use != nr_allocated && !c->res->nr_fatal)
 		tc_report(c, ids->nr_allocated,
 			  "%s: nr_allocated is %" PRIu64 ", but %" PRIu64
@@ -195,32 +269,50 @@ int tc_pass_data_sm(struct checker *c)
 		THIN_P_DATA_NR_ALLOCATED, "data block",
 	};
 	struct sm_pass p = { c, "data space map" };
-	struct base_bitmap unknown;
+	struct base_bitmap unknown, differs = { 0 };
 	struct base_refcount counts;
-	uint64_t fatal_before = c->res->nr_fatal;
+	uint64_t in_use = 0, fatal_before = c->res->nr_fatal;
 	int r;
 
 	tc_pass(c, "examining data space map");
 	c->structure = p.name;
 	tc_totals_reset(c);
-	r = pd_sm_read_disk_rc(c->bm, &c->sb.data_sm, &ops, &p, &counts,
-			       &unknown);
+	/*
+	 * The mapping pass counted without the chunk flags (ten million
+	 * increments; the counts are dense where there are mappings at all).
+	 * With none, the flags are clear and right: an incomplete check then
+	 * keeps no data count.
+	 */
+	if (c->drefs_dense)
+		base_refcount_touch_all(&c->drefs);
+	/*
+	 * Incomplete already (--skip-mappings, damage): only blocks a
+	 * mapping reached can be wrong, so only their counts are kept.
+	 * Complete: the bitmaps are compared with every reference as they
+	 * are read, and only the words that differ are kept.
+	 */
+	if (c->drefs_incomplete)
+		r = pd_sm_read_disk_rc_only(c->bm, &c->sb.data_sm, &c->drefs,
+					    &ops, &p, &counts, &unknown);
+	else
+		r = pd_sm_read_disk_rc_diff(c->bm, &c->sb.data_sm, &c->drefs,
+					    &ops, &p, &counts, &differs,
+					    &in_use, &unknown);
 	if (r < 0)
 		return r;
 	if (c->res->nr_fatal != fatal_before)
 		c->drefs_incomplete = 1;
-	r = base_bitmap_init(&c->data_leaks, counts.nr);
-	if (r < 0)
-		goto out;
 	c->data_in_use = compare_counts(c, &ids, p.name, &counts, &unknown,
-					&c->drefs, c->drefs_incomplete,
+					&c->drefs,
+					differs.words ? &differs : NULL,
+					in_use, c->drefs_incomplete,
 					c->sb.data_sm.nr_allocated,
 					&c->res->leaked_data, &c->data_leaks);
 	c->data_sm_read = 1;
-out:
 	base_refcount_release(&counts);
 	base_bitmap_release(&unknown);
-	return r;
+	base_bitmap_release(&differs);
+	return 0;
 }
 
 int tc_pass_metadata_sm(struct checker *c)
@@ -249,14 +341,8 @@ int tc_pass_metadata_sm(struct checker *c)
 	nr = counts.nr;
 	if (c->res->nr_fatal != fatal_before)
 		c->mrefs_incomplete = 1;
-	r = base_bitmap_init(&c->meta_leaks, nr);
-	if (r < 0) {
-		base_refcount_release(&counts);
-		base_bitmap_release(&unknown);
-		return r;
-	}
 	in_use = compare_counts(c, &ids, p.name, &counts, &unknown, &c->mrefs,
-				c->mrefs_incomplete,
+				NULL, 0, c->mrefs_incomplete,
 				c->sb.metadata_sm.nr_allocated,
 				&c->res->leaked_metadata, &c->meta_leaks);
 	c->meta_in_use = in_use;
@@ -267,11 +353,13 @@ int tc_pass_metadata_sm(struct checker *c)
 	 * differ (0.9.0's restore leaves nr_allocated one high: a warning).
 	 */
 	c->res->have_free = 1;
-	c->res->metadata_free =
-		c->sb.metadata_sm.nr_allocated <= c->sb.metadata_sm.nr_blocks ?
-			c->sb.metadata_sm.nr_blocks -
-				c->sb.metadata_sm.nr_allocated :
-			nr - in_use;
+	if (c->sb.metadata_sm.nr_allocated <= c->sb.metadata_sm.nr_blocks)
+		c->res->metadata_free = c->sb.metadata_sm.nr_blocks -
+					c->sb.metadata_sm.nr_allocated;
+	else
+		c->res->metadata_free =
+			nr - (c->mrefs_incomplete ?
+				      base_refcount_nonzero(&counts) : in_use);
 	if (c->mrefs_incomplete)
 		tc_pass(c,
 			"  (structures damaged or skipped: only checked that "

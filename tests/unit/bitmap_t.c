@@ -67,6 +67,14 @@ static void model_check(const struct model *x)
 			}
 		assert_int_equal(base_bitmap_next_set(&x->bm, i), s);
 		assert_int_equal(base_bitmap_next_clear(&x->bm, i), c);
+		/* Bounded: the first set bit below end, else end (capped). */
+		for (uint64_t end = i; end <= x->n + 70; end += 1 + end / 3) {
+			uint64_t e = end < x->n ? end : x->n;
+
+			assert_int_equal(base_bitmap_next_set_before(&x->bm, i,
+								     end),
+					 s < e ? s : e);
+		}
 	}
 }
 

@@ -5,7 +5,9 @@
  * over entries at 0-1 and at 2 and more), decrements back through the
  * overflow map, sets, range clears inside and across words, saturation, the non-zero count, and the
  * word layout the space-map comparison relies on (entry i: bit 2i is 2,
- * bit 2i+1 is 1; nothing past nr).
+ * bit 2i+1 is 1; nothing past nr); the per-chunk summary (a chunk marked
+ * untouched is all 0) and the word comparisons against entry-by-entry
+ * ones.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +35,13 @@ static void assert_model(const struct base_refcount *rc, const uint32_t *m,
 	assert_int_equal(base_refcount_nonzero(rc), nz);
 	for (uint64_t i = n; i % BASE_REFCOUNT_PER_WORD; i++)
 		assert_int_equal(base_refcount_get2(rc, i), 0);
+	/* What readers skip: a chunk whose summary bit is clear is all 0. */
+	for (uint64_t w = 0; w < base_refcount_nr_words(rc); w++)
+		if (!base_refcount_chunk_touched(rc,
+						 w / BASE_REFCOUNT_CHUNK_WORDS) &&
+		    rc->words[w])
+			fail_msg("word %lu not 0 in an untouched chunk",
+				 (unsigned long)w);
 }
 
 static void test_layout(void **state)
@@ -117,6 +126,183 @@ static void test_against_model(void **state)
 	free(m);
 }
 
+/*
+ * Chunks: counts over four chunks (the last short), worked on around two
+ * spots only, with range clears over chunk boundaries and whole words
+ * stored as a space-map reader stores them; the model holds and chunk 2,
+ * which nothing but zeros and clears ever reach, stays untouched.
+ */
+static void test_chunks(void **state)
+{
+	const uint64_t n = 3 * BASE_REFCOUNT_CHUNK + 77;
+	const uint64_t spot[2] = { BASE_REFCOUNT_CHUNK - 40,
+				   3 * BASE_REFCOUNT_CHUNK + 5 };
+	struct base_refcount rc;
+	uint32_t *m = calloc(n, sizeof(*m));
+	unsigned seed = 11;
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(base_refcount_init(&rc, n), 0);
+	assert_int_equal(base_refcount_nr_chunks(&rc), 4);
+	for (int round = 0; round < 20000; round++) {
+		uint64_t i, b, e, w, x;
+
+		seed = seed * 1103515245u + 12345u;
+		i = spot[(seed >> 3) & 1] + (seed >> 8) % 80;
+		if (i >= n)
+			i = n - 1;
+		switch ((seed >> 4) % 8) {
+		case 0: case 1: case 2:
+			assert_int_equal(base_refcount_inc(&rc, i), 0);
+			m[i]++;
+			break;
+		case 3:
+			base_refcount_dec(&rc, i);
+			if (m[i])
+				m[i]--;
+			break;
+		case 4:
+			assert_int_equal(base_refcount_set(&rc, i, seed % 5), 0);
+			m[i] = seed % 5;
+			break;
+		case 5:
+			/*
+			 * A word of 0s and 1s over one without 3s (the
+			 * caller's part: their overflow entries).
+			 */
+			w = i / BASE_REFCOUNT_PER_WORD;
+			x = (seed & 4) ? 0 : (uint64_t)seed * 0x9e3779b97f4a7c15ull &
+					     ~BASE_REFCOUNT_EVEN;
+			for (b = w * 32; b < w * 32 + 32; b++)
+				if (b >= n || base_refcount_get2(&rc, b) == 3)
+					goto next;
+			base_refcount_store_word(&rc, w, x);
+			for (b = w * 32; b < w * 32 + 32 && b < n; b++)
+				m[b] = (x >> (2 * (b - w * 32) + 1)) & 1;
+			break;
+		case 6:
+			/* 0 into the untouched chunk: no write, no touch. */
+			base_refcount_store_word(&rc, 2 * BASE_REFCOUNT_CHUNK_WORDS +
+						 (seed >> 8) % 512, 0);
+			break;
+		default:
+			b = (seed & 8) ? i - (seed >> 20) % (2 * BASE_REFCOUNT_CHUNK) : i;
+			if (b > n)
+				b = 0;
+			e = i + (seed >> 12) % 300;
+			base_refcount_clear_range(&rc, b, e);
+			for (; b < e && b < n; b++)
+				m[b] = 0;
+			break;
+		}
+next:;
+	}
+	assert_model(&rc, m, n);
+	assert_false(base_refcount_chunk_touched(&rc, 2));
+	base_refcount_clear_range(&rc, 0, n);
+	assert_int_equal(u64map_count(&rc.over), 0);
+	assert_int_equal(base_refcount_nonzero(&rc), 0);
+	base_refcount_release(&rc);
+	free(m);
+}
+
+/* Each way of writing a non-zero count marks its chunk; zeros do not. */
+static void test_touch(void **state)
+{
+	const uint64_t c = BASE_REFCOUNT_CHUNK;
+	struct base_refcount rc;
+
+	(void)state;
+	assert_int_equal(base_refcount_init(&rc, 4 * c), 0);
+	for (uint64_t k = 0; k < 4; k++)
+		assert_false(base_refcount_chunk_touched(&rc, k));
+	assert_int_equal(base_refcount_inc(&rc, c + 5), 0);
+	assert_true(base_refcount_chunk_touched(&rc, 1));
+	assert_int_equal(base_refcount_nonzero(&rc), 1);
+	assert_int_equal(base_refcount_set(&rc, 2 * c, 0), 0);
+	base_refcount_store_word(&rc, 2 * BASE_REFCOUNT_CHUNK_WORDS + 1, 0);
+	base_refcount_clear_range(&rc, 2 * c - 3, 3 * c + 40);
+	assert_false(base_refcount_chunk_touched(&rc, 2));
+	assert_int_equal(base_refcount_set(&rc, 2 * c + 7, 7), 0);
+	assert_true(base_refcount_chunk_touched(&rc, 2));
+	base_refcount_store_word(&rc, 3 * BASE_REFCOUNT_CHUNK_WORDS + 2, 2);
+	assert_true(base_refcount_chunk_touched(&rc, 3));
+	assert_int_equal(base_refcount_get(&rc, 3 * c + 64), 1);
+	assert_int_equal(base_refcount_nonzero(&rc), 3);
+	assert_false(base_refcount_chunk_touched(&rc, 0));
+	/* A 0 stored over a count in a touched chunk is written. */
+	base_refcount_store_word(&rc, 3 * BASE_REFCOUNT_CHUNK_WORDS + 2, 0);
+	assert_int_equal(base_refcount_get(&rc, 3 * c + 64), 0);
+	base_refcount_clear_range(&rc, 0, 4 * c);
+	assert_int_equal(base_refcount_nonzero(&rc), 0);
+	assert_int_equal(u64map_count(&rc.over), 0);
+	base_refcount_release(&rc);
+}
+
+/*
+ * base_refcount_inc_dense leaves the chunk flags to base_refcount_touch_all;
+ * the counts are the same as base_refcount_inc's, 3s and all.
+ */
+static void test_dense(void **state)
+{
+	const uint64_t c = BASE_REFCOUNT_CHUNK;
+	struct base_refcount rc;
+
+	(void)state;
+	assert_int_equal(base_refcount_init(&rc, 3 * c), 0);
+	for (int k = 0; k < 4; k++)
+		assert_int_equal(base_refcount_inc_dense(&rc, c + 9), 0);
+	assert_int_equal(base_refcount_inc_dense(&rc, 2 * c + 1), 0);
+	assert_int_equal(base_refcount_get(&rc, c + 9), 4);
+	assert_int_equal(base_refcount_get(&rc, 2 * c + 1), 1);
+	/* 3 and past go through the overflow map, which marks the chunk. */
+	assert_true(base_refcount_chunk_touched(&rc, 1));
+	assert_false(base_refcount_chunk_touched(&rc, 2));
+	base_refcount_touch_all(&rc);
+	for (uint64_t k = 0; k < base_refcount_nr_chunks(&rc); k++)
+		assert_true(base_refcount_chunk_touched(&rc, k));
+	assert_int_equal(base_refcount_nonzero(&rc), 2);
+	base_refcount_release(&rc);
+}
+
+/* The word comparisons against entry-by-entry ones, on random words. */
+static void test_word_compare(void **state)
+{
+	uint64_t seed = 5;
+
+	(void)state;
+	for (int round = 0; round < 200000; round++) {
+		uint64_t a, b, differ = 0, above = 0, nz = 0;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		a = seed;
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		b = seed;
+		/* Mostly equal entries, as in real counts. */
+		if (round & 1)
+			b = a ^ (b & (b >> 7) & (b >> 13));
+		if (round & 2)
+			a &= ~BASE_REFCOUNT_EVEN;	/* 0s and 1s only */
+		for (unsigned k = 0; k < 32; k++) {
+			unsigned s = 2 * k;
+			/* Even bit 2, odd bit 1. */
+			unsigned va = (unsigned)((a >> s & 1) << 1 | (a >> (s + 1) & 1));
+			unsigned vb = (unsigned)((b >> s & 1) << 1 | (b >> (s + 1) & 1));
+			uint64_t bit = 1ull << s;
+
+			if (va != vb || va == 3 || vb == 3)
+				differ |= bit;
+			if (va > vb || va == 3 || vb == 3)
+				above |= bit;
+			nz += va != 0;
+		}
+		assert_int_equal(base_refcount_words_differ(a, b), differ);
+		assert_int_equal(base_refcount_words_above(a, b), above);
+		assert_int_equal(base_refcount_word_nonzero(a), nz);
+	}
+}
+
 static void test_saturates(void **state)
 {
 	struct base_refcount rc;
@@ -140,6 +326,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_against_model),
+		cmocka_unit_test(test_touch),
+		cmocka_unit_test(test_dense),
+		cmocka_unit_test(test_chunks),
+		cmocka_unit_test(test_word_compare),
 		cmocka_unit_test(test_saturates),
 	};
 

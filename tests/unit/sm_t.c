@@ -2,6 +2,7 @@
 /*
  * Reading the metadata space map: counts 0, 1, 2 and 3+ (through the
  * overflow tree, one and two levels), two bitmaps, a partial last bitmap,
+ * sparse counts in long free stretches,
  * and one test per damage kind of sm.h, each checking the blocks marked
  * unknown, the counts left intact and the own-block references.
  */
@@ -215,6 +216,34 @@ static void test_counts_two_bitmaps(void **state)
 	for (unsigned i = 0; i < fx.b.nr_nodes; i++)
 		assert_int_equal(has_ref(&res, fx.b.nodes[i]), 1);
 	assert_int_equal(res.rec.nrefs, 3 + fx.b.nr_nodes);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+/*
+ * A few counts in long free stretches, at every word of a 256-block run
+ * in turn: the two-bit reader passes free runs over whole, and must not
+ * pass over one that has a single count in any of its words.
+ */
+static uint32_t few_in_free_runs(uint64_t i)
+{
+	if (i % 263 == 0)
+		return 1 + (uint32_t)(i / 263 % 3);
+	return i % 4099 == 77 ? 1000 : 0;
+}
+
+static void test_sparse_counts(void **state)
+{
+	struct fixture fx;
+	struct result res;
+	uint64_t nr = 2 * PD_SM_ENTRIES_PER_BITMAP - 5;
+
+	(void)state;
+	fx_build(&fx, nr + 64, nr, few_in_free_runs);
+	fx_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 0);
+	assert_counts(&fx, &res, 0, 0);
 	res_release(&res);
 	fx_release(&fx);
 }
@@ -666,6 +695,168 @@ static void test_disk_counts(void **state)
 	fx_release(&fx);
 }
 
+/*
+ * pd_sm_read_disk_rc_only: counts kept in the chunks the keep set has
+ * touched (chunk 1 here) and nowhere else but at the 3s; everything
+ * reported exactly as the full reader reports it, including the bitmap
+ * count of an overflow entry whose bitmap entry is not 3 in a chunk that
+ * was kept (block 20000) and in one that was not (40000).
+ */
+static void set_disk_entry(struct fixture *fx, uint64_t block, unsigned c)
+{
+	uint64_t bn = fx->sm.bitmaps[block / PD_SM_ENTRIES_PER_BITMAP];
+
+	pd_bitmap_set(pdb_block(&fx->b, bn),
+		      (uint32_t)(block % PD_SM_ENTRIES_PER_BITMAP), c);
+	pdb_seal(&fx->b, bn, &pd_bitmap_validator);
+}
+
+static void test_disk_only(void **state)
+{
+	const uint64_t chunk = BASE_REFCOUNT_CHUNK;
+	uint64_t nr = 4 * (uint64_t)PD_SM_ENTRIES_PER_BITMAP + 100;
+	struct base_refcount keep, rc;
+	struct base_bitmap unknown;
+	struct fixture fx;
+	struct result res;
+	struct srec rec;
+
+	(void)state;
+	disk_build(&fx, 300, nr, sparse, 100);
+	assert_int_equal(sparse(20000), 7);
+	assert_int_equal(sparse(40000), 7);
+	set_disk_entry(&fx, 20000, 1);
+	set_disk_entry(&fx, 40000, 2);
+	disk_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 2);
+	assert_int_equal(res.rec.dmg[1].problem, PD_SM_OVERFLOW_EXTRA);
+	assert_int_equal(res.rec.dmg[1].fault.found, 2);
+
+	assert_int_equal(base_refcount_init(&keep, nr), 0);
+	assert_int_equal(base_refcount_inc(&keep, chunk + 5), 0);
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(pd_sm_read_disk_rc_only(pdb_bm(&fx.b), &fx.root, &keep,
+						 &srec_ops, &rec, &rc,
+						 &unknown), 0);
+	assert_int_equal(rec.nd, res.rec.nd);
+	for (size_t i = 0; i < rec.nd; i++) {
+		assert_int_equal(rec.dmg[i].problem, res.rec.dmg[i].problem);
+		assert_int_equal(rec.dmg[i].block_begin,
+				 res.rec.dmg[i].block_begin);
+		assert_int_equal(rec.dmg[i].fault.found,
+				 res.rec.dmg[i].fault.found);
+	}
+	assert_int_equal(rec.nrefs, res.rec.nrefs);
+	for (size_t i = 0; i < rec.nrefs; i++)
+		assert_int_equal(rec.refs[i], res.rec.refs[i]);
+	assert_int_equal(rc.nr, nr);
+	for (uint64_t i = 0; i < nr; i++) {
+		int kept = i / chunk == 1 || res.counts[i] >= 3;
+		uint32_t want = kept ? res.counts[i] : 0;
+
+		if (base_refcount_get(&rc, i) != want)
+			fail_msg("block %lu: %u, expected %u", (unsigned long)i,
+				 base_refcount_get(&rc, i), want);
+		assert_int_equal(base_bitmap_test(&unknown, i),
+				 base_bitmap_test(&res.unknown, i));
+	}
+	free(rec.refs);
+	base_refcount_release(&rc);
+	base_bitmap_release(&unknown);
+	base_refcount_release(&keep);
+	res_release(&res);
+	fx_release(&fx);
+}
+
+/*
+ * pd_sm_read_disk_rc_diff against the full reader, with a reference that
+ * agrees in places and not in others (a count off by one, a free-marked
+ * block, an overflow count of 5 against the map's 7 behind equal 3s, a
+ * whole chunk of nothing) and damage after the bitmaps: overflow entries
+ * whose bitmap entry is not 3 in a word equal to the reference's (block
+ * 5000) and in one that is not (10000), one below 3 (15000), a 3 without
+ * an entry (30001).  Every block's count is the full reader's (stored
+ * where differs marks its word, the reference's elsewhere), and so are the
+ * reports, the unknown blocks and the blocks in use.
+ */
+static void test_disk_diff(void **state)
+{
+	uint64_t nr = 3 * (uint64_t)PD_SM_ENTRIES_PER_BITMAP + 100, nz = 0;
+	uint64_t in_use = 0;
+	struct base_bitmap unknown, differs;
+	struct base_refcount ref, rc;
+	struct fixture fx;
+	struct result res;
+	struct srec rec;
+
+	(void)state;
+	disk_build(&fx, 300, nr, sparse, 100);
+	set_disk_entry(&fx, 5000, 1);
+	set_disk_entry(&fx, 10000, 2);
+	set_disk_entry(&fx, 30001, 3);
+	assert_int_equal(pdb_node_key(&fx.b, fx.sm.overflow_root, 3), 15000);
+	store_le32(pdb_node_value(&fx.b, fx.sm.overflow_root, 3), 2);
+	pdb_seal_node(&fx.b, fx.sm.overflow_root);
+	disk_read(&fx, &res);
+	assert_int_equal(res.ret, 0);
+	assert_int_equal(res.rec.nd, 4);
+
+	assert_int_equal(base_refcount_init(&ref, nr), 0);
+	for (uint64_t i = 0; i < 2 * BASE_REFCOUNT_CHUNK; i++)
+		assert_int_equal(base_refcount_set(&ref, i, fx.want[i]), 0);
+	assert_int_equal(base_refcount_set(&ref, 5000, 1), 0);
+	assert_int_equal(base_refcount_set(&ref, 10000, 0), 0);
+	assert_int_equal(base_refcount_set(&ref, 20000, 5), 0);
+	assert_int_equal(base_refcount_set(&ref, 100, fx.want[100] + 1), 0);
+	assert_int_equal(base_refcount_set(&ref, 17000, 0), 0);
+
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(pd_sm_read_disk_rc_diff(pdb_bm(&fx.b), &fx.root, &ref,
+						 &srec_ops, &rec, &rc,
+						 &differs, &in_use,
+						 &unknown), 0);
+	assert_int_equal(rec.nd, res.rec.nd);
+	for (size_t i = 0; i < rec.nd; i++) {
+		assert_int_equal(rec.dmg[i].problem, res.rec.dmg[i].problem);
+		assert_int_equal(rec.dmg[i].block_begin,
+				 res.rec.dmg[i].block_begin);
+		assert_int_equal(rec.dmg[i].block_end,
+				 res.rec.dmg[i].block_end);
+		assert_int_equal(rec.dmg[i].fault.found,
+				 res.rec.dmg[i].fault.found);
+	}
+	assert_int_equal(rec.nrefs, res.rec.nrefs);
+	for (size_t i = 0; i < rec.nrefs; i++)
+		assert_int_equal(rec.refs[i], res.rec.refs[i]);
+	assert_int_equal(rc.nr, nr);
+	for (uint64_t i = 0; i < nr; i++) {
+		int d = base_bitmap_test(&differs, i / BASE_REFCOUNT_PER_WORD);
+		uint32_t got = d ? base_refcount_get(&rc, i) :
+				   base_refcount_get(&ref, i);
+
+		assert_int_equal(base_bitmap_test(&unknown, i),
+				 base_bitmap_test(&res.unknown, i));
+		nz += res.counts[i] != 0;
+		if (base_bitmap_test(&res.unknown, i))
+			continue;
+		if (got != res.counts[i])
+			fail_msg("block %lu: %u (%s), expected %u",
+				 (unsigned long)i, got, d ? "stored" : "ref",
+				 res.counts[i]);
+	}
+	assert_int_equal(in_use, nz);
+	assert_false(base_bitmap_test(&differs, 5000 / BASE_REFCOUNT_PER_WORD));
+	assert_true(base_bitmap_test(&differs, 20000 / BASE_REFCOUNT_PER_WORD));
+	free(rec.refs);
+	base_refcount_release(&rc);
+	base_bitmap_release(&unknown);
+	base_bitmap_release(&differs);
+	base_refcount_release(&ref);
+	res_release(&res);
+	fx_release(&fx);
+}
+
 static void test_disk_index_leaf_lost(void **state)
 {
 	struct fixture fx;
@@ -768,6 +959,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counts_two_bitmaps),
+		cmocka_unit_test(test_sparse_counts),
 		cmocka_unit_test(test_encoding),
 		cmocka_unit_test(test_tail_ignored),
 		cmocka_unit_test(test_nr_blocks_capped),
@@ -783,6 +975,8 @@ int main(void)
 		cmocka_unit_test(test_no_ops),
 		cmocka_unit_test(test_problem_names),
 		cmocka_unit_test(test_disk_counts),
+		cmocka_unit_test(test_disk_only),
+		cmocka_unit_test(test_disk_diff),
 		cmocka_unit_test(test_disk_index_leaf_lost),
 		cmocka_unit_test(test_disk_index_key_missing),
 		cmocka_unit_test(test_disk_beyond_index_block),
