@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "base/crc32c.h"
 #include "base/endian.h"
@@ -378,11 +379,19 @@ int pd_bm_create(struct pd_io *io, unsigned cache_blocks, struct pd_bm **out)
 		return -ENOMEM;
 	bm->entries = calloc(cache_blocks, sizeof(*bm->entries));
 	bm->hash = calloc(hsize, sizeof(*bm->hash));
-	if (posix_memalign(&bufs, PD_BLOCK_SIZE,
-			   (size_t)cache_blocks * PD_BLOCK_SIZE))
+	/*
+	 * One mapping with its pages made in one go: a walk touches every
+	 * buffer, and a first-touch fault apiece (512 for a checker's cache)
+	 * cost more than populating them together.
+	 */
+	bufs = mmap(NULL, (size_t)cache_blocks * PD_BLOCK_SIZE,
+		    PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (bufs == MAP_FAILED)
 		bufs = NULL;
 	if (!bm->entries || !bm->hash || !bufs) {
-		free(bufs);
+		if (bufs)
+			munmap(bufs, (size_t)cache_blocks * PD_BLOCK_SIZE);
 		free(bm->hash);
 		free(bm->entries);
 		free(bm);
@@ -409,7 +418,7 @@ void pd_bm_destroy(struct pd_bm *bm)
 	if (!bm)
 		return;
 	BUG_ON(bm->locked);
-	free(bm->buffers);
+	munmap(bm->buffers, (size_t)bm->nr_entries * PD_BLOCK_SIZE);
 	free(bm->hash);
 	free(bm->entries);
 	free(bm);
