@@ -22,6 +22,7 @@
 
 #include "base/bitmap.h"
 #include "base/endian.h"
+#include "base/sorted.h"
 #include "cache/restore.h"
 #include "pdata/array.h"
 #include "pdata/bitset.h"
@@ -426,20 +427,8 @@ static int scan_block(void *ctx, uint64_t block, enum pd_scan_kind kind,
 static const struct scan_array *find_array(const struct cache_salvage *s,
 					   uint64_t block)
 {
-	size_t lo = 0, hi = s->nr_arrays;
-
 	/* The scan reports blocks in increasing order: sorted already. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->arrays[mid].block < block)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < s->nr_arrays && s->arrays[lo].block == block ?
-		       &s->arrays[lo] :
-		       NULL;
+	return BASE_FIND(s->arrays, s->nr_arrays, block, block);
 }
 
 static int is_live(const struct cache_salvage *s, uint64_t block)

@@ -25,6 +25,7 @@
 
 #include "base/endian.h"
 #include "base/grow.h"
+#include "base/sorted.h"
 #include "pdata/btree.h"
 
 /* Enough for a prefetched level (up to 252 children) and the walker. */
@@ -185,19 +186,7 @@ out:
 
 static struct dev_entry *find_dev(struct dump *d, uint64_t id)
 {
-	size_t lo = 0, hi = d->nr_devs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (d->devs[mid].id < id)
-			lo = mid + 1;
-		else if (d->devs[mid].id > id)
-			hi = mid;
-		else
-			return &d->devs[mid];
-	}
-	return NULL;
+	return BASE_FIND(d->devs, d->nr_devs, id, id);
 }
 
 static struct dev_entry *add_dev(struct dump *d, uint64_t id)
@@ -430,19 +419,7 @@ static int map_leaf(void *ctx, uint64_t block, unsigned nr, const void *keys,
 
 static struct memo *find_memo(struct dump *d, uint64_t root)
 {
-	size_t lo = 0, hi = d->nr_memos;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (d->memos[mid].root < root)
-			lo = mid + 1;
-		else if (d->memos[mid].root > root)
-			hi = mid;
-		else
-			return &d->memos[mid];
-	}
-	return NULL;
+	return BASE_FIND(d->memos, d->nr_memos, root, root);
 }
 
 /* A kept tree's runs, for a device that shares its root. */

@@ -22,6 +22,7 @@
 #include "base/bitmap.h"
 #include "base/endian.h"
 #include "base/grow.h"
+#include "base/sorted.h"
 #include "pdata/bm.h"
 #include "pdata/btree.h"
 #include "pdata/ondisk.h"
@@ -61,19 +62,7 @@ int repair_fail(struct thin_repair *rp, int r, const char *fmt, ...)
 
 struct rdev *repair_find_dev(struct thin_repair *rp, uint64_t id)
 {
-	size_t lo = 0, hi = rp->nr_devs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (rp->devs[mid].id < id)
-			lo = mid + 1;
-		else if (rp->devs[mid].id > id)
-			hi = mid;
-		else
-			return &rp->devs[mid];
-	}
-	return NULL;
+	return BASE_FIND(rp->devs, rp->nr_devs, id, id);
 }
 
 struct rdev *repair_get_dev(struct thin_repair *rp, uint64_t id)

@@ -24,6 +24,7 @@
 #include "base/bitmap.h"
 #include "base/endian.h"
 #include "base/grow.h"
+#include "base/sorted.h"
 #include "pdata/ondisk.h"
 #include "pdata/scan.h"
 #include "pdata/sm.h"
@@ -126,19 +127,7 @@ static int add_cand(struct thin_repair *rp, uint64_t block)
 
 struct cand *repair_find_cand(struct thin_repair *rp, uint64_t block)
 {
-	size_t lo = 0, hi = rp->nr_cands;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (rp->cands[mid].block < block)
-			lo = mid + 1;
-		else if (rp->cands[mid].block > block)
-			hi = mid;
-		else
-			return &rp->cands[mid];
-	}
-	return NULL;
+	return BASE_FIND(rp->cands, rp->nr_cands, block, block);
 }
 
 /*
