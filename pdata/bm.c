@@ -661,6 +661,14 @@ int pd_bm_flush(struct pd_bm *bm)
 	return r;
 }
 
+int pd_bm_write_direct(struct pd_bm *bm, uint64_t block, const void *data)
+{
+	int r = bm->io->ops->write(bm->io, block, 1, data);
+
+	pd_bm_forget(bm, block);
+	return r;
+}
+
 void pd_bm_forget(struct pd_bm *bm, uint64_t block)
 {
 	struct pd_block *b = lookup(bm, block);

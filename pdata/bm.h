@@ -146,6 +146,14 @@ int pd_bm_flush(struct pd_bm *bm);
 /* Forgets a cached copy (e.g. after the device was written around us). */
 void pd_bm_forget(struct pd_bm *bm, uint64_t block);
 
+/*
+ * Writes one block straight to the device (no validator stamps it: data is
+ * written as given) and forgets any cached copy, so the next read sees it.
+ * For a checker that patches a block in place (a superblock's flags).
+ * The block must not be locked.
+ */
+int pd_bm_write_direct(struct pd_bm *bm, uint64_t block, const void *data);
+
 /* Domain text for the errors above: "block failed its checksum", ... */
 const char *pd_strerror(int err);
 

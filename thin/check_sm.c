@@ -373,11 +373,10 @@ int tc_pass_metadata_sm(struct checker *c)
 
 static int write_block(struct checker *c, uint64_t block, const void *data)
 {
-	int r = c->io->ops->write(c->io, block, 1, data);
+	int r = pd_bm_write_direct(c->bm, block, data);
 
 	if (!r)
 		c->res->wrote = 1;
-	pd_bm_forget(c->bm, block);
 	return r;
 }
 
