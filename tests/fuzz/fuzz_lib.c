@@ -19,6 +19,7 @@
 #include "pdata/io.h"
 #include "pdata/ondisk.h"
 #include "pdata/sm.h"
+#include "thin/check.h"
 #include "tests/fuzz/fuzz_lib.h"
 
 static void stamp(unsigned char *block, uint32_t csum_xor)
@@ -201,6 +202,23 @@ void fuzz_expect_valid(struct pd_io *io, const char *slug)
 	if (r < 0)
 		fuzz_finding(slug, "cache_dump: %s",
 			     cache_dump_status_name(dres.status));
+}
+
+void fuzz_expect_valid_thin(struct pd_io *io, const char *slug)
+{
+	struct thin_check_result res = { 0 };
+	const struct thin_check_sink sink = { 0 };
+	const struct thin_check_opts co = { 0 };
+	int r = thin_check(io, &co, &sink, &res);
+	uint64_t sm = res.counts[THIN_P_SM_LEAK] +
+		      res.counts[THIN_P_SM_NR_ALLOCATED] +
+		      res.counts[THIN_P_DATA_LEAK] +
+		      res.counts[THIN_P_DATA_NR_ALLOCATED];
+
+	if (r < 0 || res.nr_fatal || sm)
+		fuzz_finding(slug, "thin_check: %d, %llu fatal, %llu space-map "
+			     "warnings", r, (unsigned long long)res.nr_fatal,
+			     (unsigned long long)sm);
 }
 
 void fuzz_finding(const char *slug, const char *fmt, ...)

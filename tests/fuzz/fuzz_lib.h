@@ -72,6 +72,12 @@ int fuzz_memfd(void);
  */
 void fuzz_expect_valid(struct pd_io *io, const char *slug);
 
+/*
+ * The same for thin metadata: thin_check must find nothing fatal and no
+ * space-map count off (a writer's counts are exact, so not even a leak).
+ */
+void fuzz_expect_valid_thin(struct pd_io *io, const char *slug);
+
 /* Reports a broken property and aborts.  printf-style detail. */
 void fuzz_finding(const char *slug, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
