@@ -59,6 +59,12 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 
+# The lab's CRC-32C (the dm-cache image tool's; thin's superblock differs
+# only in its xor, below).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'lab', 'tools'))
+from mdinspect import crc32c_raw  # noqa: E402
+
 BS = 128                # sectors per pool block (64 KiB)
 BB = BS * 512
 VBLOCKS = 256           # blocks per thin device (16 MiB)
@@ -539,26 +545,11 @@ def mapping(o, d, n, t, ind):
 
 # ----------------------------------------------------------------- damage
 
-def crc32c(data, crc=0xffffffff):
-    tab = crc32c.tab
-    if tab is None:
-        tab = crc32c.tab = []
-        for i in range(256):
-            c = i
-            for _ in range(8):
-                c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
-            tab.append(c)
-    for b in data:
-        crc = tab[(crc ^ b) & 0xff] ^ (crc >> 8)
-    return crc
-
-
-crc32c.tab = None
 SB_CSUM_XOR = 160774
 
 
 def sb_csum(sb):
-    return crc32c(sb[4:4096]) ^ SB_CSUM_XOR
+    return crc32c_raw(sb[4:4096]) ^ SB_CSUM_XOR
 
 
 def setsb(img, field):
