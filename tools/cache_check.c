@@ -183,11 +183,7 @@ int cmd_cache_check(int argc, const char **argv)
 		{ "ignore-non-fatal-errors", 0, POPT_ARG_NONE,
 		  &o.ignore_non_fatal, 0,
 		  "don't report warnings (they never fail the check)", NULL },
-		{ "help", 'h', POPT_ARG_NONE, &o.help, 0, "show this help",
-		  NULL },
-		{ "version", 'V', POPT_ARG_NONE, &o.version, 0,
-		  "print the version", NULL },
-		POPT_TABLEEND
+		TOOL_POPT_HELP_VERSION(&o.help, &o.version)
 	};
 	poptContext pc;
 	const char *path, *extra;

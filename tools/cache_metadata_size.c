@@ -248,11 +248,7 @@ int cmd_cache_metadata_size(int argc, const char **argv)
 		{ "metadata-version", 0, POPT_ARG_STRING, NULL, 6,
 		  "metadata version for --exact (1 or 2, default 2, as "
 		  "cache_restore)", "V" },
-		{ "help", 'h', POPT_ARG_NONE, &o.help, 0, "show this help",
-		  NULL },
-		{ "version", 'V', POPT_ARG_NONE, &o.show_version, 0,
-		  "print the version", NULL },
-		POPT_TABLEEND
+		TOOL_POPT_HELP_VERSION(&o.help, &o.show_version)
 	};
 	const struct tool_parse_spec spec = {
 		.slots = slots,

@@ -284,11 +284,7 @@ static int gen_cmd(int argc, const char **argv)
 		  "fio (default), msr or native", "FORMAT" },
 		{ "output", 'o', POPT_ARG_STRING, NULL, 10,
 		  "where to write (- for standard output)", "FILE" },
-		{ "help", 'h', POPT_ARG_NONE, &c.help, 0, "show this help",
-		  NULL },
-		{ "version", 'V', POPT_ARG_NONE, &c.version, 0,
-		  "print the version", NULL },
-		POPT_TABLEEND
+		TOOL_POPT_HELP_VERSION(&c.help, &c.version)
 	};
 	const struct tool_parse_spec spec = {
 		.slots = slots, .nr_slots = sizeof(slots) / sizeof(slots[0]),
@@ -420,11 +416,7 @@ static int trace_cmd(int argc, const char **argv)
 		  "SECTORS" },
 		{ "output", 'o', POPT_ARG_STRING, NULL, 5,
 		  "convert: where to write (- for standard output)", "FILE" },
-		{ "help", 'h', POPT_ARG_NONE, &o.help, 0, "show this help",
-		  NULL },
-		{ "version", 'V', POPT_ARG_NONE, &o.version, 0,
-		  "print the version", NULL },
-		POPT_TABLEEND
+		TOOL_POPT_HELP_VERSION(&o.help, &o.version)
 	};
 	const struct tool_parse_spec spec = {
 		.slots = slots,
@@ -738,11 +730,7 @@ static int replay_or_verify(int argc, const char **argv, int is_verify)
 		  "draw the hit ratio over time as SVG", "FILE.svg" },
 		{ "quiet", 'q', POPT_ARG_NONE, &c.quiet, 0,
 		  "print errors only", NULL },
-		{ "help", 'h', POPT_ARG_NONE, &c.help, 0, "show this help",
-		  NULL },
-		{ "version", 'V', POPT_ARG_NONE, &c.show_version, 0,
-		  "print the version", NULL },
-		POPT_TABLEEND
+		TOOL_POPT_HELP_VERSION(&c.help, &c.show_version)
 	};
 	const struct tool_parse_spec spec = {
 		.slots = slots,
@@ -917,11 +905,7 @@ static int bound_cmd(int argc, const char **argv)
 		  "draw the curves as SVG", "FILE.svg" },
 		{ "no-opt", 0, POPT_ARG_NONE, &c.no_opt, 0,
 		  "cold and LRU misses only (OPT columns empty)", NULL },
-		{ "help", 'h', POPT_ARG_NONE, &c.help, 0, "show this help",
-		  NULL },
-		{ "version", 'V', POPT_ARG_NONE, &c.version, 0,
-		  "print the version", NULL },
-		POPT_TABLEEND
+		TOOL_POPT_HELP_VERSION(&c.help, &c.version)
 	};
 	const struct tool_parse_spec spec = {
 		.slots = slots, .nr_slots = sizeof(slots) / sizeof(slots[0]),

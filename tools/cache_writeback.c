@@ -336,11 +336,7 @@ int cmd_cache_writeback(int argc, const char **argv)
 		  "copy, but leave the metadata as it is", NULL },
 		{ "quiet", 'q', POPT_ARG_NONE, &o.quiet, 0,
 		  "no progress or summary", NULL },
-		{ "help", 'h', POPT_ARG_NONE, &o.help, 0, "show this help",
-		  NULL },
-		{ "version", 'V', POPT_ARG_NONE, &o.version, 0,
-		  "print the version", NULL },
-		POPT_TABLEEND
+		TOOL_POPT_HELP_VERSION(&o.help, &o.version)
 	};
 	const struct tool_parse_spec spec = {
 		.slots = slots,

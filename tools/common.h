@@ -110,6 +110,13 @@ void tool_output_abort(struct tool_output *o);
  */
 #define TOOL_PARSE_RUN (-1)
 
+/* Every tool's -h and -V entries, which end its popt table. */
+#define TOOL_POPT_HELP_VERSION(help, version)                              \
+	{ "help", 'h', POPT_ARG_NONE, (help), 0, "show this help", NULL }, \
+	{ "version", 'V', POPT_ARG_NONE, (version), 0,                     \
+	  "print the version", NULL },                                     \
+	POPT_TABLEEND
+
 struct tool_parse_spec {
 	char **const *slots;
 	size_t nr_slots;

@@ -681,11 +681,7 @@ int cache_replay_simulate(int argc, const char **argv)
 		  "per-bio (default) or per-second policy ticks", "MODE" },
 		{ "seed", 0, POPT_ARG_STRING, NULL, 14,
 		  "seed of the random policy (default 1)", "N" },
-		{ "help", 'h', POPT_ARG_NONE, &c.help, 0, "show this help",
-		  NULL },
-		{ "version", 'V', POPT_ARG_NONE, &c.version, 0,
-		  "print the version", NULL },
-		POPT_TABLEEND
+		TOOL_POPT_HELP_VERSION(&c.help, &c.version)
 	};
 	const struct tool_parse_spec spec = {
 		.slots = slots,

@@ -178,11 +178,7 @@ int cmd_thin_check(int argc, const char **argv)
 		  "check the held metadata snapshot of live metadata "
 		  "(-mBLOCK or --metadata-snap=BLOCK: the one at BLOCK)",
 		  NULL },
-		{ "help", 'h', POPT_ARG_NONE, &o.help, 0, "show this help",
-		  NULL },
-		{ "version", 'V', POPT_ARG_NONE, &o.version, 0,
-		  "print the version", NULL },
-		POPT_TABLEEND
+		TOOL_POPT_HELP_VERSION(&o.help, &o.version)
 	};
 	const struct tool_parse_spec spec = {
 		.help = &o.help,

@@ -227,11 +227,7 @@ int cmd_thin_dump(int argc, const char **argv)
 		{ "quiet", 'q', POPT_ARG_NONE, &o.quiet, 0,
 		  "no notes on standard error (errors are still printed)",
 		  NULL },
-		{ "help", 'h', POPT_ARG_NONE, &o.help, 0, "show this help",
-		  NULL },
-		{ "version", 'V', POPT_ARG_NONE, &o.version, 0,
-		  "print the version", NULL },
-		POPT_TABLEEND
+		TOOL_POPT_HELP_VERSION(&o.help, &o.version)
 	};
 	const struct tool_parse_spec spec = {
 		.help = &o.help,

@@ -180,11 +180,7 @@ int cmd_thin_restore(int argc, const char **argv)
 		{ "quiet", 'q', POPT_ARG_NONE, &o.quiet, 0,
 		  "no progress output (there is none: accepted as 0.9.0 does)",
 		  NULL },
-		{ "help", 'h', POPT_ARG_NONE, &o.help, 0, "show this help",
-		  NULL },
-		{ "version", 'V', POPT_ARG_NONE, &o.show_version, 0,
-		  "print the version", NULL },
-		POPT_TABLEEND
+		TOOL_POPT_HELP_VERSION(&o.help, &o.show_version)
 	};
 	const struct tool_parse_spec spec = {
 		.slots = slots,
