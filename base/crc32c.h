@@ -8,9 +8,9 @@
  * and equals the standard CRC-32C XOR 0xFFFFFFFF.  Block checksums are
  * crc32c(0xFFFFFFFF, block + 4, 4092) ^ type_xor.
  *
- * crc32c() picks the SSE4.2 instruction at run time when the processor has
- * it and falls back to a table otherwise; both paths are exported so tests
- * can prove they agree.
+ * crc32c() picks at run time: carry-less multiply folding when the
+ * processor has AVX-512 with VPCLMULQDQ, else the SSE4.2 instruction, else a
+ * table.  Every path is exported so tests can prove they agree.
  */
 #ifndef BASE_CRC32C_H
 #define BASE_CRC32C_H
@@ -25,5 +25,8 @@ uint32_t crc32c_portable(uint32_t seed, const void *buf, size_t len);
 /* Returns the hardware result, or the portable one when there is no SSE4.2. */
 uint32_t crc32c_hw(uint32_t seed, const void *buf, size_t len);
 int crc32c_hw_available(void);
+/* Returns the folding result, or crc32c_hw()'s when folding is unavailable. */
+uint32_t crc32c_wide(uint32_t seed, const void *buf, size_t len);
+int crc32c_fold_available(void);
 
 #endif
