@@ -37,13 +37,20 @@ struct dump_opts {
 
 struct emit_start {
 	struct tool_output *out;
+	struct xml_writer *w;
 	int failed;		/* tool_output_start failed and said why */
 };
+
+/* The writer's thread empties an old file while the dump goes on. */
+static int empty_output(void *w)
+{
+	return xml_writer_empty_output(w);
+}
 
 static int before_emit(void *ctx, const struct cache_dump_result *res)
 {
 	struct emit_start *s = ctx;
-	int r = tool_output_start(s->out);
+	int r = tool_output_start_with(s->out, empty_output, s->w);
 
 	(void)res;
 	s->failed = r < 0;
@@ -171,7 +178,7 @@ static int run(const struct dump_opts *o, const char *input)
 	struct cache_dump_opts dopts = { 0 };
 	struct cache_dump_result res;
 	struct tool_output out;
-	struct emit_start start = { &out, 0 };
+	struct emit_start start = { &out, NULL, 0 };
 	struct xml_writer *w = NULL;
 	struct cache_emitter e;
 	struct pd_io *io = NULL;
@@ -190,6 +197,7 @@ static int run(const struct dump_opts *o, const char *input)
 		tool_error("out of memory");
 		goto out_abort;
 	}
+	start.w = w;
 	xml_writer_emitter(w, &e);
 
 	/* A closed pipe is an EPIPE from write(2): cleaned up, then SIGPIPE. */

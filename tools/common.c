@@ -167,23 +167,31 @@ int tool_output_open(struct tool_output *o, const char *path,
 	return 0;
 }
 
-int tool_output_start(struct tool_output *o)
+int tool_output_start_with(struct tool_output *o, int (*empty)(void *),
+			   void *ctx)
 {
 	struct stat st;
+	int err = 0;
 
 	if (o->started)
 		return 0;
 	o->started = 1;
 	if (o->is_stdout || o->created)
 		return 0;
-	if (!fstat(o->fd, &st) && S_ISREG(st.st_mode) &&
-	    ftruncate(o->fd, 0) < 0) {
-		int err = -errno;
-
+	if (fstat(o->fd, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	if (empty)
+		err = empty(ctx);
+	else if (ftruncate(o->fd, 0) < 0)
+		err = -errno;
+	if (err < 0)
 		tool_error("%s: cannot truncate: %s", o->path, strerror(-err));
-		return err;
-	}
-	return 0;
+	return err;
+}
+
+int tool_output_start(struct tool_output *o)
+{
+	return tool_output_start_with(o, NULL, NULL);
 }
 
 int tool_output_close(struct tool_output *o)

@@ -94,6 +94,12 @@ int tool_output_open(struct tool_output *o, const char *path,
 		     const char *input);
 /* Truncates a regular output file; call before writing the first byte. */
 int tool_output_start(struct tool_output *o);
+/*
+ * The same, but a regular file is emptied by empty(ctx) (a writer that
+ * truncates in its own thread), not here.
+ */
+int tool_output_start_with(struct tool_output *o, int (*empty)(void *),
+			   void *ctx);
 /* Closes (fsync-free); 0 or the close error, printed. */
 int tool_output_close(struct tool_output *o);
 /* Closes and removes a file this run created; keeps anything else. */

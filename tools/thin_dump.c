@@ -41,13 +41,20 @@ struct dump_opts {
 
 struct emit_start {
 	struct tool_output *out;
+	struct thin_writer *w;
 	int failed;
 };
+
+/* The writer's thread empties an old file while the dump goes on. */
+static int empty_output(void *w)
+{
+	return thin_writer_empty_output(w);
+}
 
 static int before_emit(void *ctx, const struct thin_dump_result *res)
 {
 	struct emit_start *s = ctx;
-	int r = tool_output_start(s->out);
+	int r = tool_output_start_with(s->out, empty_output, s->w);
 
 	(void)res;
 	s->failed = r < 0;
@@ -135,7 +142,7 @@ static int run(const struct dump_opts *o, const char *input,
 	struct thin_dump_opts dopts = *dopts_in;
 	struct thin_dump_result res;
 	struct tool_output out;
-	struct emit_start start = { &out, 0 };
+	struct emit_start start = { &out, NULL, 0 };
 	struct thin_writer *w = NULL;
 	struct thin_emitter e;
 	struct pd_io *io = NULL;
@@ -156,6 +163,7 @@ static int run(const struct dump_opts *o, const char *input,
 		tool_error("out of memory");
 		goto out_abort;
 	}
+	start.w = w;
 	thin_writer_emitter(w, &e);
 	signal(SIGPIPE, SIG_IGN);
 	dopts.before_emit = before_emit;

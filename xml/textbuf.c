@@ -10,7 +10,10 @@
  * over a full buffer and takes the spare one, waiting only if the spare is
  * still being written.  The thread writes nothing but what it was handed,
  * in order, and stops at the first error, which the next hand-over or
- * flush returns.  SIGPIPE stays unblocked in it, so a closed pipe ends the
+ * flush returns.  It can also empty the file first (xml_textbuf_empty_file):
+ * truncating a file whose pages are still being written back from the last
+ * run took a millisecond or two, the tenth of a thin_dump of a million
+ * mappings, and the walk need not wait for it.  SIGPIPE stays unblocked in it, so a closed pipe ends the
  * tool as a write in the main thread would.
  */
 #include "xml/textbuf.h"
@@ -58,6 +61,7 @@ struct xml_textbuf_writer {
 	pthread_cond_t cv;	/* a job or stop for the thread; job done */
 	const char *job;	/* NULL: idle */
 	size_t job_len;
+	int truncate;		/* empty the file before any job */
 	int stop;
 	int err;		/* the thread's first error */
 	unsigned long long written;
@@ -97,8 +101,19 @@ static void *writer_main(void *arg)
 		unsigned long long done = 0;
 		int r = 0;
 
-		while (!wr->job && !wr->stop)
+		while (!wr->job && !wr->truncate && !wr->stop)
 			pthread_cond_wait(&wr->cv, &wr->mu);
+		if (wr->truncate) {
+			pthread_mutex_unlock(&wr->mu);
+			if (ftruncate(t->fd, 0) < 0)
+				r = -errno;
+			pthread_mutex_lock(&wr->mu);
+			if (r && !wr->err)
+				wr->err = r;
+			wr->truncate = 0;
+			pthread_cond_broadcast(&wr->cv);
+			continue;
+		}
 		if (!wr->job)
 			break;
 		p = wr->job;
@@ -124,7 +139,7 @@ static int writer_wait(struct xml_textbuf *t)
 	int r;
 
 	pthread_mutex_lock(&wr->mu);
-	while (wr->job)
+	while (wr->job || wr->truncate)
 		pthread_cond_wait(&wr->cv, &wr->mu);
 	r = wr->err;
 	t->written = wr->written;
@@ -240,6 +255,28 @@ static int hand_over(struct xml_textbuf *t, int full)
 	t->buf = t->spare;
 	t->spare = p;
 	t->used = 0;
+	return 0;
+}
+
+int xml_textbuf_empty_file(struct xml_textbuf *t)
+{
+	struct xml_textbuf_writer *wr;
+
+	if (t->err)
+		return t->err;
+	if (!t->wr)
+		writer_start(t);
+	wr = t->wr;
+	if (!wr) {
+		if (ftruncate(t->fd, 0) < 0)
+			return t->err = -errno;
+		return 0;
+	}
+	/* Nothing was handed over yet: the thread truncates before any. */
+	pthread_mutex_lock(&wr->mu);
+	wr->truncate = 1;
+	pthread_cond_broadcast(&wr->cv);
+	pthread_mutex_unlock(&wr->mu);
 	return 0;
 }
 

@@ -54,6 +54,14 @@ static inline void xml_textbuf_commit(struct xml_textbuf *t, const char *end)
  */
 int xml_textbuf_flush(struct xml_textbuf *t);
 
+/*
+ * Truncates the file to nothing before anything is written: in the writer
+ * thread where there is one (it is started here), so the caller goes on at
+ * once; else now.  Call before the first reserve.  0 or a negative errno,
+ * now or, from the thread, at the next hand-over or flush.
+ */
+int xml_textbuf_empty_file(struct xml_textbuf *t);
+
 /* Decimal digits of v at p; returns the end.  At most 20 bytes. */
 char *xml_put_u64(char *p, uint64_t v);
 

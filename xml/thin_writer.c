@@ -81,6 +81,11 @@ void thin_writer_destroy(struct thin_writer *w)
 	free(w);
 }
 
+int thin_writer_empty_output(struct thin_writer *w)
+{
+	return xml_textbuf_empty_file(&w->t);
+}
+
 int thin_writer_flush(struct thin_writer *w)
 {
 	return xml_textbuf_flush(&w->t);

@@ -39,5 +39,11 @@ int thin_writer_create(int fd, enum thin_writer_format fmt,
 void thin_writer_destroy(struct thin_writer *w);
 void thin_writer_emitter(struct thin_writer *w, struct thin_emitter *e);
 int thin_writer_flush(struct thin_writer *w);
+/*
+ * Empties the output file, a regular file, before the first line: in the
+ * writer's thread where it has one (xml_textbuf_empty_file), so the dump
+ * need not wait.  0 or a negative errno, now or at the flush.
+ */
+int thin_writer_empty_output(struct thin_writer *w);
 
 #endif

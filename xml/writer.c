@@ -147,6 +147,11 @@ static char *put_attr_bytes(char *p, const unsigned char *s, size_t n)
 	return p;
 }
 
+int xml_writer_empty_output(struct xml_writer *w)
+{
+	return xml_textbuf_empty_file(&w->tb);
+}
+
 int xml_writer_flush(struct xml_writer *w)
 {
 	return xml_textbuf_flush(&w->tb);

@@ -62,6 +62,12 @@ void xml_writer_emitter(struct xml_writer *w, struct cache_emitter *e);
 
 /* Writes out what is buffered.  0 or the (sticky) negative errno. */
 int xml_writer_flush(struct xml_writer *w);
+/*
+ * Empties the output file, a regular file, before the first line: in the
+ * writer's thread where it has one (xml_textbuf_empty_file), so the dump
+ * need not wait.  0 or a negative errno, now or at the flush.
+ */
+int xml_writer_empty_output(struct xml_writer *w);
 
 /* Bytes handed to write(2) so far. */
 unsigned long long xml_writer_bytes(const struct xml_writer *w);

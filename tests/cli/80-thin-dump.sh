@@ -88,6 +88,17 @@ esac
 "$BIN/thin_dump" -o out.xml small.img || bad "-o failed"
 $REF_DUMP small.img | cmp -s - out.xml || bad "-o output differs"
 
+# -o over an existing longer file, emptied by the writer's thread before
+# its first write: exactly the new bytes, past more than one buffer
+# (big's dump is over 1 MiB) and within one (small's).
+"$BIN/thin_dump" big.img >big.want || bad "big: dump failed"
+[ "$(stat -c %s big.want)" -gt 1048576 ] || bad "big's dump is not over a buffer"
+head -c 6000000 /dev/zero | tr '\0' Z >over.xml
+"$BIN/thin_dump" -o over.xml big.img || bad "-o over a longer file failed"
+cmp -s big.want over.xml || bad "-o over a longer file: not the dump alone"
+"$BIN/thin_dump" -o over.xml small.img || bad "-o over big's dump failed"
+$REF_DUMP small.img | cmp -s - over.xml || bad "-o over big's dump: differs"
+
 # Errors: one line, exit 1, nothing on stdout.
 err() {
 	local want=$1 out
@@ -110,6 +121,10 @@ err "all zeroes" zero.img
 cp small.img csum.img
 printf '\x01' | dd of=csum.img bs=1 seek=100 conv=notrunc status=none
 err "bad checksum in superblock" csum.img
+# A superblock that fails leaves an existing -o file as it was.
+cp big.want keep.xml
+"$BIN/thin_dump" -o keep.xml csum.img 2>/dev/null && bad "csum -o: exit 0"
+cmp -s big.want keep.xml || bad "csum -o: the existing file changed"
 
 # A damaged mapping root: exit 1, and a file -o created is removed.
 cp small.img dmg.img

@@ -5,7 +5,9 @@
  * numbered lines arrive byte for byte and in order, with and without the
  * thread (one CPU); a full device (/dev/full) and a closed pipe give their
  * error, sticky, from reserve and flush; release mid-stream neither writes
- * nor leaks.
+ * nor leaks.  Emptying a longer old file first (the thread truncates
+ * before its first write) leaves exactly the new lines; a descriptor that
+ * cannot be truncated gives its error.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -65,14 +67,27 @@ static void expect_lines(FILE *f, uint64_t n)
 	assert_null(fgets(got, sizeof(got), f));
 }
 
-static void roundtrip(uint64_t n)
+/* over: bytes of old content to empty away first (0: a new file). */
+static void roundtrip_over(uint64_t n, size_t over)
 {
 	struct xml_textbuf t;
 	FILE *f = tmpfile();
 	long size;
 
 	assert_non_null(f);
+	if (over) {
+		char *old = malloc(over);
+
+		assert_non_null(old);
+		memset(old, 'Z', over);
+		/* pwrite: the descriptor's offset stays at 0, as after open. */
+		assert_int_equal(pwrite(fileno(f), old, over, 0),
+				 (ssize_t)over);
+		free(old);
+	}
 	assert_int_equal(xml_textbuf_init(&t, fileno(f)), 0);
+	if (over)
+		assert_int_equal(xml_textbuf_empty_file(&t), 0);
 	assert_int_equal(write_lines(&t, n), 0);
 	assert_int_equal(xml_textbuf_flush(&t), 0);
 	/* Flushing again with nothing buffered is harmless. */
@@ -85,6 +100,11 @@ static void roundtrip(uint64_t n)
 	fclose(f);
 }
 
+static void roundtrip(uint64_t n)
+{
+	roundtrip_over(n, 0);
+}
+
 /* About 15 MiB: fifteen hand-overs to the thread, and a partial last one. */
 static void test_many_buffers(void **state)
 {
@@ -92,6 +112,37 @@ static void test_many_buffers(void **state)
 	roundtrip(300000);
 	roundtrip(10);			/* never fills a buffer */
 }
+
+/* The old file is longer than the new one, by more than a buffer. */
+static void test_empty_old_file(void **state)
+{
+	(void)state;
+	roundtrip_over(300000, 20u << 20);
+	roundtrip_over(10, 3u << 20);
+	roundtrip_over(0, 4096);
+}
+
+/* A pipe cannot be truncated: EINVAL, now or at the flush, and sticky. */
+static void test_empty_fails(void **state)
+{
+	struct xml_textbuf t;
+	int p[2], r;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(xml_textbuf_init(&t, p[1]), 0);
+	r = xml_textbuf_empty_file(&t);
+	if (r == 0)
+		r = xml_textbuf_flush(&t);
+	assert_int_equal(r, -EINVAL);
+	assert_null(xml_textbuf_reserve(&t, 10));
+	assert_int_equal(xml_textbuf_flush(&t), -EINVAL);
+	xml_textbuf_release(&t);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_empty_fails(void **state);
 
 static void test_one_cpu(void **state)
 {
@@ -107,6 +158,8 @@ static void test_one_cpu(void **state)
 		}
 	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
 	roundtrip(100000);
+	roundtrip_over(100000, 8u << 20);
+	test_empty_fails(state);
 	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
 }
 
@@ -187,6 +240,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_many_buffers),
 		cmocka_unit_test(test_one_cpu),
+		cmocka_unit_test(test_empty_old_file),
+		cmocka_unit_test(test_empty_fails),
 		cmocka_unit_test(test_device_full),
 		cmocka_unit_test(test_closed_pipe),
 		cmocka_unit_test(test_release_midway),
