@@ -27,8 +27,9 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "base/cpu.h"
+
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -260,23 +261,7 @@ static uint32_t crc32c_fold(uint32_t crc, const void *buf, size_t len)
 
 int crc32c_fold_available(void)
 {
-	unsigned a, b, c, d, xlo, xhi;
-
-	if (!__get_cpuid(1, &a, &b, &c, &d))
-		return 0;
-	/* PCLMULQDQ, SSE4.2, and XGETBV usable. */
-	if (!(c & (1u << 1)) || !(c & (1u << 20)) || !(c & (1u << 27)))
-		return 0;
-	/* The kernel saves SSE, AVX, opmask and both zmm halves. */
-	__asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
-	(void)xhi;
-	if ((xlo & 0xe6) != 0xe6)
-		return 0;
-	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		return 0;
-	/* AVX512F, AVX512BW, AVX512VL; VPCLMULQDQ. */
-	return (b & (1u << 16)) && (b & (1u << 30)) && (b & (1u << 31)) &&
-	       (c & (1u << 10));
+	return base_cpu_avx512_clmul();
 }
 
 uint32_t crc32c_wide(uint32_t seed, const void *buf, size_t len)
