@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/bitmap.h"
+#include "base/cpu.h"
 #include "base/endian.h"
 #include "base/grow.h"
 #include "pdata/bm.h"
@@ -249,6 +250,89 @@ void tc_match_devices(struct checker *c, int details_whole, int top_whole)
 /* ---- pass 4: each device's tree ---- */
 
 /*
+ * One pass over a leaf's values: the largest data block and time, and in
+ * starts[] a bit for each mapping that begins a run (its data block is not
+ * the one before it plus one; mapping 0 always).  starts[] has
+ * LEAF_WORDS words; nr is at most a leaf's entries (check_node checked).
+ */
+#define LEAF_WORDS ((PD_BLOCK_SIZE / 8 + 63) / 64)
+
+struct leaf_scan {
+	uint64_t max_db;
+	uint32_t max_t;
+	uint64_t starts[LEAF_WORDS];
+};
+
+static void scan_leaf_scalar(const unsigned char *vp, unsigned nr,
+			     struct leaf_scan *ls)
+{
+	uint64_t prev = 0;
+
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t bt = load_le64(vp + 8 * (size_t)i);
+		uint64_t db = thin_block_time_block(bt);
+		uint32_t t = thin_block_time_time(bt);
+
+		ls->max_db = db > ls->max_db ? db : ls->max_db;
+		ls->max_t = t > ls->max_t ? t : ls->max_t;
+		ls->starts[i / 64] |= (uint64_t)(i == 0 || db != prev + 1)
+				      << (i % 64);
+		prev = db;
+	}
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/*
+ * The same eight mappings at a time (a fifth of thin_check's time at ten
+ * million mappings went to the two scalar passes this replaces): the
+ * previous mapping's block comes from the last vector by valignq, and a
+ * short last vector is a masked load.  Values are little-endian on disk as
+ * in the registers.
+ */
+BASE_AVX512_TARGET
+static void scan_leaf_avx512(const unsigned char *vp, unsigned nr,
+			     struct leaf_scan *ls)
+{
+	const __m512i tmask = _mm512_set1_epi64((long long)THIN_TIME_MASK);
+	const __m512i one = _mm512_set1_epi64(1);
+	__m512i mdb = _mm512_setzero_si512(), mt = _mm512_setzero_si512();
+	__m512i last = _mm512_setzero_si512();
+
+	for (unsigned i = 0; i < nr; i += 8) {
+		__mmask8 m = nr - i >= 8 ? 0xff : (__mmask8)((1u << (nr - i)) - 1);
+		__m512i v = _mm512_maskz_loadu_epi64(m, vp + 8 * (size_t)i);
+		__m512i db = _mm512_srli_epi64(v, THIN_TIME_BITS);
+		__m512i prev = _mm512_alignr_epi64(db, last, 7);
+		__mmask8 brk = _mm512_mask_cmpneq_epu64_mask(
+			m, db, _mm512_add_epi64(prev, one));
+
+		mdb = _mm512_max_epu64(mdb, db);
+		mt = _mm512_max_epu64(mt, _mm512_and_si512(v, tmask));
+		ls->starts[i / 64] |= (uint64_t)brk << (i % 64);
+		last = db;
+	}
+	ls->starts[0] |= 1;
+	ls->max_db = _mm512_reduce_max_epu64(mdb);
+	ls->max_t = (uint32_t)_mm512_reduce_max_epu64(mt);
+}
+#endif
+
+static void scan_leaf(const unsigned char *vp, unsigned nr,
+		      struct leaf_scan *ls)
+{
+	memset(ls, 0, sizeof(*ls));
+#if defined(__x86_64__)
+	if (base_cpu_avx512()) {
+		scan_leaf_avx512(vp, nr, ls);
+		return;
+	}
+#endif
+	scan_leaf_scalar(vp, nr, ls);
+}
+
+/*
  * A leaf with nothing to report (every time and data block in range: the
  * usual case, seen in one pass) counts its data blocks by runs of
  * consecutive blocks, a refcount word at a time.  1 when it was such a
@@ -257,31 +341,36 @@ void tc_match_devices(struct checker *c, int details_whole, int top_whole)
 static int count_leaf_runs(struct checker *c, const unsigned char *vp,
 			   unsigned nr)
 {
-	uint64_t max_db = 0;
-	uint32_t max_t = 0;
+	struct leaf_scan ls;
+	unsigned start = 0;
 
-	for (unsigned i = 0; i < nr; i++) {
-		uint64_t bt = load_le64(vp + 8 * (size_t)i);
-		uint64_t db = thin_block_time_block(bt);
-		uint32_t t = thin_block_time_time(bt);
-
-		max_db = db > max_db ? db : max_db;
-		max_t = t > max_t ? t : max_t;
-	}
-	if (max_db >= c->nr_drefs || (c->check_times && max_t > c->pool_time))
+	if (nr > PD_BLOCK_SIZE / 8)
 		return 0;
-	for (unsigned i = 0; i < nr;) {
-		uint64_t db = thin_block_time_block(load_le64(vp + 8 * (size_t)i));
-		unsigned k = 1;
+	scan_leaf(vp, nr, &ls);
+	if (ls.max_db >= c->nr_drefs ||
+	    (c->check_times && ls.max_t > c->pool_time))
+		return 0;
+	/* Each set bit past the first ends the run before it. */
+	for (unsigned w = 0; w < LEAF_WORDS; w++) {
+		uint64_t bits = ls.starts[w];
 
-		while (i + k < nr &&
-		       thin_block_time_block(load_le64(vp + 8 * (size_t)(i + k))) ==
-			       db + k)
-			k++;
-		if (base_refcount_inc_run(&c->drefs, db, k) < 0)
-			return -ENOMEM;
-		i += k;
+		if (w == 0)
+			bits &= ~1ull;
+		while (bits) {
+			unsigned p = 64 * w + (unsigned)__builtin_ctzll(bits);
+
+			if (base_refcount_inc_run(&c->drefs,
+				thin_block_time_block(load_le64(vp + 8 * (size_t)start)),
+				p - start) < 0)
+				return -ENOMEM;
+			start = p;
+			bits &= bits - 1;
+		}
 	}
+	if (nr && base_refcount_inc_run(&c->drefs,
+			thin_block_time_block(load_le64(vp + 8 * (size_t)start)),
+			nr - start) < 0)
+		return -ENOMEM;
 	return 1;
 }
 
