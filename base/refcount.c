@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A chunk of words is one page of this size. */
+#define PAGE (BASE_REFCOUNT_CHUNK_WORDS * sizeof(uint64_t))
+
 int base_refcount_init(struct base_refcount *rc, uint64_t nr)
 {
 	uint64_t nw = nr / BASE_REFCOUNT_PER_WORD + 1;
@@ -19,18 +22,27 @@ int base_refcount_init(struct base_refcount *rc, uint64_t nr)
 	memset(rc, 0, sizeof(*rc));
 	if (nw > SIZE_MAX / sizeof(uint64_t))
 		return -ENOMEM;
-	/* calloc: fresh pages stay unfaulted until a chunk is written. */
-	rc->words = calloc((size_t)nw, sizeof(uint64_t));
+	if (nw > (SIZE_MAX - PAGE) / sizeof(uint64_t))
+		return -ENOMEM;
+	/*
+	 * calloc: fresh pages stay unfaulted until a chunk is written.  One
+	 * page more, to start words[] on a page: chunk c is then page c, and
+	 * base_refcount_inc_run's first access to an untouched chunk can be
+	 * a store (see there).
+	 */
+	rc->alloc = calloc((size_t)nw * sizeof(uint64_t) + PAGE, 1);
 	rc->touched = calloc((size_t)nc, 1);
-	if (!rc->words || !rc->touched)
+	if (!rc->alloc || !rc->touched)
 		goto fail;
+	rc->words = (uint64_t *)(((uintptr_t)rc->alloc + PAGE - 1) &
+				 ~(uintptr_t)(PAGE - 1));
 	r = u64map_init(&rc->over, 16);
 	if (r < 0)
 		goto fail;
 	rc->nr = nr;
 	return 0;
 fail:
-	free(rc->words);
+	free(rc->alloc);
 	free(rc->touched);
 	memset(rc, 0, sizeof(*rc));
 	return r;
@@ -40,7 +52,7 @@ void base_refcount_release(struct base_refcount *rc)
 {
 	if (rc->words)
 		u64map_destroy(&rc->over);
-	free(rc->words);
+	free(rc->alloc);
 	free(rc->touched);
 	memset(rc, 0, sizeof(*rc));
 }
@@ -93,6 +105,25 @@ int base_refcount_inc_slow(struct base_refcount *rc, uint64_t i)
 	return base_refcount_set(rc, i, c + 1);
 }
 
+/*
+ * Makes a write the first access to w's page, leaving *w as it is.  A
+ * chunk's flag may be clear while its page was never touched: then a load
+ * would map the shared zero page and the store after it copy that page,
+ * with a TLB flush that reaches every CPU the process runs on (an IPI each,
+ * and in a virtual machine an exit on each side).  Not a plain store of 0:
+ * a clear flag does not mean zero words where base_refcount_inc_dense
+ * wrote them.  An atomic or of nothing is a write access that changes
+ * nothing, in asm so that no compiler turns it into a load.
+ */
+static inline void write_first(uint64_t *w)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("lock orq $0, %0" : "+m"(*w));
+#else
+	(void)w;
+#endif
+}
+
 int base_refcount_inc_run(struct base_refcount *rc, uint64_t i, uint64_t n)
 {
 	while (n) {
@@ -103,6 +134,10 @@ int base_refcount_inc_run(struct base_refcount *rc, uint64_t i, uint64_t n)
 
 		if (k > n)
 			k = (unsigned)n;
+		if (!base_refcount_chunk_touched(
+			    rc, (i / BASE_REFCOUNT_PER_WORD) /
+					BASE_REFCOUNT_CHUNK_WORDS))
+			write_first(w);
 		m = (k == BASE_REFCOUNT_PER_WORD ? ~0ull : (1ull << (2 * k)) - 1)
 		    << (2 * s);
 		one = m & ~BASE_REFCOUNT_EVEN;	/* the bit a count of 1 sets */

@@ -45,7 +45,8 @@
 #define BASE_REFCOUNT_CHUNK (BASE_REFCOUNT_PER_WORD * BASE_REFCOUNT_CHUNK_WORDS)
 
 struct base_refcount {
-	uint64_t *words;	/* nr / 32 + 1 of them */
+	uint64_t *words;	/* nr / 32 + 1 of them, from a page boundary */
+	void *alloc;		/* what words[] lies in */
 	uint64_t nr;
 	uint8_t *touched;	/* [c] 0: chunk c's words are all 0 */
 	struct u64map over;	/* entry -> count, for entries at 3 */

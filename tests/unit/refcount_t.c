@@ -50,6 +50,8 @@ static void test_layout(void **state)
 
 	(void)state;
 	assert_int_equal(base_refcount_init(&rc, 64), 0);
+	/* Chunk c is page c: inc_run's store-first relies on it. */
+	assert_int_equal((uintptr_t)rc.words % 4096, 0);
 	assert_int_equal(base_refcount_inc(&rc, 0), 0);		/* 1 */
 	assert_int_equal(rc.words[0], 2);
 	assert_int_equal(base_refcount_inc(&rc, 0), 0);		/* 2 */
@@ -259,10 +261,14 @@ static void test_dense(void **state)
 	/* 3 and past go through the overflow map, which marks the chunk. */
 	assert_true(base_refcount_chunk_touched(&rc, 1));
 	assert_false(base_refcount_chunk_touched(&rc, 2));
+	/* A run into the chunk the dense count left unflagged adds to it. */
+	assert_int_equal(base_refcount_inc_run(&rc, 2 * c + 1, 3), 0);
+	assert_int_equal(base_refcount_get(&rc, 2 * c + 1), 2);
+	assert_int_equal(base_refcount_get(&rc, 2 * c + 3), 1);
 	base_refcount_touch_all(&rc);
 	for (uint64_t k = 0; k < base_refcount_nr_chunks(&rc); k++)
 		assert_true(base_refcount_chunk_touched(&rc, k));
-	assert_int_equal(base_refcount_nonzero(&rc), 2);
+	assert_int_equal(base_refcount_nonzero(&rc), 4);
 	base_refcount_release(&rc);
 }
 
