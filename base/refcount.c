@@ -158,6 +158,50 @@ int base_refcount_inc_run(struct base_refcount *rc, uint64_t i, uint64_t n)
 	return 0;
 }
 
+int base_refcount_add(struct base_refcount *dst,
+		      const struct base_refcount *src)
+{
+	uint64_t nw = (src->nr + BASE_REFCOUNT_PER_WORD - 1) /
+		      BASE_REFCOUNT_PER_WORD;
+
+	for (uint64_t w = 0; w < nw; w++) {
+		uint64_t x, y;
+		uint64_t b = w * BASE_REFCOUNT_PER_WORD;
+
+		if (!base_refcount_chunk_touched(src,
+						 w / BASE_REFCOUNT_CHUNK_WORDS)) {
+			/* All zero: on to the next chunk, its pages unread. */
+			w |= BASE_REFCOUNT_CHUNK_WORDS - 1;
+			continue;
+		}
+		x = src->words[w];
+		if (!x)
+			continue;
+		if (!base_refcount_chunk_touched(dst,
+						 w / BASE_REFCOUNT_CHUNK_WORDS))
+			write_first(&dst->words[w]);
+		y = dst->words[w];
+		if (!((x | y) & BASE_REFCOUNT_EVEN) && !(x & y)) {
+			dst->words[w] = x | y;
+			base_refcount_touch_word(dst, w);
+			continue;
+		}
+		for (unsigned j = 0; j < BASE_REFCOUNT_PER_WORD; j++) {
+			uint64_t a, c;
+
+			if (b + j >= src->nr || !((x >> (2 * j)) & 3))
+				continue;
+			a = base_refcount_get(dst, b + j);
+			c = a + base_refcount_get(src, b + j);
+			if (base_refcount_set(dst, b + j,
+					      c > UINT32_MAX ? UINT32_MAX :
+							       (uint32_t)c) < 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 void base_refcount_dec(struct base_refcount *rc, uint64_t i)
 {
 	uint32_t c = base_refcount_get(rc, i);

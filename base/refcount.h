@@ -220,6 +220,14 @@ static inline int base_refcount_inc_dense(struct base_refcount *rc,
  */
 int base_refcount_inc_run(struct base_refcount *rc, uint64_t i, uint64_t n);
 
+/*
+ * dst += src, entry by entry (src no longer than dst): a word where no
+ * entry is above 1 on either side and none is 1 on both is merged at once,
+ * the rest entry by entry.  Keeps dst's chunk flags.  0 or -ENOMEM.
+ */
+int base_refcount_add(struct base_refcount *dst,
+		      const struct base_refcount *src);
+
 /* Takes one off (nothing at 0). */
 void base_refcount_dec(struct base_refcount *rc, uint64_t i);
 

@@ -62,10 +62,7 @@ const char *pd_btree_problem_name(enum pd_btree_problem p)
 }
 
 /* The key range a node is allowed to hold: [lo, hi), or [lo, inf). */
-struct bounds {
-	uint64_t lo, hi;
-	int bounded;
-};
+#define bounds pd_btree_bounds
 
 static const struct bounds whole_range = { 0, UINT64_MAX, 0 };
 
@@ -190,6 +187,20 @@ static int check_node(const void *data, uint64_t block, uint32_t leaf_vs,
 	return 0;
 }
 
+int pd_btree_check_leaf(const void *data, uint64_t block, uint32_t value_size,
+			const struct pd_btree_bounds *b, unsigned depth,
+			unsigned flags, struct pd_btree_damage *d)
+{
+	const struct pd_node_header *h = data;
+
+	if (le32_to_cpu(h->flags) != PD_BTREE_LEAF) {
+		set_damage(d, PD_BT_DEPTH, block, b, depth, "depth", depth,
+			   depth - 1);
+		return 1;
+	}
+	return check_node(data, block, value_size, b, depth, flags, d);
+}
+
 /* ---- lookup ---- */
 
 int pd_btree_lookup(struct pd_bm *bm, uint64_t root, uint32_t value_size,
@@ -274,6 +285,8 @@ struct frame {
 	struct bounds b;
 	unsigned nr, next;
 	int counted;		/* node_ref said PD_WALK_COUNTED at or above */
+	/* Children to offer (hand_off), decided once, at the prefetch. */
+	uint64_t offer[(MAX_CHILDREN + 63) / 64];
 	uint64_t *keys;		/* MAX_CHILDREN each, allocated on first use */
 	uint64_t *children;
 };
@@ -353,8 +366,30 @@ static int push(struct walk *w, const void *data, uint64_t block,
  * One pointer to a node, at depth w->sp, allowed keys b; quiet when a node
  * above it was counted already (the pointer is not passed to node_ref).
  */
+/* The child at index i of the top frame is a leaf to offer (hand_off). */
+static int offered(const struct walk *w, unsigned i)
+{
+	const struct frame *fr = &w->frames[w->sp - 1];
+
+	return (fr->offer[i / 64] >> (i % 64)) & 1;
+}
+
+/*
+ * The first leaf of a tree tells its depth: its parent's children still to
+ * come are leaves too, and may be offered after all.  (The prefetch read
+ * them already; only each tree's first bottom node pays that.)
+ */
+static void offer_rest(struct walk *w)
+{
+	struct frame *fr = &w->frames[w->sp - 1];
+
+	for (unsigned i = fr->next; i < fr->nr; i++)
+		if (w->ops->hand_off_policy(w->ctx, i))
+			fr->offer[i / 64] |= 1ull << (i % 64);
+}
+
 static int visit(struct walk *w, uint64_t block, const struct bounds *b,
-		 int quiet)
+		 int quiet, int offer)
 {
 	int counted = quiet;	/* the pointers below were counted before */
 	unsigned depth = w->sp;
@@ -423,6 +458,16 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 			return r > 0 ? 0 : r;
 	}
 
+	if (offer) {
+		r = w->ops->hand_off(w->ctx, block, b, depth, counted);
+		if (r < 0)
+			return r;
+		if (r == 1) {
+			if (w->ops->leave)
+				w->ops->leave(w->ctx, block);
+			return 0;
+		}
+	}
 	r = pd_bm_read_lock(w->bm, block, &pd_btree_validator, &blk, &f);
 	if (r < 0) {
 		if (!is_read_damage(r))
@@ -436,8 +481,11 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 		return report_leave(w, &d, block, quiet);
 	}
 	if (le32_to_cpu(h->flags) == PD_BTREE_LEAF) {
-		if (w->leaf_depth < 0)
+		if (w->leaf_depth < 0) {
 			w->leaf_depth = (int)depth;
+			if (w->ops->hand_off && depth > 0)
+				offer_rest(w);
+		}
 		if ((unsigned)w->leaf_depth != depth) {
 			set_damage(&d, PD_BT_DEPTH, block, b, depth, "depth",
 				   depth, (unsigned)w->leaf_depth);
@@ -466,10 +514,29 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 	}
 	r = push(w, h, block, b, counted);
 	pd_bm_unlock(blk);
-	if (r == 0 && (w->flags & PD_WALK_PREFETCH)) {
+	if (r == 0) {
 		struct frame *fr = &w->frames[w->sp - 1];
+		uint64_t keep[MAX_CHILDREN];
+		unsigned n = 0;
 
-		pd_bm_prefetch(w->bm, fr->children, fr->nr);
+		memset(fr->offer, 0, sizeof(fr->offer));
+		if (w->ops->hand_off && w->leaf_depth >= 0 &&
+		    w->sp == (unsigned)w->leaf_depth) {
+			/* Asked once a child, here: the policy may change
+			 * its mind later, the prefetch must not. */
+			for (unsigned i = 0; i < fr->nr; i++) {
+				if (w->ops->hand_off_policy(w->ctx, i))
+					fr->offer[i / 64] |= 1ull << (i % 64);
+				else
+					keep[n++] = fr->children[i];
+			}
+		} else {
+			memcpy(keep, fr->children, fr->nr * sizeof(*keep));
+			n = fr->nr;
+		}
+		/* Not the leaves another thread will read. */
+		if (w->flags & PD_WALK_PREFETCH)
+			pd_bm_prefetch(w->bm, keep, n);
 	}
 	return r;
 }
@@ -496,7 +563,7 @@ int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 	if (r < 0)
 		goto out_free;
 
-	r = visit(w, root, &whole_range, 0);
+	r = visit(w, root, &whole_range, 0, 0);
 	while (r == 0 && w->sp > 0) {
 		struct frame *fr = &w->frames[w->sp - 1];
 		struct bounds cb;
@@ -517,7 +584,7 @@ int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 			cb.hi = fr->b.hi;
 			cb.bounded = fr->b.bounded;
 		}
-		r = visit(w, fr->children[i], &cb, fr->counted);
+		r = visit(w, fr->children[i], &cb, fr->counted, offered(w, i));
 	}
 
 	base_bitmap_release(&w->visited);

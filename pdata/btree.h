@@ -38,6 +38,12 @@
 int pd_btree_lookup(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 		    uint64_t key, void *value, struct pd_fault *f);
 
+/* The keys a parent allots a child: [lo, hi), or [lo, ...) unbounded. */
+struct pd_btree_bounds {
+	uint64_t lo, hi;
+	int bounded;
+};
+
 /* Which rule a damaged node broke. */
 enum pd_btree_problem {
 	PD_BT_BLOCK,		/* failed its validator: see fault */
@@ -126,6 +132,22 @@ struct pd_btree_walk_ops {
 	 * can keep a stack of per-subtree totals.  May be NULL.
 	 */
 	void (*leave)(void *ctx, uint64_t block);
+	/*
+	 * Leaves checked elsewhere (thin_check's second thread).  Once the
+	 * walk has met a leaf, it knows the leaves' depth; for each child at
+	 * that depth, hand_off_policy(ctx, i) (i: its index in the parent),
+	 * asked once as the parent is read, says whether to offer it rather
+	 * than read it, so that the prefetch skips it too.  An offered node gets node_ref, the
+	 * pointer checks and enter as usual; then hand_off, and if that
+	 * returns 1 the node is taken: it is not read, and leave follows at
+	 * once.  0: it is read here after all; negative stops the walk.
+	 * The taker checks it with pd_btree_check_leaf.  Both NULL: every
+	 * node is read here.
+	 */
+	int (*hand_off_policy)(void *ctx, unsigned i);
+	int (*hand_off)(void *ctx, uint64_t block,
+			const struct pd_btree_bounds *b, unsigned depth,
+			int counted);
 };
 
 /* node_ref's "already counted: walk it, but don't count below it". */
@@ -148,6 +170,16 @@ enum pd_btree_walk_flags {
 	 */
 	PD_WALK_LEAF_UNDERFULL_OK = 1 << 2,
 };
+
+/*
+ * What the walker checks of a leaf it reads, for a leaf handed off: the
+ * node (already through pd_btree_validator) is a leaf at the leaves'
+ * depth with sane entries and keys inside b.  0, or 1 with d filled
+ * (PD_BT_DEPTH for an internal node).  flags: the walk's.
+ */
+int pd_btree_check_leaf(const void *data, uint64_t block, uint32_t value_size,
+			const struct pd_btree_bounds *b, unsigned depth,
+			unsigned flags, struct pd_btree_damage *d);
 
 /*
  * Walks the tree.  A callback returning non-zero stops the walk and that

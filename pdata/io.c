@@ -224,6 +224,7 @@ int pd_io_open(const char *path, unsigned flags, struct pd_io **out)
 	s->io.size_bytes = size;
 	s->io.nr_blocks = size / PD_BLOCK_SIZE;
 	s->io.is_blockdev = S_ISBLK(st.st_mode);
+	s->io.concurrent_reads = 1;
 	s->fd = fd;
 	*out = &s->io;
 	return 0;
@@ -314,6 +315,7 @@ int pd_io_mem_create(uint64_t nr_blocks, struct pd_io **out)
 	}
 	m->io.ops = &mem_ops;
 	m->io.nr_blocks = nr_blocks;
+	m->io.concurrent_reads = 1;
 	m->io.size_bytes = nr_blocks * PD_BLOCK_SIZE;
 	*out = &m->io;
 	return 0;
@@ -413,6 +415,8 @@ int pd_io_fault_create(struct pd_io *inner, const struct pd_io_fault_plan *p,
 		return -ENOMEM;
 	f->io = *inner;
 	f->io.ops = &fault_ops;
+	/* Its counters are plain: reads from one thread only. */
+	f->io.concurrent_reads = 0;
 	f->inner = inner;
 	f->plan = *p;
 	*out = &f->io;

@@ -55,6 +55,11 @@ struct pd_io {
 	uint64_t size_bytes;	/* device or file size */
 	uint64_t nr_blocks;	/* whole 4 KiB blocks: size_bytes / 4096 */
 	int is_blockdev;
+	/*
+	 * read and read_batch may run in two threads at once: the engine
+	 * keeps no state between calls (pread on one descriptor, memcpy).
+	 */
+	int concurrent_reads;
 };
 
 enum pd_io_flags {

@@ -49,6 +49,12 @@ struct thin_check_opts {
 	uint64_t snap_block;	/* METADATA_SNAP: 0 = the held root */
 	/* Findings of one ID reported per pass; 0 means 10. */
 	unsigned max_reports;
+	/*
+	 * Threads for the device trees' leaves: 0 as the pool's size and the
+	 * CPUs say, 1 one, 2 two wherever possible (thin/check_par.c).  What
+	 * is reported never depends on it.
+	 */
+	unsigned threads;
 };
 
 struct thin_check_sink {

@@ -6,8 +6,9 @@
  * check_report.c the problem table and every way a finding is worded;
  * check_trees.c passes 2-5 (details, the top level, each device's tree, a
  * held metadata snapshot) and the reference counting they do;
+ * check_par.c pass 4's leaves on a second thread when it can;
  * check_sm.c passes 6 and 7 (the two space maps against those counts) and
- * the only writes (leak repair, NEEDS_CHECK).  Nothing outside these four
+ * the only writes (leak repair, NEEDS_CHECK).  Nothing outside these five
  * files includes this; tc_ marks its names.
  */
 #ifndef THIN_CHECK_INT_H
@@ -137,6 +138,15 @@ int tc_walk_top(struct checker *c, uint64_t root);
 void tc_check_details(struct checker *c);
 void tc_match_devices(struct checker *c, int details_whole, int top_whole);
 int tc_pass_devices(struct checker *c, int compare);
+/*
+ * Counts a leaf's data blocks into rc when it has nothing to report: 1,
+ * 0 when some mapping needs a report (nothing counted), -ENOMEM.
+ */
+int tc_count_leaf_runs(const struct checker *c, struct base_refcount *rc,
+		       const void *values, unsigned nr);
+
+/* check_par.c: pass 4's leaves on two threads; 1 done, 0 not (see there). */
+int tc_par_map_leaves(struct checker *c);
 int tc_pass_held(struct checker *c, uint64_t block, int primary);
 
 /* check_sm.c */

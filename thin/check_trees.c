@@ -338,9 +338,10 @@ static void scan_leaf(const unsigned char *vp, unsigned nr,
  * consecutive blocks, a refcount word at a time.  1 when it was such a
  * leaf, 0 when the caller must look at each mapping, -ENOMEM.
  */
-static int count_leaf_runs(struct checker *c, const unsigned char *vp,
-			   unsigned nr)
+int tc_count_leaf_runs(const struct checker *c, struct base_refcount *rc,
+		       const void *values, unsigned nr)
 {
+	const unsigned char *vp = values;
 	struct leaf_scan ls;
 	unsigned start = 0;
 
@@ -359,7 +360,7 @@ static int count_leaf_runs(struct checker *c, const unsigned char *vp,
 		while (bits) {
 			unsigned p = 64 * w + (unsigned)__builtin_ctzll(bits);
 
-			if (base_refcount_inc_run(&c->drefs,
+			if (base_refcount_inc_run(rc,
 				thin_block_time_block(load_le64(vp + 8 * (size_t)start)),
 				p - start) < 0)
 				return -ENOMEM;
@@ -367,7 +368,7 @@ static int count_leaf_runs(struct checker *c, const unsigned char *vp,
 			bits &= bits - 1;
 		}
 	}
-	if (nr && base_refcount_inc_run(&c->drefs,
+	if (nr && base_refcount_inc_run(rc,
 			thin_block_time_block(load_le64(vp + 8 * (size_t)start)),
 			nr - start) < 0)
 		return -ENOMEM;
@@ -394,7 +395,7 @@ static int cb_map_leaf(void *ctx, uint64_t block, unsigned nr,
 	c->totals[c->nt - 1].n += nr;
 	c->res->nr_mappings += nr;
 	c->drefs_dense = 1;	/* check_sm.c sets drefs' chunk flags */
-	r = count_leaf_runs(c, vp, nr);
+	r = tc_count_leaf_runs(c, &c->drefs, vp, nr);
 	if (r)
 		return r < 0 ? r : 0;
 	for (unsigned i = 0; i < nr; i++) {
@@ -427,23 +428,57 @@ static int cb_map_leaf(void *ctx, uint64_t block, unsigned nr,
 	return 0;
 }
 
-/* Walks one device's tree; *count and *known: the mappings under root. */
-static int walk_device(struct checker *c, uint64_t id, uint64_t root,
-		       uint64_t *count, int *known)
+/*
+ * After check_par.c counted every leaf: the walk counts references and
+ * totals as ever, but takes each leaf's count from memo[] instead of
+ * reading it (all but the first of each tree, which tells the walker the
+ * leaves' depth; its data blocks are counted already).
+ */
+static int cb_count_leaf(void *ctx, uint64_t block, unsigned nr,
+			 const void *keys, const void *values, int counted)
 {
-	static const struct pd_btree_walk_ops ops = {
-		.leaf = cb_map_leaf,
-		.damage = cb_damage_blocks,
-		.node_ref = cb_node_ref,
-		.enter = cb_enter,
-		.leave = cb_leave,
-	};
+	struct checker *c = ctx;
+
+	(void)block;
+	(void)keys;
+	(void)values;
+	(void)counted;
+	c->totals[c->nt - 1].n += nr;
+	c->res->nr_mappings += nr;
+	return 0;
+}
+
+static int cb_every_leaf(void *ctx, unsigned i)
+{
+	(void)ctx;
+	(void)i;
+	return 1;
+}
+
+static int cb_counted_leaf(void *ctx, uint64_t block,
+			   const struct pd_btree_bounds *b, unsigned depth,
+			   int counted)
+{
+	struct checker *c = ctx;
+
+	(void)b;
+	(void)depth;
+	(void)counted;
+	c->totals[c->nt - 1].n += c->memo[block];
+	c->res->nr_mappings += c->memo[block];
+	return 1;
+}
+
+/* Walks one device's tree; *count and *known: the mappings under root. */
+static int walk_device(struct checker *c, const struct pd_btree_walk_ops *ops,
+		       uint64_t id, uint64_t root, uint64_t *count, int *known)
+{
 	int r;
 
 	c->structure = "device";
 	c->cur_dev = id;
 	tc_totals_reset(c);
-	r = pd_btree_walk(c->bm, root, 8, THIN_WALK, &ops, c);
+	r = pd_btree_walk(c->bm, root, 8, THIN_WALK, ops, c);
 	*count = c->totals[0].n;
 	*known = c->totals[0].ok;
 	return r;
@@ -451,12 +486,39 @@ static int walk_device(struct checker *c, uint64_t id, uint64_t root,
 
 int tc_pass_devices(struct checker *c, int compare)
 {
+	static const struct pd_btree_walk_ops walk_ops = {
+		.leaf = cb_map_leaf,
+		.damage = cb_damage_blocks,
+		.node_ref = cb_node_ref,
+		.enter = cb_enter,
+		.leave = cb_leave,
+	};
+	static const struct pd_btree_walk_ops counted_ops = {
+		.leaf = cb_count_leaf,
+		.damage = cb_damage_blocks,
+		.node_ref = cb_node_ref,
+		.enter = cb_enter,
+		.leave = cb_leave,
+		.hand_off_policy = cb_every_leaf,
+		.hand_off = cb_counted_leaf,
+	};
+	const struct pd_btree_walk_ops *ops = &walk_ops;
+	int r;
+
+	/* Only the pool's own devices, whose totals are compared. */
+	if (compare) {
+		r = tc_par_map_leaves(c);
+		if (r < 0)
+			return r;
+		if (r)
+			ops = &counted_ops;
+	}
 	for (size_t i = 0; i < c->top.n; i++) {
 		const struct device *x = &c->top.v[i];
 		uint64_t n;
-		int known, r;
+		int known;
 
-		r = walk_device(c, x->id, x->root, &n, &known);
+		r = walk_device(c, ops, x->id, x->root, &n, &known);
 		if (r < 0)
 			return r;
 		c->res->nr_devices++;

@@ -201,6 +201,14 @@ int cmd_thin_check(int argc, const char **argv)
 	if (r != TOOL_PARSE_RUN)
 		goto out;
 	r = 1;
+	/* A tuning knob, in the environment so that LVM's command line
+	 * stays 0.9.0's (man page, ENVIRONMENT). */
+	{
+		const char *t = getenv("THIN_CHECK_THREADS");
+
+		if (t && (!strcmp(t, "1") || !strcmp(t, "2")))
+			opts.threads = (unsigned)(t[0] - '0');
+	}
 	if (o.sb_only)
 		opts.flags |= THIN_CHECK_SB_ONLY;
 	if (o.skip_mappings)

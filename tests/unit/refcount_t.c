@@ -327,9 +327,98 @@ static void test_saturates(void **state)
 	base_refcount_release(&rc);
 }
 
+/* dst += src against the model: disjoint words, overlapping 1s, 2s, 3s. */
+static void test_add(void **state)
+{
+	const uint64_t n = 700;
+	struct base_refcount a, b;
+	uint32_t *ma = calloc(n, sizeof(*ma)), *mb = calloc(n, sizeof(*mb));
+	unsigned seed = 11;
+
+	(void)state;
+	assert_non_null(ma);
+	assert_non_null(mb);
+	assert_int_equal(base_refcount_init(&a, n), 0);
+	assert_int_equal(base_refcount_init(&b, n), 0);
+	for (int round = 0; round < 3000; round++) {
+		uint64_t i;
+		int to_b;
+
+		seed = seed * 1103515245u + 12345u;
+		i = (seed >> 8) % n;
+		to_b = (seed >> 4) & 1;
+		/* Words 0-4 only a, 5-9 only b, the rest both. */
+		if (i / 32 < 5)
+			to_b = 0;
+		else if (i / 32 < 10)
+			to_b = 1;
+		assert_int_equal(base_refcount_inc(to_b ? &b : &a, i), 0);
+		(to_b ? mb : ma)[i]++;
+	}
+	assert_int_equal(base_refcount_set(&b, 650, 70000), 0);
+	mb[650] = 70000;
+	assert_int_equal(base_refcount_add(&a, &b), 0);
+	for (uint64_t i = 0; i < n; i++)
+		ma[i] += mb[i];
+	assert_model(&a, ma, n);
+	base_refcount_release(&a);
+	base_refcount_release(&b);
+	free(ma);
+	free(mb);
+}
+
+/*
+ * Across chunks: src's untouched chunks are skipped, a chunk only src
+ * touched (with 1s, 2s and 3s in it) lands in an untouched dst chunk, one
+ * both touched is added entry by entry, and a chunk neither touched stays
+ * untouched in dst.
+ */
+static void test_add_chunks(void **state)
+{
+	const uint64_t n = 5 * BASE_REFCOUNT_CHUNK;
+	const uint64_t C = BASE_REFCOUNT_CHUNK;
+	struct base_refcount a, b;
+	uint32_t *ma = calloc(n, sizeof(*ma)), *mb = calloc(n, sizeof(*mb));
+	static const uint64_t in_b[] = { 1, 3 }, in_a[] = { 0, 3, 4 };
+	unsigned seed = 5;
+
+	(void)state;
+	assert_non_null(ma);
+	assert_non_null(mb);
+	assert_int_equal(base_refcount_init(&a, n), 0);
+	assert_int_equal(base_refcount_init(&b, n), 0);
+	for (int round = 0; round < 20000; round++) {
+		int to_b = round & 1;
+		uint64_t chunk, i;
+
+		seed = seed * 1103515245u + 12345u;
+		chunk = to_b ? in_b[(seed >> 3) % 2] : in_a[(seed >> 3) % 3];
+		/* A few hundred entries each, so that counts reach 3 and up. */
+		i = chunk * C + (seed >> 8) % 300;
+		assert_int_equal(base_refcount_inc(to_b ? &b : &a, i), 0);
+		(to_b ? mb : ma)[i]++;
+	}
+	assert_int_equal(base_refcount_inc_run(&b, C + 1000, 90), 0);
+	for (uint64_t i = C + 1000; i < C + 1090; i++)
+		mb[i]++;
+	assert_false(base_refcount_chunk_touched(&a, 1));
+	assert_int_equal(base_refcount_add(&a, &b), 0);
+	for (uint64_t i = 0; i < n; i++)
+		ma[i] += mb[i];
+	assert_model(&a, ma, n);
+	assert_true(base_refcount_chunk_touched(&a, 1));
+	assert_false(base_refcount_chunk_touched(&a, 2));
+	base_refcount_release(&a);
+	base_refcount_release(&b);
+	free(ma);
+	free(mb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add),
+		cmocka_unit_test(test_add_chunks),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_against_model),
 		cmocka_unit_test(test_touch),
