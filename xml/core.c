@@ -78,10 +78,18 @@ int xml_core_attrs(struct xml_core *c, const struct xml_attr_spec *spec,
 
 	for (i = 0; i < spec->n; i++)
 		vals[i] = NULL;
-	for (; *atts; atts += 2) {
-		for (i = 0; i < spec->n; i++)
-			if (!strcmp(atts[0], spec->names[i]))
-				break;
+	for (unsigned k = 0; *atts; atts += 2, k++) {
+		/*
+		 * The tools write attributes in the table's order: try the
+		 * k-th name first (one compare each, not up to n).  Expat has
+		 * already refused an attribute given twice.
+		 */
+		if (k < spec->n && !strcmp(atts[0], spec->names[k]))
+			i = k;
+		else
+			for (i = 0; i < spec->n; i++)
+				if (!strcmp(atts[0], spec->names[i]))
+					break;
 		if (i == spec->n) {
 			xml_core_fail(c, "<%s>: unknown attribute %s",
 				      spec->elem, xml_quote(atts[0]).s);

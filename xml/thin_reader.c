@@ -358,7 +358,10 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 	xml_core_mark(&rd->c);
 	if (rd->c.failed)
 		return;
-	if (!strcmp(name, "superblock"))
+	/* The mappings first: a million of them to one of anything else. */
+	if (!strcmp(name, "single_mapping") || !strcmp(name, "range_mapping"))
+		want = rd->where == W_DEF ? W_DEF : W_DEV;
+	else if (!strcmp(name, "superblock"))
 		want = W_TOP;
 	else if (!strcmp(name, "device"))
 		want = W_SB;
@@ -366,9 +369,6 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 		want = W_SB;
 	else if (!strcmp(name, "ref"))
 		want = W_DEV;
-	else if (!strcmp(name, "range_mapping") ||
-		 !strcmp(name, "single_mapping"))
-		want = rd->where == W_DEF ? W_DEF : W_DEV;
 	else {
 		xml_core_fail(&rd->c, "unknown element <%s>",
 			      xml_quote(name).s);
@@ -394,7 +394,8 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 			start_device(rd, atts);
 		break;
 	default:
-		if (!strcmp(name, "ref")) {
+		/* ref, range_mapping or single_mapping. */
+		if (name[0] == 'r' && name[1] == 'e') {
 			start_ref(rd, atts);
 			break;
 		}

@@ -121,6 +121,18 @@ rm -f reversed.img; truncate -s 4M reversed.img
 "$BIN/thin_restore" -i reversed.xml -o reversed.img || bad "reversed restore failed"
 ours_ok reversed reversed.img small.canon.xml
 
+# Attributes in any order (the reader tries the usual order first): every
+# mapping's and device's attributes reversed, the same pool.
+sed -E 's/<single_mapping origin_block="([0-9]+)" data_block="([0-9]+)" time="([0-9]+)"/<single_mapping time="\3" data_block="\2" origin_block="\1"/
+	s/<range_mapping origin_begin="([0-9]+)" data_begin="([0-9]+)" length="([0-9]+)" time="([0-9]+)"/<range_mapping time="\4" length="\3" data_begin="\2" origin_begin="\1"/
+	s/<device dev_id="([0-9]+)" mapped_blocks="([0-9]+)"/<device mapped_blocks="\2" dev_id="\1"/' \
+	small.canon.xml >shuffled.xml
+grep -q '<single_mapping time=' shuffled.xml && grep -q '<range_mapping time=' shuffled.xml &&
+	grep -q '<device mapped_blocks=' shuffled.xml || bad "shuffled.xml: attributes not reordered"
+rm -f shuffled.img; truncate -s 4M shuffled.img
+"$BIN/thin_restore" -i shuffled.xml -o shuffled.img || bad "shuffled restore failed"
+ours_ok shuffled shuffled.img small.canon.xml
+
 # Standard input, and the options that override the superblock.
 "$BIN/thin_restore" -i - -o small.img <small.canon.xml || bad "stdin restore failed"
 cmp -s <("$BIN/thin_dump" small.img) small.canon.xml || bad "stdin restore differs"
@@ -193,6 +205,14 @@ $D1<single_mapping origin_block=\"0\" data_block=\"1\" time=\"0\"/>
 refuse time "line 2, column 86: device 1: mapping time 3 is after the pool's time 2 (the kernel would take a shared block for a private one)" \
 	"$SB
 $D1<single_mapping origin_block=\"0\" data_block=\"1\" time=\"3\"/>
+</device></superblock>"
+refuse unknown-attr "line 2, column 86: <single_mapping>: unknown attribute colour" \
+	"$SB
+$D1<single_mapping origin_block=\"0\" data_block=\"1\" time=\"0\" colour=\"red\"/>
+</device></superblock>"
+refuse missing-attr "line 2, column 86: <single_mapping>: missing attribute time" \
+	"$SB
+$D1<single_mapping data_block=\"1\" origin_block=\"0\"/>
 </device></superblock>"
 
 [ $fails = 0 ]
