@@ -384,8 +384,7 @@ static void offer_rest(struct walk *w)
 	struct frame *fr = &w->frames[w->sp - 1];
 
 	for (unsigned i = fr->next; i < fr->nr; i++)
-		if (w->ops->hand_off_policy(w->ctx, i))
-			fr->offer[i / 64] |= 1ull << (i % 64);
+		fr->offer[i / 64] |= 1ull << (i % 64);
 }
 
 static int visit(struct walk *w, uint64_t block, const struct bounds *b,
@@ -522,14 +521,9 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 		memset(fr->offer, 0, sizeof(fr->offer));
 		if (w->ops->hand_off && w->leaf_depth >= 0 &&
 		    w->sp == (unsigned)w->leaf_depth) {
-			/* Asked once a child, here: the policy may change
-			 * its mind later, the prefetch must not. */
-			for (unsigned i = 0; i < fr->nr; i++) {
-				if (w->ops->hand_off_policy(w->ctx, i))
-					fr->offer[i / 64] |= 1ull << (i % 64);
-				else
-					keep[n++] = fr->children[i];
-			}
+			/* Every leaf is offered: none is prefetched here. */
+			for (unsigned i = 0; i < fr->nr; i++)
+				fr->offer[i / 64] |= 1ull << (i % 64);
 		} else {
 			memcpy(keep, fr->children, fr->nr * sizeof(*keep));
 			n = fr->nr;

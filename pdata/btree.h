@@ -133,18 +133,16 @@ struct pd_btree_walk_ops {
 	 */
 	void (*leave)(void *ctx, uint64_t block);
 	/*
-	 * Leaves checked elsewhere (thin_check's second thread).  Once the
-	 * walk has met a leaf, it knows the leaves' depth; for each child at
-	 * that depth, hand_off_policy(ctx, i) (i: its index in the parent),
-	 * asked once as the parent is read, says whether to offer it rather
-	 * than read it, so that the prefetch skips it too.  An offered node gets node_ref, the
-	 * pointer checks and enter as usual; then hand_off, and if that
-	 * returns 1 the node is taken: it is not read, and leave follows at
-	 * once.  0: it is read here after all; negative stops the walk.
-	 * The taker checks it with pd_btree_check_leaf.  Both NULL: every
-	 * node is read here.
+	 * Leaves read elsewhere (thin_check's two threads).  Once the walk
+	 * has met a leaf it knows the leaves' depth, and every child at that
+	 * depth is then offered rather than read (nor prefetched): the first
+	 * leaf's siblings still to come, and all the children of each bottom
+	 * node read after it.  An offered node gets node_ref, the pointer
+	 * checks and enter as usual; then hand_off, and if that returns 1 the
+	 * node is taken: it is not read, and leave follows at once.  0: it is
+	 * read here after all; negative stops the walk.  The taker checks it
+	 * with pd_btree_check_leaf.  NULL: every node is read here.
 	 */
-	int (*hand_off_policy)(void *ctx, unsigned i);
 	int (*hand_off)(void *ctx, uint64_t block,
 			const struct pd_btree_bounds *b, unsigned depth,
 			int counted);

@@ -162,13 +162,6 @@ static void *side_main(void *arg)
 
 /* ---- step 1: the walk over the internal nodes ---- */
 
-static int cb_every_leaf(void *ctx, unsigned i)
-{
-	(void)ctx;
-	(void)i;
-	return 1;
-}
-
 static int cb_list_leaf(void *ctx, uint64_t block,
 			const struct pd_btree_bounds *b, unsigned depth,
 			int counted)
@@ -280,7 +273,6 @@ int tc_par_map_leaves(struct checker *c)
 		.leaf = cb_leaf,
 		.damage = cb_damage,
 		.enter = cb_enter,
-		.hand_off_policy = cb_every_leaf,
 		.hand_off = cb_list_leaf,
 	};
 	struct par *p;

@@ -448,13 +448,6 @@ static int cb_count_leaf(void *ctx, uint64_t block, unsigned nr,
 	return 0;
 }
 
-static int cb_every_leaf(void *ctx, unsigned i)
-{
-	(void)ctx;
-	(void)i;
-	return 1;
-}
-
 static int cb_counted_leaf(void *ctx, uint64_t block,
 			   const struct pd_btree_bounds *b, unsigned depth,
 			   int counted)
@@ -499,7 +492,6 @@ int tc_pass_devices(struct checker *c, int compare)
 		.node_ref = cb_node_ref,
 		.enter = cb_enter,
 		.leave = cb_leave,
-		.hand_off_policy = cb_every_leaf,
 		.hand_off = cb_counted_leaf,
 	};
 	const struct pd_btree_walk_ops *ops = &walk_ops;

@@ -20,6 +20,7 @@
 #include "pdata/ondisk.h"
 #include "pdata/sm.h"
 #include "thin/check.h"
+#include "thin/format.h"
 #include "tests/fuzz/fuzz_lib.h"
 
 static void stamp(unsigned char *block, uint32_t csum_xor)
@@ -202,6 +203,23 @@ void fuzz_expect_valid(struct pd_io *io, const char *slug)
 	if (r < 0)
 		fuzz_finding(slug, "cache_dump: %s",
 			     cache_dump_status_name(dres.status));
+}
+
+int fuzz_thin_image_io(const uint8_t *data, size_t size, unsigned *mode,
+		       struct pd_io **out)
+{
+	const char *raw = getenv("DMCT_FUZZ_RAW");
+	int r = fuzz_image_io(data, size, mode, out);
+
+	if (r < 0)
+		return r;
+	if (!(*mode & FUZZ_MODE_RAW) && !(raw && *raw == '1')) {
+		unsigned char *img = pd_io_mem_data(*out);
+
+		if (load_le64(img + 32) == THIN_SB_MAGIC)
+			pd_validator_prepare(&thin_sb_validator, img, 0);
+	}
+	return 0;
 }
 
 void fuzz_expect_valid_thin(struct pd_io *io, const char *slug)

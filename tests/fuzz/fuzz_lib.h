@@ -48,6 +48,14 @@ int fuzz_image_io(const uint8_t *data, size_t size, unsigned *mode,
 		  struct pd_io **out);
 
 /*
+ * fuzz_image_io for thin metadata: fuzz_recsum knows the cache superblock
+ * only, so block 0 is re-stamped here as a thin superblock when it has the
+ * thin magic, unless the mode or DMCT_FUZZ_RAW says raw.
+ */
+int fuzz_thin_image_io(const uint8_t *data, size_t size, unsigned *mode,
+		       struct pd_io **out);
+
+/*
  * Stamps the checksum of every block of img that looks like a block type
  * the tools validate: block 0 with the cache magic (superblock), the
  * space map's index block and the bitmaps it lists, then any block whose

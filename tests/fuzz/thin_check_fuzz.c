@@ -6,8 +6,8 @@
  * return, the same reports in the same order, word for word, and the same
  * result.  Any difference is a finding ("thin-check-threads-differ"):
  * the probe counted a leaf it should have left to the usual walk, or lost
- * one.  Input: fuzz_lib.h's image format, a thin superblock re-stamped as
- * in thin_repair_fuzz.c unless the mode says raw.
+ * one.  Input: fuzz_lib.h's image format, a thin superblock re-stamped
+ * (fuzz_thin_image_io).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +17,6 @@
 #include "pdata/io.h"
 #include "tests/fuzz/fuzz_lib.h"
 #include "thin/check.h"
-#include "thin/format.h"
 
 /* Every report as a running checksum and a count: enough to tell two
  * runs apart without keeping their text. */
@@ -90,21 +89,14 @@ static int same_result(const struct thin_check_result *a,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *raw = getenv("DMCT_FUZZ_RAW");
 	struct thin_check_result r1, r2;
 	struct trace t1, t2;
 	struct pd_io *io;
 	unsigned mode;
 	int e1, e2;
 
-	if (fuzz_image_io(data, size, &mode, &io) < 0)
+	if (fuzz_thin_image_io(data, size, &mode, &io) < 0)
 		return 0;
-	if (!(mode & FUZZ_MODE_RAW) && !(raw && *raw == '1')) {
-		unsigned char *img = pd_io_mem_data(io);
-
-		if (load_le64(img + 32) == THIN_SB_MAGIC)
-			pd_validator_prepare(&thin_sb_validator, img, 0);
-	}
 	e2 = run(io, 2, &t2, &r2);
 	e1 = run(io, 1, &t1, &r1);
 	if (e1 != e2 || t1.crc != t2.crc || t1.n != t2.n ||

@@ -8,8 +8,7 @@
  * ("thin-repair-output-fails-check"); a write that fails for any reason
  * but too small an output is one too ("thin-repair-write-fails"): the
  * salvage must hand the writer only what it takes.  Input: fuzz_lib.h's
- * image format (its re-checksumming knows the cache superblock only, so
- * a thin superblock is re-stamped here unless the mode says raw); mode
+ * image format, a thin superblock re-stamped (fuzz_thin_image_io); mode
  * bit 0x02 gives --transaction-id 7 --data-block-size 128
  * --nr-data-blocks 4096, as a user of a pool whose superblock is lost would.
  */
@@ -17,10 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/endian.h"
 #include "pdata/io.h"
 #include "tests/fuzz/fuzz_lib.h"
-#include "thin/format.h"
 #include "thin/repair.h"
 #include "thin/restore.h"
 
@@ -36,21 +33,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct thin_restore *rs;
 	struct thin_emitter e;
 	struct pd_io *in, *out;
-	const char *raw = getenv("DMCT_FUZZ_RAW");
 	size_t noted = 0;
 	uint64_t need;
 	unsigned mode;
 	char msg[256];
 	int r;
 
-	if (fuzz_image_io(data, size, &mode, &in) < 0)
+	if (fuzz_thin_image_io(data, size, &mode, &in) < 0)
 		return 0;
-	if (!(mode & FUZZ_MODE_RAW) && !(raw && *raw == '1')) {
-		unsigned char *img = pd_io_mem_data(in);
-
-		if (load_le64(img + 32) == THIN_SB_MAGIC)
-			pd_validator_prepare(&thin_sb_validator, img, 0);
-	}
 	if (mode & 0x02) {
 		ro.set_trans_id = ro.set_data_block_size =
 			ro.set_nr_data_blocks = 1;
