@@ -20,8 +20,6 @@ int base_refcount_init(struct base_refcount *rc, uint64_t nr)
 	int r = -ENOMEM;
 
 	memset(rc, 0, sizeof(*rc));
-	if (nw > SIZE_MAX / sizeof(uint64_t))
-		return -ENOMEM;
 	if (nw > (SIZE_MAX - PAGE) / sizeof(uint64_t))
 		return -ENOMEM;
 	/*

@@ -285,8 +285,8 @@ struct frame {
 	struct bounds b;
 	unsigned nr, next;
 	int counted;		/* node_ref said PD_WALK_COUNTED at or above */
-	/* Children to offer (hand_off), decided once, at the prefetch. */
-	uint64_t offer[(MAX_CHILDREN + 63) / 64];
+	/* Children from this index on are offered (hand_off); nr: none. */
+	unsigned offer_from;
 	uint64_t *keys;		/* MAX_CHILDREN each, allocated on first use */
 	uint64_t *children;
 };
@@ -366,27 +366,6 @@ static int push(struct walk *w, const void *data, uint64_t block,
  * One pointer to a node, at depth w->sp, allowed keys b; quiet when a node
  * above it was counted already (the pointer is not passed to node_ref).
  */
-/* The child at index i of the top frame is a leaf to offer (hand_off). */
-static int offered(const struct walk *w, unsigned i)
-{
-	const struct frame *fr = &w->frames[w->sp - 1];
-
-	return (fr->offer[i / 64] >> (i % 64)) & 1;
-}
-
-/*
- * The first leaf of a tree tells its depth: its parent's children still to
- * come are leaves too, and may be offered after all.  (The prefetch read
- * them already; only each tree's first bottom node pays that.)
- */
-static void offer_rest(struct walk *w)
-{
-	struct frame *fr = &w->frames[w->sp - 1];
-
-	for (unsigned i = fr->next; i < fr->nr; i++)
-		fr->offer[i / 64] |= 1ull << (i % 64);
-}
-
 static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 		 int quiet, int offer)
 {
@@ -482,8 +461,15 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 	if (le32_to_cpu(h->flags) == PD_BTREE_LEAF) {
 		if (w->leaf_depth < 0) {
 			w->leaf_depth = (int)depth;
+			/*
+			 * The first leaf tells the leaves' depth: its siblings
+			 * still to come are offered after all.  (The prefetch
+			 * read them already; only a tree's first bottom node
+			 * pays that.)
+			 */
 			if (w->ops->hand_off && depth > 0)
-				offer_rest(w);
+				w->frames[w->sp - 1].offer_from =
+					w->frames[w->sp - 1].next;
 		}
 		if ((unsigned)w->leaf_depth != depth) {
 			set_damage(&d, PD_BT_DEPTH, block, b, depth, "depth",
@@ -515,22 +501,13 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 	pd_bm_unlock(blk);
 	if (r == 0) {
 		struct frame *fr = &w->frames[w->sp - 1];
-		uint64_t keep[MAX_CHILDREN];
-		unsigned n = 0;
+		int bottom = w->ops->hand_off && w->leaf_depth >= 0 &&
+			     w->sp == (unsigned)w->leaf_depth;
 
-		memset(fr->offer, 0, sizeof(fr->offer));
-		if (w->ops->hand_off && w->leaf_depth >= 0 &&
-		    w->sp == (unsigned)w->leaf_depth) {
-			/* Every leaf is offered: none is prefetched here. */
-			for (unsigned i = 0; i < fr->nr; i++)
-				fr->offer[i / 64] |= 1ull << (i % 64);
-		} else {
-			memcpy(keep, fr->children, fr->nr * sizeof(*keep));
-			n = fr->nr;
-		}
-		/* Not the leaves another thread will read. */
-		if (w->flags & PD_WALK_PREFETCH)
-			pd_bm_prefetch(w->bm, keep, n);
+		/* Every leaf is offered, and not prefetched: or none is. */
+		fr->offer_from = bottom ? 0 : fr->nr;
+		if (!bottom && (w->flags & PD_WALK_PREFETCH))
+			pd_bm_prefetch(w->bm, fr->children, fr->nr);
 	}
 	return r;
 }
@@ -578,7 +555,8 @@ int pd_btree_walk(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 			cb.hi = fr->b.hi;
 			cb.bounded = fr->b.bounded;
 		}
-		r = visit(w, fr->children[i], &cb, fr->counted, offered(w, i));
+		r = visit(w, fr->children[i], &cb, fr->counted,
+			  i >= fr->offer_from);
 	}
 
 	base_bitmap_release(&w->visited);
