@@ -158,7 +158,7 @@ static int find_orphan_dirty_bitset(struct checker *c, struct sm_result *s)
 		const struct pd_node_header *h;
 		const unsigned char *vals;
 		struct pd_block *blk;
-		uint32_t nr, max;
+		uint32_t nr;
 
 		struct pd_fault f = { 0 };
 
@@ -177,11 +177,9 @@ static int find_orphan_dirty_bitset(struct checker *c, struct sm_result *s)
 			continue;
 		h = pd_block_data(blk);
 		nr = le32_to_cpu(h->nr_entries);
-		max = le32_to_cpu(h->max_entries);
 		if (le32_to_cpu(h->value_size) == 8) {
 			base_bitmap_set(&nodes, b);
-			vals = (const unsigned char *)h + PD_NODE_KEYS_OFFSET +
-			       8 * (size_t)max;
+			vals = pd_node_values(h);
 			for (uint32_t i = 0; i < nr &&
 			     le32_to_cpu(h->flags) == PD_BTREE_INTERNAL; i++) {
 				uint64_t kid = load_le64(vals + 8 * (size_t)i);

@@ -421,9 +421,7 @@ static size_t leaked_roots(struct cache_salvage *s, struct pd_bm *bm,
 			max_e = le32_to_cpu(h->max_entries);
 			if (le32_to_cpu(h->value_size) == 8 &&
 			    max_e == pd_btree_max_entries(8) && nre <= max_e) {
-				const unsigned char *v =
-					(const unsigned char *)h +
-					PD_NODE_KEYS_OFFSET + 8 * (size_t)max_e;
+				const unsigned char *v = pd_node_values(h);
 
 				for (uint32_t i = 0; !pass && i < nre &&
 						    flags == PD_BTREE_INTERNAL;

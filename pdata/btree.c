@@ -72,14 +72,6 @@ static inline uint64_t node_key(const void *data, unsigned i)
 			 8 * (size_t)i);
 }
 
-static inline const unsigned char *node_values(const void *data)
-{
-	const struct pd_node_header *h = data;
-
-	return (const unsigned char *)data + PD_NODE_KEYS_OFFSET +
-	       8 * (size_t)le32_to_cpu(h->max_entries);
-}
-
 static void set_damage(struct pd_btree_damage *d, enum pd_btree_problem p,
 		       uint64_t block, const struct bounds *b, unsigned depth,
 		       const char *what, uint64_t found, uint64_t expected)
@@ -256,12 +248,12 @@ int pd_btree_lookup(struct pd_bm *bm, uint64_t root, uint32_t value_size,
 		if (leaf) {
 			r = node_key(h, lo) == key ? 0 : -ENODATA;
 			if (r == 0 && value)
-				memcpy(value, node_values(h) + (size_t)lo * vs,
+				memcpy(value, pd_node_values(h) + (size_t)lo * vs,
 				       vs);
 			pd_bm_unlock(b);
 			return r;
 		}
-		block = load_le64(node_values(h) + 8 * (size_t)lo);
+		block = load_le64(pd_node_values(h) + 8 * (size_t)lo);
 		pd_bm_unlock(b);
 	}
 	if (f) {
@@ -340,7 +332,7 @@ static int push(struct walk *w, const void *data, uint64_t block,
 		const struct bounds *b, int counted)
 {
 	struct frame *fr = &w->frames[w->sp];
-	const unsigned char *vals = node_values(data);
+	const unsigned char *vals = pd_node_values(data);
 	unsigned nr = le32_to_cpu(((const struct pd_node_header *)data)->nr_entries);
 
 	if (!fr->keys) {
@@ -483,7 +475,7 @@ static int visit(struct walk *w, uint64_t block, const struct bounds *b,
 					 le32_to_cpu(h->nr_entries),
 					 (const unsigned char *)h +
 						 PD_NODE_KEYS_OFFSET,
-					 node_values(h), counted);
+					 pd_node_values(h), counted);
 		pd_bm_unlock(blk);
 		if (!r && w->ops->leave)
 			w->ops->leave(w->ctx, block);
@@ -675,7 +667,7 @@ static int cursor_load(struct pd_btree_cursor *c, uint64_t block,
 	fr->next = 0;
 	for (unsigned i = 0; i < fr->nr; i++) {
 		fr->keys[i] = node_key(h, i);
-		fr->children[i] = load_le64(node_values(h) + 8 * (size_t)i);
+		fr->children[i] = load_le64(pd_node_values(h) + 8 * (size_t)i);
 	}
 	pd_bm_unlock(blk);
 	c->depth++;
@@ -723,7 +715,7 @@ int pd_btree_cursor_next(struct pd_btree_cursor *c, uint64_t *key,
 	}
 	*key = node_key(c->leaf, c->leaf_pos);
 	if (value)
-		memcpy(value, node_values(c->leaf) +
+		memcpy(value, pd_node_values(c->leaf) +
 			      (size_t)c->leaf_pos * c->value_size,
 		       c->value_size);
 	c->leaf_pos++;

@@ -46,6 +46,18 @@ _Static_assert(offsetof(struct pd_node_header, value_size) == 24, "node vs");
 /* Keys start right after the header; values after max_entries keys. */
 #define PD_NODE_KEYS_OFFSET 32u
 
+/*
+ * A node's values: after max_entries keys.  The caller has range-checked
+ * max_entries (the btree validator, or its own check).
+ */
+static inline const unsigned char *pd_node_values(const void *node)
+{
+	const struct pd_node_header *h = node;
+
+	return (const unsigned char *)node + PD_NODE_KEYS_OFFSET +
+	       8 * (size_t)le32_to_cpu(h->max_entries);
+}
+
 /* 3 * floor(floor((4096 - 32) / (8 + value_size)) / 3) */
 static inline uint32_t pd_btree_max_entries(uint32_t value_size)
 {

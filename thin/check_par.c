@@ -112,11 +112,7 @@ static int do_leaf(struct side *s, const struct leaf_job *j)
 	}
 	h = (const struct pd_node_header *)data;
 	nr = le32_to_cpu(h->nr_entries);
-	/* Values follow max_entries keys (checked against the formula). */
-	r = tc_count_leaf_runs(c, s->drefs,
-			       data + PD_NODE_KEYS_OFFSET +
-				       8 * (size_t)le32_to_cpu(h->max_entries),
-			       nr);
+	r = tc_count_leaf_runs(c, s->drefs, pd_node_values(data), nr);
 	pd_bm_unlock(blk);
 	if (r <= 0)
 		return r < 0 ? r : PAR_ABANDON;

@@ -79,7 +79,7 @@ static int scan_block(void *ctx, uint64_t block, enum pd_scan_kind kind,
 {
 	struct thin_repair *rp = ctx;
 	const struct pd_node_header *h = data;
-	uint32_t nr, max, vs;
+	uint32_t nr, vs;
 	const unsigned char *vals;
 
 	if (kind == PD_SCAN_EXTRA)
@@ -89,12 +89,10 @@ static int scan_block(void *ctx, uint64_t block, enum pd_scan_kind kind,
 	if (kind != PD_SCAN_BTREE_LEAF && kind != PD_SCAN_BTREE_INTERNAL)
 		return 0;
 	nr = le32_to_cpu(h->nr_entries);
-	max = le32_to_cpu(h->max_entries);
 	vs = le32_to_cpu(h->value_size);
 	if (kind == PD_SCAN_BTREE_INTERNAL) {
-		/* The validator bounded nr <= max and the node's size. */
-		vals = (const unsigned char *)data + PD_NODE_KEYS_OFFSET +
-		       8 * (size_t)max;
+		/* The validator bounded nr <= max_entries and the size. */
+		vals = pd_node_values(data);
 		rp->node[block] = NODE_INTERNAL;
 		for (uint32_t i = 0; i < nr; i++) {
 			uint64_t c = load_le64(vals + 8 * (size_t)i);
@@ -144,7 +142,7 @@ static int classify(struct thin_repair *rp, struct cand *c)
 	for (unsigned depth = 0; depth < PD_BTREE_MAX_DEPTH; depth++) {
 		const struct pd_node_header *h;
 		const unsigned char *p;
-		uint32_t nr, max, vs;
+		uint32_t nr, vs;
 
 		r = pd_bm_read_lock(rp->bm, b, &pd_btree_validator, &blk, NULL);
 		if (r == -ENOMEM)
@@ -156,12 +154,11 @@ static int classify(struct thin_repair *rp, struct cand *c)
 		p = pd_block_data(blk);
 		h = (const void *)p;
 		nr = le32_to_cpu(h->nr_entries);
-		max = le32_to_cpu(h->max_entries);
 		vs = le32_to_cpu(h->value_size);
 		if (!nr) {
 			c->kind = CAND_OTHER;
 		} else if (le32_to_cpu(h->flags) & PD_BTREE_INTERNAL) {
-			b = load_le64(p + PD_NODE_KEYS_OFFSET + 8 * (size_t)max);
+			b = load_le64(pd_node_values(p));
 			pd_bm_unlock(blk);
 			continue;
 		} else if (vs == sizeof(struct thin_disk_details)) {
@@ -169,8 +166,7 @@ static int classify(struct thin_repair *rp, struct cand *c)
 		} else if (vs != 8) {
 			c->kind = CAND_OTHER;
 		} else {
-			const unsigned char *vals = p + PD_NODE_KEYS_OFFSET +
-						    8 * (size_t)max;
+			const unsigned char *vals = pd_node_values(p);
 			uint32_t hits = 0;
 
 			for (uint32_t i = 0; i < nr; i++) {
