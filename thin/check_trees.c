@@ -22,6 +22,10 @@
 #include "thin/check_int.h"
 #include "thin/format.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 /* ---- metadata references ---- */
 
 void tc_mref_inc(struct checker *c, uint64_t block)
@@ -282,8 +286,6 @@ static void scan_leaf_scalar(const unsigned char *vp, unsigned nr,
 }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
 /*
  * The same eight mappings at a time (a fifth of thin_check's time at ten
  * million mappings went to the two scalar passes this replaces): the

@@ -10,11 +10,12 @@
  * over a full buffer and takes the spare one, waiting only if the spare is
  * still being written.  The thread writes nothing but what it was handed,
  * in order, and stops at the first error, which the next hand-over or
- * flush returns.  It can also empty the file first (xml_textbuf_empty_file):
- * truncating a file whose pages are still being written back from the last
- * run took a millisecond or two, the tenth of a thin_dump of a million
- * mappings, and the walk need not wait for it.  SIGPIPE stays unblocked in it, so a closed pipe ends the
- * tool as a write in the main thread would.
+ * flush returns.  It can also empty the file first
+ * (xml_textbuf_empty_file): truncating a file whose pages are still being
+ * written back from the last run took a millisecond or two, the tenth of a
+ * thin_dump of a million mappings, and the walk need not wait for it.
+ * SIGPIPE stays unblocked in it, so a closed pipe ends the tool as a write
+ * in the main thread would.
  */
 #include "xml/textbuf.h"
 
