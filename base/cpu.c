@@ -12,7 +12,7 @@
 #include <cpuid.h>
 #endif
 
-static int has_avx512, has_clmul;
+static int has_sse42, has_avx512, has_clmul;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void probe(void)
@@ -20,11 +20,11 @@ static void probe(void)
 #if defined(__x86_64__)
 	unsigned a, b, c, d, leaf1_c, xlo, xhi;
 
+	if (!__get_cpuid(1, &a, &b, &leaf1_c, &d))
+		return;
+	has_sse42 = !!(leaf1_c & (1u << 20));
 	/* The tests run the generic paths on a machine that has AVX-512. */
 	if (getenv("DM_CACHE_TOOLS_NO_AVX512"))
-		return;
-
-	if (!__get_cpuid(1, &a, &b, &leaf1_c, &d))
 		return;
 	/* XGETBV is usable only with OSXSAVE. */
 	if (!(leaf1_c & (1u << 27)))
@@ -42,6 +42,12 @@ static void probe(void)
 	has_clmul = has_avx512 && (c & (1u << 10)) &&
 		    (leaf1_c & (1u << 1)) && (leaf1_c & (1u << 20));
 #endif
+}
+
+int base_cpu_sse42(void)
+{
+	pthread_once(&once, probe);
+	return has_sse42;
 }
 
 int base_cpu_avx512(void)

@@ -172,7 +172,7 @@ static uint32_t crc32c_sse42(uint32_t crc, const void *buf, size_t len)
 
 int crc32c_hw_available(void)
 {
-	return __builtin_cpu_supports("sse4.2");
+	return base_cpu_sse42();
 }
 
 uint32_t crc32c_hw(uint32_t seed, const void *buf, size_t len)
